@@ -30,7 +30,8 @@ from schemas.cli_support import (
     "world",
     type=click.Path(exists=True),
     help="A synthetic world folder (or its world.json): adds duplicate P/R, split-screen F1, "
-    "taxonomy accuracy, shop pick and wrong-association figures.",
+    "taxonomy accuracy, shop pick and wrong-association figures, and every wrong video-shop pair "
+    "that would be published (published_pairs: planted or a wrong carousel pick).",
 )
 @click.option("--truth", type=click.Path(exists=True), hidden=True, deprecated="use --world instead")
 @click.option(

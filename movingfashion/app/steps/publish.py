@@ -6,8 +6,9 @@ The order of a trustworthy dataset is collect -> clean -> tracklets -> review ->
 this step refreshes it from the catalog (where ``mf-tracklets build --catalog`` marked videos
 needs_review) and prints what it held back and why, the ``mf review`` command whose page queues
 those items (with the collection folder, where their media are), with the association check's
-precision and recall against the world (and the tracklet flags' recall from the ``tracklets``
-step).
+precision and recall against the world, the wrong video-shop pairs it would publish whatever
+made them (planted or a wrong carousel pick) and the tracklet flags' recall from the
+``tracklets`` step.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ class PublishSection(Section):
     association_precision: float | None = None
     association_recall: float | None = None
     association_recall_by_kind: dict[str, float] | None = None
+    # every wrong video-shop pair left to publish, planted or a wrong carousel pick (the
+    # association figures count the planted ones only), and the share of published pairs that
+    # are right (None without a world)
+    published_wrong_pairs: int | None = None
+    pair_precision: float | None = None
     # the tracklet flags (from the tracklets step): share of the videos failing the >=50% check
     # that were flagged needs_review, and share of all videos flagged
     flag_recall: float | None = None
@@ -58,6 +64,11 @@ class PublishSection(Section):
             figures = f"; association P/R {p}/{r}"
         elif self.association_status:
             figures = f"; association check {self.association_status}"
+        if self.published_wrong_pairs is not None:
+            figures += (
+                f", {self.published_wrong_pairs} wrong pairs published"
+                f" (pair precision {ratio_text(self.pair_precision)})"
+            )
         if self.flag_recall is not None:
             figures += f", tracklet flag recall {self.flag_recall:.2f}"
         return (
@@ -130,7 +141,10 @@ def run(ctx: DemoContext) -> PublishSection:
             from movingfashion.world.truth import load_world
 
             truth = ctx.truth or load_world(ctx.world)
-            assoc = score_cleaning(cat, ctx.collect_root, truth, ctx.world)["wrong_association"]
+            scores = score_cleaning(cat, ctx.collect_root, truth, ctx.world)
+            assoc, pairs = scores["wrong_association"], scores["published_pairs"]
+            section.published_wrong_pairs = pairs["published_wrong"]
+            section.pair_precision = pairs["precision"]
             section.association_status = assoc["status"]
             if assoc["status"] == "run":
                 section.association_precision = assoc["precision"]

@@ -4,7 +4,10 @@ Duplicate precision/recall over *pairs of videos in one cluster* (so the figures
 on which member the keep rule keeps), recall per duplicate kind, split-screen detection
 precision/recall/F1 and how closely the recovered shop images match the world's still halves,
 taxonomy accuracy, non-clothing rejection, the carousel shop pick and the wrong-association
-check's precision/recall (per planted kind; "not run" when it was switched off).
+check's precision/recall (per planted kind; "not run" when it was switched off). That check is
+scored on the wrong pairs the world plants only; ``published_pairs`` counts every wrong
+video-shop pair that would be published, whatever made it (planted, or a carousel pick that
+chose another product's picture), with the end-to-end pair precision/recall.
 """
 
 from __future__ import annotations
@@ -187,6 +190,7 @@ def score_cleaning(
         "nonclothing": {"products": nonclothing, "rejected_with_reason": rejected_nc},
     }
     out["wrong_association"] = association_scores(catalog, truth, wrong_true, wrong_pred)
+    out["published_pairs"] = published_pair_scores(catalog, truth, world_dir, before_review)
     out["product_groups"] = product_group_scores(catalog, truth)
     return out
 
@@ -258,3 +262,90 @@ def association_scores(
     out["threshold"] = meta.get("threshold")
     out["scorer"] = meta.get("scorer")
     return out
+
+
+#: reasons (cleaning's, before any review) that hold an item for its video-shop pair: the
+#: association check's flags and a carousel pick too close to call
+PAIR_FLAG_PREFIXES = ("association:", "shop: candidates too alike")
+
+
+def published_pair_scores(
+    catalog: Catalog,
+    truth: WorldTruth,
+    world_dir: str | os.PathLike[str] | None,
+    before_review: dict[tuple[str, str], str | None] | None = None,
+) -> dict[str, Any]:
+    """Every video-shop pair the catalog holds, scored end to end against the world, whatever
+    made a pair wrong: a shop image the world planted (``planted``) or a carousel candidate the
+    picker (or a reviewer) chose that is not the product's own shop image (``pick``; judged by
+    SHA-256 against the world's file, so only with ``world_dir``).
+
+    Scored: the world's clothing products with a video, not duplicates, whose item has a shop
+    image (the one ``mf publish`` would use: a reviewer's candidate in place of cleaning's pick).
+    ``published`` are those left accepted; ``published_wrong`` the wrong ones among them (the
+    figure a maintainer signs); ``precision`` the share of published pairs that are right,
+    ``recall`` the share of right pairs that are published; ``flags`` the precision/recall of
+    cleaning's pair flags (association check, too-close pick) over all wrong pairs, picker's
+    mistakes included; ``wrong_held`` the wrong pairs held back for any reason."""
+    from schemas.atomic import sha256_file
+    from schemas.review import review_shops, with_review_shop
+
+    before_review = reasons_before_review(catalog) if before_review is None else before_review
+    chosen = review_shops(catalog)
+    true_sha: dict[str, str | None] = {}
+    wrong: dict[str, str] = {}  # product id -> cause
+    right: set[str] = set()
+    published: set[str] = set()
+    flagged: set[str] = set()
+    for p in truth.products:
+        row = catalog.get_item(p.source, p.product_id)
+        if row is None or p.df2_class is None or not p.videos or row.status == Status.DUPLICATE:
+            continue
+        assets = with_review_shop(
+            catalog.assets(source=p.source, source_id=p.product_id),
+            chosen.get((str(p.source), p.product_id)),
+        )
+        shops = sorted(
+            (a for a in assets if a.kind == AssetKind.SHOP and a.status == Status.ACCEPTED and a.path),
+            key=lambda a: ((a.url or "").startswith(SPLITSCREEN_URL), a.path),
+        )
+        if not shops:
+            continue  # no pair (yet): nothing that could be published
+        shop = shops[0]
+        if p.wrong_shop:
+            wrong[p.product_id] = "planted"
+        elif (shop.url or "").startswith(CANDIDATE_URL):
+            if world_dir is None or "shop" not in p.images:
+                continue  # a pick that cannot be judged without the world's files
+            if p.product_id not in true_sha:
+                true_sha[p.product_id] = sha256_file(Path(world_dir) / p.images["shop"])
+            if shop.sha256 != true_sha[p.product_id]:
+                wrong[p.product_id] = "pick"
+            else:
+                right.add(p.product_id)
+        else:
+            right.add(p.product_id)
+        if row.status == Status.ACCEPTED:
+            published.add(p.product_id)
+        reason = before_review.get((p.source, p.product_id), row.reason)
+        if (reason or "").startswith(PAIR_FLAG_PREFIXES):
+            flagged.add(p.product_id)
+    bad = set(wrong)
+    published_wrong = published & bad
+    by_cause: dict[str, dict[str, int]] = {}
+    for pid, cause in sorted(wrong.items()):
+        c = by_cause.setdefault(cause, {"wrong": 0, "published": 0})
+        c["wrong"] += 1
+        c["published"] += pid in published
+    return {
+        "pairs": len(bad) + len(right),
+        "wrong": len(bad),
+        "published": len(published),
+        "published_wrong": len(published_wrong),
+        "published_wrong_items": sorted(published_wrong),
+        "wrong_held": len(bad - published),
+        "by_cause": by_cause,
+        "precision": round(len(published - bad) / len(published), 4) if published else None,
+        "recall": round(len(published & right) / len(right), 4) if right else None,
+        "flags": prf(len(bad & flagged), len(flagged), len(bad)),
+    }

@@ -264,3 +264,87 @@ def test_stats_with_a_world_that_knows_none_of_the_items_exits_2(seeded, small_w
     assert "pass the world this catalog was collected from" in line
     code, out, err = run_mf([*args, str(small_world), "--json"], capsys)
     assert code == 0 and json.loads(out)["truth"]["scored_items"] > 0, err
+
+
+def test_a_wrong_carousel_pick_counts_as_a_published_wrong_pair(seeded, small_world, world_truth):
+    """The association figures count only the wrong pairs the world plants: a carousel pick that
+    chose another product's picture, left accepted, was published and reported nowhere but under
+    ``shop_pick``. ``published_pairs`` counts it, whatever made the pair wrong."""
+    path, root = seeded
+    from schemas.atomic import sha256_file
+
+    carousel = [
+        p
+        for p in world_truth.products
+        if not p.wrong_shop and p.videos and p.df2_class is not None and "shop" in p.images
+        if sum(v.startswith("candidate-") for v in p.images) >= 2
+    ]
+    assert carousel, "the small world has no carousel with two candidates"
+    p = carousel[0]
+    with Catalog(path) as cat:
+        for q in world_truth.products:
+            if q.df2_class is None:
+                cat.set_item_state(
+                    q.source, q.product_id, status=Status.REJECTED, reason="taxonomy: non_clothing"
+                )
+            else:
+                cat.set_item_state(q.source, q.product_id, status=Status.ACCEPTED, df2_class=q.df2_class)
+                cat.set_asset_state(q.source, q.product_id, "shop", status=Status.ACCEPTED)
+            if q.wrong_shop:
+                cat.set_item_state(
+                    q.source,
+                    q.product_id,
+                    status=Status.NEEDS_REVIEW,
+                    reason="association: low match score 0.1",
+                )
+        cat.set_meta("associations", {"ran": True})
+        true_sha = sha256_file(small_world / p.images["shop"])
+        cands = [
+            a
+            for a in cat.assets(source=p.source, source_id=p.product_id)
+            if a.kind == AssetKind.CANDIDATE_SHOP
+        ]
+        wrong = next(a for a in cands if a.sha256 != true_sha)
+
+        def pick(cand):
+            cat.upsert_asset(
+                cand.model_copy(
+                    update={
+                        "kind": AssetKind.SHOP,
+                        "url": f"candidate:{cand.path}",
+                        "status": Status.ACCEPTED,
+                    }
+                )
+            )
+
+        pick(wrong)
+        s = score_cleaning(cat, root, world_truth, small_world)
+        # the planted pairs were all caught: the check's own figures are perfect ...
+        assert s["wrong_association"]["precision"] == s["wrong_association"]["recall"] == 1.0
+        # ... yet one wrong pair would be published: the picker's
+        pairs = s["published_pairs"]
+        assert pairs["published_wrong"] == 1 and pairs["published_wrong_items"] == [p.product_id], pairs
+        assert pairs["by_cause"]["pick"] == {"wrong": 1, "published": 1}
+        assert pairs["by_cause"]["planted"]["published"] == 0 < pairs["by_cause"]["planted"]["wrong"]
+        assert pairs["precision"] == round(1 - 1 / pairs["published"], 4)
+        assert pairs["flags"]["recall"] < 1.0 and pairs["flags"]["precision"] == 1.0
+        # held for a pick too close to call: not published, and the flag counts as caught
+        cat.set_item_state(
+            p.source,
+            p.product_id,
+            status=Status.NEEDS_REVIEW,
+            reason="shop: candidates too alike to pick one",
+        )
+        held = score_cleaning(cat, root, world_truth, small_world)["published_pairs"]
+        assert held["published_wrong"] == 0 and held["precision"] == 1.0
+        assert held["flags"]["recall"] == held["flags"]["precision"] == 1.0
+        assert held["wrong_held"] == held["wrong"] == pairs["wrong"]
+        # the right candidate picked and accepted: a right pair, published
+        cat.set_item_state(p.source, p.product_id, status=Status.ACCEPTED, reason=None)
+        cat.set_asset_state(
+            p.source, p.product_id, "shop", url=f"candidate:{wrong.path}", status=Status.REJECTED
+        )
+        pick(next(a for a in cands if a.sha256 == true_sha))
+        right = score_cleaning(cat, root, world_truth, small_world)["published_pairs"]
+    assert right["published_wrong"] == 0 and "pick" not in right["by_cause"]
+    assert right["published"] == pairs["published"] and right["recall"] == 1.0

@@ -41,6 +41,22 @@ def test_publish_line_reads_n_a_for_a_figure_over_nothing():
     assert off.summary().endswith("; association check not run")
 
 
+def test_publish_line_counts_every_wrong_pair_published():
+    """The association P/R counts the world's planted wrong pairs only: a wrong carousel pick it
+    never sees is in the wrong pairs published beside it."""
+    s = PublishSection(
+        **_PUBLISH,
+        association_status="run",
+        association_precision=1.0,
+        association_recall=1.0,
+        published_wrong_pairs=2,
+        pair_precision=0.9,
+    )
+    assert s.summary().endswith("; association P/R 1.00/1.00, 2 wrong pairs published (pair precision 0.90)")
+    none = PublishSection(**_PUBLISH, association_status="run", published_wrong_pairs=0, pair_precision=None)
+    assert none.summary().endswith(", 0 wrong pairs published (pair precision n/a)")
+
+
 def test_the_best_top1_names_every_tied_method_and_chance():
     from movingfashion.app.steps.seam import best_top1
 
