@@ -234,6 +234,26 @@ class ShopPickConfig(_Model):
         "more than this in all (sum of absolute differences)",
     )
 
+    min_class_score: float | None = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="a carousel pick whose matcher score on the video's detections of the item's class "
+        "(every detection when the video has none of it, or without a class) is below this goes to "
+        "needs_review: the colour fit alone does not publish a look-alike the garment does not match, "
+        "nor does the only product shot among close-ups win by default. Chosen on tuning worlds "
+        "(seeds 4401-4403, 59 carousels: right picks scored 0.686-1.0 on their class, wrong ones "
+        "0.30-0.48); None = rule off",
+    )
+    matcher_lead: float | None = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="a carousel pick that another product shot beats by more than this on the same "
+        "matcher score (the colour fit overruled the matcher) goes to needs_review. Chosen on the same "
+        "tuning worlds (a wrong pick 0.12 behind, no right pick more than 0.1 behind); None = rule off",
+    )
+
     @field_validator("object_share")
     @classmethod
     def _share_range(cls, v: tuple[float, float]) -> tuple[float, float]:

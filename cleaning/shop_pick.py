@@ -7,7 +7,11 @@ the mean of the matcher's score and :func:`colour_coverage` (the matcher alone c
 of one class, colour alone garments of one colour), by colour alone without a matcher. Given the
 item's DeepFashion2 class (and a matcher that takes ``category``), the matcher's part of the
 ranking scores only the video's detections of that class: another product's shot is not matched
-by some other garment of the video. The thresholds are :class:`cleaning.config.ShopPickConfig`
+by some other garment of the video. A pick the matcher scores below ``min_class_score`` (a
+look-alike whose colours the video shows, but not its garment; the only product shot among
+close-ups), or one another product shot beats on that score by more than ``matcher_lead`` (the
+colour fit overruled the matcher) is held for review (:func:`unbacked_pick`,
+``cleaning.steps.shop_images``). The thresholds are :class:`cleaning.config.ShopPickConfig`
 (``shop_pick`` in the cleaning config).
 """
 
@@ -138,3 +142,20 @@ def pick_shop(
         method = "matcher+colour" if on_class is None else "matcher on the item's class+colour"
     order = sorted(range(len(candidates)), key=lambda i: (not plain[i], -scores[i], i))
     return Pick(order[0], [round(float(s), 4) for s in scores], plain, method, match, on_class)
+
+
+def unbacked_pick(pick: Pick, cfg: ShopPickConfig | None = None) -> str | None:
+    """Why the matcher does not back ``pick`` (None when it does, or without a matcher): its score
+    (on the item's class when scored so) is below ``cfg.min_class_score``, or another product shot
+    beats it on that score by more than ``cfg.matcher_lead``."""
+    cfg = cfg or _DEFAULTS
+    on = pick.class_match_scores if pick.class_match_scores is not None else pick.match_scores
+    if not on:
+        return None
+    mine = float(on[pick.index])
+    if cfg.min_class_score is not None and mine < cfg.min_class_score:
+        return f"its matcher score {mine} < {cfg.min_class_score}"
+    shots = [float(m) for m, plain in zip(on, pick.plain, strict=False) if plain] or [mine]
+    if cfg.matcher_lead is not None and max(shots) - mine > cfg.matcher_lead:
+        return f"another product shot scores {max(shots)} against its {mine}, a lead over {cfg.matcher_lead}"
+    return None

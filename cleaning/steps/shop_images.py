@@ -3,7 +3,8 @@
 An item without a collected or recovered shop image gets one picked among its carousel
 ``candidate-shop`` images (:mod:`cleaning.shop_pick`, by the association check's matcher,
 by colour when the check is switched off; url ``candidate:<path>``); when the best two score closer than ``pick_margin`` the
-item goes to needs_review. Duplicate shop images (pHash + colour thumbnail, then the pixels:
+item goes to needs_review, and so does a pick the matcher does not back (below
+``shop_pick.min_class_score`` on the item's class, or beaten there by more than ``matcher_lead``). Duplicate shop images (pHash + colour thumbnail, then the pixels:
 ``image_pixel_tolerance``) only get ``duplicate_of`` (they group items into one product). An item left without a shop image goes to
 needs_review.
 """
@@ -22,7 +23,7 @@ from cleaning.config import ShopPickConfig
 from cleaning.dedup import ImageRecord, colour_signature, find_image_duplicates, image_difference
 from cleaning.phash import phash
 from cleaning.scorers import scorer_tag
-from cleaning.shop_pick import pick_shop
+from cleaning.shop_pick import Pick, pick_shop, unbacked_pick
 from cleaning.steps.base import Step, StepContext, StepReport
 from cleaning.steps.state import (
     CleaningState,
@@ -32,6 +33,9 @@ from cleaning.steps.state import (
 from movingfashion.executors import Outcome
 from movingfashion.media.images import read_image
 from schemas.items import CANDIDATE_URL, SPLITSCREEN_URL, AssetKind, MediaAsset, Status
+
+#: reason of a pick the matcher does not back (:func:`cleaning.shop_pick.unbacked_pick`)
+UNBACKED_PICK = "shop: the matcher does not back the pick"
 
 
 @dataclass(frozen=True)
@@ -144,7 +148,7 @@ class ShopImagesStep(Step):
             if not cands or not vids:
                 continue
             video = state.videos[vids[0]].asset
-            ckey = "pick2:" + ",".join(a.sha256 or a.path for a in cands) + f":{tag}"
+            ckey = "pick3:" + ",".join(a.sha256 or a.path for a in cands) + f":{tag}"
             if self._category(it, ctx) is not None:
                 ckey += f":c{it.df2_class}"
             if (
@@ -204,9 +208,13 @@ class ShopImagesStep(Step):
         state: CleaningState, ctx: StepContext, job: _PickJob, pick: dict[str, Any], *, reviewed: bool = False
     ) -> None:
         scores, method = pick["scores"], pick["method"]
-        ranked = sorted((sc for sc, plain in zip(scores, pick["plain"], strict=True) if plain), reverse=True)
         it = job.item
         match = pick.get("match_scores")
+        why = unbacked_pick(
+            Pick(pick["index"], scores, pick["plain"], method, match, pick.get("class_match_scores")),
+            ctx.cfg.shop_pick,
+        )
+        ranked = sorted((sc for sc, plain in zip(scores, pick["plain"], strict=True) if plain), reverse=True)
         shots = [m for m, plain in zip(match or [], pick["plain"], strict=False) if plain] or match
         if reviewed:
             pass  # accepted in review: the pick is recorded, the item is not flagged again
@@ -215,6 +223,12 @@ class ShopImagesStep(Step):
                 Status.NEEDS_REVIEW,
                 f"association: no carousel candidate matches the video (best product shot match "
                 f"score {max(shots)} < {ctx.cfg.match_threshold}; match scores {match})",
+            )
+        elif it.status == Status.ACCEPTED and why:
+            on = pick.get("class_match_scores") or match
+            it.decide(
+                Status.NEEDS_REVIEW,
+                f"{UNBACKED_PICK} ({why}; by {method}, scores {scores}, matcher scores {on})",
             )
         elif (
             it.status == Status.ACCEPTED and len(ranked) >= 2 and ranked[0] - ranked[1] < ctx.cfg.pick_margin

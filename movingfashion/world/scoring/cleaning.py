@@ -265,8 +265,9 @@ def association_scores(
 
 
 #: reasons (cleaning's, before any review) that hold an item for its video-shop pair: the
-#: association check's flags and a carousel pick too close to call
-PAIR_FLAG_PREFIXES = ("association:", "shop: candidates too alike")
+#: association check's flags, a carousel pick too close to call and one the matcher does not back
+#: (``cleaning.steps.shop_images.UNBACKED_PICK``)
+PAIR_FLAG_PREFIXES = ("association:", "shop: candidates too alike", "shop: the matcher does not back")
 
 
 def published_pair_scores(
