@@ -177,7 +177,7 @@ def result_kind(what: str) -> str:
         return "splitscreen"
     if what in ("phash", "colour", "object"):
         return "phash"
-    if what.startswith(("pick2:", "pick3:")):  # pick3: since shop_pick.min_class_score
+    if what.startswith("pick2:"):
         return "pick"
     if what.startswith("assoc:"):
         return "assoc"

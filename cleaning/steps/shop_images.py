@@ -148,7 +148,7 @@ class ShopImagesStep(Step):
             if not cands or not vids:
                 continue
             video = state.videos[vids[0]].asset
-            ckey = "pick3:" + ",".join(a.sha256 or a.path for a in cands) + f":{tag}"
+            ckey = "pick2:" + ",".join(a.sha256 or a.path for a in cands) + f":{tag}"
             if self._category(it, ctx) is not None:
                 ckey += f":c{it.df2_class}"
             if (

@@ -46,8 +46,7 @@ def _key(ctx, cfg):
 
 def test_changing_the_pick_thresholds_changes_the_pick_cache_key(ctx):
     default = _key(ctx, CleaningConfig(association_check=False))
-    # pick3: the class floor (shop_pick.min_class_score) changed what a default pick is
-    assert default == "pick3:" + "0" * 64 + "," + "1" * 64 + ":colour"
+    assert default == "pick2:" + "0" * 64 + "," + "1" * 64 + ":colour"  # as before the setting existed
     other = _key(ctx, CleaningConfig(association_check=False, shop_pick=ShopPickConfig(plain_border_std=5)))
     assert other != default and other.startswith(default)
     assert _key(ctx, CleaningConfig(association_check=False, shop_pick=ShopPickConfig())) == default
