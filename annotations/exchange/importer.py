@@ -664,6 +664,11 @@ def _write(root: Path, merged: Iterator[tuple[str, ImportedVideo]], cat: Any) ->
     shared = dataset_shared_videos(root)
     # a killed import (or build, or pick) left the mark: its files are written, its refresh is not
     unfinished = bool(pending_by(root))
+    from movingfashion.archive.describe import tables_current
+
+    # the box tables hold the split files' rows before any write: the refresh rewrites only
+    # the imported videos' rows
+    current = not unfinished and tables_current(root)
     set_pending(root, BY_IMPORT)  # a kill from here to the refresh leaves it: the rerun refreshes
     try:
         for stem, res in merged:
@@ -703,7 +708,8 @@ def _write(root: Path, merged: Iterator[tuple[str, ImportedVideo]], cat: Any) ->
         elif written:
             from movingfashion.archive.describe import refresh
 
-            refresh(root, changed=changed)  # a published folder: tables, card, manifest follow the files
+            videos = [(g.product_id, g.video) for g in ground_truths] if current else None
+            refresh(root, changed=changed, videos=videos)  # a published folder: tables, card, manifest follow
         clear_pending(root, BY_IMPORT)  # not reached when the refresh failed: the rerun redoes it
     return done
 

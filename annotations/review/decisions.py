@@ -85,15 +85,30 @@ def _set_ground_truth(dataset: Path, video: str, index: int | None, product_id: 
     return bool(set_official_tracklet(dataset, vt)) or changed
 
 
-def _refresh(dataset: Path, videos: list[tuple[str, str | None]]) -> None:
+def _refresh(dataset: Path, videos: list[tuple[str, str | None]], current: bool = False) -> None:
     """Rewrite a published folder's derived files after the tracklets of ``videos`` ((video,
     product) pairs) changed (the manifest hashes those files and the split files again, not every
-    video)."""
+    video); ``current``: its box tables held the split files' rows before the change
+    (:func:`movingfashion.archive.describe.tables_current`), so only those videos' rows are
+    rewritten (a video named without its product: the tables whole)."""
     from annotations.sheets import sheet_path
     from movingfashion.archive.describe import refresh
 
     files = [f(dataset, v, p) for v, p in videos for f in (tracklet_file, sheet_path)]
-    refresh(dataset, changed=[f.relative_to(dataset).as_posix() for f in files if f.is_file()])
+    rows = [(p, v) for v, p in videos if p is not None]
+    refresh(
+        dataset,
+        changed=[f.relative_to(dataset).as_posix() for f in files if f.is_file()],
+        videos=rows if current and len(rows) == len(videos) else None,
+    )
+
+
+def _tables_current(root: Path, unfinished: bool) -> bool:
+    """Whether the box tables hold the split files' rows (asked before a write): not after a
+    killed run (``unfinished``), whose refresh rewrites them whole."""
+    from movingfashion.archive.describe import tables_current
+
+    return not unfinished and tables_current(root)
 
 
 def _apply_pick(root: Path, video: str, index: int | None, product_id: str | None) -> bool:
@@ -101,12 +116,13 @@ def _apply_pick(root: Path, video: str, index: int | None, product_id: str | Non
     folder when a killed run left the mark); True when a file changed. The caller holds the
     dataset's lock."""
     unfinished = bool(pending_by(root))
+    current = _tables_current(root, unfinished)
     set_pending(root, BY_PICK)
     changed = _set_ground_truth(root, video, index, product_id)
     if unfinished:
         refresh_if_pending(root)
     elif changed:
-        _refresh(root, [(video, product_id)])
+        _refresh(root, [(video, product_id)], current)
     clear_pending(root, BY_PICK)
     return changed
 
@@ -248,6 +264,7 @@ def _reconcile(root: Path, cat: Catalog, out: Reconciled, *, unfinished: bool = 
             imports[key] = max(imports.get(key, ""), d.at)
     fixed: list[tuple[str, str]] = []
     shared = dataset_shared_videos(root)
+    current = _tables_current(root, unfinished)
     for (video, pid), ds in picks.items():
         path = tracklet_file(root, video, pid, shared=video in shared)
         if not path.is_file():
@@ -277,7 +294,7 @@ def _reconcile(root: Path, cat: Catalog, out: Reconciled, *, unfinished: bool = 
     if unfinished:
         refresh_if_pending(root)  # every file hashed again
     elif fixed:
-        _refresh(root, fixed)
+        _refresh(root, fixed, current)
     clear_pending(root, BY_PICK)
 
 

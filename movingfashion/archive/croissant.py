@@ -168,7 +168,15 @@ def rai_fields(info: DatasetInfo) -> dict[str, Any]:
     }
 
 
-def _file_object(root: Path, rel: str, fmt: str, description: str) -> dict[str, Any]:
+def _file_object(
+    root: Path, rel: str, fmt: str, description: str, hashes: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A file's Croissant record; its SHA-256 taken from ``hashes`` (relative path -> hex) when
+    there, else computed and put there."""
+    if hashes is None:
+        hashes = {}
+    if rel not in hashes:
+        hashes[rel] = sha256_file(root / rel)
     return {
         "@type": "cr:FileObject",
         "@id": rel,
@@ -176,7 +184,7 @@ def _file_object(root: Path, rel: str, fmt: str, description: str) -> dict[str, 
         "description": description,
         "contentUrl": rel,
         "encodingFormat": fmt,
-        "sha256": sha256_file(root / rel),
+        "sha256": hashes[rel],
     }
 
 
@@ -208,14 +216,23 @@ def _split_ref() -> dict[str, Any]:
 
 
 def croissant_metadata(
-    root: str | Path, info: DatasetInfo, tables: Tables, date_published: str
+    root: str | Path,
+    info: DatasetInfo,
+    tables: Tables,
+    date_published: str,
+    *,
+    hashes: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The ``croissant.json`` document of a dataset folder whose tables are already written."""
+    """The ``croissant.json`` document of a dataset folder whose tables are already written.
+    ``hashes``: the SHA-256 of each file it lists (relative path -> hex), filled as they are
+    computed (the manifest written next takes them instead of reading those files again)."""
     base = Path(root)
     dist: list[dict[str, Any]] = []
     for split in tables.splits:
         dist.append(
-            _file_object(base, f"{split}.json", JSON, f"Official MovingFashion annotations, {split} split")
+            _file_object(
+                base, f"{split}.json", JSON, f"Official MovingFashion annotations, {split} split", hashes
+            )
         )
     if (base / "entries.jsonl").is_file():
         dist.append(
@@ -224,16 +241,23 @@ def croissant_metadata(
                 "entries.jsonl",
                 JSONL,
                 "One row per product: class, partition, split, paths, SHA-256, source metadata",
+                hashes,
             )
         )
     for split in tables.splits:
         dist.append(
-            _file_object(base, f"{PAIRS_DIR}/{split}.jsonl", JSONL, f"Video-shop pairs, {split} split")
+            _file_object(
+                base, f"{PAIRS_DIR}/{split}.jsonl", JSONL, f"Video-shop pairs, {split} split", hashes
+            )
         )
     for split in tables.splits:
         dist.append(
             _file_object(
-                base, f"{BOXES_DIR}/{split}.jsonl", JSONL, f"Ground-truth tracklet boxes, {split} split"
+                base,
+                f"{BOXES_DIR}/{split}.jsonl",
+                JSONL,
+                f"Ground-truth tracklet boxes, {split} split",
+                hashes,
             )
         )
     dist.append(_file_set("pair-tables", f"{PAIRS_DIR}/*.jsonl", JSONL, "The pair tables of every split"))

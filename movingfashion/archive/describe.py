@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,11 +32,12 @@ from pydantic import ValidationError
 
 from movingfashion.archive.card import dataset_card, datasheet
 from movingfashion.archive.croissant import croissant_metadata
-from movingfashion.archive.tables import write_tables
+from movingfashion.archive.tables import BOXES_DIR, PAIRS_DIR, write_tables
 from movingfashion.archive.verify import MANIFEST, dataset_files
 from schemas.atomic import sha256_file, write_if_changed
 from schemas.dataset import DatasetInfo
 from schemas.errors import ConfigError, DataFormatError, validation_text
+from schemas.official import SPLIT_FILES
 
 CROISSANT = "croissant.json"
 CARD = "README.md"
@@ -84,6 +85,19 @@ def resolve_date(explicit: str | None, data_date: str | None = None) -> str:
     return datetime.now(UTC).date().isoformat()
 
 
+def _reusable(
+    base: Path, rel: str, old: Mapping[str, str], again: Collection[str], until: int | None
+) -> bool:
+    """Whether the hash ``old`` records of file ``rel`` holds still (:func:`write_manifest`'s
+    ``reuse``): listed, not among the files changed (``again``), modified before ``until``."""
+    if rel not in old or rel in again or until is None:
+        return False
+    try:
+        return (base / rel).stat().st_mtime_ns < until  # one of its own tick: hashed again
+    except OSError:
+        return False
+
+
 def write_manifest(
     root: str | os.PathLike[str],
     extra: dict[str, Any] | None = None,
@@ -91,6 +105,7 @@ def write_manifest(
     reuse: Mapping[str, str] | None = None,
     rehash: Iterable[str] = (),
     reuse_until: int | None = None,
+    hashed: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """``manifest.json``: relative path -> SHA-256 of every file (``files``), plus ``extra`` keys.
 
@@ -100,21 +115,22 @@ def write_manifest(
     run killed before its refresh, is hashed again; so is one dated in the manifest's own
     timestamp step, which on a filesystem of 1 s or 2 s steps may have been written after it)
     instead of reading the file again: a review
-    pick on a 15K-video folder then hashes a few small files, not every video.
+    pick on a 15K-video folder then hashes a few small files, not every video. ``hashed``: hashes
+    the caller computed of files it wrote before, taken as they are (the Croissant metadata's,
+    computed moments before: each large file is read once, not twice).
     """
     base = Path(root)
     again = set(rehash)
     old = reuse or {}
-
-    def trusted(rel: str) -> bool:
-        return (
-            rel in old
-            and rel not in again
-            and reuse_until is not None
-            and (base / rel).stat().st_mtime_ns < reuse_until  # one of its own tick: hashed again
-        )
-
-    files = {rel: old[rel] if trusted(rel) else sha256_file(base / rel) for rel in dataset_files(base)}
+    known = hashed or {}
+    files = {
+        rel: known[rel]
+        if rel in known
+        else old[rel]
+        if _reusable(base, rel, old, again, reuse_until)
+        else sha256_file(base / rel)
+        for rel in dataset_files(base)
+    }
     doc = {**(extra or {}), "files": files}
     write_if_changed(base / MANIFEST, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
     return files
@@ -146,6 +162,7 @@ def describe(
     data_date: str | None = None,
     manifest_extra: dict[str, Any] | None = None,
     changed: Iterable[str] | None = None,
+    videos: Collection[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Write the tables, datasheet, card, Croissant metadata and manifest of a dataset folder.
 
@@ -154,38 +171,53 @@ def describe(
     ``changed``: the files (relative paths) changed since the last manifest, when the caller
     knows them; the manifest then hashes only those, the files at the top of the folder (split
     files, ``entries.jsonl``, the card...) and the tables, and keeps the recorded hash of every
-    other file (None: hash every file). Returns ``{"date_published", "files"}`` (the manifest's
-    file count).
+    other file (None: hash every file). ``videos``: the (product id, video path) pairs whose
+    split-file boxes alone changed since the folder was described, when the caller checked before
+    its write that the tables were current (:func:`tables_current`): only their rows of the box
+    tables are rewritten (:func:`~movingfashion.archive.tables.write_tables`). Returns
+    ``{"date_published", "files"}`` (the manifest's file count).
     """
     base = Path(root)
     info = info or DatasetInfo()
     date = resolve_date(info.date_published, data_date)
-    tables, table_files = write_tables(base)
+    tables, table_files = write_tables(base, videos)
     sheet = datasheet(tables)
     write_if_changed(base / DATASHEET, sheet.encode())
     write_if_changed(base / CARD, dataset_card(info, tables, date, sheet).encode())
-    doc = croissant_metadata(base, info, tables, date)
-    write_if_changed(base / CROISSANT, (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode())
-    extra = {**(manifest_extra or {}), "dataset": {**info.model_dump(mode="json"), "date_published": date}}
     reuse = rehash = until = None
     if changed is not None:
         previous = read_manifest(base)
         reuse = previous.get("files") if previous is not None else None
         top = [p.name for p in base.iterdir() if p.is_file()]
-        rehash = {*changed, *table_files, *top}
+        rehash = {*changed, *table_files, *top, CROISSANT}
         until = (base / MANIFEST).stat().st_mtime_ns if previous is not None else None
     if not isinstance(reuse, dict):
         reuse = None
-    files = write_manifest(base, extra, reuse=reuse, rehash=rehash or (), reuse_until=until)
+    # the SHA-256 of the files the Croissant metadata lists, computed once for it and the manifest;
+    # a table left as it was keeps the one the manifest recorded
+    hashed = {
+        rel: reuse[rel]
+        for rel in reuse or ()
+        if rel.split("/", 1)[0] in (PAIRS_DIR, BOXES_DIR) and _reusable(base, rel, reuse, rehash or (), until)
+    }
+    doc = croissant_metadata(base, info, tables, date, hashes=hashed)
+    write_if_changed(base / CROISSANT, (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode())
+    extra = {**(manifest_extra or {}), "dataset": {**info.model_dump(mode="json"), "date_published": date}}
+    files = write_manifest(base, extra, reuse=reuse, rehash=rehash or (), reuse_until=until, hashed=hashed)
     return {"date_published": date, "files": len(files)}
 
 
-def refresh(root: str | os.PathLike[str], changed: Iterable[str] | None = None) -> bool:
+def refresh(
+    root: str | os.PathLike[str],
+    changed: Iterable[str] | None = None,
+    videos: Collection[tuple[str, str]] | None = None,
+) -> bool:
     """Describe a published folder again (after its split files changed), keeping its description.
 
     Only a folder whose ``manifest.json`` records a ``dataset`` description (written by
     :func:`describe`) is touched; returns whether it was. ``changed``: the files the caller
-    changed (relative paths; see :func:`describe`), None: every file is hashed again.
+    changed (relative paths; see :func:`describe`), None: every file is hashed again;
+    ``videos``: as for :func:`describe` (the box rows of those videos alone rewritten).
     """
     doc = read_manifest(root)
     if doc is None or not isinstance(doc.get("files"), dict):
@@ -194,8 +226,30 @@ def refresh(root: str | os.PathLike[str], changed: Iterable[str] | None = None) 
     if info is None:
         return False
     extra = {k: v for k, v in doc.items() if k not in ("files", "dataset")}
-    describe(root, info, manifest_extra=extra, changed=changed)
+    describe(root, info, manifest_extra=extra, changed=changed, videos=videos)
     return True
+
+
+def tables_current(root: str | os.PathLike[str]) -> bool:
+    """Whether a published folder's box tables are surely those of its split files as they are
+    now: its manifest records a dataset description and lists every split file present and its
+    ``boxes/<split>.jsonl``, and none of them was modified since the manifest was written (before
+    it, by the clock of the manifest's own reuse of a hash: :func:`write_manifest`). A caller
+    that changes only some videos' boxes asks it before its first write, and when it holds gives
+    :func:`refresh` those ``videos``: then only their rows are rewritten."""
+    base = Path(root)
+    doc = read_manifest(base)
+    if doc is None or not isinstance(doc.get("files"), dict) or not isinstance(doc.get("dataset"), dict):
+        return False
+    names = [n for n in SPLIT_FILES if (base / n).is_file()]
+    rels = [*names, *(f"{BOXES_DIR}/{Path(n).stem}.jsonl" for n in names)]
+    try:
+        until = (base / MANIFEST).stat().st_mtime_ns
+        return bool(names) and all(
+            rel in doc["files"] and (base / rel).stat().st_mtime_ns < until for rel in rels
+        )
+    except OSError:
+        return False
 
 
 def recorded_info(root: str | os.PathLike[str], doc: Mapping[str, Any] | None = None) -> DatasetInfo | None:
