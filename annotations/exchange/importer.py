@@ -57,6 +57,13 @@ as ``mf-tracklets build`` does), so ``mf verify`` still holds. An import killed 
 and that refresh leaves the refresh-pending mark (:mod:`annotations.refresh_mark`): the rerun finds
 every file imported already, and the mark makes it refresh the whole folder all the same.
 
+A box the split-file reader refuses (reversed corners, a frame key twice, a malformed number) in
+one product's entry holds out that product alone, as the review queue does: the other products
+import (that entry keeps its bytes), and a file of that product is refused before anything is
+written, naming the file, the split file, the product, the video and the frame key. A published
+folder (whose refresh reads every box) and an entry that does not read at all still refuse the
+import as a whole.
+
 The writes (tracklet files, split files, catalog, manifest) happen under the dataset's lock
 (:func:`annotations.tracklet_files.dataset_lock`), and the tracklet files are read and merged
 again under it: a review pick or another import that wrote meanwhile is merged with, not
@@ -94,7 +101,7 @@ from annotations.refresh_mark import BY_IMPORT, clear_pending, pending_by, refre
 from annotations.tracklet_files import (
     dataset_lock,
     dataset_shared_videos,
-    load_split_heads,
+    load_split_heads_rows,
     read_video_tracklets,
     set_official_tracklets,
     shared_videos,
@@ -104,6 +111,7 @@ from annotations.tracklet_files import (
 )
 from schemas.dataset import Tracklet, VideoTracklets
 from schemas.errors import ConfigError, DataFormatError
+from schemas.official import BadVideo
 from schemas.taxonomy import DF2_CLASSES
 
 #: how far (pixels) a box may reach outside the frame and still be clipped into it
@@ -544,13 +552,22 @@ def cvat_files(source: str | os.PathLike[str]) -> list[Path]:
     raise DataFormatError("file not found", where=str(p))
 
 
-def _dataset_videos(root: Path) -> dict[str, tuple[str, set[str]]]:
-    """Stem of a tracklet file -> (video path, the products listing it) from the split files.
+def _dataset_videos(root: Path) -> tuple[dict[str, tuple[str, set[str]]], dict[str, BadVideo]]:
+    """Stem of a tracklet file -> (video path, the products listing it) from the split files, and
+    the products whose split-file entry holds a bad box (product id -> the first such video).
 
     A video several products list has one tracklet file per product: its keys are
     ``<video stem>@<product>`` (one product each); its bare stem is kept too, with every product
-    listing it, so a file naming only the video is refused as ambiguous (:func:`_read_files`)."""
-    splits = load_split_heads(root)  # the products' video lists, no boxes parsed
+    listing it, so a file naming only the video is refused as ambiguous (:func:`_read_files`).
+    A bad box (reversed corners, a frame key twice, a malformed number) holds out its product
+    alone (:func:`_refuse_bad`), unless its folder is published (the refresh after the import
+    reads every box) or its entry does not read at all: then it refuses the import, as before."""
+    from movingfashion.archive.describe import described
+
+    splits, bad = load_split_heads_rows(root)  # the products' video lists, no boxes parsed
+    first = next((b for b in bad if b.video is None), bad[0] if bad and described(root) else None)
+    if first is not None:
+        raise first.error
     shared = shared_videos(splits)
     videos: dict[str, tuple[str, set[str]]] = {}
     for s in splits.values():
@@ -559,7 +576,31 @@ def _dataset_videos(root: Path) -> dict[str, tuple[str, set[str]]]:
                 videos.setdefault(Path(vp).stem, (vp, set()))[1].add(pid)
                 if vp in shared:
                     videos[tracklet_file(root, vp, pid, shared=True).stem] = (vp, {pid})
-    return videos
+    held: dict[str, BadVideo] = {}
+    for b in bad:
+        held.setdefault(b.product_id, b)
+    return videos, held
+
+
+def _refuse_bad(
+    files: dict[str, Path], videos: dict[str, tuple[str, set[str]]], bad: dict[str, BadVideo]
+) -> None:
+    """Refuse, before anything is written, a file of a video whose product's split-file entry
+    holds a bad box (its entry cannot be rewritten): naming the CVAT file, the split file, the
+    product, the bad video and its frame key. The other products import as usual."""
+    for stem, f in files.items():
+        vp, pids = videos[stem]
+        held = next((bad[p] for p in sorted(pids) if p in bad), None)
+        if held is None:
+            continue
+        at = f"product {held.product_id!r}, video {held.video!r}"
+        at += f", frame key {held.frame_key!r}" if held.frame_key is not None else ""
+        raise DataFormatError(
+            f"video {vp!r}: its product's entry in {held.path} holds a bad box ({at}), and an import "
+            f"rewrites that entry whole: {held.error.message}",
+            where=str(f),
+            hint=f"fix that box in {held.path}, or import the other files without this one",
+        )
 
 
 def _per_product(key: str, videos: dict[str, tuple[str, set[str]]]) -> bool:
@@ -637,11 +678,11 @@ def _official_start(root: Path, video: str, product_id: str) -> VideoTracklets:
     tracklet (:func:`annotations.exchange.common.official_video_tracklets`): that entry alone read
     (:func:`schemas.official.read_official_entry`; where it is was kept by the heads read), not
     the split files whole once per video."""
-    from schemas.official import read_official_entry, read_official_heads, split_identity
+    from schemas.official import read_official_entry, read_official_heads_rows, split_identity
 
     for p in split_files_present(root):
         identity = split_identity(p)
-        head = read_official_heads(p).get(product_id)
+        head = read_official_heads_rows(p)[0].get(product_id)  # a bad box elsewhere: held out
         if head is None or video not in head.video_paths:
             continue
         entry = read_official_entry(p, product_id, video, identity=identity)
@@ -770,8 +811,9 @@ def import_cvat(
     if tracks not in TRACK_CHOICES:
         raise ConfigError(f"unknown track choice {tracks!r}", where="--tracks", hint="use gt or all")
     root = Path(dataset)
-    videos = _dataset_videos(root)
+    videos, bad = _dataset_videos(root)
     files = _read_files(source, videos)
+    _refuse_bad(files, videos, bad)
     for _ in _merge_each(root, videos, files, tracks, force):  # every file checked before anything is written
         pass
     cat = None

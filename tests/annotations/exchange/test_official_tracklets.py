@@ -145,3 +145,35 @@ def test_an_import_reads_no_split_file_whole(archive_copy, tmp_path, monkeypatch
     assert whole == []
     assert json.loads((ds / "train.json").read_text())["1001"]["tracklets"][0]["3"] == [10.0, 10, 30.0, 30]
     assert verify_dataset(ds).ok
+
+
+def test_a_bad_box_holds_out_its_product_alone_from_an_import(archive_copy, tmp_path):
+    """A box with reversed corners in one product's split-file tracklet: the other products
+    import (that entry's bytes kept as they are); a file of that product is refused before
+    anything is written, naming the CVAT file, the split file, the product, the video and the
+    frame key (before: every import into the folder was refused)."""
+    from schemas.errors import DataFormatError
+
+    ds = archive_copy
+    export_dataset(ds, "cvat", tmp_path / "x")
+    data = json.loads((ds / "train.json").read_text())
+    data["1002"]["tracklets"][0]["4"] = [30, 10, 5, 30]  # x1 > x2
+    (ds / "train.json").write_text(json.dumps(data, indent=4))
+    bad_entry = json.dumps(data["1002"], indent=4).replace("\n", "\n    ").encode()
+    assert bad_entry in (ds / "train.json").read_bytes()
+    xml = tmp_path / "x" / "1001.xml"
+    _move_box(xml, 3, 2)
+    res = import_cvat(ds, xml)
+    assert res["changed_videos"] == ["1001"]
+    after = json.loads((ds / "train.json").read_text())
+    assert after["1001"]["tracklets"][0]["3"] == [10.0, 10, 30.0, 30]
+    assert bad_entry in (ds / "train.json").read_bytes()  # the bad product's bytes as they were
+    files = {p: p.read_bytes() for p in sorted(ds.rglob("*")) if p.is_file() and p.name != ".lock"}
+    with pytest.raises(DataFormatError) as exc:
+        import_cvat(ds, tmp_path / "x")  # 1002.xml among them: nothing written
+    err = exc.value
+    assert err.where == str(tmp_path / "x" / "1002.xml")
+    for named in (str(ds / "train.json"), "product '1002'", "video 'videos/1002.mp4'", "frame key '4'"):
+        assert named in err.message, err.message
+    assert "fix that box" in err.hint
+    assert {p: p.read_bytes() for p in sorted(ds.rglob("*")) if p.is_file() and p.name != ".lock"} == files
