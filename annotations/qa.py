@@ -271,12 +271,14 @@ def held_videos(dataset: str | os.PathLike[str]) -> dict[str, tuple[str, int, li
 
 
 def listed_videos(dataset: str | os.PathLike[str]) -> list[tuple[str, str]]:
-    """(product id, video path) of every video the split files list, in file order."""
-    from annotations.tracklet_files import load_splits
+    """(product id, video path) of every video the split files list, in file order: from the
+    split files' heads (:func:`annotations.tracklet_files.load_split_heads`: no box built; kept
+    per version of the file, so :func:`reference_boxes` and this read each file once)."""
+    from annotations.tracklet_files import load_split_heads
 
     return [
         (pid, vp)
-        for split in load_splits(dataset).values()
+        for split in load_split_heads(dataset).values()
         for pid, entry in split.items()
         for vp in entry.video_paths
     ]
@@ -357,6 +359,7 @@ def reference_boxes(
     reference is not an official-format dataset or holds no tracklet at all.
     """
     from annotations.builder import load_splits
+    from annotations.tracklet_files import load_split_heads
     from annotations.tracklet_files import shared_videos as split_shared_videos
 
     ref_splits = load_splits(reference)
@@ -370,7 +373,7 @@ def reference_boxes(
         )
     own_crops, ref_crops, items = source_crops(dataset), source_crops(reference), video_items(dataset)
     out: dict[str, dict[int, list[float]]] = {}
-    splits = load_splits(dataset)
+    splits = load_split_heads(dataset)  # the dataset's video lists only: no box built
     shared = split_shared_videos(splits)
     for split in splits.values():
         for pid, entry in split.items():

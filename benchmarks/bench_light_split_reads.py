@@ -14,7 +14,11 @@ the split files parsed whole with every box), best of ``--repeat`` by process CP
   ``mf-tracklets import`` reads for each): the heads and that entry alone against
   ``load_splits`` once per video;
 - ``mf-tracklets review --accept`` on the published folder: the command as it is against the
-  same command plus the refresh it ran before (tables rewritten from the split files read whole).
+  same command plus the refresh it ran before (tables rewritten from the split files read whole);
+- what one ``mf-tracklets qa --reference`` run reads of the split files (``reference_boxes`` and
+  the scored videos' list, ``listed_videos``; the folder is its own reference, read whole as
+  before), in a fresh process each (CPU and peak memory): the dataset's video lists from the
+  heads read once, against ``load_splits`` twice.
 
 Usage: python benchmarks/bench_light_split_reads.py [--videos 3000] [--boxes 390] [--imports 20]
 """
@@ -23,9 +27,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
+import json
+import resource
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +57,42 @@ def _fresh() -> None:
     _SHARED.clear()
 
 
+def _qa(root: Path, way: str) -> None:
+    """What one ``mf-tracklets qa`` run reads of the split files (``reference_boxes`` and the
+    scored videos' list), ``way`` old: the dataset's split files parsed whole by each; prints
+    the process's CPU seconds, peak RSS (MB) and a digest of the result."""
+    import annotations.tracklet_files as tf
+    from annotations.qa import listed_videos, reference_boxes
+
+    if way == "old":
+        tf.load_split_heads = tf.load_splits  # type: ignore[assignment]
+    c = time.process_time()
+    got = repr((sorted(reference_boxes(root, root).items()), listed_videos(root)))
+    cpu = time.process_time() - c
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps([cpu, rss, hashlib.sha256(got.encode()).hexdigest()[:16]]))
+
+
+def _qa_child(root: Path, way: str) -> tuple[float, float, str]:
+    """:func:`_qa` in a fresh process (its own peak memory)."""
+    cmd = [sys.executable, __file__, "--qa-child", way, "--root", str(root)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    cpu, rss, digest = json.loads(out.strip().splitlines()[-1])
+    return cpu, rss, digest
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--videos", type=int, default=3_000)
     ap.add_argument("--boxes", type=int, default=390)
     ap.add_argument("--imports", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--qa-child", choices=("old", "new"), help=argparse.SUPPRESS)
+    ap.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.qa_child:
+        _qa(args.root, args.qa_child)
+        return 0
     pids = [f"{(i * 7919) % args.videos:07d}" for i in range(args.imports)]
     lines = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -123,6 +161,17 @@ def main(argv: list[str] | None = None) -> int:
                 f"{what}: {new_cpu:.3f} s CPU, {new_wall:.3f} s wall; split files parsed whole (baseline)"
                 f" {old_cpu:.3f} s CPU, {old_wall:.3f} s wall; ratio {old_cpu / max(new_cpu, 1e-6):.1f}x CPU"
             )
+        runs = {w: [_qa_child(root, w) for _ in range(args.repeat)] for w in ("old", "new")}
+        (old_cpu, old_rss, old_digest), (new_cpu, new_rss, new_digest) = (
+            (min(r[0] for r in runs[w]), max(r[1] for r in runs[w]), {r[2] for r in runs[w]})
+            for w in ("old", "new")
+        )
+        lines.append(
+            f"mf-tracklets qa's split reads, in a fresh process (the folder its own reference): {new_cpu:.3f} s"
+            f" CPU, peak {new_rss:.0f} MB; the dataset's split files parsed whole twice (baseline) {old_cpu:.3f} s"
+            f" CPU, peak {old_rss:.0f} MB; ratio {old_cpu / max(new_cpu, 1e-6):.1f}x CPU,"
+            f" {old_rss / max(new_rss, 1e-6):.2f}x memory; same result: {len(old_digest | new_digest) == 1}"
+        )
     print(f"{args.videos} videos x {args.boxes} boxes (best of {args.repeat}):")
     print("\n".join(lines))
     return 0

@@ -173,3 +173,21 @@ def test_a_reference_that_knows_none_of_the_videos_exits_2(tmp_path, capsys):
     assert line.startswith(
         f"error: {ref}: none of the dataset's 1 video is in this reference (videos/P_0.mp4)"
     )
+
+
+def test_a_qa_run_builds_no_box_of_the_datasets_split_files(tmp_path, monkeypatch):
+    """The dataset's split files give the QA run its video lists only: read once without building
+    their boxes (before: parsed whole twice, every box built, by reference_boxes and by the
+    scoring's list of videos); the reference's boxes are read whole, as they are scored."""
+    import schemas.official as official
+
+    videos = ["videos/P_0.mp4", "videos/P_1.mp4"]
+    ds = _official(tmp_path / "ds", {"P": {"videos": videos, "tracklets": [_truth(P_BOX), {}]}})
+    ref = _reference(tmp_path / "ref", {"P": [P_BOX, Q_BOX]})
+    _tracklet_file(ds, "P", videos[0], P_BOX)
+    whole: list[Path] = []
+    load = official._load
+    monkeypatch.setattr(official, "_load", lambda p: whole.append(Path(p).parent) or load(p))
+    d = _qa(ds, ref)
+    assert (d["videos"], d["pass_rate"], d["failed_videos"]) == (2, 0.5, ["videos/P_1.mp4"])
+    assert ds not in whole and ref in whole

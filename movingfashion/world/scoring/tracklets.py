@@ -74,7 +74,7 @@ def truth_boxes_for_dataset(
 ) -> dict[str, dict[int, list[float]]]:
     """Dataset video path -> {frame: true item box} for every video the world knows: those of
     the split files and those ``mf publish`` held back for review (:func:`annotations.qa.held_videos`)."""
-    from annotations.builder import load_splits
+    from annotations.tracklet_files import load_split_heads
 
     world = Path(world_dir)
     truth = load_world(world)  # its one check of world.json, naming the file
@@ -82,7 +82,8 @@ def truth_boxes_for_dataset(
     crops = source_crops(dataset)
     items = video_items(dataset)
     out: dict[str, dict[int, list[float]]] = {}
-    for split in load_splits(dataset).values():
+    # the video lists only (no box built), read once with score_dataset's (kept per file version)
+    for split in load_split_heads(dataset).values():
         for pid, entry in split.items():
             for i, vp in enumerate(entry.video_paths):
                 vid = _world_video(products, items.get(pid), pid, i)

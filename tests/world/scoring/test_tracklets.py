@@ -31,6 +31,19 @@ def test_the_exported_truth_scores_perfectly(gt_dataset, small_world):
     assert qa.mean_iou == pytest.approx(1.0) and qa.pass_rate == 1.0
 
 
+def test_scoring_builds_no_box_of_the_split_files(gt_dataset, small_world, monkeypatch):
+    """The split files give the scoring its video lists only: read without building their boxes
+    (before: parsed whole twice, every box built, for the truth and for the list of videos)."""
+    import schemas.official as official
+
+    whole: list[str] = []
+    load = official._load
+    monkeypatch.setattr(official, "_load", lambda path: whole.append(Path(path).name) or load(path))
+    qa = score_tracklets(gt_dataset, small_world)
+    assert qa.videos == len(_videos(gt_dataset)) > 10 and qa.pass_rate == 1.0
+    assert whole == ["train.json", "test.json"]  # _videos' own reads, after the scoring
+
+
 def test_source_crops_are_recorded(gt_dataset, world_truth):
     rows = read_entry_rows(gt_dataset / "entries.jsonl")
     split_screens = 0
