@@ -4,7 +4,7 @@
 the module's first test that asks for it and shut down after the module's last, so no module
 inherits what another left running; pool workers get :data:`TEST_STARTUP_TIMEOUT_S` to start (a
 worker that cannot start fails its test with the pool's own error, well within pytest's timeout),
-and a module that leaves CPUs taken says so on stderr when its Ray stops. Its address is
+and a module that leaves CPUs taken says so in the run's warnings when its Ray stops. Its address is
 ``ray_session_address`` so a CLI run in a subprocess joins it instead of starting its own.
 ``two_nodes``: a real two-node cluster on loopback for one test (``ray start --head`` and ``ray
 start --address``, each a ``--block`` process in its own session with one CPU and its own custom
@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -71,16 +72,16 @@ def ray_session():
 
 
 def _report_taken_cpus(ray) -> None:
-    """One stderr line when the module's tests left some of its Ray's CPUs taken (an actor or a
+    """One warning when the module's tests left some of its Ray's CPUs taken (an actor or a
     task still running): what a later test's pool would otherwise wait for, unexplained."""
     deadline = time.monotonic() + FREED_WAIT_S
     total = ray.cluster_resources().get("CPU", 0)
     while (free := ray.available_resources().get("CPU", 0)) < total and time.monotonic() < deadline:
         time.sleep(0.2)
-    if free < total:
-        print(
-            f"\nray_session: {total - free:g} of {total:g} CPUs still taken when the module ended",
-            file=sys.stderr,
+    if free < total:  # in the run's warnings summary (a fixture's stderr is not shown)
+        warnings.warn(
+            f"ray_session: {total - free:g} of {total:g} CPUs still taken when the module ended",
+            stacklevel=1,
         )
 
 
