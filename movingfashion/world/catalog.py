@@ -620,28 +620,33 @@ def _plant_wrong_carousels_and_halves(
 def _variants_and_retakes(
     rng: np.random.Generator, originals: list[ProductSpec], taken: set[str], start: int, cfg: WorldConfig
 ) -> list[ProductSpec]:
-    """Re-post variants (``cfg.repost_variants`` per kind) and retakes (``cfg.retakes``) of originals."""
-    from .truth import DuplicateKind, RepostVariant
+    """Re-post variants (``cfg.repost_variants`` per kind), retakes (``cfg.retakes``) and rotated
+    re-posts (``cfg.rotated_reposts`` per quarter turn, last: worlds without them are unchanged)
+    of originals."""
+    from .truth import COPY_VARIANTS, ROTATED_VARIANTS, DuplicateKind
 
     out: list[ProductSpec] = []
     order = [originals[int(i)] for i in rng.permutation(len(originals))]
     j = 0
+
+    def repost(kind: str) -> ProductSpec:
+        nonlocal j
+        orig = order[j % len(order)]
+        j += 1
+        return ProductSpec(
+            index=start + len(out),
+            product_id=_unique_id(rng, orig.source, taken),
+            source=orig.source,
+            kind="clothing",
+            garment=orig.garment,
+            duplicate_of=orig.product_id,
+            duplicate_kind=DuplicateKind.REENCODE.value,
+            variant=kind,
+        )
+
     for _ in range(cfg.repost_variants):
-        for kind in RepostVariant:
-            orig = order[j % len(order)]
-            j += 1
-            out.append(
-                ProductSpec(
-                    index=start + len(out),
-                    product_id=_unique_id(rng, orig.source, taken),
-                    source=orig.source,
-                    kind="clothing",
-                    garment=orig.garment,
-                    duplicate_of=orig.product_id,
-                    duplicate_kind=DuplicateKind.REENCODE.value,
-                    variant=kind.value,
-                )
-            )
+        for kind in COPY_VARIANTS:
+            out.append(repost(kind.value))
     for r in range(cfg.retakes):
         orig = order[(r * 3 + 1) % len(order)]
         out.append(
@@ -654,4 +659,7 @@ def _variants_and_retakes(
                 retake_of=orig.product_id,
             )
         )
+    for _ in range(cfg.rotated_reposts):
+        for kind in ROTATED_VARIANTS:
+            out.append(repost(kind.value))
     return out

@@ -123,8 +123,8 @@ def world() -> None:
     "config_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="YAML/JSON overriding WorldConfig defaults (sizes, frames, fractions; repost_variants, retakes, "
-    "noise), applied over the preset.",
+    help="YAML/JSON overriding WorldConfig defaults (sizes, frames, fractions; repost_variants, "
+    "rotated_reposts, retakes, noise), applied over the preset.",
 )
 @click.option(
     "--preset",

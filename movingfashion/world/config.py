@@ -100,6 +100,13 @@ class WorldConfig(BaseModel):
         "rescale, grade, caption, speed; see truth.RepostVariant), as duplicates of other items' videos; "
         "0 (default) plants none",
     )
+    rotated_reposts: int = Field(
+        0,
+        ge=0,
+        description="re-posts planted per quarter turn (rotate_90, rotate_180, rotate_270: the clip "
+        "re-encoded turned clockwise, as phone clips whose rotation was baked in or lost are), as "
+        "duplicates of other items' videos; 0 (default) plants none",
+    )
     retakes: int = Field(
         0,
         ge=0,

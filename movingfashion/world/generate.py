@@ -50,6 +50,8 @@ def _params(products: int, seed: int, quick: bool, cfg: WorldConfig) -> dict[str
     config = cfg.model_dump(mode="json", exclude={"workers"})
     if not cfg.noise.enabled and cfg.noise == NoiseConfig():
         del config["noise"]  # worlds made without the noise knobs keep their parameters file
+    if not cfg.rotated_reposts:
+        del config["rotated_reposts"]  # nor those made before rotated re-posts were planted
     return {
         "products": products,
         "seed": seed,

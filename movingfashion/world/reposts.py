@@ -1,8 +1,8 @@
 """Re-post variants of a rendered clip: how re-uploads on TikTok and Instagram differ from their source.
 
 :func:`make_repost` turns the source frames into a :class:`Repost`: the output frames (a crop, a
-zoom, bars, a mirror image, another size, a colour grade, a caption and watermark, or another
-speed), the output size, and the mapping of a source box to an output box so that the re-post's
+zoom, bars, a mirror image, another size, a colour grade, a caption and watermark, another
+speed, or a quarter turn), the output size, and the mapping of a source box to an output box so that the re-post's
 ground truth follows its pixels. Everything is drawn from the given numpy Generator: same seed,
 same pixels.
 """
@@ -48,6 +48,7 @@ class Repost:
     source_index: list[int]  # output frame k shows source frame source_index[k]
     affine: tuple[float, float, float, float]  # x' = ax * x + bx, y' = ay * y + by (ax < 0: mirrored)
     pixels: Callable[[np.ndarray], np.ndarray]  # source frame -> output frame
+    turns: int = 0  # after the affine map, quarter turns clockwise (``size`` is the turned frame's)
 
     def frames(self, source: list[np.ndarray]) -> Iterator[np.ndarray]:
         for k in self.source_index:
@@ -61,6 +62,10 @@ class Repost:
         xs = sorted((ax * b[0] + bx, ax * b[2] + bx))
         ys = sorted((ay * b[1] + by, ay * b[3] + by))
         w, h = self.size
+        pw, ph = (h, w) if self.turns % 2 else (w, h)  # the frame before it was turned
+        for _ in range(self.turns % 4):  # a quarter turn clockwise: (x, y) -> (ph - y, x)
+            xs, ys = [ph - ys[1], ph - ys[0]], xs
+            pw, ph = ph, pw
         x1, y1, x2, y2 = max(0.0, xs[0]), max(0.0, ys[0]), min(float(w), xs[1]), min(float(h), ys[1])
         if x2 - x1 < 1 or y2 - y1 < 1:
             return None
@@ -216,6 +221,24 @@ def _caption(size: tuple[int, int], n: int, rng: np.random.Generator) -> Repost:
     return Repost(RepostVariant.CAPTION, detail, size, list(range(n)), (1.0, 0.0, 1.0, 0.0), pixels)
 
 
+def _rotate(size: tuple[int, int], n: int, turns: int) -> Repost:
+    """The clip turned ``turns`` quarter turns clockwise (a phone clip whose rotation was baked
+    into the pixels, or lost, on re-upload); the variant's frames are otherwise the source's."""
+    w, h = size
+    out = (h, w) if turns % 2 else (w, h)
+    code = {1: cv2.ROTATE_90_CLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_COUNTERCLOCKWISE}[turns]
+    kind = RepostVariant(f"rotate_{90 * turns}")
+    return Repost(
+        kind,
+        f"turned {90 * turns} degrees clockwise -> {out[0]}x{out[1]}",
+        out,
+        list(range(n)),
+        (1.0, 0.0, 1.0, 0.0),
+        lambda f: cv2.rotate(f, code),
+        turns,
+    )
+
+
 def _speed(size: tuple[int, int], n: int, rng: np.random.Generator) -> Repost:
     s = float(rng.choice([0.75, 0.8, 1.25, 1.5]))
     idx = [int(k * s) for k in range(int(np.ceil(n / s))) if int(k * s) < n]
@@ -232,6 +255,9 @@ _MAKERS: dict[RepostVariant, Callable[[tuple[int, int], int, np.random.Generator
     RepostVariant.GRADE: _grade,
     RepostVariant.CAPTION: _caption,
     RepostVariant.SPEED: _speed,
+    RepostVariant.ROTATE_90: lambda s, n, r: _rotate(s, n, 1),
+    RepostVariant.ROTATE_180: lambda s, n, r: _rotate(s, n, 2),
+    RepostVariant.ROTATE_270: lambda s, n, r: _rotate(s, n, 3),
 }
 
 

@@ -58,6 +58,17 @@ class RepostVariant(StrEnum):
     GRADE = "grade"  # brightness, contrast, saturation and hue changed
     CAPTION = "caption"  # a caption band and a watermark drawn over the picture
     SPEED = "speed"  # played faster or slower (frames dropped or repeated)
+    ROTATE_90 = (
+        "rotate_90"  # re-encoded turned 90 degrees clockwise (a phone clip's rotation baked in or lost)
+    )
+    ROTATE_180 = "rotate_180"  # re-encoded upside down
+    ROTATE_270 = "rotate_270"  # re-encoded turned 270 degrees clockwise (90 counter-clockwise)
+
+
+#: the variants ``WorldConfig.repost_variants`` plants (worlds made before rotations keep their bytes)
+COPY_VARIANTS = tuple(v for v in RepostVariant if not v.value.startswith("rotate_"))
+#: the variants ``WorldConfig.rotated_reposts`` plants
+ROTATED_VARIANTS = (RepostVariant.ROTATE_90, RepostVariant.ROTATE_180, RepostVariant.ROTATE_270)
 
 
 class SplitScreen(_Model):

@@ -9,7 +9,14 @@ from movingfashion.media.readers import read_video
 from movingfashion.world.catalog import plan_world
 from movingfashion.world.config import WorldConfig
 from movingfashion.world.reposts import make_repost
-from movingfashion.world.truth import DuplicateKind, RepostVariant, load_video_gt, load_world
+from movingfashion.world.truth import (
+    COPY_VARIANTS,
+    ROTATED_VARIANTS,
+    DuplicateKind,
+    RepostVariant,
+    load_video_gt,
+    load_world,
+)
 
 
 def _frames(n: int = 10, w: int = 64, h: int = 80) -> list[np.ndarray]:
@@ -59,15 +66,47 @@ def test_knobs_off_plan_the_same_world_and_on_only_add_items():
         (s.product_id, s.duplicate_of, s.meta) for s in base
     ]
     extra = more[len(base) :]
-    assert sorted(s.variant for s in extra if s.variant) == sorted(str(k) for k in RepostVariant)
+    assert sorted(s.variant for s in extra if s.variant) == sorted(str(k) for k in COPY_VARIANTS)
     assert sum(1 for s in extra if s.retake_of) == 2
+
+
+def test_rotated_reposts_are_off_by_default_and_only_appended():
+    base = plan_world(24, 0, WorldConfig(repost_variants=1, retakes=2))
+    assert not any(str(s.variant).startswith("rotate_") for s in base)
+    more = plan_world(24, 0, WorldConfig(repost_variants=1, retakes=2, rotated_reposts=1))
+    assert [(s.product_id, s.variant, s.meta) for s in more[: len(base)]] == [
+        (s.product_id, s.variant, s.meta) for s in base
+    ]
+    extra = more[len(base) :]
+    assert [s.variant for s in extra] == [str(k) for k in ROTATED_VARIANTS]
+    assert all(s.duplicate_of and s.duplicate_kind == DuplicateKind.REENCODE for s in extra)
+
+
+def test_params_of_worlds_without_rotated_reposts_are_unchanged():
+    from movingfashion.world.generate import _params
+
+    assert "rotated_reposts" not in _params(20, 0, True, WorldConfig())["config"]
+    assert _params(20, 0, True, WorldConfig(rotated_reposts=2))["config"]["rotated_reposts"] == 2
+
+
+@pytest.mark.parametrize("kind", ROTATED_VARIANTS)
+def test_rotated_reposts_turn_frames_and_boxes_clockwise(kind):
+    src = _frames(3)
+    r = make_repost(kind, (64, 80), 3, np.random.default_rng(0))
+    turns = {RepostVariant.ROTATE_90: 1, RepostVariant.ROTATE_180: 2, RepostVariant.ROTATE_270: 3}[kind]
+    assert np.array_equal(next(r.frames(src)), np.rot90(src[0], -turns))  # np.rot90: counter-clockwise
+    assert r.size == ((80, 64) if turns % 2 else (64, 80))
+    marked = np.zeros((80, 64, 3), np.uint8)
+    marked[10:20, 5:15] = 255
+    ys, xs = np.nonzero(r.pixels(marked)[..., 0])
+    assert r.box([5, 10, 15, 20]) == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
 
 
 @pytest.mark.slow
 def test_repost_world_truth_records_variants_and_retakes(repost_world):
     truth = load_world(repost_world)
     variants = [v for v in truth.videos if v.variant]
-    assert {v.variant for v in variants} == set(RepostVariant)
+    assert {v.variant for v in variants} == set(COPY_VARIANTS)
     assert all(
         v.duplicate_of and v.duplicate_kind == DuplicateKind.REENCODE and v.variant_detail for v in variants
     )
