@@ -169,6 +169,12 @@ class DedupConfig(_Model):
         description="also align time-reversed copies (a re-post played backwards, whole or cut: a "
         "negative speed of the time map, verified on pixels like any other alignment)",
     )
+    match_rotated: bool = Field(
+        default=True,
+        description="also align copies turned 90, 180 or 270 degrees (a phone clip re-encoded "
+        "rotated, or with its rotation tag dropped): the fingerprint keeps the hashes of every "
+        "sample's box turned, verified on pixels like any other alignment",
+    )
 
     @model_validator(mode="after")
     def _index_probes(self) -> DedupConfig:

@@ -5,14 +5,16 @@
 
   1. Candidates (no all-pairs comparison). Every video is fingerprinted
      (:mod:`cleaning.fingerprint`): per sampled frame, the 64-bit hash of the picture inside any
-     letterbox/pillarbox bars, of its mirror image and of its top and bottom parts go into one
+     letterbox/pillarbox bars, of its mirror image, of it turned 90, 180 and 270 degrees
+     (``match_rotated``) and of its top and bottom parts go into one
      multi-index hashing index per kind of view (:class:`cleaning.mih.MultiIndexHash`: chunks
      sized to the index, a video's pairs with itself left out early); the hashes of a grid of
      smaller windows of up to ``query_frames`` frames per video query it within ``index_radius``
      bits. Each (video pair, window, view) with at least ``min_shared_frames`` matching frames
      gives a time map (:mod:`cleaning.timealign`: offset and speed) and a hash score, the
      fraction of the window's frames within ``frame_distance`` bits of the mapped frames.
-     A crop or zoom matches one of the windows, a mirrored copy the mirrored view, bars are
+     A crop or zoom matches one of the windows, a mirrored copy the mirrored view, a rotated
+     copy (a phone clip re-encoded turned, or its rotation tag dropped) a turned view, bars are
      trimmed, a caption band spares one of the parts, a speed change is a slope of the time map,
      a copy played backwards a negative slope (``match_reversed``).
   2. Verification on pixels (:mod:`cleaning.verify`) when the records carry their files: the best
@@ -118,7 +120,9 @@ class DuplicatePair:
     offset: int = 0  # samples
     score: float | None = None  # verification score (None: not verified on pixels)
     speed: float = 1.0  # b plays this many times as fast as a (negative: backwards)
-    transform: str = ""  # how one shows the other: reversed, mirror, window, part (empty: the whole picture)
+    #: how one shows the other: reversed, mirror, rotated (``rotated 90``: b shows a turned 90
+    #: degrees clockwise; 180, 270), window, part (empty: the whole picture)
+    transform: str = ""
 
 
 @dataclass
@@ -181,8 +185,13 @@ def _clusters(keys: list[str], pairs: list[DuplicatePair], rank) -> DedupResult:
     return res
 
 
-# index views (per sampled frame) and the query views that may match them
+# index views (per sampled frame) and the query views that may match them; _TURNED[k - 1]: the
+# box turned k quarter turns counter-clockwise (np.rot90)
 _FULL, _MIRROR, _TOP, _BOTTOM = 0, 1, 2, 3
+_TURNED = (4, 5, 6)
+_N_VIEWS = 7
+#: index views a window of the content box may match
+_WHOLE_VIEWS = (_FULL, _MIRROR, *_TURNED)
 
 
 @dataclass(frozen=True)
@@ -192,7 +201,7 @@ class _Candidate:
     a: int
     b: int
     qview: int  # window index, or -1 (top part) / -2 (bottom part)
-    iview: int  # _FULL, _MIRROR, _TOP or _BOTTOM
+    iview: int  # _FULL, _MIRROR, _TOP, _BOTTOM or one of _TURNED
     tmap: TimeMap
     hash_score: float
     bits: float  # median Hamming distance of the aligned frames
@@ -236,7 +245,9 @@ class FileFrames:
         return np.stack([got[int(i)] for i in indices])
 
 
-def _index_views(videos: list[VideoRecord]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _index_views(
+    videos: list[VideoRecord], turned: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     codes, owner, sample, view = [], [], [], []
     for vi, v in enumerate(videos):
         fp = v.fingerprint
@@ -244,6 +255,8 @@ def _index_views(videos: list[VideoRecord]) -> tuple[np.ndarray, np.ndarray, np.
         parts = [(fp.hashes, _FULL), (fp.mirrored, _MIRROR)]
         if len(fp.parts) == len(fp):
             parts += [(fp.parts[:, 0], _TOP), (fp.parts[:, 1], _BOTTOM)]
+        if turned and len(fp.turned) == len(fp):
+            parts += [(fp.turned[:, k], _TURNED[k]) for k in range(3)]
         for c, kind in parts:
             if len(c) == len(fp) and len(c):
                 codes.append(c)
@@ -288,7 +301,7 @@ def _query_views(videos: list[VideoRecord]) -> tuple[np.ndarray, np.ndarray, np.
 
 def _compatible(qview: np.ndarray, iview: np.ndarray) -> np.ndarray:
     return (
-        ((qview >= 0) & (iview <= _MIRROR))
+        ((qview >= 0) & np.isin(iview, _WHOLE_VIEWS))
         | ((qview == -1) & (iview == _TOP))
         | ((qview == -2) & (iview == _BOTTOM))
     )
@@ -307,6 +320,8 @@ def _target_codes(fp: VideoFingerprint, iview: int) -> np.ndarray:
         return fp.hashes
     if iview == _MIRROR:
         return fp.mirrored
+    if iview in _TURNED:
+        return fp.turned[:, iview - _TURNED[0]]
     return fp.parts[:, iview - _TOP]
 
 
@@ -338,7 +353,7 @@ def _coverage(na: int, nb: int, tm: TimeMap) -> tuple[float, float]:
 
 #: the query views (as :func:`_query_views` labels them) and the index views each may match
 _VIEW_CLASSES = (
-    (lambda q: q >= 0, (_FULL, _MIRROR)),
+    (lambda q: q >= 0, _WHOLE_VIEWS),
     (lambda q: q == -1, (_TOP,)),
     (lambda q: q == -2, (_BOTTOM,)),
 )
@@ -374,7 +389,7 @@ def _candidates(videos: list[VideoRecord], cfg: DedupConfig) -> dict[tuple[int, 
     The matches of all of ``a``'s windows against one of ``b``'s index views vote together for the
     time map; the window whose hashes agree best along it is the hypothesis's window.
     """
-    index, queries = _index_views(videos), _query_views(videos)
+    index, queries = _index_views(videos, cfg.match_rotated), _query_views(videos)
     icodes, iowner, isample, iview = index
     qcodes, qowner, qsample, qview = queries
     out: dict[tuple[int, int], list[_Candidate]] = defaultdict(list)
@@ -386,7 +401,7 @@ def _candidates(videos: list[VideoRecord], cfg: DedupConfig) -> dict[tuple[int, 
     keep = (va != vb) & _compatible(qview[qi], iview[ii])
     qi, ii, va, vb = qi[keep], ii[keep], va[keep], vb[keep]
     n = len(videos)
-    group = (va * n + vb) * 4 + iview[ii]
+    group = (va * n + vb) * _N_VIEWS + iview[ii]
     order = np.lexsort((isample[ii], qsample[qi], group))
     group, qs, js, qv = group[order], qsample[qi][order], isample[ii][order], qview[qi][order]
     bounds = np.flatnonzero(np.diff(group)) + 1
@@ -395,7 +410,7 @@ def _candidates(videos: list[VideoRecord], cfg: DedupConfig) -> dict[tuple[int, 
         if hi <= lo:
             continue
         g = int(group[lo])
-        iv, (a, b) = g % 4, divmod(g // 4, n)
+        iv, (a, b) = g % _N_VIEWS, divmod(g // _N_VIEWS, n)
         fa, fb = videos[a].fingerprint, videos[b].fingerprint
         if len(np.unique(qs[lo:hi])) < min(cfg.min_shared_frames, len(fa.query), len(fb)):
             continue
@@ -440,9 +455,12 @@ def _distinct(cands: list[_Candidate]) -> list[_Candidate]:
     seen: set[tuple] = set()
     out = []
     for c in cands:
-        if c.qview == 0 and c.iview in (_FULL, _MIRROR) and c.tmap.speed == 1.0:
+        if c.qview == 0 and c.iview in _WHOLE_VIEWS and c.tmap.speed == 1.0:
             off = c.tmap.offset if c.a < c.b else -c.tmap.offset  # as seen from the lower index
-            sig = (c.iview, round(off))
+            view = c.iview
+            if view in _TURNED and c.a > c.b:  # k quarter turns one way are 4 - k the other
+                view = _TURNED[2 - (view - _TURNED[0])]
+            sig = (view, round(off))
             if sig in seen:
                 continue
             seen.add(sig)
@@ -450,12 +468,18 @@ def _distinct(cands: list[_Candidate]) -> list[_Candidate]:
     return out
 
 
-def _describe(c: _Candidate, windows: list[Window]) -> str:
+def _describe(c: _Candidate, windows: list[Window], key_order: bool = True) -> str:
+    """The transform of a candidate in words; ``key_order``: ``c.a`` is the pair's first key (a
+    rotation is named as the second key's picture turned clockwise from the first's)."""
     parts = []
     if c.tmap.speed < 0:
         parts.append("reversed")
     if c.iview == _MIRROR:
         parts.append("mirror")
+    if c.iview in _TURNED:
+        # a's window shows b's box turned k quarter turns counter-clockwise: b is a turned k clockwise
+        k = c.iview - _TURNED[0] + 1
+        parts.append(f"rotated {90 * (k if key_order else 4 - k)}")
     if c.qview >= 0 and windows[c.qview] != FULL:
         w = windows[c.qview]
         parts.append(f"window {w.w:.2f} at ({w.cx:.2f},{w.cy:.2f})")
@@ -466,8 +490,9 @@ def _describe(c: _Candidate, windows: list[Window]) -> str:
 
 def _hypothesis(c: _Candidate, windows: list[Window], parts: list[Window]) -> Hypothesis:
     window = windows[c.qview] if c.qview >= 0 else parts[-1 - c.qview]
-    target = FULL if c.iview <= _MIRROR else parts[c.iview - _TOP]
-    return Hypothesis(window, target, c.iview == _MIRROR, c.tmap.speed, c.tmap.offset)
+    target = FULL if c.iview in _WHOLE_VIEWS else parts[c.iview - _TOP]
+    turns = c.iview - _TURNED[0] + 1 if c.iview in _TURNED else 0
+    return Hypothesis(window, target, c.iview == _MIRROR, c.tmap.speed, c.tmap.offset, turns)
 
 
 def verification_side(v: VideoRecord) -> Side:
@@ -520,7 +545,8 @@ _EVIDENCE_FIELDS = {"hash_score", "bits", "score", "duplicate", "kind", "offset"
 #: Version of the video pair comparison (candidates, time alignment in :mod:`cleaning.timealign`,
 #: verification in :mod:`cleaning.verify`, the decision in :func:`video_pair_evidence`). Bump it
 #: when the evidence a pair gets changes: kept evidence of another version is verified again.
-PAIR_EVIDENCE_VERSION = 1
+#: 2: rotated copies (``match_rotated``) are candidates.
+PAIR_EVIDENCE_VERSION = 2
 
 
 def pair_stamp(cfg: DedupConfig) -> dict[str, Any]:
@@ -639,7 +665,7 @@ def video_pair_evidence(
             "reencode" if min(c.coverage) >= 0.9 else "subclip",
             int(round(c.tmap.offset)),
             round(1 / s_ab, 4),
-            _describe(c, windows),
+            _describe(c, windows, videos[c.a].key == key[0]),
         )
         if known is not None and shas is not None and verified:
             known.put(*shas, stamped(stamp, evidence.to_json()))

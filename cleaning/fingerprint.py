@@ -2,7 +2,9 @@
 
 Frames are decoded small (:data:`DECODE_WIDTH`), the letterbox/pillarbox bars of the whole clip
 are found once (:func:`cleaning.borders.content_box`), and every sampled frame gets the hash of
-its content box, of the mirrored box and of its top and bottom parts. Up to ``cfg.query_frames``
+its content box, of the mirrored box, of the box turned 1, 2 and 3 quarter turns (from the same
+32x32 cells: :func:`cleaning.phash.turned_hashes`, no new DCT) and of its top and bottom parts.
+Up to ``cfg.query_frames``
 samples also get the hashes of a grid of smaller windows (:func:`cleaning.views.window_grid`):
 those are what a cropped or zoomed copy matches.
 """
@@ -18,7 +20,8 @@ import numpy as np
 
 from cleaning.borders import content_box
 from cleaning.config import DedupConfig
-from cleaning.views import FULL, hash_windows, integral, part_windows, window_grid
+from cleaning.phash import dct_coefficients, normalise, turned_hashes
+from cleaning.views import FULL, hash_windows, integral, part_windows, window_cells, window_grid
 from movingfashion.media.readers import read_frames
 
 #: frames are decoded at this width (aspect kept) before hashing; hashing needs only 32x32
@@ -61,6 +64,8 @@ class VideoFingerprint:
     hashes: np.ndarray  # uint64 [T]: the content box of every sample
     times: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # frame index of each sample
     mirrored: np.ndarray = field(default_factory=lambda: _empty(0))  # uint64 [T] or [0] (not computed)
+    #: uint64 [T, 3]: the content box turned 1, 2, 3 quarter turns counter-clockwise, or [0, 3]
+    turned: np.ndarray = field(default_factory=lambda: _empty(0, 3))
     parts: np.ndarray = field(default_factory=lambda: _empty(0, 2))  # uint64 [T, 2] top/bottom, or [0, 2]
     query: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # samples with window views
     views: np.ndarray = field(default_factory=lambda: _empty(0, 1))  # uint64 [Q, K], window_grid order
@@ -83,6 +88,7 @@ class VideoFingerprint:
             "t": [int(x) for x in self.times],
             "h": _b64(self.hashes),
             "m": _b64(self.mirrored),
+            "r": _b64(self.turned),
             "p": _b64(self.parts),
             "q": [int(x) for x in self.query],
             "v": _b64(self.views),
@@ -98,6 +104,7 @@ class VideoFingerprint:
             hashes=_unb64(d["h"], (t,)),
             times=np.array(d["t"], np.int64),
             mirrored=m,
+            turned=_unb64(d["r"], (-1, 3)),
             parts=_unb64(d["p"], (-1, 2)),
             query=np.array(d["q"], np.int64),
             views=_unb64(d["v"], (q, k)),
@@ -118,6 +125,11 @@ def fingerprint_frames(
     sat = integral(grey)
     full = hash_windows(grey, box, [FULL, *part_windows(cfg.part_fraction)], sat=sat)
     mirrored = hash_windows(grey, box, [FULL], mirror=True, sat=sat)[:, 0]
+    turned = (
+        turned_hashes(dct_coefficients(normalise(window_cells(grey, box, FULL, sat=sat))))
+        if cfg.match_rotated
+        else _empty(0, 3)
+    )
     n_query = min(len(grey), cfg.query_frames)
     query = np.unique(np.round(np.linspace(0, len(grey) - 1, n_query)).astype(np.int64))
     views = hash_windows(grey[query], box, window_grid(cfg.window_scales, cfg.window_shift), sat=sat[query])
@@ -125,6 +137,7 @@ def fingerprint_frames(
         hashes=full[:, 0],
         times=np.asarray(times, np.int64),
         mirrored=mirrored,
+        turned=turned,
         parts=full[:, 1:3],
         query=query,
         views=views,

@@ -56,15 +56,46 @@ def normalise(small: np.ndarray) -> np.ndarray:
     return (small - small.mean(axis=(1, 2), keepdims=True)) / (small.std(axis=(1, 2), keepdims=True) + 1e-3)
 
 
+def dct_coefficients(small: np.ndarray) -> np.ndarray:
+    """The 8x8 lowest DCT frequencies ``[N, 8, 8]`` (rows: vertical frequency) of a batch of
+    normalised 32x32 grey images ``[N, 32, 32]``."""
+    x = np.asarray(small, dtype=np.float32)
+    return (_D @ x @ _D.T)[:, :8, :8]
+
+
+def hash_bits(coeffs: np.ndarray) -> np.ndarray:
+    """uint64 hashes of DCT coefficients ``[N, 8, 8]`` (:func:`dct_coefficients`): a bit per
+    coefficient above the median of the non-DC ones by more than :data:`TIE_MARGIN`."""
+    c = np.asarray(coeffs, dtype=np.float32).reshape(len(coeffs), 64)
+    if len(c) == 0:
+        return np.zeros(0, np.uint64)
+    med = np.median(c[:, 1:], axis=1, keepdims=True)
+    bits = (c > med + TIE_MARGIN).astype(np.uint64)
+    return (bits * _WEIGHTS).sum(axis=1, dtype=np.uint64)
+
+
 def dct_hash(small: np.ndarray) -> np.ndarray:
     """uint64 hashes of a batch of normalised 32x32 grey images ``[N, 32, 32]`` (float32)."""
-    x = np.asarray(small, dtype=np.float32)
-    if len(x) == 0:
+    if len(small) == 0:
         return np.zeros(0, np.uint64)
-    coeffs = (_D @ x @ _D.T)[:, :8, :8].reshape(len(x), 64)
-    med = np.median(coeffs[:, 1:], axis=1, keepdims=True)
-    bits = (coeffs > med + TIE_MARGIN).astype(np.uint64)
-    return (bits * _WEIGHTS).sum(axis=1, dtype=np.uint64)
+    return hash_bits(dct_coefficients(small))
+
+
+_SIGN = (-1.0) ** np.arange(8, dtype=np.float32)  # a basis function's sign when its axis is reversed
+
+
+def turned_hashes(coeffs: np.ndarray) -> np.ndarray:
+    """uint64 hashes ``[N, 3]`` of the images turned 1, 2 and 3 quarter turns counter-clockwise
+    (``np.rot90``), from the unturned images' coefficients ``[N, 8, 8]``, without a new DCT.
+
+    Reversing an axis of the image negates the coefficients odd along it and a transpose swaps
+    the frequencies: a quarter turn is a transpose of one reversed axis. The bits equal
+    :func:`dct_hash` of the turned image up to float rounding at the threshold.
+    """
+    c = np.asarray(coeffs, dtype=np.float32)
+    row, col = _SIGN[:, None], _SIGN[None, :]
+    ct = np.swapaxes(c, 1, 2)
+    return np.stack([hash_bits(row * ct), hash_bits(row * col * c), hash_bits(col * ct)], axis=1)
 
 
 def phash_batch(images: np.ndarray | list[np.ndarray], crop_fraction: float = 0.8) -> np.ndarray:

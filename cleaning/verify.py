@@ -1,7 +1,7 @@
 """Second-stage check of a candidate duplicate pair on pixels: register, then compare detail.
 
 The hash stage proposes a hypothesis: a window of video A (maybe mirrored) shows what a view of
-video B shows, with B's time ``speed * t + offset``. Here up to ``verify_frames`` frame pairs
+video B (maybe turned by quarter turns) shows, with B's time ``speed * t + offset``. Here up to ``verify_frames`` frame pairs
 along that time map are decoded; A's window is registered onto B's view with an affine ECC
 alignment (from the window's own mapping, on two of the frames), and both are compared as
 high-passed grey images (brightness, contrast and colour grading drop out; edges and texture
@@ -53,13 +53,15 @@ class Side:
 
 @dataclass(frozen=True)
 class Hypothesis:
-    """A's ``window`` (mirrored or not) shows B's ``target`` view; B sample = speed * A sample + offset."""
+    """A's ``window`` (mirrored or not) shows B's ``target`` view turned ``turns`` quarter turns
+    counter-clockwise; B sample = speed * A sample + offset."""
 
     window: Window
     target: Window
     mirror: bool
     speed: float
     offset: float  # B samples
+    turns: int = 0  # quarter turns counter-clockwise of B's view (np.rot90)
 
 
 def _high_pass(views: np.ndarray) -> np.ndarray:
@@ -165,6 +167,8 @@ def verify_pair(
         fb = frames(b.key, [p[1] + shift for p in pairs]).astype(np.float32)
         m_b = window_matrix(_pixel_box(b.box, fb.shape), hyp.target, VIEW_SIDE)
         tb = np.stack([sample_view(f, m_b, VIEW_SIDE) for f in fb])
+        if hyp.turns % 4:
+            tb = np.ascontiguousarray(np.rot90(tb, hyp.turns, axes=(1, 2)))
         warps = [m_a0]  # registered per shift: frames at the wrong time pull the registration off
         for q in (len(pairs) // 3, (2 * len(pairs)) // 3):
             w = _ecc(tb[q], fa[q], m_a0)

@@ -75,6 +75,19 @@ def _cell_means(sat: np.ndarray, bounds: tuple[int, int, int, int], side: int) -
     return (sums / ((y1 - y0) * (x1 - x0))).astype(np.float32)
 
 
+def window_cells(
+    grey: np.ndarray, box: tuple[int, int, int, int], win: Window, *, sat: np.ndarray | None = None
+) -> np.ndarray:
+    """float32 ``[T, 32, 32]``: a window of grey frames ``[T, H, W]`` averaged down to 32x32 cells
+    (``sat``: the frames' :func:`integral`); a window narrower than 32 pixels is resized up instead."""
+    xa, ya, xb, yb = bounds = window_pixels(box, win)
+    if xb - xa >= HASH_SIDE and yb - ya >= HASH_SIDE:
+        return _cell_means(integral(grey) if sat is None else sat, bounds, HASH_SIDE)
+    return np.stack(
+        [cv2.resize(f[ya:yb, xa:xb], (HASH_SIDE, HASH_SIDE), interpolation=cv2.INTER_LINEAR) for f in grey]
+    ).astype(np.float32)
+
+
 def hash_windows(
     grey: np.ndarray,
     box: tuple[int, int, int, int],
@@ -94,16 +107,7 @@ def hash_windows(
         return out
     sat = integral(grey) if sat is None else sat
     for k, win in enumerate(windows):
-        xa, ya, xb, yb = bounds = window_pixels(box, win)
-        if xb - xa >= HASH_SIDE and yb - ya >= HASH_SIDE:
-            small = _cell_means(sat, bounds, HASH_SIDE)
-        else:
-            small = np.stack(
-                [
-                    cv2.resize(f[ya:yb, xa:xb], (HASH_SIDE, HASH_SIDE), interpolation=cv2.INTER_LINEAR)
-                    for f in grey
-                ]
-            ).astype(np.float32)
+        small = window_cells(grey, box, win, sat=sat)
         if mirror:
             small = small[:, :, ::-1]
         out[:, k] = dct_hash(normalise(np.ascontiguousarray(small)))
