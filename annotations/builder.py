@@ -432,7 +432,7 @@ class TrackletBuilder:
         first = max(1, cfg.detector.batch // 4)
         done = 0  # sampled frames detected, shown inside the bar over videos (a long video moves too)
         with activity(src.path.name, total=len(idx), unit="frames detected") as advance:
-            for chunk, frames in prefetch_batches(src, idx, cfg.detector.batch, first=first):
+            for chunk, frames in prefetch_batches(src, idx, cfg.detector.batch, first=first, as_list=True):
                 t1 = time.perf_counter()
                 timings["decode_wait"] += t1 - t
                 if self.roi is not None:

@@ -69,3 +69,39 @@ def test_frame_indices_stride_and_keyframes(video):
     )
     keys = VideoSource(video).key_indices()
     assert keys and keys[0] == 0 and len(keys) < VideoSource(video).frames
+
+
+@pytest.mark.parametrize("backend", ["auto", "decord", "opencv", "pyav", "torchcodec"])
+def test_frames_as_a_list_are_the_batchs_bytes(video, backend):
+    """``get_frames`` (what the builder decodes into: one array per frame, no fresh batch per
+    call) gives ``get_batch``'s frames byte for byte, in the order asked, repeats and all; so does
+    ``prefetch_batches(as_list=True)``; every backend, torchcodec's own frame-by-frame path too."""
+    src = VideoSource(video, backend=backend)
+    idx = [7, 0, 5, 5, 30, src.frames - 1]
+    got = src.get_frames(idx)
+    want = src.get_batch(idx)
+    assert isinstance(got, list) and len(got) == len(idx)
+    assert all(f.shape == (src.height, src.width, 3) and f.dtype == np.uint8 for f in got)
+    np.testing.assert_array_equal(np.stack(got), want)
+    seq = frame_indices(src.frames, 2)
+    listed = list(prefetch_batches(src, seq, 8, first=2, as_list=True))
+    assert all(isinstance(f, list) for _, f in listed)
+    assert [i for chunk, _ in listed for i in chunk] == seq
+    np.testing.assert_array_equal(
+        np.stack([x for _, f in listed for x in f]),
+        np.concatenate([f for _, f in prefetch_batches(src, seq, 8)]),
+    )
+    src.close()
+
+
+def test_torchcodec_frames_one_at_a_time_are_its_batch(video):
+    """torchcodec's ``get_list`` decodes frame by frame: the bytes of its batch ``get``."""
+    from movingfashion.media.readers import TorchCodecReader, torchcodec_problem
+
+    if torchcodec_problem() is not None:
+        pytest.skip(f"torchcodec cannot run here: {torchcodec_problem()}")
+    r = TorchCodecReader(str(video))
+    idx = [9, 2, 2, 0, len(r) - 1]
+    np.testing.assert_array_equal(np.stack(r.get_list(idx)), r.get(idx))
+    np.testing.assert_array_equal(np.stack(r.get_list(idx, each=lambda f: f[::2])), r.get(idx)[:, ::2])
+    r.close()
