@@ -1,6 +1,7 @@
-"""A carousel pick cleaning could not make (candidates too alike): the reviewer chooses the
-right candidate on the page, accepts, and the next publish publishes that candidate as the shop
-image. On the small world cleaning picks the wrong one of three (the case the audit found)."""
+"""A carousel pick cleaning could not make (candidates too alike, or a pick the matcher does not
+back): the reviewer chooses the right candidate on the page, accepts, and the next publish
+publishes that candidate as the shop image. On the small world cleaning picks the wrong one of
+three (the case the audit found)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 from annotations.review.server import ReviewApp, make_server
 from cleaning.pipeline import clean
 from cleaning.publish import publish
+from cleaning.steps.shop_images import UNBACKED_PICK
 from movingfashion.media.images import read_image
 from schemas.atomic import sha256_file
 from schemas.catalog import Catalog
@@ -19,6 +21,9 @@ from schemas.items import AssetKind, Status
 from schemas.official import read_official
 from tests.annotations.review.test_server import _post, _req
 from tests.world_fixtures import copy_cleaning_cache
+
+#: the reasons a carousel pick is held for the reviewer's choice
+SHOP_PICK_HOLDS = ("shop: candidates too alike", UNBACKED_PICK)
 
 
 def split_file(ds, pid: str) -> str:
@@ -38,9 +43,7 @@ def test_a_candidate_chosen_on_the_page_is_the_published_shop_image(
         clean(cat, root)
         publish(cat, root, ds)
         held = [
-            r
-            for r in cat.items(status=Status.NEEDS_REVIEW)
-            if (r.reason or "").startswith("shop: candidates too alike")
+            r for r in cat.items(status=Status.NEEDS_REVIEW) if (r.reason or "").startswith(SHOP_PICK_HOLDS)
         ]
         assert held, "the small world plants a look-alike carousel"
         row = held[0]
