@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from annotations.tracklet_files import read_video_tracklets, set_official_trackl
 from movingfashion.archive.describe import describe, refresh, tables_current
 from movingfashion.archive.verify import verify_dataset
 from schemas.catalog import Catalog
+from tests.annotations.test_pick_rewrites_one_entry import _Truth
 
 
 def _files(ds: Path) -> dict[str, bytes]:
@@ -52,16 +52,6 @@ def whole_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         tables_mod, "read_official", lambda p, *a, **k: reads.append(Path(p).name) or real(p, *a, **k)
     )
     return reads
-
-
-@dataclass(frozen=True)
-class _Truth:
-    product_id: str
-    video: str
-    boxes: dict[str, list[float]]
-
-    def official(self) -> dict[str, list[float]]:
-        return self.boxes
 
 
 def _box(f: int, k: float = 0.0) -> list[float]:

@@ -629,6 +629,19 @@ def test_rays_own_lines_are_escaped_while_the_executor_is_open(ray_session, capf
     assert "after: \x1b[2J" in logged, logged  # raw again: no longer the executor's to escape
 
 
+def _hold_cpus(ray, cpus: int):
+    """An actor of another job holding ``cpus`` of the session's CPUs, once it holds them."""
+
+    @ray.remote(num_cpus=cpus)
+    class Holder:
+        def ready(self) -> bool:
+            return True
+
+    holder = Holder.remote()
+    ray.get(holder.ready.remote(), timeout=120)
+    return holder
+
+
 def _pid_after(marks: Path, state: int, x: int) -> int:
     (marks / f"ran-{x}-{os.getpid()}").touch()
     return os.getpid()
@@ -648,13 +661,7 @@ def test_a_pool_starts_its_work_with_the_workers_there_is_room_for_and_takes_the
     monkeypatch.setattr(ray_backend, "STARTUP_TIMEOUT_S", 240.0)
     monkeypatch.setattr(ray_backend, "START_TOGETHER_S", 1.0)
 
-    @ray.remote(num_cpus=1)
-    class Holder:
-        def ready(self) -> bool:
-            return True
-
-    holder = Holder.remote()
-    ray.get(holder.ready.remote(), timeout=120)  # one of the two CPUs is taken
+    holder = _hold_cpus(ray, 1)  # one of the two CPUs is taken
     try:
         with make_executor("ray", workers=2) as ex:
             t0 = time.monotonic()
@@ -693,14 +700,8 @@ def test_a_pool_no_worker_of_which_can_start_says_what_the_cluster_has_free(ray_
 
     monkeypatch.setattr(ray_backend, "STARTUP_TIMEOUT_S", 5.0)
 
-    @ray.remote(num_cpus=2)
-    class Holder:
-        def ready(self) -> bool:
-            return True
-
-    holder = Holder.remote()
+    holder = _hold_cpus(ray, 2)
     try:
-        ray.get(holder.ready.remote(), timeout=120)
         with make_executor("ray", workers=1) as ex, pytest.raises(ConfigError) as err:
             ex.pool(_work)
     finally:
