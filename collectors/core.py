@@ -105,13 +105,17 @@ def status_for(reason: str) -> Status:
 SHAPE_CHANGED = "answer_changed_shape"
 
 
-def answer_changed_shape(key: str, url: str, where: str | None = None) -> FetchError:
+def answer_changed_shape(
+    key: str, url: str, where: str | None = None, found: str | None = None
+) -> FetchError:
     """The error of a site's answer that lacks ``key`` (dotted) entirely, asked at ``url``, for
     the item at ``where`` (default ``url``): the site changed its answers (the toolkit reads the
     old shape), which no rerun mends and which is not the item's fault (a deleted item is an
-    answer that says so, in the known shape)."""
+    answer that says so, in the known shape). ``found``: what the answer holds there instead
+    (``"null"``, ``"a list"``) when the key is there with a value of another kind."""
+    what = f"missing key {key}" if found is None else f"key {key} holds {found}"
     return FetchError(
-        f"the site's answer changed shape (missing key {key} at {url}): update the toolkit",
+        f"the site's answer changed shape ({what} at {url}): update the toolkit",
         where=where or url,
         reason=SHAPE_CHANGED,
         hint="the item was not judged: once the toolkit (and the site's library: instaloader, yt-dlp) is "
@@ -141,6 +145,8 @@ TRANSIENT_REASONS = frozenset(
         "login_required",
         "instaloader_error",
         "html_instead_of_json",  # a login wall or a "please wait" page for a JSON query
+        "page_without_data",  # a page that embeds no data: a block, a "please wait" page
+        "profile_unavailable",  # a profile the login cannot see (it blocked the login)
         SHAPE_CHANGED,
         "resume_mismatch",
         "part_changed",

@@ -457,10 +457,12 @@ class Instagram(Source):
 
     def _posts(self, kind: str, name: str) -> Iterator[Candidate]:
         """The posts of a profile or hashtag listing. An answer lacking a key instaloader reads (a
-        renamed key: the site changed) ends the listing with
-        :func:`~collectors.core.answer_changed_shape` naming the key and the URL asked; a
-        profile that does not exist (its page a 404, or holding no profile in the known shape)
-        stays ``http_404``."""
+        renamed key: the site changed), or holding null or a value of another kind where it reads
+        an object, ends the listing with :func:`~collectors.core.answer_changed_shape` naming the
+        key and the URL asked (:func:`listing_fault`); a profile that does not exist (its page a
+        404, one saying so, or one holding no profile in the known shape) stays ``http_404``; a
+        page that embeds no data at all is a login wall (``login_required``) or a block
+        (``page_without_data``), not a changed site (:func:`check_profile_page`)."""
         import instaloader
 
         from collectors.instaloader_net import last_answer
@@ -472,12 +474,18 @@ class Instagram(Source):
                 try:
                     profile = instaloader.Profile.from_username(context, name)
                 except instaloader.ProfileNotExistsException:
-                    _refuse_changed_page(last_answer(context), where, PROFILE_PAGE_KEYS)
+                    check_profile_page(context, where)
                     raise
                 try:
                     posts = profile.get_posts()
                 except instaloader.BadResponseException:  # "the page ... did not contain its posts"
                     _refuse_changed_page(last_answer(context), where, PROFILE_POSTS_KEYS)
+                    raise
+                except instaloader.ProfileNotExistsException:
+                    # logged in: its page showed the profile, the profile query answered none
+                    fault = listing_fault(context, kind, where)
+                    if fault is not None:
+                        raise fault from None
                     raise
             else:
                 posts = instaloader.Hashtag.from_name(context, name).get_posts_resumable()
@@ -492,6 +500,13 @@ class Instagram(Source):
             url = (last_answer(context) or (_listing_url(kind, name), None))[0]
             key = str(exc.args[0]) if exc.args else "?"
             raise answer_changed_shape(key, url, where) from None
+        except (TypeError, AttributeError, IndexError) as exc:  # a null or a list where it reads an object
+            fault = listing_fault(context, kind, where)
+            if fault is not None:
+                raise fault from None
+            url = (last_answer(context) or (_listing_url(kind, name), None))[0]
+            found = f"something instaloader cannot read ({type(exc).__name__}: {_one_line(str(exc), 120)})"
+            raise answer_changed_shape("?", url, where, found) from None
         except instaloader.InstaloaderException as exc:
             raise instaloader_failure(exc, f"{kind} {name!r}", where, listing=True) from None
 
@@ -548,6 +563,12 @@ class Instagram(Source):
             url = (last_answer(context) or (where, None))[0]
             key = str(exc.args[0]) if exc.args else "?"
             raise answer_changed_shape(key, url, where) from None
+        except (TypeError, AttributeError, IndexError):  # a list or a string where it reads an object
+            answered = last_answer(context)
+            fault = None if answered is None else post_answer_fault(answered[1])
+            if fault is None:
+                raise
+            raise answer_changed_shape(fault[0], answered[0], where, fault[1]) from None
         except instaloader.BadResponseException as exc:
             answered = last_answer(context)
             if _ig_reason(exc) == POST_NOT_FOUND and answered is not None:
@@ -757,6 +778,30 @@ def missing_key(answer: Any, keys: Sequence[str]) -> str | None:
     return None
 
 
+def post_answer_fault(answer: Any) -> tuple[str, str | None] | None:
+    """Where a post query's answer leaves the shape instaloader reads (:data:`POST_ANSWER_KEYS`,
+    ``items`` a list of objects): (the dotted key, what it holds instead, e.g. ``"a list"``, or
+    None when missing); None when the answer is in that shape, a null on the way included (a
+    post marked missing)."""
+    value, path = answer, "(top level)"
+    for n, key in enumerate(POST_ANSWER_KEYS):
+        if value is None and n:
+            return None
+        if not isinstance(value, dict):
+            return path, _kind_of(value)
+        path = ".".join(POST_ANSWER_KEYS[: n + 1])
+        if key not in value:
+            return path, None
+        value = value[key]
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        return path, _kind_of(value)
+    if value and not isinstance(value[0], dict):
+        return f"{path}[0]", _kind_of(value[0])
+    return None
+
+
 #: where instaloader finds a profile in the query data its (logged-out) page embeds, and the
 #: profile's posts there: a page embedding no such key has changed shape (a renamed key); one
 #: holding it null, or a 404 page, is a profile that does not exist
@@ -792,6 +837,156 @@ def _refuse_changed_page(answered: tuple[str, Any] | None, where: str, keys: Seq
     key = page_missing_key(answered[1], keys)
     if key is not None:
         raise answer_changed_shape(key, answered[0], where) from None
+
+
+#: where instaloader reads the block it needs in each answer of a listing, by the listing and the
+#: end of the URL asked (``connection``: the block is a page of posts, ``edges`` and ``page_info``)
+HASHTAG_POSTS_KEYS = ("data", "hashtag", "edge_hashtag_to_media")
+PROFILE_QUERY_KEYS = ("data", "user")
+PROFILE_FEED_KEYS = ("data", "xdt_api__v1__feed__user_timeline_graphql_connection")
+PROFILE_PAGE_POSTS_KEYS = ("data", "node", "polaris_ordered_timeline_connection")
+
+
+def _listing_keys(kind: str, url: str, answer: Any, logged_in: bool) -> tuple[tuple[str, ...], bool] | None:
+    """(the keys instaloader reads in ``answer``, whether they lead to a page of posts) of a
+    listing's answer from ``url``; None for an answer that is not one of a listing's (a search)."""
+    if kind == "hashtag" and url.endswith("/api/v1/tags/web_info/"):
+        return (
+            ("graphql", "hashtag") if isinstance(answer, dict) and "graphql" in answer else ("data",)
+        ), False
+    if url.endswith("/graphql/query"):
+        return (HASHTAG_POSTS_KEYS, True) if kind == "hashtag" else (PROFILE_QUERY_KEYS, False)
+    if kind == "profile" and url.endswith("/api/graphql"):
+        return (PROFILE_FEED_KEYS if logged_in else PROFILE_PAGE_POSTS_KEYS), True
+    return None
+
+
+def _kind_of(value: Any) -> str:
+    """How an answer's value reads in a message: ``null``, ``a list``, ``a string``, ..."""
+    if value is None:
+        return "null"
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    return names.get(type(value), "a number" if isinstance(value, int | float) else type(value).__name__)
+
+
+def shape_fault(
+    answer: Any, keys: Sequence[str], *, connection: bool = False
+) -> tuple[str, str | None] | None:
+    """Where ``answer`` leaves the shape instaloader reads along ``keys`` (each an object): (the
+    dotted key, what it holds there instead: ``"null"``, ``"a list"``, ...; None when the key is
+    missing); with ``connection``, the object there must be a page of posts too (``edges``, a
+    list of objects each with a ``node`` object; ``page_info`` an object when given). None when
+    the answer is in that shape."""
+    value, path = answer, "(top level)"
+    for n, key in enumerate(keys):
+        if not isinstance(value, dict):
+            return path, _kind_of(value)
+        path = ".".join(keys[: n + 1])
+        if key not in value:
+            return path, None
+        value = value[key]
+    if not isinstance(value, dict):
+        return path, _kind_of(value)
+    if not connection:
+        return None
+    edges = value.get("edges")
+    if not isinstance(edges, list):
+        return f"{path}.edges", None if "edges" not in value else _kind_of(edges)
+    for n, edge in enumerate(edges):
+        node = edge.get("node") if isinstance(edge, dict) else edge
+        if not isinstance(node, dict):
+            at = f"{path}.edges[{n}]" + (".node" if isinstance(edge, dict) else "")
+            return at, None if isinstance(edge, dict) and "node" not in edge else _kind_of(node)
+    if "page_info" in value and not isinstance(value["page_info"], dict):
+        return f"{path}.page_info", _kind_of(value["page_info"])
+    return None
+
+
+def listing_fault(context: Any, kind: str, where: str) -> FetchError | None:
+    """The error of the newest answer of a listing (``kind``: profile or hashtag) in ``context``
+    that is not in the shape instaloader reads (:func:`shape_fault`), or None when none is off:
+
+    * an answer whose ``data`` is null beside a list of ``errors`` is Instagram's own error
+      answer (an "execution error"): ``instaloader_error``, naming the URL and its words;
+    * a logged-in profile query answering ``data.user`` null, in the known shape, is a profile
+      this login cannot see (its page, read logged out, showed it): ``profile_unavailable``;
+    * anything else is :func:`~collectors.core.answer_changed_shape` naming the key and URL."""
+    from collectors.instaloader_net import recent_answers
+
+    logged_in = bool(getattr(context, "is_logged_in", False))
+    for url, answer in recent_answers(context):
+        read = _listing_keys(kind, url, answer, logged_in)
+        if read is None:
+            continue
+        fault = shape_fault(answer, read[0], connection=read[1])
+        if fault is None:
+            return None
+        key, found = fault
+        errors = answer.get("errors") if isinstance(answer, dict) else None
+        if key == "data" and found == "null" and isinstance(errors, list) and errors:
+            said = "; ".join(str(e.get("message") if isinstance(e, dict) else e) for e in errors[:3])
+            return FetchError(
+                f"Instagram answered an error at {url}: {_one_line(said, 200)}",
+                where=where,
+                reason="instaloader_error",
+                hint="rerun later (the listing is read again); if it lasts, update the toolkit and instaloader",
+            )
+        if kind == "profile" and read[0] == PROFILE_QUERY_KEYS and key == "data.user" and found == "null":
+            return FetchError(
+                f"{where}: its page shows the profile, but the logged-in profile query at {url} holds none "
+                "(the profile may have blocked this login, or be restricted by age or region)",
+                where=where,
+                reason="profile_unavailable",
+                hint="rerun with another login (--session-file), or without one to read its public posts",
+            )
+        return answer_changed_shape(key, url, where, found)
+    return None
+
+
+#: what Instagram's page of a profile that does not exist says (served 404, or 200)
+_NO_SUCH_PAGE = re.compile(r"this page isn(?:'|&#39;|&#x27;|’)t available|Page not found", re.IGNORECASE)
+#: the marks of Instagram's login page (served in place of a profile to a blocked visitor)
+_LOGIN_PAGE = re.compile(r"/accounts/login|loginForm|Log in to Instagram|Log into Instagram", re.IGNORECASE)
+
+
+def check_profile_page(context: Any, where: str) -> None:
+    """Tell why instaloader found no profile on its page (after ``ProfileNotExistsException``),
+    from the last page ``context`` read. Returns (the profile does not exist) for a 404, for a
+    page that says so ("Sorry, this page isn't available"), and for one embedding the profile's
+    query as null; raises for the rest:
+
+    * a page embedding query data without the profile's query (or without its ``pk``): the
+      site changed, :func:`~collectors.core.answer_changed_shape` naming the key and URL;
+    * a 200 page embedding no data at all: Instagram's login page (``login_required``), or a
+      "please wait" page or other block (``page_without_data``): a rerun later (or logged in)
+      reads the profile, so neither is taken for a changed site nor for a missing profile."""
+    from collectors.instaloader_net import last_answer, last_page_text
+
+    answered = last_answer(context)
+    if answered is None:  # a 404 page
+        return
+    url, data = answered
+    if data:
+        _refuse_changed_page(answered, where, PROFILE_PAGE_KEYS)
+        return
+    text = last_page_text(context) or ""
+    if _NO_SUCH_PAGE.search(text):
+        return
+    if _LOGIN_PAGE.search(text):
+        raise FetchError(
+            f"Instagram answered its login page at {url} instead of the profile",
+            where=where,
+            reason="login_required",
+            hint="Instagram wants a login: pass --session-file and --login, or rerun later",
+        )
+    raise FetchError(
+        f"Instagram's page {url} embeds no data: no profile, and no word that it is missing "
+        "(a 'please wait' page or a block)",
+        where=where,
+        reason="page_without_data",
+        hint="rerun later (the listing is read again), or with a login (--session-file); if it lasts, "
+        "the site changed: update the toolkit",
+    )
 
 
 def _listing_url(kind: str, name: str) -> str:

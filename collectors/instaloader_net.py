@@ -17,9 +17,10 @@ short-lived copies for GraphQL and the iPhone API on ``i.instagram.com``). Here:
   - instaloader's own pause before each query (``instagram.query_sleep``, up to 15 s) is the
     polite client's :meth:`~collectors.http.PoliteClient.hold`: a stop or a wind-down (Ctrl-C)
     ends it, and the query fails ``interrupted`` instead of going out;
-  - each thread's last JSON answer (or the query data a page embeds: a profile's page) is kept
-    (:func:`last_answer`), so a post or profile answered as missing can be told from an answer
-    whose shape changed.
+  - each thread's last JSON answers (or the query data a page embeds: a profile's page) are kept
+    (:func:`last_answer`, :func:`recent_answers`), and the text of its last page
+    (:func:`last_page_text`), so a post or profile answered as missing can be told from an answer
+    whose shape changed, or from a page that is no profile's (a login wall).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import random
 import threading
 import types
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -46,6 +48,10 @@ HTML_INSTEAD_OF_JSON = "html_instead_of_json"
 _json_query = threading.local()
 #: a byte-order mark and whitespace before an answer's first character
 _LEADING = b"\xef\xbb\xbf \t\r\n"
+#: how many of a thread's last answers are kept (:func:`recent_answers`)
+KEPT_ANSWERS = 4
+#: how much of a page's text is kept (:func:`last_page_text`)
+KEPT_PAGE_CHARS = 256 * 1024
 
 
 def refuse_html_answer(url: str, resp: requests.Response) -> None:
@@ -75,6 +81,21 @@ def last_answer(context: Any) -> tuple[str, Any] | None:
     last query got none."""
     state = getattr(context, "_mf_answers", None)
     return getattr(state, "last", None)
+
+
+def recent_answers(context: Any) -> list[tuple[str, Any]]:
+    """This thread's last few answers in ``context`` (:data:`KEPT_ANSWERS`), newest first: an
+    answer instaloader read before a fallback query of its own (a search after a failed profile
+    query) is still there."""
+    state = getattr(context, "_mf_answers", None)
+    return list(reversed(getattr(state, "history", ())))
+
+
+def last_page_text(context: Any) -> str | None:
+    """The start of the text of the last page (not a JSON query) this thread read in ``context``
+    (:data:`KEPT_PAGE_CHARS`); None when none was read."""
+    state = getattr(context, "_mf_answers", None)
+    return getattr(state, "page_text", None)
 
 
 class _RefusingSession(requests.Session):
@@ -124,6 +145,12 @@ def bind_context(context: Any, adapter: PoliteAdapter) -> None:
     answers = threading.local()
     context._mf_answers = answers
 
+    def keep(answer: tuple[str, Any]) -> None:
+        answers.last = answer
+        if not hasattr(answers, "history"):
+            answers.history = deque(maxlen=KEPT_ANSWERS)
+        answers.history.append(answer)
+
     def get_json(
         path: str, params: dict[str, Any], host: str = "www.instagram.com", *a: Any, **kw: Any
     ) -> Any:
@@ -133,13 +160,19 @@ def bind_context(context: Any, adapter: PoliteAdapter) -> None:
             answer = cls.get_json(context, path, params, host, *a, **kw)
         finally:
             _json_query.depth -= 1
-        answers.last = (f"https://{host}/{path}", answer)
+        keep((f"https://{host}/{path}", answer))
         return answer
+
+    def get_page(session: requests.Session, path: str) -> str:
+        answers.page_text = None
+        text = cls._get_page(context, session, path)
+        answers.page_text = text[:KEPT_PAGE_CHARS]
+        return text
 
     def get_page_data(path: str) -> Any:
         answers.last = None  # a page that fails (a 404) leaves no answer
         data = cls.get_page_data(context, path)
-        answers.last = (f"https://www.instagram.com/{path}", data)
+        keep((f"https://www.instagram.com/{path}", data))
         return data
 
     def do_sleep() -> None:
@@ -163,6 +196,7 @@ def bind_context(context: Any, adapter: PoliteAdapter) -> None:
 
     context.get_json = get_json
     context.get_page_data = get_page_data
+    context._get_page = get_page
     context.do_sleep = do_sleep
     context.get_anonymous_session = get_anonymous_session
     context.load_session = load_session

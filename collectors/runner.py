@@ -83,12 +83,13 @@ class DryRunSummary(Summary):
 
 def note_problem(summary: Summary, problem: DiscoveryProblem) -> None:
     """Count a page discovery could not read as failed (a rerun reads it again), listed in
-    ``problems`` with its URL, reason and message (``"stage": "discovery"``)."""
+    ``problems`` with its URL, reason and message, what to do included (``"stage": "discovery"``)."""
     exc = problem.error
     reason = exc.reason if exc is not None else "fetch_failed"
     where = problem.url or (exc.where if exc is not None else None) or "?"
     summary.add(Outcome(where, "failed", reason))
-    summary.problems[-1].update(stage="discovery", url=where, message=exc.message if exc else None)
+    message = None if exc is None else exc.message + (f" ({exc.hint})" if exc.hint else "")
+    summary.problems[-1].update(stage="discovery", url=where, message=message)
 
 
 def _limited(found: Iterable[Candidate], limit: int | None) -> Iterator[Candidate]:
