@@ -170,6 +170,11 @@ class NetAPorterConfig(_Model):
         r"/shop/product/(?:[^/?#]+/)*(?P<id>[^/?#]+)/?$|/product/(?P<old>[^/?#]+)/?$",
         description="regex matching product page paths; group 'id' or 'old'",
     )
+    login_url_pattern: str = Field(
+        r"/(?:[^/?#]+/)*(?:sign-?in|log-?in)(?:[/?#]|$)",
+        description="regex matching the site's sign-in pages: a page redirected there fails login_required "
+        "(retried by a rerun), not as a moved product or an empty listing",
+    )
     product_url: str = Field(
         "{site}/{locale}/shop/product/{id}", description="page of an id from a user file"
     )
@@ -206,6 +211,15 @@ class NetAPorterConfig(_Model):
             raise ValueError(f"not a regular expression ({exc})") from None
         if not {"id", "old"} & set(groups):
             raise ValueError("the regex needs a group named 'id' (or 'old'): (?P<id>...)")
+        return value
+
+    @field_validator("login_url_pattern")
+    @classmethod
+    def _login_pattern(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression ({exc})") from None
         return value
 
     @field_validator(*TEMPLATE_FIELDS)

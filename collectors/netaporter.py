@@ -101,6 +101,7 @@ class NetAPorter(Source):
     def __init__(self, ctx: CollectContext) -> None:
         super().__init__(ctx)
         self._product_re = re.compile(self.cfg.product_url_pattern)
+        self._login_re = re.compile(self.cfg.login_url_pattern)
 
     @classmethod
     def policy(cls, cfg: CollectConfig, targets: Sequence[str], **_: Any) -> HostPolicy:
@@ -202,7 +203,12 @@ class NetAPorter(Source):
         nothing (with ``rel=next`` links: ``max_empty_pages`` in a row, so a cursor that changes
         on every page past the end is not followed to ``max_pages``). A page that cannot be read
         ends the listing (404/410 after the first page: its end; anything else raises, and the
-        target is listed as a problem with the candidates of the pages before it kept)."""
+        target is listed as a problem with the candidates of the pages before it kept). A first
+        page that links no product at all (a bot check or an error page answered 200, a changed
+        page) and a page redirected to the sign-in page are such problems too: a rerun reads them
+        again, where an empty listing would have ended the run quietly with nothing collected."""
+        from collectors.http import decode_text
+
         seen_pages: set[str] = set()
         empty = 0  # pages in a row that added no product
         number = _page_number(url, self.cfg.page_param) or 1
@@ -211,12 +217,13 @@ class NetAPorter(Source):
         while page_url and page_url not in seen_pages and len(seen_pages) < self.cfg.max_pages:
             seen_pages.add(page_url)
             try:
-                html = self.client.get_text(page_url)
+                body, ctype, final = self.client.get_bytes(page_url)
             except FetchError as exc:
                 if exc.reason in ("http_404", "http_410") and len(seen_pages) > 1:
                     break  # ran past the last page
                 raise
-            page = read_page(html)
+            self._refuse_sign_in(page_url, final)
+            page = read_page(decode_text(body, ctype))
             new = 0
             for href in page.links:
                 link = self.cfg.on_site(urljoin(page_url, href))
@@ -225,6 +232,8 @@ class NetAPorter(Source):
                     found.add(raw)
                     new += 1
                     yield self._candidate(link, raw)
+            if not found:
+                raise _no_products(page_url, page.title)
             empty = 0 if new else empty + 1
             if empty >= self.cfg.max_empty_pages:
                 log.info("%s: %d pages in a row added no product; the listing ends here", page_url, empty)
@@ -243,6 +252,7 @@ class NetAPorter(Source):
 
         url = cand.url or self._product_url(sid)
         body, ctype, final = self.client.get_bytes(url)
+        self._refuse_sign_in(url, final)
         meta = parse_product(decode_text(body, ctype), where=url)
         self._check_same_product(sid, url, final, meta.sku)
         item = SourceItem(
@@ -257,6 +267,20 @@ class NetAPorter(Source):
             metadata=meta.raw,
         )
         return Found(item, cand)
+
+    def _refuse_sign_in(self, url: str, final: str) -> None:
+        """Fail ``login_required`` (retried by a rerun) when ``url`` was redirected to the site's
+        sign-in page (``netaporter.login_url_pattern``): the site wants a login or took this
+        client for a bot; the page says nothing of the product or listing asked for."""
+        if final == url or not self._login_re.search(urlsplit(final).path):
+            return
+        raise FetchError(
+            f"redirected to the sign-in page {final}",
+            where=url,
+            reason="login_required",
+            hint="the site asks this client to sign in (bot protection?): rerun later, slower "
+            "(http.rate_per_host); if that is no sign-in page, set netaporter.login_url_pattern",
+        )
 
     def _check_same_product(self, sid: str, url: str, final: str, sku: str | None) -> None:
         """Refuse (``product_moved``, final) a page that is another product's: the site
@@ -349,6 +373,19 @@ class NetAPorter(Source):
         if has_video is not False:
             required.add(AssetKind.VIDEO)
         return assets, required
+
+
+def _no_products(url: str, title: str | None) -> FetchError:
+    """The error of a listing whose first page links no product page."""
+    return FetchError(
+        "listing page links no product page"
+        + (f"; its title: {title[:80]!r}" if title else "")
+        + " (a bot check or an error page answered in its place, or an empty or changed listing)",
+        where=url,
+        reason="no_products_listed",
+        hint="rerun later (it is read again), slower (http.rate_per_host); if product links look "
+        "different now, set netaporter.product_url_pattern",
+    )
 
 
 def _page_number(url: str, param: str) -> int | None:

@@ -155,7 +155,7 @@ def parse_product(html: str, *, where: str) -> ProductMeta:
         designer=designer or page.meta.get("product:brand"),
         colour=colour,
         category_path=path,
-        sku=_text(product.get("sku") or product.get("productID")),
+        sku=_id_text(product.get("sku") or product.get("productID")),
         raw=raw,
     )
 
@@ -208,12 +208,21 @@ def gunzip_capped(body: bytes, cap: int, *, where: str) -> bytes:
 
 
 def sitemap_locs(xml_text: str, *, where: str) -> tuple[list[str], list[str]]:
-    """(page URLs, child sitemap URLs) of a sitemap or sitemap index."""
+    """(page URLs, child sitemap URLs) of a sitemap or sitemap index; anything else (a web page
+    that is well-formed XML: a bot check) raises ``malformed_sitemap`` naming its root element."""
     try:
         root = ET.fromstring(xml_text)
     except ET.ParseError as exc:
         raise FetchError(f"sitemap does not parse: {exc}", where=where, reason="malformed_sitemap") from None
     tag = root.tag.rsplit("}", 1)[-1]
+    if tag not in ("urlset", "sitemapindex"):
+        raise FetchError(
+            f"not a sitemap: its root element is <{tag[:40]}>, not <urlset> or <sitemapindex>",
+            where=where,
+            reason="malformed_sitemap",
+            hint="a bot check or an error page answered in its place? rerun later (it is read again); "
+            "else give the sitemap's own URL",
+        )
     locs = [el.text.strip() for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "loc" and el.text]
     return ([], locs) if tag == "sitemapindex" else (locs, [])
 
@@ -224,3 +233,10 @@ def _text(value: Any) -> str | None:
     if isinstance(value, list) and value and isinstance(value[0], str):
         return value[0].strip() or None
     return None
+
+
+def _id_text(value: Any) -> str | None:
+    """An id of JSON-LD (``sku``, ``productID``): a string, or a whole number written as one."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _text(value)
