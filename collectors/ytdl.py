@@ -43,6 +43,7 @@ from collectors.core import (
     PAST_COLLECTION,
     Candidate,
     CollectContext,
+    answer_changed_shape,
     collector_rejected,
     given_up,
     hashtags_in,
@@ -406,6 +407,38 @@ class YtdlFetcher:
         return path
 
 
+def _entries_of(entries: Any, url: str) -> Iterator[Any]:
+    """The entries of a lazy yt-dlp listing (``url``), each page's failure as a
+    :class:`FetchError` naming the listing: the polite client's refusal (``interrupted`` too)
+    with its own reason, anything yt-dlp raised (a busy page, an answer its extractor cannot
+    read) with the reason of its message and its words."""
+    import yt_dlp
+
+    it = iter(entries)
+    while True:
+        try:
+            entry = next(it)
+        except StopIteration:
+            return
+        except yt_dlp.utils.YoutubeDLError as exc:  # the polite client's refusals are some too
+            refused = policy_refusal(exc)
+            if refused is not None:  # its own reason; the line names the listing and the page
+                at = refused.where or ""
+                said = refused.message if at in refused.message else f"{refused.message} (at {at})"
+                raise FetchError(
+                    said, where=url, reason=refused.reason, hint=refused.hint, retryable=False
+                ) from None
+            raise FetchError(
+                f"yt-dlp could not read the rest of the listing: {_clean(str(exc))}",
+                where=url,
+                reason=reason_of(str(exc)),
+                hint="the videos listed before are kept; rerun later to read the rest, and if it lasts "
+                "update yt-dlp (pip install -U yt-dlp): the site may have changed",
+                retryable=True,
+            ) from None
+        yield entry
+
+
 def _raise_refusal(exc: BaseException, folder: Path | None = None, stem: str = "") -> None:
     """Re-raise the polite client's refusal behind a yt-dlp error with its own reason. A body
     over its cap (``too_large``, counted by the transport as it is read) is never resumed: the
@@ -640,7 +673,10 @@ class YtdlSource(Source):
         return replace(cand, payload=cand.payload.payload)
 
     def playlist(self, url: str) -> Iterator[Candidate]:
-        """Candidates of a URL yt-dlp expands (a user, a hashtag) or of one video page."""
+        """Candidates of a URL yt-dlp expands (a user, a hashtag) or of one video page. yt-dlp
+        reads a listing's further pages as its entries are taken: a page that fails then (busy,
+        refused, answered in a shape its extractor cannot read) ends the listing with a
+        :class:`FetchError` naming the listing's URL, the candidates before it kept."""
         info = self.fetcher.extract(url, process=False)
         entries = info.get("entries")
         if entries is None:
@@ -651,7 +687,9 @@ class YtdlSource(Source):
                 payload=info if info.get("formats") or info.get("url") else None,
             )
             return
-        for entry in entries:
+        if isinstance(entries, str | bytes | dict) or not hasattr(entries, "__iter__"):
+            raise answer_changed_shape("entries", url, found=f"a {type(entries).__name__}, not a list")
+        for entry in _entries_of(entries, url):
             if not isinstance(entry, dict):
                 continue
             yield Candidate(
