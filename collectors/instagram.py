@@ -902,6 +902,17 @@ def shape_fault(
     return None
 
 
+def _hashtag_name_fault(answer: dict[str, Any], keys: Sequence[str]) -> tuple[str, str | None] | None:
+    """(``KEYS.name``, what it holds) when a hashtag's web info (at ``keys`` of ``answer``, an
+    object) names the hashtag with no string (instaloader reads it as one); None when it does."""
+    block: Any = answer
+    for key in keys:
+        block = block[key]
+    if isinstance(block.get("name"), str):
+        return None
+    return f"{'.'.join(keys)}.name", None if "name" not in block else _kind_of(block["name"])
+
+
 def listing_fault(context: Any, kind: str, where: str) -> FetchError | None:
     """The error of the newest answer of a listing (``kind``: profile or hashtag) in ``context``
     that is not in the shape instaloader reads (:func:`shape_fault`), or None when none is off:
@@ -919,6 +930,8 @@ def listing_fault(context: Any, kind: str, where: str) -> FetchError | None:
         if read is None:
             continue
         fault = shape_fault(answer, read[0], connection=read[1])
+        if fault is None and url.endswith("/api/v1/tags/web_info/"):
+            fault = _hashtag_name_fault(answer, read[0])
         if fault is None:
             return None
         key, found = fault

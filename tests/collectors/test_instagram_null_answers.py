@@ -33,6 +33,7 @@ def _posts(block: Any) -> dict[str, Any]:
         ({WEB_INFO: _json({"data": None, "status": "ok"})}, f"key data holds null at {I_WEB_INFO}"),
         ({WEB_INFO: _json({"graphql": None, "status": "ok"})}, f"key graphql holds null at {I_WEB_INFO}"),
         ({WEB_INFO: _json([{"name": "ootd"}])}, f"key (top level) holds a list at {I_WEB_INFO}"),
+        ({WEB_INFO: _json({"data": {"name": None, "id": "1"}})}, f"key data.name holds null at {I_WEB_INFO}"),
         (
             {WEB_INFO: TAG_OK, "/graphql/query": _json({"data": None, "status": "ok"})},
             f"key data holds null at {GRAPHQL}",
@@ -55,6 +56,7 @@ def _posts(block: Any) -> dict[str, Any]:
         "null-data",
         "null-graphql",
         "list-answer",
+        "null-name",
         "null-posts-data",
         "null-hashtag",
         "null-media",
