@@ -965,8 +965,8 @@ _LOGIN_PAGE = re.compile(r"/accounts/login|loginForm|Log in to Instagram|Log int
 def check_profile_page(context: Any, where: str) -> None:
     """Tell why instaloader found no profile on its page (after ``ProfileNotExistsException``),
     from the last page ``context`` read. Returns (the profile does not exist) for a 404, for a
-    page that says so ("Sorry, this page isn't available"), and for one embedding the profile's
-    query as null; raises for the rest:
+    page that says so ("Sorry, this page isn't available", whatever other queries it embeds),
+    and for one embedding the profile's query as null; raises for the rest:
 
     * a page embedding query data without the profile's query (or without its ``pk``): the
       site changed, :func:`~collectors.core.answer_changed_shape` naming the key and URL;
@@ -979,11 +979,11 @@ def check_profile_page(context: Any, where: str) -> None:
     if answered is None:  # a 404 page
         return
     url, data = answered
+    text = last_page_text(context) or ""
+    if _NO_SUCH_PAGE.search(text):  # whatever other queries the page embeds
+        return
     if data:
         _refuse_changed_page(answered, where, PROFILE_PAGE_KEYS)
-        return
-    text = last_page_text(context) or ""
-    if _NO_SUCH_PAGE.search(text):
         return
     if _LOGIN_PAGE.search(text):
         raise FetchError(

@@ -195,9 +195,14 @@ def _html(body: str) -> tuple[int, str, bytes]:
     return 200, "text/html", f"<html><head><title>Instagram</title></head><body>{body}</body></html>".encode()
 
 
-def test_a_200_page_saying_the_profile_is_not_available_is_a_missing_profile(tmp_path):
-    """Instagram serves a missing profile's page as a 404, or as a 200 page saying so."""
+@pytest.mark.parametrize("other_queries", [False, True], ids=["no-data", "other-queries-only"])
+def test_a_200_page_saying_the_profile_is_not_available_is_a_missing_profile(tmp_path, other_queries):
+    """Instagram serves a missing profile's page as a 404, or as a 200 page saying so (which may
+    embed the data of queries of its own, e.g. the viewer's, but no profile)."""
     page = _html("<h2>Sorry, this page isn&#39;t available.</h2><p>The link you followed may be broken.</p>")
+    if other_queries:
+        blob = _page({"xdt_viewer": {"user": None}})[2].decode()
+        page = (200, "text/html", page[2].replace(b"</body>", blob.split("<body>", 1)[1].encode()))
     with FakeSite() as site:
         _instagram(site, {"/nora/": page})
         (problem,) = _collect(tmp_path, site, "profile:nora")
