@@ -48,7 +48,7 @@ import socket
 import tempfile
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property, partial
@@ -65,17 +65,22 @@ from annotations.review.marks import follow_tracklet_names
 from annotations.settle import settle_flags
 from annotations.tracklet_files import (  # noqa: F401 - re-exported, their home is tracklet_files
     BUILD_DIR,
+    HELD_OUT_HINT,
     SPLIT_FILES,
     SPLIT_ORIGIN,
     TRACKLET_DIR,
+    OnBad,
     SplitOrigin,
+    SplitRows,
     build_record_file,
     check_tracklet_names,
     dataset_lock,
     detector_wrote,
     file_owner_problem,
     ground_truth_digest,
+    held_out_rows,
     load_splits,
+    load_splits_rows,
     read_build_record,
     read_split_origin,
     read_video_tracklets,
@@ -106,9 +111,10 @@ from schemas.dataset import Tracklet, TrackletFileBuild, VideoTracklets, read_en
 from schemas.errors import ConfigError, DataFormatError, MFError
 from schemas.faults import reraise_local_fault
 from schemas.geometry import box_iou, common_frame_iou
-from schemas.official import OfficialSplit, write_official
+from schemas.official import OfficialSplit, write_official, write_official_keeping
 from schemas.paths import resolve_under
 from schemas.text_input import read_file_bytes
+from schemas.tracklet_names import shared_videos as _listed_shared
 from schemas.tracklet_names import split_stem, stem_heads
 
 if TYPE_CHECKING:  # torch and the models load once a video is built, not on a rerun with none due
@@ -235,6 +241,15 @@ class BuildReport:
     split_detector_choice: list[str] = field(default_factory=list)
     #: the review config's ``split_truth_min_iou`` this run flagged them by
     split_truth_min_iou: float | None = None
+    #: products of the split files held out (``on_bad="skip"``): an entry the reader refuses (a bad
+    #: box, a missing or malformed field), its videos neither built nor merged, its entry and
+    #: tracklet files left as they are; per problem ``{"file", "product_id", "video", "frame_key",
+    #: "error"}`` (:func:`~annotations.tracklet_files.held_out_rows`). The rest is built; the
+    #: command exits 1 and a rerun after the fix builds them
+    held_out: list[dict[str, str | None]] = field(default_factory=list)
+    #: why the folder's description (tables, card, manifest) was not refreshed: a held-out row
+    #: keeps it from reading the split files whole; a rerun after the fix refreshes it (None: refreshed)
+    not_refreshed: str | None = None
 
     @property
     def fps(self) -> float:
@@ -285,11 +300,22 @@ def in_shard(video_path: str, shard: tuple[int, int]) -> bool:
     return zlib.crc32(video_path.encode()) % shard[1] == shard[0]
 
 
-def video_jobs(splits: dict[str, OfficialSplit], shard: tuple[int, int] = (0, 1)) -> list[VideoJob]:
+def video_jobs(
+    splits: dict[str, OfficialSplit],
+    shard: tuple[int, int] = (0, 1),
+    *,
+    held_videos: Iterable[tuple[str, str]] = (),
+) -> list[VideoJob]:
     """One job per (product, video) of the split files in this shard; a video several products
     list gives each product its own job, matched with that product's shop image and written to
-    that product's tracklet file."""
-    shared = shared_videos(splits)
+    that product's tracklet file. ``held_videos``: ``(video, product)`` of the products held out
+    (:func:`~annotations.tracklet_files.load_splits_rows`): no job, but a video one of them lists
+    with another product is still shared (the other product's file stays ``<stem>@<product>``)."""
+    held: dict[str, list[str]] = {}
+    for vp, pid in held_videos:
+        held.setdefault(pid, []).append(vp)
+    listings = [(pid, e.video_paths) for split in splits.values() for pid, e in split.items()]
+    shared = _listed_shared([*listings, *held.items()])
     jobs = []
     for split_file, split in splits.items():
         for pid, entry in split.items():
@@ -1484,10 +1510,20 @@ def merge_official(
     tracklets written from the builder's choice are named in :data:`SPLIT_ORIGIN` (written
     before the split files, then again without what they no longer hold). Returns the split
     files rewritten.
+
+    ``splits`` None: the split files are read product by product
+    (:func:`~annotations.tracklet_files.load_splits_rows`): a product whose entry the reader
+    refuses (a bad box) is held out, its entry kept in the file as it is (only the other
+    products' entries are rewritten: :func:`~schemas.official.write_official_keeping`) and its
+    :data:`SPLIT_ORIGIN` record kept.
     """
     root = Path(dataset)
+    held: dict[str, set[str]] = {}  # split file -> the products held out of it
     if splits is None:
-        splits = load_splits(root)
+        read = load_splits_rows(root)
+        splits = read.splits
+        for b in read.held_out:
+            held.setdefault(Path(b.path).name, set()).add(b.product_id)
     else:
         check_tracklet_names(root, splits)
     from movingfashion.archive.describe import described
@@ -1499,6 +1535,11 @@ def merge_official(
     before = None if described(root) else read_split_origin(root)
     origin: SplitOrigin = {}  # what the split files hold from the detector once written
     rewrites: list[tuple[str, OfficialSplit]] = []
+    changes: dict[str, OfficialSplit] = {}  # of a file with products held out: the entries changed
+    for name, pids in held.items():  # a product held out keeps what its record says
+        for pid in pids:
+            if (before or {}).get(name, {}).get(pid):
+                origin.setdefault(name, {})[pid] = before[name][pid]  # type: ignore[index]
     for name, split in splits.items():
         changed = False
         for pid, entry in split.items():
@@ -1533,13 +1574,18 @@ def merge_official(
             if new != old or "tracklets" not in entry.model_fields_set:
                 entry.tracklets = new
                 changed = True
+                if name in held:
+                    changes.setdefault(name, {})[pid] = entry
         if changed:
             rewrites.append((name, split))
     grown = _union(before, origin) if before is not None else None
     if grown is not None and grown != before:  # first every digest, old and new: a kill between
         write_split_origin(root, grown)  # the writes leaves no detector's tracklet unnamed
     for name, split in rewrites:
-        write_official(root / name, split)
+        if name in held:  # its held-out entries stay as the file holds them
+            write_official_keeping(root / name, changes[name])
+        else:
+            write_official(root / name, split)
         written.append(name)
     if before is not None and origin != before:
         write_split_origin(root, origin)  # then only what the split files hold
@@ -1577,7 +1623,7 @@ def split_ground_truths(
 
     if not jobs or described(root):  # its split files' tracklets are copies of its tracklet files'
         return {}, []
-    splits = load_splits(root)
+    splits = load_splits_rows(root).splits  # a product held out has no job
     origin = read_split_origin(root)
     out, theirs = {}, []
     for i, job in jobs.items():
@@ -1738,18 +1784,24 @@ def _adopt_unshared_file(root: Path, video_path: str, product_id: str, own: Path
     return entry
 
 
-def settle_product_files(root: Path, jobs: list[VideoJob], rep: BuildReport) -> None:
+def settle_product_files(
+    root: Path, jobs: list[VideoJob], rep: BuildReport, held_videos: Iterable[tuple[str, str]] = ()
+) -> None:
     """The ``<stem>@<product>.json`` files of the jobs' videos that belong to no product now: one
     of a product that no longer lists the video goes; one of the only product listing it
     becomes the video's ``<stem>.json`` (:func:`_adopt_unshared_file`). A file that does not
-    read, or is about another video, is left to ``mf verify``. Counted in ``rep``; call it
-    holding the dataset's lock."""
+    read, or is about another video, is left to ``mf verify``. ``held_videos``: ``(video,
+    product)`` of the products held out, which still list their videos (their files stay).
+    Counted in ``rep``; call it holding the dataset's lock."""
     index = _product_files(root / TRACKLET_DIR)
     products: dict[str, set[str]] = {}
     shared: dict[str, bool] = {}
     for j in jobs:
         products.setdefault(j.video_path, set()).add(j.product_id)
         shared[j.video_path] = j.shared
+    for vp, pid in held_videos:
+        if vp in products:
+            products[vp].add(pid)
     for vp in sorted(products):
         files = {p: f for head in stem_heads(Path(vp).stem) for p, f in index.get(head, {}).items()}
         for pid, path in sorted(files.items()):
@@ -1784,6 +1836,7 @@ def build_dataset_tracklets(
     builder: TrackletBuilder | None = None,
     executor: Executor | None = None,
     gpus_per_worker: float | None = None,
+    on_bad: OnBad = "skip",
 ) -> BuildReport:
     """Build tracklets for every video of ``dataset`` in this shard (see the module docstring).
 
@@ -1798,12 +1851,19 @@ def build_dataset_tracklets(
     One build of a shard at a time: it holds ``.build-<k>of<n>.lock`` (in the dataset) for the whole
     run, and a second build of the same shard stops at once (:class:`~schemas.atomic.LockBusy`,
     exit 2, naming the first) instead of building every video again beside it.
+
+    ``on_bad`` (as ``MovingFashionDataset``'s): with ``"skip"`` (default) a product whose
+    split-file entry the reader refuses (a bad box, a missing or malformed field) is held out:
+    named in a warning and in ``report.held_out`` (file, product, video and frame key when known,
+    what to do), its videos neither built nor merged, its entry and files left as they are; the
+    other products are built. ``"raise"`` refuses the dataset at the first such entry
+    (:class:`DataFormatError`), before anything is written.
     """
     root = Path(dataset)
     tracklet_folders(root)  # every file the build writes or removes stays inside the dataset
     return _build_dataset(
         root, detector, weights, matcher, config, shard, on_video, builder, write_official_json,
-        catalog, force, discard_corrections, sheets, executor, gpus_per_worker,
+        catalog, force, discard_corrections, sheets, executor, gpus_per_worker, on_bad,
     )  # fmt: skip
 
 
@@ -1823,11 +1883,15 @@ def _build_dataset(
     sheets: bool,
     executor: Executor | None,
     gpus_per_worker: float | None,
+    on_bad: OnBad = "skip",
 ) -> BuildReport:
     """:func:`build_dataset_tracklets`: every check, then the work under its shard's build lock."""
     ex = executor or LocalExecutor()
     cfg = config or BuildConfig()
-    jobs = video_jobs(load_splits(root), shard)  # not kept: the split files are read again to be merged
+    read = load_splits_rows(root, on_bad)  # not kept: the split files are read again to be merged
+    jobs = video_jobs(read.splits, shard, held_videos=read.held_videos)
+    for b in read.held_out:
+        log.warning("held out of the build: %s (%s)", b.line(), HELD_OUT_HINT)
     if (root / "entries.jsonl").is_file():
         classes = read_entry_classes(root / "entries.jsonl")
         for job in jobs:
@@ -1893,6 +1957,7 @@ def _build_dataset(
             pool=early,
             run=run,
             load=load,
+            held=read,
         )
     finally:
         if run is not None:
@@ -2054,13 +2119,17 @@ def _build_jobs(
     discard_corrections: bool = False,
     run: BuildRun,
     load: Callable[[], TrackletBuilder] | None = None,
+    held: SplitRows | None = None,
 ) -> BuildReport:
     """The build loop of :func:`build_dataset_tracklets` over ``jobs`` (``cat``: a Catalog or None;
     ``remote``: what cluster workers build their own builder from; ``run``: its line of the
     refresh-pending mark). Workers compute; this process writes every file and catalog mark, as
     each video comes back. ``builder`` may be a :class:`BuilderIdentity`: ``load()`` gives the
-    builder once a video is due (with none due, no model is loaded)."""
+    builder once a video is due (with none due, no model is loaded). ``held``: the split files
+    as read, with the products held out (their videos are in no job; their files stay)."""
     rep = BuildReport(videos=len(jobs), detector=builder.detector.version, matcher=builder.matcher_tag)
+    held_videos = held.held_videos if held is not None else frozenset()
+    rep.held_out = held_out_rows(held.held_out) if held is not None else []
     rep.split_truth_min_iou = builder.config.review.split_truth_min_iou
     start = time.perf_counter()
     # a run killed between its first write and the end of the refresh below leaves this mark: the
@@ -2149,9 +2218,10 @@ def _build_jobs(
     if stale:  # an older build's one file for a video several products list: one product's only
         with dataset_lock(root):
             for vp in sorted(stale):
-                _adopt_single_file(root, vp, {j.product_id for j in jobs if j.video_path == vp})
+                owners = {j.product_id for j in jobs if j.video_path == vp}
+                _adopt_single_file(root, vp, owners | {pid for v, pid in held_videos if v == vp})
     with dataset_lock(root):  # a product's file of a video it no longer shares, or no longer lists
-        settle_product_files(root, jobs, rep)
+        settle_product_files(root, jobs, rep, held_videos)
     if isinstance(builder, BuilderIdentity) and not builder.nothing_due(root, jobs):
         assert load is not None
         builder = load()  # a video to build: the models (decided again below with them)
@@ -2292,21 +2362,29 @@ def _build_jobs(
             rep.official_updated = merge_official(root)  # read again under the lock
     # outside the lock (hashing a large folder takes a while; a review pick waits for none of it;
     # a file a pick changes meanwhile is hashed again by the next refresh, by its mtime)
-    if (
-        rep.processed
-        or rep.official_updated
-        or marks
-        or stale
-        or rep.adopted_unshared
-        or rep.removed_unlisted
-    ):
-        from movingfashion.archive.describe import refresh
+    from movingfashion.archive.describe import refresh
 
-        refresh(root)  # a published folder: tables, card, Croissant and manifest follow the new files
-    elif written:  # sheets of done videos, flags settled again: only those files are hashed again
-        from movingfashion.archive.describe import refresh
-
-        refresh(root, changed=sorted({w.relative_to(root).as_posix() for w in written}))
+    try:
+        if (
+            rep.processed
+            or rep.official_updated
+            or marks
+            or stale
+            or rep.adopted_unshared
+            or rep.removed_unlisted
+        ):
+            refresh(root)  # a published folder: tables, card, Croissant and manifest follow the new files
+        elif written:  # sheets of done videos, flags settled again: only those files are hashed again
+            refresh(root, changed=sorted({w.relative_to(root).as_posix() for w in written}))
+    except DataFormatError as exc:
+        if not rep.held_out:
+            raise
+        # a held-out row keeps the tables from reading the split file: the run's line of the
+        # refresh-pending mark stays, so the rerun after the fix refreshes the folder
+        rep.not_refreshed = exc.render()
+        log.warning("the folder's description is not refreshed: %s (%s)", rep.not_refreshed, HELD_OUT_HINT)
+        rep.seconds = time.perf_counter() - start
+        return rep
     run.finish(root)  # its own line (and the killed builds' it settled): others' lines stay
     rep.seconds = time.perf_counter() - start
     return rep

@@ -103,6 +103,32 @@ def tracklets() -> None:
     """
 
 
+#: ``--on-bad``: what ``build`` and ``export`` do with a product whose split-file entry the reader
+#: refuses (the dataset's ``on_bad`` convention)
+on_bad_option = click.option(
+    "--on-bad",
+    type=click.Choice(["skip", "raise"]),
+    default="skip",
+    show_default=True,
+    help="A product whose split-file entry is refused (a bad box, a missing or malformed field): skip"
+    " holds it out, names it (file, product, field, what to do; --json: held_out) and goes on with the"
+    " others, exit 1; raise refuses the dataset before anything is written, exit 2.",
+)
+
+
+def held_out_lines(held: Sequence[Mapping[str, Any]]) -> str:
+    """The summary's lines of the products held out (empty when none)."""
+    if not held:
+        return ""
+    from annotations.tracklet_files import HELD_OUT_HINT
+
+    products = {(h["file"], h["product_id"]) for h in held}
+    return (
+        f"\n  held out: {len(products)} product{'s' if len(products) > 1 else ''} ({HELD_OUT_HINT})"
+        + "".join(f"\n    {terminal_text(str(h['error']))}" for h in held)
+    )
+
+
 def _gpu_share(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
     """``--gpus-per-worker``: a share below 1 or a whole number of GPUs (what Ray can give)."""
     problem = None if value is None else gpu_share_problem(value)
@@ -171,6 +197,7 @@ def _gpu_share(ctx: click.Context, param: click.Parameter, value: float | None) 
     help="With --executor ray: GPU share of each worker, below 1 (e.g. 0.5 for two per GPU) or a whole "
     "number [default: 1 when the cluster has GPUs, else 0].",
 )
+@on_bad_option
 @json_option
 @device_option
 @progress_option
@@ -194,6 +221,7 @@ def build(
     ray_address,
     workers,
     gpus_per_worker,
+    on_bad,
     as_json,
 ) -> None:
     """Detect, track and write the ground-truth tracklet of every video.
@@ -206,7 +234,9 @@ def build(
     import, a review pick, an accept since its build) is kept even when due (other weights or
     settings, --force) and named in the output; --discard-corrections builds it again (a kept
     file whose video changed is flagged for review); an unreadable video is reported,
-    skipped and listed (exit 1; a rerun tries it again). At the end every
+    skipped and listed (exit 1; a rerun tries it again). A product whose split-file entry is
+    refused (a bad box, a missing field) is held out and named, the others built (exit 1;
+    --on-bad raise refuses the dataset instead). At the end every
     video's review flag is settled over the whole dataset (det_mean's rule is relative to it:
     the threshold used is printed); after sharded builds, one run without --shard (nothing left
     to build) settles the flags over every shard's videos.
@@ -258,6 +288,7 @@ def build(
                 on_video=on_video,
                 executor=ex,
                 gpus_per_worker=gpus_per_worker,
+                on_bad=on_bad,
             )
             result = rep.as_dict() | ({"executor": ex.report()} if ex.remote else {})
     finally:
@@ -316,10 +347,16 @@ def build(
                 for s, k in d["flag_signals_missing"].items()
             )
             + "".join(f"\n  failed: {_failure(f)}" for f in d["failed"])
+            + held_out_lines(d["held_out"])
+            + (
+                f"\n  not refreshed (tables, card, manifest): {terminal_text(d['not_refreshed'])}"
+                if d.get("not_refreshed")
+                else ""
+            )
             + (f"\n  shard {d['shard']}: {d['next']}" if "shard" in d else "")
         ),
     )
-    exit_if_failed(rep.failed)
+    exit_if_failed(len(rep.failed) + len(rep.held_out))
 
 
 def _adopted_line(d: dict) -> str:
@@ -1363,8 +1400,9 @@ def review_page(dataset, catalog_path, port, host, sample, seed, root, as_json) 
     is_flag=True,
     help="Remove the files of an earlier export in --out that this export does not write.",
 )
+@on_bad_option
 @json_option
-def export(fmt, dataset, out, tracks, videos, clean, as_json) -> None:
+def export(fmt, dataset, out, tracks, videos, clean, on_bad, as_json) -> None:
     """Export tracklets for annotation tools.
 
     A video's tracklets come from tracklets/<video>.json (mf-tracklets build), or else from its
@@ -1376,6 +1414,10 @@ def export(fmt, dataset, out, tracks, videos, clean, as_json) -> None:
     with the new files. --clean removes them (--json: removed); --video updates the named videos'
     files and keeps the others'. A video left out now keeps its earlier files unless --clean
     (a warning line; --json: stale).
+
+    A product whose split-file entry is refused (a bad box, a missing field) is held out: its
+    videos are left out, each problem named (a warning line; --json: held_out), the others
+    exported (exit 1; --on-bad raise refuses the dataset instead, exit 2).
 
     \b
     cvat      OUT/<video>.xml: CVAT for video 1.1, one task per video; OUT/cvat-labels.json:
@@ -1393,12 +1435,13 @@ def export(fmt, dataset, out, tracks, videos, clean, as_json) -> None:
     from schemas.atomic import sweep_partials
 
     sweep_partials(out, recursive=True)  # what a killed export left half-written
-    res = export_dataset(dataset, fmt, out, tracks=tracks, videos=videos, clean=clean)
+    res = export_dataset(dataset, fmt, out, tracks=tracks, videos=videos, clean=clean, on_bad=on_bad)
     emit(
         res,
         as_json,
         lambda d: (
             f"{d['videos']} videos, {d['tracks']} tracks, {d['boxes']} boxes -> {d['out']} ({d['format']})"
+            + held_out_lines(d["held_out"])
         ),
     )
     if res["left_out"] and not as_json:
@@ -1411,6 +1454,7 @@ def export(fmt, dataset, out, tracks, videos, clean, as_json) -> None:
             f"{' ...' if n > 3 else ''} (--clean removes them)",
             err=True,
         )
+    exit_if_failed(res["held_out"])  # the others exported: exit 1, the output names each
 
 
 @tracklets.command("import", context_settings=HELP, epilog=EXIT_STATUS)

@@ -44,7 +44,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from itertools import chain
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from pydantic import ValidationError
 
@@ -52,7 +52,7 @@ from movingfashion.archive.at_rest import DATASET_LOCK
 from movingfashion.archive.verify import TRACKLET_BUILD_DIR, TRACKLET_SHEET_DIR
 from schemas.atomic import atomic_write_text, file_lock
 from schemas.dataset import VideoTracklets
-from schemas.errors import DataFormatError, validation_text
+from schemas.errors import ConfigError, DataFormatError, validation_text
 from schemas.official import (
     SPLIT_FILES,
     BadVideo,
@@ -63,6 +63,7 @@ from schemas.official import (
     read_official_entry,
     read_official_heads,
     read_official_heads_rows,
+    read_official_rows,
     split_files,
     split_identity,
     write_official_entries,
@@ -81,18 +82,24 @@ from schemas.tracklet_names import shared_videos as _shared_videos
 
 __all__ = [
     "BUILD_DIR",
+    "HELD_OUT_HINT",
     "LOCK_FILE",
     "SPLIT_FILES",
     "TRACKLET_DIR",
+    "OnBad",
+    "SplitRows",
     "build_record_file",
+    "check_on_bad",
     "check_tracklet_names",
     "dataset_lock",
     "dataset_shared_videos",
     "ground_truth_digest",
+    "held_out_rows",
     "load_results",
     "load_split_heads",
     "load_split_heads_rows",
     "load_splits",
+    "load_splits_rows",
     "read_build_record",
     "read_video_tracklets",
     "require_results",
@@ -129,6 +136,98 @@ def load_splits(dataset: str | os.PathLike[str]) -> dict[str, OfficialSplit]:
     splits = {p.name: read_official(p) for p in split_files(dataset)}
     check_tracklet_names(dataset, splits)
     return splits
+
+
+#: what a reader of the split files does with a product whose entry it refuses (a bad box, a
+#: missing or malformed field): ``skip`` holds the product out, names it and goes on with the
+#: others; ``raise`` refuses the dataset (the :class:`~movingfashion.dataset.MovingFashionDataset`
+#: convention, ``on_bad``)
+OnBad = Literal["raise", "skip"]
+
+#: what to do about a product held out (the warning and the summaries say it)
+HELD_OUT_HINT = (
+    "fix the product's entry in the split file (mf verify names every break), then run the command again"
+)
+
+
+class SplitRows(NamedTuple):
+    """The split files read product by product (:func:`load_splits_rows`)."""
+
+    #: the valid products, by split file name
+    splits: dict[str, OfficialSplit]
+    #: what is wrong with each product held out: one or more per product (each naming the file,
+    #: the product and, when known, the video and frame key)
+    held_out: list[BadVideo]
+    #: ``(video, product id)`` of every video a held-out product's entry lists (when it lists them)
+    held_videos: frozenset[tuple[str, str]]
+
+
+def check_on_bad(on_bad: str) -> None:
+    """:class:`ConfigError` for an ``on_bad`` that is neither ``raise`` nor ``skip``."""
+    if on_bad not in ("raise", "skip"):
+        raise ConfigError(f"on_bad must be 'raise' or 'skip', got {on_bad!r}", where="on_bad")
+
+
+def load_splits_rows(dataset: str | os.PathLike[str], on_bad: OnBad = "skip") -> SplitRows:
+    """:func:`load_splits` that goes on past a product whose entry the reader refuses (a bad box, a
+    missing or malformed field: :func:`schemas.official.read_official_rows`, as
+    ``MovingFashionDataset(on_bad="skip")`` reads them): the valid products, and the others held
+    out, each named (:class:`SplitRows`). ``on_bad="raise"``: :func:`load_splits` (the first bad
+    row refuses the dataset, naming it). A file that does not read at all (not JSON, a key twice)
+    is refused either way."""
+    check_on_bad(on_bad)
+    if on_bad == "raise":
+        return SplitRows(load_splits(dataset), [], frozenset())
+    splits: dict[str, OfficialSplit] = {}
+    held: list[BadVideo] = []
+    videos: set[tuple[str, str]] = set()
+    for p in split_files(dataset):
+        splits[p.name], rows = read_official_rows(p)
+        if not rows:
+            continue
+        # the scan names the video and frame key of a bad box; a row it does not name, as read
+        heads, scanned = read_official_heads_rows(p)
+        for pid, problem in rows:
+            held += [b for b in scanned if b.product_id == pid] or [
+                BadVideo(str(p), pid, None, None, DataFormatError(problem))
+            ]
+        videos |= _listed_videos(p, {pid for pid, _ in rows}, heads)
+    check_tracklet_names(dataset, splits)
+    return SplitRows(splits, held, frozenset(videos))
+
+
+def _listed_videos(p: Path, pids: set[str], heads: Mapping[str, OfficialHead]) -> set[tuple[str, str]]:
+    """``(video, product id)`` of each video the entries of ``pids`` in split file ``p`` list: from
+    their ``heads``, else from the file's JSON (an entry whose ``video_paths`` is no list of
+    strings lists none)."""
+    out = {(vp, pid) for pid in pids if pid in heads for vp in heads[pid].video_paths}
+    rest = pids - heads.keys()
+    if rest:
+        try:
+            data = json.loads(p.read_bytes())
+        except (OSError, ValueError, RecursionError):
+            return out
+        for pid in rest:
+            entry = data.get(pid) if isinstance(data, dict) else None
+            listed = entry.get("video_paths") if isinstance(entry, dict) else None
+            if isinstance(listed, list):
+                out.update((vp, pid) for vp in listed if isinstance(vp, str))
+    return out
+
+
+def held_out_rows(held: Iterable[BadVideo]) -> list[dict[str, str | None]]:
+    """The products held out as the summaries list them (``--json``: ``held_out``): the split
+    file, product, video and frame key (when known), and the error line with what to do."""
+    return [
+        {
+            "file": b.path,
+            "product_id": b.product_id,
+            "video": b.video,
+            "frame_key": b.frame_key,
+            "error": b.line(),
+        }
+        for b in held
+    ]
 
 
 def load_split_heads(dataset: str | os.PathLike[str]) -> dict[str, dict[str, OfficialHead]]:

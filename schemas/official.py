@@ -1373,6 +1373,30 @@ def write_official(path: str | os.PathLike[str], split: OfficialSplit, *, indent
     atomic_write_json(path, dump_official(split), indent=indent)
 
 
+def write_official_keeping(path: str | os.PathLike[str], entries: Mapping[str, OfficialEntry]) -> None:
+    """Put ``entries`` (product id -> its new entry) into the split file ``path`` atomically,
+    keeping every other product as the file holds it, in its place: what a writer that went on
+    past a row :func:`read_official_rows` refused (a bad box) writes, so the bad row stays in the
+    file, untouched, for a person to fix. Only the new entries' bytes are rewritten
+    (:func:`write_official_entries`) when the file's entries' places are known (:func:`read_official_heads`'
+    scan reads it); else the file is rewritten from its JSON, every other entry as it decodes
+    (raising as :func:`read_official_rows` does for a file that does not read as a whole)."""
+    p = Path(path)
+    got = _scanned_heads(p)  # where each entry is: kept, or one scan
+    identity = _file_identity(p)
+    with _listings_lock:
+        kept = _entry_spans.get(identity) if identity is not None else None
+    if got is not None and kept is not None and all(pid in kept[1] for pid in entries):
+        write_official_entries(p, entries)
+        return
+    _, data = _load(p)
+    if not isinstance(data, dict):
+        parse_official(data, where=str(p))  # raises, naming the file
+    out = {pid: _dump_entry(entries[pid]) if pid in entries else value for pid, value in data.items()}
+    out.update({pid: _dump_entry(e) for pid, e in entries.items() if pid not in data})
+    atomic_write_json(p, out, indent=None)
+
+
 def write_official_entries(path: str | os.PathLike[str], entries: Mapping[str, OfficialEntry]) -> None:
     """Put ``entries`` (product id -> its new entry, each one the file lists) into the split file
     ``path`` atomically, rewriting only their bytes: every other entry keeps its bytes, and where

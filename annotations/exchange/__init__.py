@@ -14,9 +14,9 @@ from annotations.exchange.common import (
     check_tracks,
     load_planned,
     nothing_exported,
-    plan_videos,
+    plan_export,
 )
-from annotations.tracklet_files import TRACKLET_DIR
+from annotations.tracklet_files import TRACKLET_DIR, OnBad, held_out_rows
 
 
 def _cvat(videos: Iterable[ExportVideo], dataset: Path, out: Path) -> list[Path]:
@@ -99,6 +99,7 @@ def export_dataset(
     tracks: str = "gt",
     videos: Iterable[str] = (),
     clean: bool = False,
+    on_bad: OnBad = "skip",
 ) -> dict[str, Any]:
     """Export the tracklets of a dataset's videos in ``fmt``; returns counts and paths, the
     videos left out (``left_out``: how many; ``left_out_videos``: name -> why) and what the
@@ -114,6 +115,13 @@ def export_dataset(
     A video's tracklets come from its tracklet file, else from its split-file entry (see
     :mod:`annotations.exchange.common`); nothing is written when no video has either. Videos are
     read and written one at a time (memory stays that of one video's tracklets at any size).
+
+    ``on_bad`` (``MovingFashionDataset``'s convention): with ``"skip"`` (default) a product whose
+    split-file entry the reader refuses (a bad box, a missing or malformed field) is held out:
+    its videos are left out (``left_out_videos`` gives the reason; their earlier files in ``out``
+    stay, as a left-out video's) and each problem is listed in ``held_out`` (file, product, video
+    and frame key when known, what to do: :func:`~annotations.tracklet_files.held_out_rows`); the
+    other products are exported. ``"raise"`` refuses the dataset before anything is written.
     """
     from schemas.errors import ConfigError, DataFormatError
     from schemas.paths import outside_dataset
@@ -125,10 +133,12 @@ def export_dataset(
     root, dst = Path(dataset), outside_dataset(out, dataset, what="export")
     check_tracks(tracks)
     names = list(videos)
-    planned = plan_videos(root, names)
+    whole = plan_export(root, names, on_bad)
+    planned = whole.videos
     earlier = earlier_exports(fmt, dst) if dst.is_dir() else {}
-    if not clean and not names:  # what no video of this export replaces
-        other = [p for stem, ps in earlier.items() if stem not in {v.stem for v in planned} for p in ps]
+    if not clean and not names:  # what no video of this export replaces (a held-out one's files stay)
+        kept = {v.stem for v in planned} | {lo.stem for lo in whole.held_out_videos}
+        other = [p for stem, ps in earlier.items() if stem not in kept for p in ps]
         if other:
             raise ConfigError(
                 f"the folder holds files of an earlier {fmt} export of videos this export does not "
@@ -138,7 +148,7 @@ def export_dataset(
                 "update only those videos' files",
             )
     plan = iter(planned)
-    left: list[LeftOut] = []
+    left: list[LeftOut] = list(whole.held_out_videos)
     ahead: list[ExportVideo | LeftOut] = []  # the first video to export, read ahead
     for v in plan:  # up to the first video to export: nothing is written when there is none
         ahead.append(load_planned(root, v, tracks))
@@ -146,7 +156,7 @@ def export_dataset(
             break
         left.append(ahead.pop())
     if not ahead:  # checked before OUT is made
-        nothing_exported(root, left, bool(names))
+        nothing_exported(root, left, bool(names) or bool(whole.held_out))
         raise DataFormatError(
             "no tracklet files found and no tracklet in the split files, nothing to export",
             where=str(root / TRACKLET_DIR),
@@ -187,6 +197,7 @@ def export_dataset(
         # a video left out now (or, with --video, not named) keeps its earlier files
         "stale": [] if clean else [str(p) for p in unwritten if p.stem in {lo.stem for lo in left}],
         "left_out": len(left),
-        "left_out_videos": {lo.stem: lo.reason for lo in left},
+        "left_out_videos": {lo.stem: lo.reason for lo in sorted(left, key=lambda lo: lo.stem)},
         "warnings": warnings,
+        "held_out": held_out_rows(whole.held_out),
     }

@@ -25,13 +25,20 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
-from annotations.tracklet_files import load_splits, read_video_tracklets, shared_videos, tracklet_file
+from annotations.tracklet_files import (
+    OnBad,
+    load_splits_rows,
+    read_video_tracklets,
+    tracklet_file,
+)
 from schemas.dataset import Tracklet, VideoTracklets
 from schemas.errors import ConfigError, DataFormatError, MediaError
-from schemas.official import OfficialEntry
+from schemas.official import BadVideo, OfficialEntry
 from schemas.paths import resolve_under
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS
+from schemas.tracklet_names import shared_videos as _listed_shared
 
 #: label of a tracklet without a DeepFashion2 class
 NO_CLASS_LABEL = "item"
@@ -260,30 +267,69 @@ class PlannedVideo:
     shared: bool  #: several products list the video
 
 
-def plan_videos(dataset: str | os.PathLike[str], videos: Iterable[str] = ()) -> list[PlannedVideo]:
-    """The videos an export of ``dataset`` reads (all, or those ``videos`` names), sorted by the
-    name they are exported under, from the split files alone; :class:`DataFormatError` naming
-    the names that match no video (see :func:`select_videos`)."""
+class ExportPlan(NamedTuple):
+    """What an export of a dataset reads (:func:`plan_export`)."""
+
+    #: the videos to read, sorted by the name they are exported under
+    videos: list[PlannedVideo]
+    #: the videos of the products held out (``on_bad="skip"``), sorted: left out, the reason the
+    #: held-out entry's first problem (their earlier files in ``--out`` stay, as a left-out video's)
+    held_out_videos: list[LeftOut]
+    #: what is wrong with each product held out (one or more per product)
+    held_out: list[BadVideo]
+
+
+def plan_export(
+    dataset: str | os.PathLike[str], videos: Iterable[str] = (), on_bad: OnBad = "skip"
+) -> ExportPlan:
+    """The videos an export of ``dataset`` reads (all, or those ``videos`` names), from the split
+    files alone; :class:`DataFormatError` naming the names that match no video (see
+    :func:`select_videos`). ``on_bad`` (the dataset's convention): ``"skip"`` holds out a product
+    whose entry the reader refuses (a bad box, a missing or malformed field) and plans the others
+    (:func:`~annotations.tracklet_files.load_splits_rows`); ``"raise"`` refuses the dataset."""
     root = Path(dataset)
     wanted = set(videos)
-    splits = load_splits(root)
-    shared = shared_videos(splits)
+    read = load_splits_rows(root, on_bad)
+    held: dict[str, list[str]] = {}
+    for vp, pid in read.held_videos:
+        held.setdefault(pid, []).append(vp)
+    listings = [(pid, e.video_paths) for split in read.splits.values() for pid, e in split.items()]
+    shared = _listed_shared([*listings, *held.items()])
     plan: dict[str, PlannedVideo] = {}
-    for name, split in splits.items():
+    for name, split in read.splits.items():
         for pid, entry in split.items():
             for vp in entry.video_paths:
                 p = tracklet_file(root, vp, pid, shared=vp in shared)  # this product's file of it
                 if (wanted and Path(vp).stem not in wanted and p.stem not in wanted) or p.stem in plan:
                     continue
                 plan[p.stem] = PlannedVideo(p.stem, p, pid, entry, vp, name, vp in shared)
+    why = {b.product_id: b.line() for b in reversed(read.held_out)}  # a product's first problem
+    out: dict[str, LeftOut] = {}
+    for vp, pid in sorted(read.held_videos):
+        try:
+            stem = tracklet_file(root, vp, pid, shared=vp in shared).stem
+        except DataFormatError:  # a path the entry should not hold: its own problem, named
+            continue
+        if (wanted and Path(vp).stem not in wanted and stem not in wanted) or stem in plan:
+            continue
+        out[stem] = LeftOut(stem, vp, pid, f"held out: {why[pid]}")
     missing = wanted - set(plan) - {Path(v.video).stem for v in plan.values()}
+    missing -= set(out) | {Path(lo.video).stem for lo in out.values()}
     if missing:
         raise DataFormatError(
             f"no video {', '.join(sorted(missing))} in the split files",
             where=str(root),
             hint="--video takes a video's file name without its suffix (mf-tracklets export --help)",
         )
-    return [plan[k] for k in sorted(plan)]
+    return ExportPlan([plan[k] for k in sorted(plan)], [out[k] for k in sorted(out)], read.held_out)
+
+
+def plan_videos(dataset: str | os.PathLike[str], videos: Iterable[str] = ()) -> list[PlannedVideo]:
+    """The videos an export of ``dataset`` reads (all, or those ``videos`` names), sorted by the
+    name they are exported under, from the split files alone; :class:`DataFormatError` naming
+    the names that match no video (see :func:`select_videos`), and the first product whose entry
+    the reader refuses (:func:`plan_export` with ``on_bad="raise"``)."""
+    return plan_export(dataset, videos, "raise").videos
 
 
 def load_planned(
