@@ -620,10 +620,18 @@ def _plant_wrong_carousels_and_halves(
 def _variants_and_retakes(
     rng: np.random.Generator, originals: list[ProductSpec], taken: set[str], start: int, cfg: WorldConfig
 ) -> list[ProductSpec]:
-    """Re-post variants (``cfg.repost_variants`` per kind), retakes (``cfg.retakes``) and rotated
-    re-posts (``cfg.rotated_reposts`` per quarter turn, last: worlds without them are unchanged)
-    of originals."""
-    from .truth import COPY_VARIANTS, ROTATED_VARIANTS, DuplicateKind
+    """Re-post variants (``cfg.repost_variants`` per kind), retakes (``cfg.retakes``), rotated
+    re-posts (``cfg.rotated_reposts`` per quarter turn), mirrored rotated ones
+    (``cfg.mirrored_rotated_reposts``) and reframed ones (``cfg.reframed_reposts``) of originals;
+    each later knob's items come after the earlier ones': worlds without them are unchanged."""
+    from .truth import (
+        COPY_VARIANTS,
+        MIRRORED_ROTATED_VARIANTS,
+        REFRAMED_VARIANTS,
+        ROTATED_VARIANTS,
+        DuplicateKind,
+        RepostVariant,
+    )
 
     out: list[ProductSpec] = []
     order = [originals[int(i)] for i in rng.permutation(len(originals))]
@@ -640,7 +648,9 @@ def _variants_and_retakes(
             kind="clothing",
             garment=orig.garment,
             duplicate_of=orig.product_id,
-            duplicate_kind=DuplicateKind.REENCODE.value,
+            duplicate_kind=(
+                DuplicateKind.SUBCLIP if kind == RepostVariant.TRIM else DuplicateKind.REENCODE
+            ).value,
             variant=kind,
         )
 
@@ -661,5 +671,11 @@ def _variants_and_retakes(
         )
     for _ in range(cfg.rotated_reposts):
         for kind in ROTATED_VARIANTS:
+            out.append(repost(kind.value))
+    for _ in range(cfg.mirrored_rotated_reposts):
+        for kind in MIRRORED_ROTATED_VARIANTS:
+            out.append(repost(kind.value))
+    for _ in range(cfg.reframed_reposts):
+        for kind in REFRAMED_VARIANTS:
             out.append(repost(kind.value))
     return out

@@ -107,6 +107,21 @@ class WorldConfig(BaseModel):
         "re-encoded turned clockwise, as phone clips whose rotation was baked in or lost are), as "
         "duplicates of other items' videos; 0 (default) plants none",
     )
+    mirrored_rotated_reposts: int = Field(
+        0,
+        ge=0,
+        description="re-posts planted per mirrored quarter turn (mirror_rotate_90, mirror_rotate_180, "
+        "mirror_rotate_270: the clip flipped left-right and then turned clockwise; the 180 one is "
+        "upside down), as duplicates of other items' videos; 0 (default) plants none",
+    )
+    reframed_reposts: int = Field(
+        0,
+        ge=0,
+        description="re-posts planted per kind of frame_rate (re-encoded at 24, 25 or 60 fps), "
+        "pillarbox_wide (the clip in a 16:9 frame, as a portrait clip re-uploaded landscape: a 9:16 "
+        "clip's bars take about two thirds of the width, often off centre) and trim (25-45% of the clip: a sub-clip), as "
+        "duplicates of other items' videos; 0 (default) plants none",
+    )
     retakes: int = Field(
         0,
         ge=0,

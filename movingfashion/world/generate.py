@@ -50,8 +50,9 @@ def _params(products: int, seed: int, quick: bool, cfg: WorldConfig) -> dict[str
     config = cfg.model_dump(mode="json", exclude={"workers"})
     if not cfg.noise.enabled and cfg.noise == NoiseConfig():
         del config["noise"]  # worlds made without the noise knobs keep their parameters file
-    if not cfg.rotated_reposts:
-        del config["rotated_reposts"]  # nor those made before rotated re-posts were planted
+    for knob in ("rotated_reposts", "mirrored_rotated_reposts", "reframed_reposts"):
+        if not getattr(cfg, knob):
+            del config[knob]  # nor those made before such re-posts were planted
     return {
         "products": products,
         "seed": seed,
@@ -643,8 +644,9 @@ def _variant(
     rp = make_repost(d.variant or "", size, len(frames), rng)
     vid = d.product_id
     crf = int(rng.integers(cfg.crf + 3, cfg.reencode_crf + 1))
+    fps = cfg.fps * rp.fps_scale
     encode_frames(
-        rp.frames(frames), out / f"media/videos/{vid}.mp4", size=rp.size, fps=cfg.fps, crf=crf, gop=cfg.gop
+        rp.frames(frames), out / f"media/videos/{vid}.mp4", size=rp.size, fps=fps, crf=crf, gop=cfg.gop
     )
     new_gts = []
     for k in rp.source_index:
@@ -668,6 +670,8 @@ def _variant(
         duplicate_kind=d.duplicate_kind,
         variant=rp.kind.value,
         variant_detail=rp.detail,
+        **({"fps": fps} if rp.fps_scale != 1.0 else {}),
+        **({"subclip_start": rp.source_index[0]} if d.duplicate_kind == "subclip" else {}),
     )
     return {"images": _copy_images(out, orig, d, images), "videos": [row]}
 

@@ -2,7 +2,7 @@
 
 :func:`make_repost` turns the source frames into a :class:`Repost`: the output frames (a crop, a
 zoom, bars, a mirror image, another size, a colour grade, a caption and watermark, another
-speed, or a quarter turn), the output size, and the mapping of a source box to an output box so that the re-post's
+speed or frame rate, a quarter turn, mirrored or not, or a trimmed part), the output size, and the mapping of a source box to an output box so that the re-post's
 ground truth follows its pixels. Everything is drawn from the given numpy Generator: same seed,
 same pixels.
 """
@@ -49,6 +49,7 @@ class Repost:
     affine: tuple[float, float, float, float]  # x' = ax * x + bx, y' = ay * y + by (ax < 0: mirrored)
     pixels: Callable[[np.ndarray], np.ndarray]  # source frame -> output frame
     turns: int = 0  # after the affine map, quarter turns clockwise (``size`` is the turned frame's)
+    fps_scale: float = 1.0  # the re-post's frame rate over the source's (the same duration)
 
     def frames(self, source: list[np.ndarray]) -> Iterator[np.ndarray]:
         for k in self.source_index:
@@ -239,6 +240,73 @@ def _rotate(size: tuple[int, int], n: int, turns: int) -> Repost:
     )
 
 
+def _mirror_rotate(size: tuple[int, int], n: int, turns: int) -> Repost:
+    """The clip flipped left-right, then turned ``turns`` quarter turns clockwise (a mirrored
+    re-post whose rotation was baked in or lost; turned 180 degrees it is a vertical flip)."""
+    w, h = size
+    r = _rotate(size, n, turns)
+    code = {1: cv2.ROTATE_90_CLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_COUNTERCLOCKWISE}[turns]
+    r.kind = RepostVariant(f"mirror_rotate_{90 * turns}")
+    r.detail = f"mirrored left-right, then {r.detail}"
+    r.affine = (-1.0, float(w), 1.0, 0.0)
+    r.pixels = lambda f: cv2.rotate(np.ascontiguousarray(f[:, ::-1]), code)
+    return r
+
+
+def _frame_rate(size: tuple[int, int], n: int, rng: np.random.Generator) -> Repost:
+    """Re-encoded at another frame rate, the same duration: frames dropped or repeated by time."""
+    target = int(rng.choice([24, 25, 60]))
+    scale = target / 30  # the world's clips are at 30 fps; relative, so any source rate works
+    m = max(2, int(round(n * scale)))
+    idx = [min(n - 1, int(round(k / scale))) for k in range(m)]
+    return Repost(
+        RepostVariant.FRAME_RATE,
+        f"{target} fps from 30 ({m} frames)",
+        size,
+        idx,
+        (1.0, 0.0, 1.0, 0.0),
+        lambda f: f,
+        fps_scale=scale,
+    )
+
+
+def _pad_wide(size: tuple[int, int], n: int, rng: np.random.Generator) -> Repost:
+    """The clip in a 16:9 frame of its height (or 0.75 of it), bars left and right: a portrait clip
+    re-uploaded landscape (a 9:16 clip: about two thirds of the width barred), often off centre."""
+    w, h = size
+    scale = float(rng.choice([1.0, 0.75]))
+    iw, ih = _even(w * scale), _even(h * scale)
+    ow, oh = max(_even(ih * 16 / 9), iw + 4), ih
+    x0 = int((ow - iw) * float(rng.uniform(0.2, 0.8)))  # often off centre
+    colour = [(0, 0, 0), (16, 16, 16), (255, 255, 255)][int(rng.integers(3))]
+
+    def pixels(fr: np.ndarray) -> np.ndarray:
+        canvas = np.empty((oh, ow, 3), np.uint8)
+        canvas[:] = colour
+        canvas[:, x0 : x0 + iw] = cv2.resize(fr, (iw, ih), interpolation=cv2.INTER_AREA)
+        return canvas
+
+    detail = f"{iw}x{ih} at {x0},0 in {ow}x{oh} (16:9) bars {colour}"
+    return Repost(
+        RepostVariant.PILLARBOX_WIDE, detail, (ow, oh), list(range(n)), (iw / w, x0, ih / h, 0.0), pixels
+    )
+
+
+def _trim(size: tuple[int, int], n: int, rng: np.random.Generator) -> Repost:
+    """A part of 25-45% of the clip (at least 8 frames), trimmed at both ends."""
+    length = min(n, max(8, int(round(n * float(rng.uniform(0.25, 0.45))))))
+    start = int(rng.integers(1, max(2, n - length)))
+    start = min(start, n - length)
+    return Repost(
+        RepostVariant.TRIM,
+        f"frames {start}-{start + length - 1} of {n}",
+        size,
+        list(range(start, start + length)),
+        (1.0, 0.0, 1.0, 0.0),
+        lambda f: f,
+    )
+
+
 def _speed(size: tuple[int, int], n: int, rng: np.random.Generator) -> Repost:
     s = float(rng.choice([0.75, 0.8, 1.25, 1.5]))
     idx = [int(k * s) for k in range(int(np.ceil(n / s))) if int(k * s) < n]
@@ -258,6 +326,12 @@ _MAKERS: dict[RepostVariant, Callable[[tuple[int, int], int, np.random.Generator
     RepostVariant.ROTATE_90: lambda s, n, r: _rotate(s, n, 1),
     RepostVariant.ROTATE_180: lambda s, n, r: _rotate(s, n, 2),
     RepostVariant.ROTATE_270: lambda s, n, r: _rotate(s, n, 3),
+    RepostVariant.MIRROR_ROTATE_90: lambda s, n, r: _mirror_rotate(s, n, 1),
+    RepostVariant.MIRROR_ROTATE_180: lambda s, n, r: _mirror_rotate(s, n, 2),
+    RepostVariant.MIRROR_ROTATE_270: lambda s, n, r: _mirror_rotate(s, n, 3),
+    RepostVariant.FRAME_RATE: _frame_rate,
+    RepostVariant.PILLARBOX_WIDE: _pad_wide,
+    RepostVariant.TRIM: _trim,
 }
 
 

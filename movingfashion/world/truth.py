@@ -63,12 +63,28 @@ class RepostVariant(StrEnum):
     )
     ROTATE_180 = "rotate_180"  # re-encoded upside down
     ROTATE_270 = "rotate_270"  # re-encoded turned 270 degrees clockwise (90 counter-clockwise)
+    MIRROR_ROTATE_90 = "mirror_rotate_90"  # flipped left-right, then turned 90 degrees clockwise
+    MIRROR_ROTATE_180 = "mirror_rotate_180"  # flipped left-right, then turned 180 degrees: upside down
+    MIRROR_ROTATE_270 = "mirror_rotate_270"  # flipped left-right, then turned 270 degrees clockwise
+    FRAME_RATE = "frame_rate"  # re-encoded at another frame rate (24, 25 or 60 fps), same duration
+    PILLARBOX_WIDE = "pillarbox_wide"  # the clip in a 16:9 frame (a 9:16 one: 2/3 barred), often off centre
+    TRIM = "trim"  # a part of 25-45% of the clip, trimmed at both ends and re-encoded (a sub-clip)
 
 
-#: the variants ``WorldConfig.repost_variants`` plants (worlds made before rotations keep their bytes)
-COPY_VARIANTS = tuple(v for v in RepostVariant if not v.value.startswith("rotate_"))
 #: the variants ``WorldConfig.rotated_reposts`` plants
 ROTATED_VARIANTS = (RepostVariant.ROTATE_90, RepostVariant.ROTATE_180, RepostVariant.ROTATE_270)
+#: the variants ``WorldConfig.mirrored_rotated_reposts`` plants
+MIRRORED_ROTATED_VARIANTS = (
+    RepostVariant.MIRROR_ROTATE_90,
+    RepostVariant.MIRROR_ROTATE_180,
+    RepostVariant.MIRROR_ROTATE_270,
+)
+#: the variants ``WorldConfig.reframed_reposts`` plants
+REFRAMED_VARIANTS = (RepostVariant.FRAME_RATE, RepostVariant.PILLARBOX_WIDE, RepostVariant.TRIM)
+#: the variants ``WorldConfig.repost_variants`` plants (worlds made before the later kinds keep their bytes)
+COPY_VARIANTS = tuple(
+    v for v in RepostVariant if v not in (*ROTATED_VARIANTS, *MIRRORED_ROTATED_VARIANTS, *REFRAMED_VARIANTS)
+)
 
 
 class SplitScreen(_Model):

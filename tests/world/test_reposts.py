@@ -11,6 +11,8 @@ from movingfashion.world.config import WorldConfig
 from movingfashion.world.reposts import make_repost
 from movingfashion.world.truth import (
     COPY_VARIANTS,
+    MIRRORED_ROTATED_VARIANTS,
+    REFRAMED_VARIANTS,
     ROTATED_VARIANTS,
     DuplicateKind,
     RepostVariant,
@@ -100,6 +102,61 @@ def test_rotated_reposts_turn_frames_and_boxes_clockwise(kind):
     marked[10:20, 5:15] = 255
     ys, xs = np.nonzero(r.pixels(marked)[..., 0])
     assert r.box([5, 10, 15, 20]) == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+
+
+def test_mirrored_rotated_and_reframed_reposts_are_off_by_default_and_only_appended():
+    cfg = WorldConfig(repost_variants=1, retakes=2, rotated_reposts=1)
+    base = plan_world(24, 0, cfg)
+    assert not any(str(s.variant) in {*MIRRORED_ROTATED_VARIANTS, *REFRAMED_VARIANTS} for s in base)
+    more = plan_world(24, 0, cfg.model_copy(update={"mirrored_rotated_reposts": 1, "reframed_reposts": 1}))
+    assert [(s.product_id, s.variant, s.meta) for s in more[: len(base)]] == [
+        (s.product_id, s.variant, s.meta) for s in base
+    ]
+    extra = more[len(base) :]
+    assert [s.variant for s in extra] == [str(k) for k in (*MIRRORED_ROTATED_VARIANTS, *REFRAMED_VARIANTS)]
+    kinds = {s.variant: s.duplicate_kind for s in extra}
+    assert kinds.pop(RepostVariant.TRIM) == DuplicateKind.SUBCLIP  # a part of its source
+    assert set(kinds.values()) == {DuplicateKind.REENCODE} and all(s.duplicate_of for s in extra)
+
+
+def test_params_of_worlds_without_the_later_knobs_are_unchanged():
+    from movingfashion.world.generate import _params
+
+    config = _params(20, 0, True, WorldConfig())["config"]
+    assert "mirrored_rotated_reposts" not in config and "reframed_reposts" not in config
+    config = _params(20, 0, True, WorldConfig(mirrored_rotated_reposts=1, reframed_reposts=2))["config"]
+    assert (config["mirrored_rotated_reposts"], config["reframed_reposts"]) == (1, 2)
+
+
+@pytest.mark.parametrize("kind", MIRRORED_ROTATED_VARIANTS)
+def test_mirrored_rotated_reposts_mirror_then_turn_frames_and_boxes(kind):
+    src = _frames(3)
+    r = make_repost(kind, (64, 80), 3, np.random.default_rng(0))
+    turns = int(str(kind).rsplit("_", 1)[1]) // 90
+    assert np.array_equal(next(r.frames(src)), np.rot90(src[0][:, ::-1], -turns))
+    assert r.size == ((80, 64) if turns % 2 else (64, 80))
+    marked = np.zeros((80, 64, 3), np.uint8)
+    marked[10:20, 5:15] = 255
+    ys, xs = np.nonzero(r.pixels(marked)[..., 0])
+    assert r.box([5, 10, 15, 20]) == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+
+
+def test_frame_rate_pillarbox_and_trim_reposts_map_time_and_boxes():
+    fr = make_repost(RepostVariant.FRAME_RATE, (64, 80), 60, np.random.default_rng(0))
+    fps = round(30 * fr.fps_scale)
+    assert fps in (24, 25, 60) and len(fr.source_index) == round(60 * fps / 30)
+    assert fr.source_index[0] == 0 and fr.source_index[-1] >= 58  # the same duration
+    wide = make_repost(RepostVariant.PILLARBOX_WIDE, (64, 80), 10, np.random.default_rng(1))
+    ax, bx, _, _ = wide.affine
+    assert wide.size[0] / wide.size[1] == pytest.approx(16 / 9, abs=0.03)
+    assert min(bx, wide.size[0] - bx - 64 * ax) >= 1  # bars on both sides, often off centre
+    assert wide.size[0] - 64 * ax > 0.5 * wide.size[0]  # a 4:5 clip: 55% of the width barred
+    frame = next(wide.frames(_frames(1)))
+    assert frame[:, : int(bx) - 1].std() == 0 and frame[:, int(bx + 64 * ax) + 1 :].std() == 0
+    trim = make_repost(RepostVariant.TRIM, (64, 80), 60, np.random.default_rng(2))
+    idx = trim.source_index
+    assert idx == list(range(idx[0], idx[0] + len(idx))) and idx[0] > 0 and idx[-1] < 59
+    assert 0.25 * 60 <= len(idx) <= 0.45 * 60
 
 
 @pytest.mark.slow

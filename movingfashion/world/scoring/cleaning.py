@@ -76,14 +76,18 @@ def recovered_still_figures(diffs: list[float | None]) -> dict[str, Any]:
     }
 
 
-def recall_by_kind(videos: Iterable[Any], keys: set[str], found: set[frozenset[str]]) -> dict[str, float]:
+def recall_by_kind(
+    videos: Iterable[Any], keys: set[str], found: set[frozenset[str]], field: str = "duplicate_kind"
+) -> dict[str, float]:
     """Duplicate recall per kind (exact, reencode, subclip) over the true pairs the overall recall
-    counts: both videos collected (in ``keys``); ``found`` the predicted pairs."""
+    counts: both videos collected (in ``keys``); ``found`` the predicted pairs. ``field="variant"``:
+    per re-post variant (mirror, rotate_90, frame_rate, ...; duplicates without one left out)."""
     by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for v in videos:
-        if v.duplicate_of and v.video_id in keys and v.duplicate_of in keys:
-            by_kind[str(v.duplicate_kind)][1] += 1
-            by_kind[str(v.duplicate_kind)][0] += frozenset((v.video_id, v.duplicate_of)) in found
+        kind = getattr(v, field, None)
+        if v.duplicate_of and kind is not None and v.video_id in keys and v.duplicate_of in keys:
+            by_kind[str(kind)][1] += 1
+            by_kind[str(kind)][0] += frozenset((v.video_id, v.duplicate_of)) in found
     return {k: round(a / b, 4) for k, (a, b) in sorted(by_kind.items())}
 
 
@@ -110,6 +114,9 @@ def score_cleaning(
     t_pairs, p_pairs = cluster_pairs(true_links, keys), cluster_pairs(pred_links, keys)
     dup = prf(len(t_pairs & p_pairs), len(p_pairs), len(t_pairs))
     dup["recall_by_kind"] = recall_by_kind(truth.videos, keys, p_pairs)
+    by_variant = recall_by_kind(truth.videos, keys, p_pairs, "variant")
+    if by_variant:  # a world with re-post variants planted (repost_variants, rotated_reposts, ...)
+        dup["recall_by_variant"] = by_variant
     # split-screen
     pred_split = {vid_of[a.path] for a in assets if a.kind == AssetKind.VIDEO and a.crop and a.path in vid_of}
     true_split = {v.video_id for v in truth.videos if v.split_screen and v.video_id in keys}

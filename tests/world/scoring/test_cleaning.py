@@ -228,6 +228,22 @@ def test_recall_by_kind_counts_only_pairs_with_both_videos_collected():
     assert recall_by_kind(videos, keys, {frozenset(("a", "b"))}) == {"exact": 0.0, "reencode": 1.0}
 
 
+def test_recall_by_variant_names_each_planted_re_post_kind():
+    """``mf stats --world`` splits duplicate recall per re-post variant too (a mirrored turned
+    re-post counted as one more 'reencode' hid that none of them was found)."""
+    from types import SimpleNamespace as V
+
+    videos = [
+        V(video_id="a", duplicate_of=None, duplicate_kind=None, variant=None),
+        V(video_id="b", duplicate_of="a", duplicate_kind="reencode", variant="mirror_rotate_90"),
+        V(video_id="c", duplicate_of="a", duplicate_kind="subclip", variant="trim"),
+        V(video_id="d", duplicate_of="a", duplicate_kind="exact", variant=None),
+    ]
+    found = {frozenset(("a", "c")), frozenset(("a", "d"))}
+    by_variant = recall_by_kind(videos, {"a", "b", "c", "d"}, found, "variant")
+    assert by_variant == {"mirror_rotate_90": 0.0, "trim": 1.0}
+
+
 def test_items_of_another_world_are_counted_and_said_not_silently_left_out(
     seeded, small_world, world_truth, caplog
 ):
