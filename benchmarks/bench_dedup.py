@@ -1,13 +1,16 @@
 """Near-duplicate videos: re-post variants on synthetic worlds, and multi-index hashing vs all pairs.
 
 1. Worlds with every re-post variant planted (crop, zoom-crop, letterbox, pillarbox, mirror,
-   rescale, colour grade, caption/watermark, speed change) and hard negatives (retakes: another
+   rescale, colour grade, caption/watermark, speed change; with ``--rotated``, ``--mirrored-rotated``
+   and ``--reframed`` also turned, mirrored and turned, other frame rate, 16:9 pillarbox and
+   trimmed ones) and hard negatives (retakes: another
    clip of the same garment on the same wearer), seeds used by no test or default. Prints
    precision/recall per kind for the detector (``cleaning.dedup`` with its default config) and
    for a hash-only baseline (one centre-cropped pHash per frame and the time alignment, what the
    detector did before re-posts were planted), the verification scores and aligned Hamming
    distances of duplicates vs non-duplicates with the margin between them, and the time per
-   video of both (ratio measured in this run).
+   video of both (ratio measured in this run), and of the detector without its mirrored turned
+   views (``match_mirrored_rotated`` off: what they cost, ratio measured in this run).
 2. For N in 1K / 10K / 100K random codes with 1% planted near-duplicates (0..radius flipped
    bits), time :class:`cleaning.mih.MultiIndexHash` ``pairs(radius)`` against the brute-force
    baseline (:func:`upper_pairs`: numpy popcount over each pair once, an upper-triangle scan in
@@ -165,17 +168,35 @@ def _quantiles(xs: list[float]) -> str:
     return " ".join(f"{x:6.3f}" for x in q)
 
 
-def bench_worlds(seeds: list[int], products: int, copies: int, retakes: int, work: Path) -> None:
+def bench_worlds(
+    seeds: list[int],
+    products: int,
+    copies: int,
+    retakes: int,
+    work: Path,
+    *,
+    rotated: int = 0,
+    mirrored_rotated: int = 0,
+    reframed: int = 0,
+) -> None:
     from cleaning.dedup import find_video_duplicates, video_pair_evidence
     from movingfashion.world.config import WorldConfig
     from movingfashion.world.dedup_eval import kind_scores, score_margin, world_records
     from movingfashion.world.generate import generate_world
 
     cfg = DedupConfig()
-    wcfg = WorldConfig(repost_variants=copies, retakes=retakes)
+    cfg_off = cfg.model_copy(update={"match_mirrored_rotated": False})
+    wcfg = WorldConfig(
+        repost_variants=copies,
+        retakes=retakes,
+        rotated_reposts=rotated,
+        mirrored_rotated_reposts=mirrored_rotated,
+        reframed_reposts=reframed,
+    )
     print(
         f"== re-post variants: worlds {seeds}, {products} products (quick clips), {copies} re-posts per "
-        f"variant kind, {retakes} retakes (hard negatives) each; verify_threshold {cfg.verify_threshold}"
+        f"variant kind, {retakes} retakes (hard negatives) each, {rotated} rotated, {mirrored_rotated} "
+        f"mirrored rotated and {reframed} reframed re-posts per kind; verify_threshold {cfg.verify_threshold}"
     )
     # per detector and kind, pooled over the worlds: [found, n, right, predicted]
     counts: dict[str, dict[str, list[int]]] = {
@@ -202,6 +223,12 @@ def bench_worlds(seeds: list[int], products: int, copies: int, retakes: int, wor
         t0 = time.perf_counter()
         res = find_video_duplicates(recs, cfg)
         times["new dedup"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        recs_off = world_records(world, truth, cfg_off)
+        times["off fingerprint"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        find_video_duplicates(recs_off, cfg_off)
+        times["off dedup"] += time.perf_counter() - t0
         for name, r in (("new", res), ("base", res_base)):
             ks = kind_scores(truth, r)
             for k, v in ks.items():
@@ -284,6 +311,12 @@ def bench_worlds(seeds: list[int], products: int, copies: int, retakes: int, wor
     tb = (times["base fingerprint"] + times["base dedup"]) / n_videos
     tn = (times["new fingerprint"] + times["new dedup"]) / n_videos
     print(f"  {'total':>11}: baseline {tb * 1000:7.1f} ms  new {tn * 1000:7.1f} ms  ratio {tn / tb:5.1f}x")
+    print("  the mirrored turned views (match_mirrored_rotated on / off, this run):")
+    for stage in ("fingerprint", "dedup"):
+        o, n = times[f"off {stage}"] / n_videos, times[f"new {stage}"] / n_videos
+        print(f"  {stage:>11}: off {o * 1000:7.1f} ms  on {n * 1000:7.1f} ms  ratio {n / o:5.2f}x")
+    to = (times["off fingerprint"] + times["off dedup"]) / n_videos
+    print(f"  {'total':>11}: off {to * 1000:7.1f} ms  on {tn * 1000:7.1f} ms  ratio {tn / to:5.2f}x")
 
 
 def main() -> None:
@@ -292,6 +325,16 @@ def main() -> None:
     ap.add_argument("--products", type=int, default=40, help="products per world")
     ap.add_argument("--copies", type=int, default=3, help="re-posts per variant kind per world")
     ap.add_argument("--retakes", type=int, default=8, help="retakes (hard negatives) per world")
+    ap.add_argument("--rotated", type=int, default=1, help="rotated re-posts per quarter turn per world")
+    ap.add_argument(
+        "--mirrored-rotated", type=int, default=1, help="mirrored rotated re-posts per quarter turn per world"
+    )
+    ap.add_argument(
+        "--reframed",
+        type=int,
+        default=1,
+        help="frame-rate, 16:9 pillarbox and trimmed re-posts per kind per world",
+    )
     ap.add_argument(
         "--work", type=Path, default=None, help="folder for the worlds (reused; default: a temp dir)"
     )
@@ -302,11 +345,12 @@ def main() -> None:
     args = ap.parse_args()
     if not args.skip_worlds:
         seeds = [int(s) for s in args.seeds.split(",")]
+        more = {"rotated": args.rotated, "mirrored_rotated": args.mirrored_rotated, "reframed": args.reframed}
         if args.work:
-            bench_worlds(seeds, args.products, args.copies, args.retakes, args.work)
+            bench_worlds(seeds, args.products, args.copies, args.retakes, args.work, **more)
         else:
             with tempfile.TemporaryDirectory(prefix="bench-dedup-") as tmp:
-                bench_worlds(seeds, args.products, args.copies, args.retakes, Path(tmp))
+                bench_worlds(seeds, args.products, args.copies, args.retakes, Path(tmp), **more)
     if not args.skip_index:
         bench_index(args.sizes, args.sample_rows)
 

@@ -65,6 +65,14 @@ class DedupConfig(_Model):
     trim_bars: bool = Field(
         default=True, description="hash the picture inside letterbox/pillarbox bars, not the padded frame"
     )
+    max_paired_bar: float = Field(
+        default=0.7,
+        ge=0,
+        lt=1,
+        description="with trim_bars: a bar is cut up to 0.4 of a side, or up to this when the opposite "
+        "side has a bar of the same colour too (a picture off centre between two bars: a 9:16 clip in a "
+        "16:9 frame leaves 68% of the width to its bars)",
+    )
     window_scales: list[Annotated[float, Field(gt=0, le=1)]] = Field(
         default=[0.9, 0.8, 0.7, 0.62],
         description="scales of the smaller windows hashed per query frame (3x3 shifted windows each): "
@@ -174,6 +182,13 @@ class DedupConfig(_Model):
         description="also align copies turned 90, 180 or 270 degrees (a phone clip re-encoded "
         "rotated, or with its rotation tag dropped): the fingerprint keeps the hashes of every "
         "sample's box turned, verified on pixels like any other alignment",
+    )
+    match_mirrored_rotated: bool = Field(
+        default=True,
+        description="also align copies mirrored left-right and turned 90, 180 or 270 degrees (a mirrored "
+        "re-post whose rotation was baked in or lost; mirrored and turned 180 degrees is a vertical "
+        "flip): three more hashes per sample from the same DCT coefficients, verified on pixels like "
+        "any other alignment",
     )
 
     @model_validator(mode="after")

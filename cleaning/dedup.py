@@ -6,7 +6,8 @@
   1. Candidates (no all-pairs comparison). Every video is fingerprinted
      (:mod:`cleaning.fingerprint`): per sampled frame, the 64-bit hash of the picture inside any
      letterbox/pillarbox bars, of its mirror image, of it turned 90, 180 and 270 degrees
-     (``match_rotated``) and of its top and bottom parts go into one
+     (``match_rotated``), of those turns mirrored (``match_mirrored_rotated``) and of its top and
+     bottom parts go into one
      multi-index hashing index per kind of view (:class:`cleaning.mih.MultiIndexHash`: chunks
      sized to the index, a video's pairs with itself left out early); the hashes of a grid of
      smaller windows of up to ``query_frames`` frames per video query it within ``index_radius``
@@ -14,7 +15,8 @@
      gives a time map (:mod:`cleaning.timealign`: offset and speed) and a hash score, the
      fraction of the window's frames within ``frame_distance`` bits of the mapped frames.
      A crop or zoom matches one of the windows, a mirrored copy the mirrored view, a rotated
-     copy (a phone clip re-encoded turned, or its rotation tag dropped) a turned view, bars are
+     copy (a phone clip re-encoded turned, or its rotation tag dropped) a turned view, a copy
+     both mirrored and turned (a vertical flip among them) a mirrored turned view, bars are
      trimmed, a caption band spares one of the parts, a speed change is a slope of the time map,
      a copy played backwards a negative slope (``match_reversed``).
   2. Verification on pixels (:mod:`cleaning.verify`) when the records carry their files: the best
@@ -121,7 +123,8 @@ class DuplicatePair:
     score: float | None = None  # verification score (None: not verified on pixels)
     speed: float = 1.0  # b plays this many times as fast as a (negative: backwards)
     #: how one shows the other: reversed, mirror, rotated (``rotated 90``: b shows a turned 90
-    #: degrees clockwise; 180, 270), window, part (empty: the whole picture)
+    #: degrees clockwise; 180, 270; ``mirror, rotated 90``: b shows a mirrored, then turned 90
+    #: degrees clockwise, and a shows b so too), window, part (empty: the whole picture)
     transform: str = ""
 
 
@@ -186,12 +189,14 @@ def _clusters(keys: list[str], pairs: list[DuplicatePair], rank) -> DedupResult:
 
 
 # index views (per sampled frame) and the query views that may match them; _TURNED[k - 1]: the
-# box turned k quarter turns counter-clockwise (np.rot90)
+# box turned k quarter turns counter-clockwise (np.rot90); _MIRROR_TURNED[k - 1]: that turn
+# mirrored left-right (np.fliplr(np.rot90(box, k)))
 _FULL, _MIRROR, _TOP, _BOTTOM = 0, 1, 2, 3
 _TURNED = (4, 5, 6)
-_N_VIEWS = 7
+_MIRROR_TURNED = (7, 8, 9)
+_N_VIEWS = 10
 #: index views a window of the content box may match
-_WHOLE_VIEWS = (_FULL, _MIRROR, *_TURNED)
+_WHOLE_VIEWS = (_FULL, _MIRROR, *_TURNED, *_MIRROR_TURNED)
 
 
 @dataclass(frozen=True)
@@ -201,7 +206,7 @@ class _Candidate:
     a: int
     b: int
     qview: int  # window index, or -1 (top part) / -2 (bottom part)
-    iview: int  # _FULL, _MIRROR, _TOP, _BOTTOM or one of _TURNED
+    iview: int  # _FULL, _MIRROR, _TOP, _BOTTOM or one of _TURNED or _MIRROR_TURNED
     tmap: TimeMap
     hash_score: float
     bits: float  # median Hamming distance of the aligned frames
@@ -246,7 +251,7 @@ class FileFrames:
 
 
 def _index_views(
-    videos: list[VideoRecord], turned: bool = True
+    videos: list[VideoRecord], turned: bool = True, mirror_turned: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     codes, owner, sample, view = [], [], [], []
     for vi, v in enumerate(videos):
@@ -257,6 +262,8 @@ def _index_views(
             parts += [(fp.parts[:, 0], _TOP), (fp.parts[:, 1], _BOTTOM)]
         if turned and len(fp.turned) == len(fp):
             parts += [(fp.turned[:, k], _TURNED[k]) for k in range(3)]
+        if mirror_turned and len(fp.mirror_turned) == len(fp):
+            parts += [(fp.mirror_turned[:, k], _MIRROR_TURNED[k]) for k in range(3)]
         for c, kind in parts:
             if len(c) == len(fp) and len(c):
                 codes.append(c)
@@ -322,6 +329,8 @@ def _target_codes(fp: VideoFingerprint, iview: int) -> np.ndarray:
         return fp.mirrored
     if iview in _TURNED:
         return fp.turned[:, iview - _TURNED[0]]
+    if iview in _MIRROR_TURNED:
+        return fp.mirror_turned[:, iview - _MIRROR_TURNED[0]]
     return fp.parts[:, iview - _TOP]
 
 
@@ -389,7 +398,8 @@ def _candidates(videos: list[VideoRecord], cfg: DedupConfig) -> dict[tuple[int, 
     The matches of all of ``a``'s windows against one of ``b``'s index views vote together for the
     time map; the window whose hashes agree best along it is the hypothesis's window.
     """
-    index, queries = _index_views(videos, cfg.match_rotated), _query_views(videos)
+    index = _index_views(videos, cfg.match_rotated, cfg.match_mirrored_rotated)
+    queries = _query_views(videos)
     icodes, iowner, isample, iview = index
     qcodes, qowner, qsample, qview = queries
     out: dict[tuple[int, int], list[_Candidate]] = defaultdict(list)
@@ -460,6 +470,7 @@ def _distinct(cands: list[_Candidate]) -> list[_Candidate]:
             view = c.iview
             if view in _TURNED and c.a > c.b:  # k quarter turns one way are 4 - k the other
                 view = _TURNED[2 - (view - _TURNED[0])]
+            # a mirrored turn is its own inverse: the same view either way round
             sig = (view, round(off))
             if sig in seen:
                 continue
@@ -480,6 +491,10 @@ def _describe(c: _Candidate, windows: list[Window], key_order: bool = True) -> s
         # a's window shows b's box turned k quarter turns counter-clockwise: b is a turned k clockwise
         k = c.iview - _TURNED[0] + 1
         parts.append(f"rotated {90 * (k if key_order else 4 - k)}")
+    if c.iview in _MIRROR_TURNED:
+        # a's window is b's box turned k counter-clockwise and mirrored, i.e. b mirrored and then
+        # turned k clockwise; a reflection is its own inverse, so b is a mirrored and turned so too
+        parts.append(f"mirror, rotated {90 * (c.iview - _MIRROR_TURNED[0] + 1)}")
     if c.qview >= 0 and windows[c.qview] != FULL:
         w = windows[c.qview]
         parts.append(f"window {w.w:.2f} at ({w.cx:.2f},{w.cy:.2f})")
@@ -491,8 +506,14 @@ def _describe(c: _Candidate, windows: list[Window], key_order: bool = True) -> s
 def _hypothesis(c: _Candidate, windows: list[Window], parts: list[Window]) -> Hypothesis:
     window = windows[c.qview] if c.qview >= 0 else parts[-1 - c.qview]
     target = FULL if c.iview in _WHOLE_VIEWS else parts[c.iview - _TOP]
-    turns = c.iview - _TURNED[0] + 1 if c.iview in _TURNED else 0
-    return Hypothesis(window, target, c.iview == _MIRROR, c.tmap.speed, c.tmap.offset, turns)
+    if c.iview in _TURNED:
+        turns = c.iview - _TURNED[0] + 1
+    elif c.iview in _MIRROR_TURNED:  # a's window, mirrored, is b's box turned k counter-clockwise
+        turns = c.iview - _MIRROR_TURNED[0] + 1
+    else:
+        turns = 0
+    mirror = c.iview == _MIRROR or c.iview in _MIRROR_TURNED
+    return Hypothesis(window, target, mirror, c.tmap.speed, c.tmap.offset, turns)
 
 
 def verification_side(v: VideoRecord) -> Side:
@@ -545,8 +566,10 @@ _EVIDENCE_FIELDS = {"hash_score", "bits", "score", "duplicate", "kind", "offset"
 #: Version of the video pair comparison (candidates, time alignment in :mod:`cleaning.timealign`,
 #: verification in :mod:`cleaning.verify`, the decision in :func:`video_pair_evidence`). Bump it
 #: when the evidence a pair gets changes: kept evidence of another version is verified again.
-#: 2: rotated copies (``match_rotated``) are candidates.
-PAIR_EVIDENCE_VERSION = 2
+#: 2: rotated copies (``match_rotated``) are candidates. 3: mirrored and rotated copies
+#: (``match_mirrored_rotated``) are candidates, landscape frames are decoded by their shorter side
+#: and bars off centre are trimmed (``max_paired_bar``).
+PAIR_EVIDENCE_VERSION = 3
 
 
 def pair_stamp(cfg: DedupConfig) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 Frames are decoded small (:data:`DECODE_WIDTH`), the letterbox/pillarbox bars of the whole clip
 are found once (:func:`cleaning.borders.content_box`), and every sampled frame gets the hash of
-its content box, of the mirrored box, of the box turned 1, 2 and 3 quarter turns (from the same
-32x32 cells: :func:`cleaning.phash.turned_hashes`, no new DCT) and of its top and bottom parts.
+its content box, of the mirrored box, of the box turned 1, 2 and 3 quarter turns and of those
+turns mirrored (from the same DCT coefficients: :func:`cleaning.phash.turned_hashes` and
+:func:`cleaning.phash.mirrored_turned_hashes`, no new DCT) and of its top and bottom parts.
 Up to ``cfg.query_frames``
 samples also get the hashes of a grid of smaller windows (:func:`cleaning.views.window_grid`):
 those are what a cropped or zoomed copy matches.
@@ -20,11 +21,12 @@ import numpy as np
 
 from cleaning.borders import content_box
 from cleaning.config import DedupConfig
-from cleaning.phash import dct_coefficients, normalise, turned_hashes
+from cleaning.phash import dct_coefficients, mirrored_turned_hashes, normalise, turned_hashes
 from cleaning.views import FULL, hash_windows, integral, part_windows, window_cells, window_grid
 from movingfashion.media.readers import read_frames
 
-#: frames are decoded at this width (aspect kept) before hashing; hashing needs only 32x32
+#: frames are decoded with their shorter side (the width of a portrait or square frame) at this
+#: many pixels, aspect kept, before hashing; hashing needs only 32x32
 DECODE_WIDTH = 128
 
 
@@ -39,7 +41,16 @@ def sample_times(frames: int, fps: float, step_s: float, max_frames: int) -> lis
 
 
 def decode_size(width: int, height: int) -> tuple[int, int]:
-    """(w, h) at which a video of ``width`` x ``height`` is decoded for fingerprints (even sides)."""
+    """(w, h) at which a video of ``width`` x ``height`` is decoded for fingerprints (even sides).
+
+    The shorter side gets :data:`DECODE_WIDTH` pixels (or its own, if fewer). A landscape frame
+    was decoded by its width before, which left a portrait clip re-posted in a 16:9 frame (bars
+    of a third of the width each side) 40-60 pixels wide: too few to verify it by.
+    """
+    if width and height and width > height:
+        h = min(DECODE_WIDTH, height)
+        w = max(8, round(width * h / height))
+        return w - w % 2, h - h % 2
     w = min(DECODE_WIDTH, width) if width else DECODE_WIDTH
     h = max(8, round(height * w / width)) if width else DECODE_WIDTH
     return w - w % 2, h - h % 2
@@ -66,6 +77,8 @@ class VideoFingerprint:
     mirrored: np.ndarray = field(default_factory=lambda: _empty(0))  # uint64 [T] or [0] (not computed)
     #: uint64 [T, 3]: the content box turned 1, 2, 3 quarter turns counter-clockwise, or [0, 3]
     turned: np.ndarray = field(default_factory=lambda: _empty(0, 3))
+    #: uint64 [T, 3]: those turns mirrored left-right (``np.fliplr(np.rot90(box, k))``), or [0, 3]
+    mirror_turned: np.ndarray = field(default_factory=lambda: _empty(0, 3))
     parts: np.ndarray = field(default_factory=lambda: _empty(0, 2))  # uint64 [T, 2] top/bottom, or [0, 2]
     query: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # samples with window views
     views: np.ndarray = field(default_factory=lambda: _empty(0, 1))  # uint64 [Q, K], window_grid order
@@ -89,6 +102,7 @@ class VideoFingerprint:
             "h": _b64(self.hashes),
             "m": _b64(self.mirrored),
             "r": _b64(self.turned),
+            "mr": _b64(self.mirror_turned),
             "p": _b64(self.parts),
             "q": [int(x) for x in self.query],
             "v": _b64(self.views),
@@ -105,6 +119,7 @@ class VideoFingerprint:
             times=np.array(d["t"], np.int64),
             mirrored=m,
             turned=_unb64(d["r"], (-1, 3)),
+            mirror_turned=_unb64(d.get("mr", ""), (-1, 3)),  # none kept by an older release
             parts=_unb64(d["p"], (-1, 2)),
             query=np.array(d["q"], np.int64),
             views=_unb64(d["v"], (q, k)),
@@ -121,14 +136,18 @@ def fingerprint_frames(
     if len(grey) == 0:
         return VideoFingerprint(_empty(0))
     h, w = grey.shape[1:3]
-    box = content_box(grey) if cfg.trim_bars else (0, 0, w, h)
+    box = content_box(grey, max_paired_trim=cfg.max_paired_bar) if cfg.trim_bars else (0, 0, w, h)
     sat = integral(grey)
     full = hash_windows(grey, box, [FULL, *part_windows(cfg.part_fraction)], sat=sat)
     mirrored = hash_windows(grey, box, [FULL], mirror=True, sat=sat)[:, 0]
-    turned = (
-        turned_hashes(dct_coefficients(normalise(window_cells(grey, box, FULL, sat=sat))))
-        if cfg.match_rotated
-        else _empty(0, 3)
+    coeffs = (
+        dct_coefficients(normalise(window_cells(grey, box, FULL, sat=sat)))
+        if cfg.match_rotated or cfg.match_mirrored_rotated
+        else None
+    )
+    turned = turned_hashes(coeffs) if coeffs is not None and cfg.match_rotated else _empty(0, 3)
+    mirror_turned = (
+        mirrored_turned_hashes(coeffs) if coeffs is not None and cfg.match_mirrored_rotated else _empty(0, 3)
     )
     n_query = min(len(grey), cfg.query_frames)
     query = np.unique(np.round(np.linspace(0, len(grey) - 1, n_query)).astype(np.int64))
@@ -138,6 +157,7 @@ def fingerprint_frames(
         times=np.asarray(times, np.int64),
         mirrored=mirrored,
         turned=turned,
+        mirror_turned=mirror_turned,
         parts=full[:, 1:3],
         query=query,
         views=views,

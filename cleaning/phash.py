@@ -92,10 +92,25 @@ def turned_hashes(coeffs: np.ndarray) -> np.ndarray:
     the frequencies: a quarter turn is a transpose of one reversed axis. The bits equal
     :func:`dct_hash` of the turned image up to float rounding at the threshold.
     """
+    return np.stack([hash_bits(t) for t in _turned_coefficients(coeffs)], axis=1)
+
+
+def mirrored_turned_hashes(coeffs: np.ndarray) -> np.ndarray:
+    """uint64 hashes ``[N, 3]`` of the images turned 1, 2 and 3 quarter turns counter-clockwise
+    and then mirrored left-right (``np.fliplr(np.rot90(x, k))``), from the unturned images'
+    coefficients ``[N, 8, 8]`` like :func:`turned_hashes`: a mirror negates the coefficients odd
+    along the horizontal axis. With the mirror and the turns these are the eight ways a picture
+    can be flipped and turned by quarter turns (the mirror turned 180 degrees is a vertical flip)."""
+    col = _SIGN[None, :]
+    return np.stack([hash_bits(col * t) for t in _turned_coefficients(coeffs)], axis=1)
+
+
+def _turned_coefficients(coeffs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The coefficients of the images turned 1, 2 and 3 quarter turns counter-clockwise."""
     c = np.asarray(coeffs, dtype=np.float32)
     row, col = _SIGN[:, None], _SIGN[None, :]
     ct = np.swapaxes(c, 1, 2)
-    return np.stack([hash_bits(row * ct), hash_bits(row * col * c), hash_bits(col * ct)], axis=1)
+    return row * ct, row * col * c, col * ct
 
 
 def phash_batch(images: np.ndarray | list[np.ndarray], crop_fraction: float = 0.8) -> np.ndarray:

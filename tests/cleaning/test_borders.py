@@ -38,3 +38,18 @@ def test_a_plain_wall_or_a_moving_dark_edge_is_not_a_bar():
     dark[:, :20] = (np.arange(12) * 3)[:, None, None]  # dark, but changes over time
     assert content_box(dark) == (0, 0, 120, 90)
     assert content_box(frames) == (0, 0, 120, 90)
+
+
+def test_a_picture_off_centre_between_two_bars_is_found_but_one_bar_alone_is_capped():
+    pic = _grey(scene(4, 12, 40, 100))
+    padded = np.zeros((12, 100, 178), np.uint8)  # a 2:5 clip in a 16:9 frame, bars of 98 and 40 columns
+    padded[:, :, 98:138] = pic
+    assert content_box(padded) == (98, 0, 138, 100)
+    assert content_box(padded, max_paired_trim=0.4) == (71, 0, 138, 100)  # the older cap: a bar left
+    one_side = np.zeros((12, 100, 178), np.uint8)
+    one_side[:, :, 138:] = pic  # one bar of 138 columns: no opposite bar, cut at 0.4 as before
+    assert content_box(one_side) == (71, 0, 178, 100)
+    grey_pair = np.full((12, 100, 178), 250, np.uint8)  # white bar on the left, black on the right
+    grey_pair[:, :, 98:] = 0
+    grey_pair[:, :, 98:138] = pic
+    assert content_box(grey_pair)[0] == 71
