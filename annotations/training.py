@@ -207,16 +207,11 @@ def train_detector(
 
 
 def df2_folder(root: str | os.PathLike[str]) -> Path:
-    """The DeepFashion2-format folder of ``root``: ``root`` itself, or ``root/df2`` when only that
-    holds a split (a synthetic world folder keeps its set there, as ``mf pretrain-matcher --df2``
-    and ``mf train --df2`` read it)."""
-    from movingfashion.deepfashion2.reader import has_split
+    """The DeepFashion2-format folder of ``root``: ``root`` itself, or ``root/df2`` (a synthetic
+    world folder): :func:`movingfashion.deepfashion2.df2_folder`, which every ``--df2`` uses."""
+    from movingfashion.deepfashion2.reader import df2_folder as _df2_folder
 
-    p = Path(root)
-    splits = ("train", "validation")
-    if not any(has_split(p, s) for s in splits) and any(has_split(p / "df2", s) for s in splits):
-        return p / "df2"
-    return p
+    return _df2_folder(root)
 
 
 def _resume(out_dir: Path, device: str | None) -> Path:

@@ -22,8 +22,16 @@ _df2_opt = click.option(
     "--df2",
     "df2_root",
     type=click.Path(exists=True, file_okay=False),
-    help="DeepFashion2 root (train/, validation/ with image/ and annos/). Required.",
+    help="DeepFashion2 root (train/, validation/ with image/ and annos/), or a synthetic world folder"
+    " holding df2/ (as mf train --df2 takes). Required.",
 )
+
+
+def _df2_root(folder: str) -> str:
+    """The DeepFashion2-format root ``--df2`` names: the folder, or a world folder's df2/."""
+    from movingfashion.deepfashion2.reader import df2_folder
+
+    return str(df2_folder(folder))
 
 
 @click.group(context_settings=HELP, epilog=EXIT_STATUS)
@@ -57,7 +65,7 @@ def to_coco_cmd(
       mf df2 to-coco --df2 world/df2 --split train --out coco_train.json --json
       mf df2 to-coco --df2 /data/DeepFashion2 --split validation --out coco_val.json
     """
-    df2_root = legacy_folder(df2_root, legacy_df2_root, "--df2")
+    df2_root = _df2_root(legacy_folder(df2_root, legacy_df2_root, "--df2"))
     from movingfashion.deepfashion2 import write_coco
 
     counts = write_coco(
@@ -116,7 +124,7 @@ def to_yolo_cmd(
       mf df2 to-yolo --df2 /data/DeepFashion2 --out df2_fit --split train --train-as-val
       mf df2 to-yolo --df2 /data/DeepFashion2 --out df2_val --split validation --val-as-train
     """
-    df2_root = legacy_folder(df2_root, legacy_df2_root, "--df2")
+    df2_root = _df2_root(legacy_folder(df2_root, legacy_df2_root, "--df2"))
     from movingfashion.deepfashion2 import df2_to_yolo
 
     data_yaml = df2_to_yolo(
@@ -153,7 +161,7 @@ def multidf2_cmd(
       mf df2 multidf2 --df2 world/df2 --split validation --out multidf2_val.json --json
       mf df2 multidf2 --df2 /data/DeepFashion2 --split train --out multidf2_train.json
     """
-    df2_root = legacy_folder(df2_root, legacy_df2_root, "--df2")
+    df2_root = _df2_root(legacy_folder(df2_root, legacy_df2_root, "--df2"))
     from movingfashion.multidf2 import write_multidf2
 
     counts = write_multidf2(df2_root, split, out)

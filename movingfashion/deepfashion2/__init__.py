@@ -1,7 +1,8 @@
 """DeepFashion2: the one reader of its per-image annotations, COCO and YOLO export.
 
 - :mod:`~movingfashion.deepfashion2.reader`: ``annos/*.json`` + images -> :class:`DF2Image` /
-  :class:`DF2Item` (:func:`read_annotation`, :func:`iter_split`, :func:`resolve_root`).
+  :class:`DF2Item` (:func:`read_annotation`, :func:`iter_split`, :func:`resolve_root`,
+  :func:`df2_folder`).
 - :mod:`~movingfashion.deepfashion2.coco`: one split -> COCO JSON (official conventions).
 - :mod:`~movingfashion.deepfashion2.yolo`: splits (or any labelled frames) -> an ultralytics
   YOLO dataset, for detector training.
@@ -22,6 +23,7 @@ from movingfashion.deepfashion2.reader import (
     LANDMARK_COUNTS,
     DF2Image,
     DF2Item,
+    df2_folder,
     has_split,
     image_id_of,
     iter_split,
@@ -40,6 +42,7 @@ __all__ = [
     "DF2Item",
     "coco_categories",
     "coco_keypoints",
+    "df2_folder",
     "df2_to_yolo",
     "has_split",
     "image_id_of",

@@ -333,6 +333,17 @@ def iter_split(df2_root: str | os.PathLike[str], split: str) -> Iterator[DF2Imag
         yield read_annotation(anno)
 
 
+def df2_folder(root: str | os.PathLike[str]) -> Path:
+    """The DeepFashion2-format folder of ``root``: ``root`` itself, or ``root/df2`` when only that
+    holds a split (``train`` or ``validation``; a synthetic world folder keeps its set there), so
+    every ``--df2`` option takes a world folder as ``mf train --df2`` does."""
+    p = Path(root)
+    splits = ("train", "validation")
+    if not any(has_split(p, s) for s in splits) and any(has_split(p / "df2", s) for s in splits):
+        return p / "df2"
+    return p
+
+
 def resolve_root(path: str | os.PathLike[str], split: str = "train") -> Path:
     """A DeepFashion2-format root holding ``<split>/annos``: ``path`` itself, or ``path/df2``
     (a synthetic world folder keeps its DeepFashion2-format set there)."""

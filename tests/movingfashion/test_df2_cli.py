@@ -67,3 +67,27 @@ def test_to_yolo_without_validation_split_needs_the_opt_in(tmp_path, capsys, cap
     assert yaml.safe_load((tmp_path / "y" / "data.yaml").read_text())["val"] == "images/train"
     helptext = CliRunner().invoke(df2, ["to-yolo", "--help"]).output
     assert "--train-as-val" in helptext and "--split train --train-as-val" in helptext
+
+
+def test_every_df2_command_takes_a_world_folder_as_mf_train_does(tmp_path, capsys):
+    """``--df2 WORLD`` (a synthetic world folder holding df2/) is read by to-coco, to-yolo and
+    multidf2 as ``mf train --df2``, ``mf train-detector`` and ``mf pretrain-matcher`` read it;
+    before, each refused it naming WORLD/validation/annos."""
+    from tests.mf_cli import run_mf
+    from tests.movingfashion.helpers import make_df2_black
+
+    world = tmp_path / "wörld with space"
+    make_df2_black(world / "df2", 2)
+    out = tmp_path / "o"
+    runs = {
+        "to-coco": ["--split", "validation", "--out", str(out / "coco.json")],
+        "to-yolo": ["--out", str(out / "yolo")],
+        "multidf2": ["--split", "validation", "--out", str(out / "m.json")],
+    }
+    for cmd, args in runs.items():
+        code, stdout, err = run_mf(["df2", cmd, "--df2", str(world), *args, "--json"], capsys)
+        assert code == 0, (cmd, err)
+        json.loads(stdout)
+    assert len(json.loads((out / "coco.json").read_text())["images"]) == 2
+    assert (out / "yolo" / "data.yaml").is_file() and (out / "m.json").is_file()
+    assert "world folder" in CliRunner().invoke(df2, ["to-coco", "--help"]).output
