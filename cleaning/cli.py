@@ -65,9 +65,12 @@ def _human(result: dict[str, Any]) -> str:
     "(default: the embedded movingfashion/models/weights/matcher.pt; or one from mf pretrain-matcher).",
 )
 @click.option(
+    "--weights",
     "--detector-weights",
+    "detector_weights",
     type=click.Path(dir_okay=False, exists=True),
-    help="Detector weights for the association check (default: the embedded detector).",
+    help="Detector weights for the association check (default: the embedded detector); the"
+    " option of mf-tracklets build (--detector-weights, its old name here, still works).",
 )
 @threads_option
 @executor_options
@@ -119,9 +122,7 @@ def clean(
     from schemas.catalog import Catalog
 
     if no_association and (matcher or detector_weights):
-        raise click.UsageError(
-            "--matcher/--detector-weights are used by the association check: drop --no-association"
-        )
+        raise click.UsageError("--matcher/--weights are used by the association check: drop --no-association")
     cfg = load_cleaning_config(config_path)
     if no_association:
         cfg = cfg.model_copy(update={"association_check": False})

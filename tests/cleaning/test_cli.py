@@ -156,3 +156,32 @@ def test_errors_are_one_line_and_exit_2(cleaned_world, catalog_copy, tmp_path, c
         and "corrupt" in err
         and len(err.strip().splitlines()) == 1
     )
+
+
+@pytest.mark.parametrize("spelling", ["--weights", "--detector-weights"])
+def test_clean_takes_detector_weights_as_mf_tracklets_build_names_them(
+    spelling, tmp_path, monkeypatch, capsys
+):
+    """``mf clean --weights FILE`` (the name mf-tracklets build and mf world export-gt give the
+    detector's weights) reaches the association check; the old ``--detector-weights`` too.
+    Before, ``--weights`` was 'No such option'."""
+    import cleaning.associations as assoc
+    from schemas.errors import ConfigError
+    from tests.mf_cli import run_mf
+
+    seen = {}
+
+    def fake_scorer(matcher, detector_weights):
+        seen["weights"] = detector_weights
+        raise ConfigError("stopped by the test", where=str(detector_weights))
+
+    monkeypatch.setattr(assoc, "matchrcnn_scorer", fake_scorer)
+    weights = tmp_path / "det.pt"
+    weights.write_bytes(b"x")
+    with Catalog(tmp_path / "c.sqlite"):
+        pass
+    args = ["clean", "--catalog", str(tmp_path / "c.sqlite"), "--root", str(tmp_path), spelling, str(weights)]
+    code, _, err = run_mf(args, capsys)
+    assert code == 2 and "stopped by the test" in err and seen == {"weights": str(weights)}
+    code, _, err = run_mf([*args, "--no-association"], capsys)
+    assert code == 2 and "--no-association" in err and "No such option" not in err
