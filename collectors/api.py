@@ -153,6 +153,7 @@ def collect(
         root = out
     if root is None:
         raise ConfigError("no collection folder given", where="root")
+    check_collection_folder(root)
     cfg = cfg or CollectConfig()
     check_executor(cfg.executor)
     workers = workers or cfg.workers
@@ -192,6 +193,29 @@ def collect(
             show_progress=show_progress,
             options={k: v for k, v in options.items() if v is not None},
         )
+
+
+# files at the top of a folder that another command wrote, which a collection folder never holds
+_NOT_A_COLLECTION = (
+    ("train.json", "a published dataset folder (it holds train.json)"),
+    ("test.json", "a published dataset folder (it holds test.json)"),
+    ("world.json", "a synthetic world folder (it holds world.json; mf world serve serves its sites)"),
+)
+
+
+def check_collection_folder(root: str | os.PathLike[str]) -> None:
+    """Refuse a ``root`` that is a published dataset or a synthetic world folder: collected files
+    and a catalog there would break the dataset's manifest (``mf verify``, the next ``mf publish``)
+    or mix with the world's files. A :class:`ConfigError` naming the folder, before anything is
+    created."""
+    for name, what in _NOT_A_COLLECTION:
+        if (Path(root) / name).is_file():
+            raise ConfigError(
+                f"{what}, not a collection folder; nothing was collected",
+                where=str(root),
+                hint="pass --root a folder of its own for the collected files (new, or one "
+                "mf-collect wrote), e.g. --root data; mf publish writes the dataset from it",
+            )
 
 
 def _recheck(

@@ -257,6 +257,32 @@ def test_exit_2_on_usage_or_input_error_creates_nothing(tmp_path, capsys, args, 
     assert not root.exists()
 
 
+@pytest.mark.parametrize(
+    "marker,says",
+    [
+        ("train.json", "a published dataset folder"),
+        ("test.json", "a published dataset folder"),
+        ("world.json", "a synthetic world folder"),
+    ],
+)
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_dataset_or_world_folder_as_root_is_refused_before_anything_is_written(
+    tmp_path, capsys, marker, says, dry_run
+):
+    """``--root DATASET`` (or a world folder) was collected into: its files and catalog.sqlite
+    broke the dataset's manifest (mf verify: one break per file) and stopped the next publish."""
+    folder = tmp_path / "dä set"
+    folder.mkdir()
+    (folder / marker).write_text("{}")
+    (tmp_path / "info.json").write_text('{"id": "7300"}')
+    before = sorted(p.name for p in folder.iterdir())
+    args = ["tiktok", str(tmp_path / "info.json"), "--root", folder, "--json"]
+    code, out, err = run_cli([*args, "--dry-run"] if dry_run else args, capsys)
+    assert code == 2 and says in err and str(folder) in err and "--root" in err, err
+    assert json.loads(out)["type"] == "ConfigError"
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
 def test_exit_2_without_root_and_for_no_targets_from_the_shell(tmp_path, capsys):
     code, _, err = run_cli(["urls", "http://127.0.0.1:9/x.mp4"], capsys)
     assert code == 2 and "--root" in err
