@@ -3,6 +3,7 @@ reference dataset, and score a stage's output against that truth."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections import Counter
@@ -231,9 +232,38 @@ def serve(
     on_interrupt("stopped")  # Ctrl-C is how a server ends: nothing to resume
     server = WorldServer(world_dir, port=port, host=host, faults=parse_faults(list(faults)))
     check_fault_ids(server.faults, (p.product_id for p in server.truth.products))
+    fx_dir = Path(fixtures_dir or Path(world_dir) / "fixtures")
+    with _fixtures_held(fx_dir):
+        _serve(server, fx_dir, world_dir, once, as_json)
+
+
+def _fixtures_held(fx_dir: Path) -> contextlib.ExitStack:
+    """Hold ``FIXTURES/.serve.lock`` while serving: a second ``mf world serve`` writing the same
+    fixtures folder would point its URLs at its own port, dead once it stops, under the first
+    server's collectors. A folder this process cannot write (a read-only world) is not guarded:
+    its unchanged fixtures are not rewritten."""
+    from schemas.atomic import file_lock
+    from schemas.errors import LocalFault
+
+    stack = contextlib.ExitStack()
+    with contextlib.suppress(LocalFault):
+        stack.enter_context(
+            file_lock(
+                fx_dir / ".serve.lock",
+                timeout_s=0,
+                who="another mf world serve of this fixtures folder is serving (its URLs are in "
+                f"{fx_dir / 'fixtures.json'})",
+                hint="collect against that server, stop it first, or give this one --fixtures DIR",
+            )
+        )
+    return stack
+
+
+def _serve(server: Any, fx_dir: Path, world_dir: str, once: bool, as_json: bool) -> None:
+    """Start ``server``, write its fixtures into ``fx_dir``, print where, serve until Ctrl-C."""
     server.start()
     try:
-        fx = server.write_fixtures(fixtures_dir or Path(world_dir) / "fixtures")
+        fx = server.write_fixtures(fx_dir)
         info = {
             "base_url": server.base_url,
             "fixtures": fx,

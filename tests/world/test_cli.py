@@ -240,6 +240,43 @@ def test_serve_started_in_the_background_stops_on_sigint(small_world, tmp_path):
         proc.communicate()
 
 
+def test_a_second_serve_of_the_same_fixtures_folder_is_refused(small_world, tmp_path, capsys):
+    """While one ``mf world serve`` runs, a second one writing the same fixtures folder is refused
+    (exit 2, naming the first and --fixtures): before, it rewrote every URL to its own port, dead
+    once it stopped, and the first server's collectors failed on robots.txt. Another --fixtures
+    folder serves; after the first stops the folder is free again."""
+    root = Path(__file__).resolve().parents[2]
+    fx = tmp_path / "fx ü"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "movingfashion", "world", "serve", "--world", str(small_world)]
+        + ["--port", "0", "--fixtures", str(fx)],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("serving "), (line, proc.stderr.read() if proc.poll() is not None else "")
+        urls = (fx / "urls.txt").read_bytes()
+        with pytest.raises(SystemExit) as exc:
+            run_main(world, ["serve", "--world", str(small_world), "--once", "--fixtures", str(fx)])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and "--fixtures" in err and str(proc.pid) in err, err
+        assert (fx / "urls.txt").read_bytes() == urls
+        run_main(world, ["serve", "--world", str(small_world), "--once", "--fixtures", str(tmp_path / "o")])
+        assert (tmp_path / "o" / "urls.txt").is_file()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+    run_main(world, ["serve", "--world", str(small_world), "--once", "--fixtures", str(fx)])  # free again
+
+
 @pytest.mark.parametrize(
     ("fault", "words"),
     [
