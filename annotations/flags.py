@@ -11,6 +11,7 @@ thresholds fitted on synthetic worlds (``python -m movingfashion.world.flag_fit`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Literal
 
@@ -277,6 +278,25 @@ def tracklet_signals(
             else 1.0
         ),
     }
+
+
+#: one rule's part of a flag reason, as :meth:`FlagRule.describe` writes it: ``det_mean 0.349 < 0.359``
+_FIRED = re.compile(r"\b([a-z][a-z0-9_]*) (-?[0-9][0-9.e+-]*) ([<>]) (-?[0-9][0-9.e+-]*)")
+
+
+def reason_in_words(reason: str) -> str:
+    """``reason`` with each fired rule (``det_mean 0.349 < 0.359``) said in plain words, the
+    signal's name kept in brackets: ``the mean detector confidence of the tracklet's detections
+    is 0.349, below the flag threshold 0.359 (det_mean)``; other text is kept as it is."""
+
+    def words(m: re.Match[str]) -> str:
+        name, value, sign, threshold = m.groups()
+        if name not in SIGNALS:
+            return m.group(0)
+        side = "below" if sign == "<" else "above"
+        return f"the {SIGNALS[name]} is {value}, {side} the flag threshold {threshold} ({name})"
+
+    return _FIRED.sub(words, reason)
 
 
 def flag_reason(signals: dict[str, float], rules: Sequence[FlagRule]) -> str | None:

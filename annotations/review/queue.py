@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from annotations.flags import reason_in_words
 from annotations.tracklet_files import (
     TRACKLET_DIR,
     SplitOrigin,
@@ -164,6 +165,8 @@ class QueueItem:
         d = {k: v for k, v in self.__dict__.items() if k not in _PRIVATE}
         d["stem"] = self.stem
         d["class_name"] = DF2_CLASSES.get(self.df2_class or 0)
+        # the reason as the page says it: each fired rule in plain words (``reason`` stays the code)
+        d["reason_words"] = reason_in_words(self.reason) if self.reason else self.reason
         return d
 
 

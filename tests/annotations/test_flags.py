@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from annotations.builder import extend_ends
 from annotations.config import FITTED_RULES, ReviewConfig
-from annotations.flags import SIGNALS, FlagRule, flag_reason, tracklet_signals
+from annotations.flags import SIGNALS, FlagRule, flag_reason, reason_in_words, tracklet_signals
 
 
 def _signals(frames, shop, classes=None, best_other=None, item_class=3, sampled=range(0, 20, 2)):
@@ -230,3 +230,15 @@ def test_the_builder_gives_track_agree_from_the_inference_tracklets():
     assert s["track_agree"] == 0.5
     one = [TrackResult(pivot=0, members=np.array([0, 2, 3]), match_scores=np.ones(3, np.float32))]
     assert TrackletBuilder.signals(me, dets, gt, shop, [0, 2, 4, 6], 3, one)["track_agree"] == 0.75
+
+
+def test_a_flag_reason_is_said_in_plain_words():
+    got = reason_in_words(
+        "tracklets: a_0: low confidence: det_mean 0.349 < 0.359, area_cv 1.2 > 0.9; b_0: shop"
+    )
+    assert got == (
+        f"tracklets: a_0: low confidence: the {SIGNALS['det_mean']} is 0.349, below the flag threshold 0.359"
+        f" (det_mean), the {SIGNALS['area_cv']} is 1.2, above the flag threshold 0.9 (area_cv); b_0: shop"
+    )
+    # what names no signal is kept as it is
+    assert reason_in_words("colour distance 335.4 > 160.0") == "colour distance 335.4 > 160.0"

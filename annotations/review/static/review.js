@@ -248,6 +248,12 @@
       setFrame(S.frame);
     }
     document.body.dataset.video = stem;
+    // the address names the video shown: a reload (or a tab restored) comes back to it
+    const here = new URL(location.href);
+    if (here.searchParams.get("video") !== stem) {
+      here.searchParams.set("video", stem);
+      history.replaceState(null, "", here);
+    }
     if (moved) announce(stem);
   }
   // a screen reader hears which video is shown now (the status line keeps the last save)
@@ -255,7 +261,7 @@
     const it = current();
     const at = S.shown.findIndex((x) => x.stem === stem);
     const where = at >= 0 ? at + 1 + " of " + S.shown.length + ": " : "";
-    const why = it.flagged ? "flagged: " + (it.reason || "") : "QA sample";
+    const why = it.flagged ? "flagged: " + (it.reason_words || it.reason || "") : "QA sample";
     setText($("announce"), "now showing " + where + (it.title || it.product_id) + " (" + stem + "), " + why);
   }
   function renderInfo() {
@@ -267,7 +273,8 @@
     if (it.held_back && !it.video_src) bits.push("video not found (mf review --root: the collection folder)");
     setText($("meta"), bits.join(" · "));
     setText($("caption"), it.caption || "");
-    setText($("flag"), it.flagged ? "flagged: " + (it.reason || "") : "QA sample: the builder accepted this video");
+    // the reason in plain words (each fired rule explained, its signal named in brackets)
+    setText($("flag"), it.flagged ? "flagged: " + (it.reason_words || it.reason || "") : "QA sample: the builder accepted this video");
     $("flag").className = it.flagged ? "flagged" : "sampled";
     renderShopCandidates(it);
   }
@@ -717,7 +724,10 @@
     if (!token) return status("no token in the address: open the URL that mf review printed", true);
     try {
       await loadQueue();
-      if (S.shown.length) await select(S.shown[0].stem);
+      // the video the address names (the one shown before a reload) while the queue holds it
+      const was = new URLSearchParams(location.search).get("video");
+      const start = S.shown.find((it) => it.stem === was) || S.shown[0];
+      if (start) await select(start.stem);
       else status("nothing to review");
       const gone = S.queue.superseded || [];
       if (gone.length) status(gone.length + " tracklet pick(s) superseded by files rewritten since (an import, a rebuild): the files were kept");

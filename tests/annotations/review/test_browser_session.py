@@ -1,0 +1,40 @@
+"""A review session as a maintainer works through it (headless Chromium): a flag reason is said
+in plain words, and a reload mid-review comes back on the video it showed."""
+
+from __future__ import annotations
+
+from annotations.tracklet_files import read_video_tracklets, tracklet_file, write_video_tracklets
+from tests.annotations.review.test_browser import Page, browser  # noqa: F401 - the fixture
+from tests.annotations.review.test_browser_feedback import review_page
+
+
+def test_a_low_confidence_flag_is_said_in_plain_words(browser, review_setup):  # noqa: F811
+    f = review_setup.facts
+    first = f["flagged"][0]
+    vt = read_video_tracklets(tracklet_file(review_setup.dataset, f["video_path"][first]))
+    vt.review_reason = "low confidence: det_mean 0.349 < 0.359"  # as the builder's rules write it
+    write_video_tracklets(review_setup.dataset, vt)
+    with review_page(browser, review_setup) as (_srv, pg):
+        assert pg.current() == first
+        assert pg.text("#flag") == (
+            "flagged: low confidence: the mean detector confidence of the tracklet's detections is 0.349,"
+            " below the flag threshold 0.359 (det_mean)"
+        )
+        assert "mean detector confidence" in pg.text("#announce")
+        # the reason filter still groups by the reason's kind
+        kinds = pg.p.evaluate("[...document.querySelectorAll('#f-reason option')].map(o => o.value)")
+        assert "low confidence" in kinds
+
+
+def test_a_reload_mid_review_comes_back_on_the_video_shown(browser, review_setup):  # noqa: F811
+    first, second = review_setup.facts["flagged"]
+    with review_page(browser, review_setup) as (_srv, pg):
+        assert pg.current() == first
+        pg.decide("a")  # accepted: the page moves on to the second video
+        assert pg.current() == second
+        pg.p.reload()
+        pg.p.wait_for_selector("body[data-ready='1']")
+        assert pg.current() == second  # not back at the first, already decided one
+        assert pg.text("#state") == "not reviewed yet"
+        assert pg.text("#progress").startswith("1 of ")
+        assert pg.errors == []
