@@ -95,7 +95,9 @@ PAGE_FIELDS = {
     "note": ("note",),
     "shop": ("candidate",),
 }
-UNDO_FIELDS = ("decision_id", "video", "request_id")
+#: ``seen_decision``: with ``video``, the id of the latest live decision the page showed on it
+#: (null: none); an undo of a later one (another page's, unseen) is refused (409)
+UNDO_FIELDS = ("decision_id", "video", "request_id", "seen_decision")
 #: the largest integer a body field may hold (SQLite's integers are 64-bit)
 MAX_INT = 2**31 - 1
 MAX_TEXT = 2000
@@ -265,7 +267,8 @@ class ReviewApp:
     def _dataset_stamp(self) -> tuple[tuple[object, ...], ...]:
         """(name, size, mtime) of what the queue is built from: the split files, the entries, the
         held-back record and the tracklet folder (a file written or removed there changes it),
-        and the catalog's shop decisions (count, latest, undone)."""
+        the catalog's shop decisions (count, latest, undone) and its items' states (per status:
+        count, id sum, latest update, reasons' length)."""
         from movingfashion.archive.verify import HELD_TRACKLETS
 
         out: list[tuple[object, ...]] = []
@@ -282,6 +285,15 @@ class ReviewApp:
             "WHERE kind = 'shop'"
         )
         out.append(("shop decisions", int(row["n"]), int(row["last"] or 0), int(row["undone"])))
+        # the items' states: a `mf clean` rerun (or any writer) holding an item for review, or
+        # letting one go, shows at the next queue request too, not only after a restart (which
+        # gives the open pages a new token); an item moving between statuses changes its old and
+        # new status's count and id sum, a reason or class rewritten the latest update time
+        rows = self.cat.read(
+            "SELECT status, count(*) AS n, total(id) AS ids, max(updated_at) AS at,"
+            " total(length(coalesce(reason, ''))) AS why FROM items GROUP BY status ORDER BY status"
+        )
+        out.append(("items", *((r["status"], r["n"], r["ids"], r["at"], r["why"]) for r in rows)))
         return tuple(out)
 
     def refresh_queue(self) -> bool:
@@ -540,6 +552,24 @@ class ReviewApp:
                 f" page showed it {_verdict_word(seen)}; the page shows it now: decide again to change it"
             )
 
+    @staticmethod
+    def _check_seen_decision(cat: Catalog, it: QueueItem, seen: Any, request_id: str | None) -> None:
+        """:class:`StaleVerdict` when the latest live decision of the item is no longer ``seen``
+        (an id, or None for none), the one the page showed: an undo by video never takes back
+        another page's decision unseen; a retry of a stored undo passes."""
+        if request_id is not None and cat.read(
+            "SELECT 1 FROM review_decisions WHERE undo_request_id = ?", (request_id,)
+        ):
+            return
+        live = [d for d in list_decisions(cat, video=it.video) if d.product_id == it.product_id]
+        latest = live[-1] if live else None
+        if (latest.id if latest else None) != seen:
+            made = f"its {latest.kind} (decision {latest.id})" if latest else "an undo"
+            raise StaleVerdict(
+                f"{it.stem}: another page or reviewer made {made} after this page showed it; the page"
+                " shows it now: press u again to undo the latest decision"
+            )
+
     def _check_class(self, it: QueueItem) -> None:
         """BadRequest for an accept of an item without a DeepFashion2 class (``mf publish`` needs
         one: a class decision, ``c``, sets it)."""
@@ -592,9 +622,14 @@ class ReviewApp:
         did = _int_field(body, "decision_id", low=1)
         stem = _str_field(body, "video", cut=False)
         request_id = _str_field(body, "request_id", MAX_REQUEST_ID, cut=False)
+        seen = _int_field(body, "seen_decision", low=1) if "seen_decision" in body else _UNSEEN
+        if seen is not _UNSEEN and (did is not None or not stem):
+            raise BadRequest("seen_decision goes with video (an undo by id names its decision)")
         item = self._queue_item(stem) if stem else None  # a shared video's item: its product's review
         pick = self._may_undo_pick(did, item)
         with self._dataset_lock() if pick else contextlib.nullcontext(), self._writing() as cat:
+            if seen is not _UNSEEN and item is not None:
+                self._check_seen_decision(cat, item, seen, request_id)
             d, created = undo(
                 self.root,
                 cat,

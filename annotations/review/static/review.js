@@ -587,10 +587,17 @@
       await afterWrite(stem, label + " " + stem, advance);
     });
   }
+  // the id of the latest live decision the page shows on the current video (null: none)
+  function latestShown() {
+    const ds = (S.item && S.item.decisions) || [];
+    return ds.length ? ds[ds.length - 1].id : null;
+  }
   function undoLast() {
     return exclusive(async () => {
       const id = S.undo.length ? S.undo[S.undo.length - 1] : null; // taken off once undone
-      const body = id != null ? { decision_id: id } : { video: S.cur };
+      // by video: the latest decision this page shows on it goes along (another page's later one
+      // is refused, 409, not undone unseen)
+      const body = id != null ? { decision_id: id } : { video: S.cur, seen_decision: latestShown() };
       body.request_id = requestId();
       let res;
       try {

@@ -1,9 +1,13 @@
 """A review session as a maintainer works through it (headless Chromium): a flag reason is said
-in plain words, and a reload mid-review comes back on the video it showed."""
+in plain words, a reload mid-review comes back on the video it showed, and an undo in one tab
+never takes back another tab's decision unseen."""
 
 from __future__ import annotations
 
 from annotations.tracklet_files import read_video_tracklets, tracklet_file, write_video_tracklets
+from schemas.catalog import Catalog
+from schemas.review import list_decisions
+from tests.annotations.review.conftest import running
 from tests.annotations.review.test_browser import Page, browser  # noqa: F401 - the fixture
 from tests.annotations.review.test_browser_feedback import review_page
 
@@ -38,3 +42,29 @@ def test_a_reload_mid_review_comes_back_on_the_video_shown(browser, review_setup
         assert pg.text("#state") == "not reviewed yet"
         assert pg.text("#progress").startswith("1 of ")
         assert pg.errors == []
+
+
+def test_undo_in_one_tab_never_takes_back_another_tabs_decision_unseen(browser, review_setup):  # noqa: F811
+    """Two tabs on one video: B accepts it; A, still showing it undecided and with nothing of its
+    own to undo, presses u: refused (409), B's accept stays and A shows it; u again, now seen,
+    undoes it."""
+    f = review_setup.facts
+    first = f["flagged"][0]
+    with running(review_setup) as srv:
+        a, b = Page(browser, srv.url), Page(browser, srv.url)
+        try:
+            assert a.current() == b.current() == first
+            b.decide("a")
+            a.press("u")
+            a.p.wait_for_function("document.getElementById('status').textContent.startsWith('not undone')")
+            assert "another page or reviewer made its accept" in a.text("#status")
+            a.p.wait_for_function("document.getElementById('state').textContent === 'accepted'")
+            with Catalog(review_setup.catalog) as cat:
+                assert [d.kind for d in list_decisions(cat)] == ["accept"]  # B's accept kept
+            a.decide("u")  # now the page showed the accept: a deliberate undo
+        finally:
+            a.close()
+            b.close()
+    with Catalog(review_setup.catalog) as cat:
+        assert list_decisions(cat) == []
+        assert [d.kind for d in list_decisions(cat, include_undone=True)] == ["accept"]
