@@ -68,3 +68,26 @@ def test_undo_in_one_tab_never_takes_back_another_tabs_decision_unseen(browser, 
     with Catalog(review_setup.catalog) as cat:
         assert list_decisions(cat) == []
         assert [d.kind for d in list_decisions(cat, include_undone=True)] == ["accept"]
+
+
+def _overflow(pg: Page) -> dict:
+    """How far the page scrolls sideways, and which of the texts written by people run past their box."""
+    return pg.p.evaluate(
+        """() => ({page: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+            wide: [...document.querySelectorAll('#state, #notes li, #status, #queue .stem')]
+              .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.id || e.className)})"""
+    )
+
+
+def test_a_long_unbroken_note_or_rejection_reason_wraps_in_its_column(browser, review_setup):  # noqa: F811
+    word = "W" * 400  # a pasted URL or hash: no place to break
+    first = review_setup.facts["flagged"][0]
+    with review_page(browser, review_setup) as (_srv, pg):
+        pg.decide("n", text="note " + word)
+        assert pg.text("#notes li") == "note " + word
+        assert _overflow(pg) == {"page": 0, "wide": []}
+        pg.decide("r", text=word)  # the page moves on; back to the rejected video
+        pg.press("k")
+        pg.p.wait_for_function(f"document.body.dataset.video === {first!r}")
+        assert pg.text("#state") == "rejected: " + word
+        assert _overflow(pg) == {"page": 0, "wide": []}
