@@ -17,7 +17,9 @@ as the ``X-Review-Token`` header, so a page of another origin can neither read n
     POST /api/decision           {video, kind, reason?, df2_class?, tracklet?, note?, candidate?,
                                   request_id} (``candidate``: a shop decision's carousel candidate,
                                   0-based)
-    POST /api/undo               {decision_id? | video?, request_id}
+    POST /api/undo               {decision_id? | video?, seen_decision?, request_id}
+                                 (``seen_decision``: with ``video``, the latest live decision
+                                 the page showed on it, null for none; a later one is 409)
 
 Every decision is committed to the catalog before the answer is sent (``schemas.review``).
 A POST body is checked field by field before anything is stored: a field of the wrong type or
