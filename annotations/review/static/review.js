@@ -234,6 +234,7 @@
     const shop = itemUrl(it, "shop");
     if (shop) $("shop").src = shop;
     else $("shop").removeAttribute("src");
+    $("shop").alt = shop ? "shop image" : "no shop image found";
     const src = itemUrl(it, "video");
     if (!src) {
       video.pause();
@@ -270,7 +271,10 @@
     const bits = [it.product_id, it.class_name || "no class (choose one with c before accepting)", it.partition, it.split].filter((b) => b);
     if (it.designer) bits.push(it.designer);
     if (it.held_back) bits.push("held back by mf publish until accepted");
-    if (it.held_back && !it.video_src) bits.push("video not found (mf review --root: the collection folder)");
+    // a held-back item's collected files not found: each one missing is named (the shop image too,
+    // else its box is only empty)
+    const missing = [!it.video_src && "video", !it.shop_src && "shop image"].filter((m) => m);
+    if (it.held_back && missing.length) bits.push(missing.join(" and ") + " not found (mf review --root: the collection folder)");
     setText($("meta"), bits.join(" · "));
     setText($("caption"), it.caption || "");
     // the reason in plain words (each fired rule explained, its signal named in brackets)

@@ -91,3 +91,26 @@ def test_a_long_unbroken_note_or_rejection_reason_wraps_in_its_column(browser, r
         pg.p.wait_for_function(f"document.body.dataset.video === {first!r}")
         assert pg.text("#state") == "rejected: " + word
         assert _overflow(pg) == {"page": 0, "wide": []}
+
+
+def test_a_held_back_item_whose_collected_files_are_not_found_names_both(browser, review_setup, tmp_path):  # noqa: F811
+    """mf review without the right --root: the held-back item's video and shop image are not in
+    the collection folder; the page says so for each (before: the video only, the shop image's
+    box was left empty without a word)."""
+    from tests.annotations.review.test_held_back import _cleaning_flagged
+
+    stem = _cleaning_flagged(review_setup, "CheldAAAAAA", review_setup.facts["videos"][2])
+    elsewhere = tmp_path / "not-the-collection"
+    elsewhere.mkdir()
+    with running(review_setup, sample_rate=0.0, collection=elsewhere) as srv:
+        pg = Page(browser, srv.url)
+        try:
+            pg.p.click(f"#queue li[data-stem='{stem}']")
+            pg.p.wait_for_selector(f"body[data-video='{stem}']")
+            assert "video and shop image not found (mf review --root: the collection folder)" in pg.text(
+                "#meta"
+            )
+            assert pg.p.get_attribute("#shop", "alt") == "no shop image found"
+            assert pg.errors == []
+        finally:
+            pg.close()
