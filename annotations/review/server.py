@@ -269,8 +269,7 @@ class ReviewApp:
     def _dataset_stamp(self) -> tuple[tuple[object, ...], ...]:
         """(name, size, mtime) of what the queue is built from: the split files, the entries, the
         held-back record and the tracklet folder (a file written or removed there changes it),
-        the catalog's shop decisions (count, latest, undone) and its items' states (per status:
-        count, id sum, latest update, reasons' length)."""
+        and the catalog's shop decisions (count, latest, undone)."""
         from movingfashion.archive.verify import HELD_TRACKLETS
 
         out: list[tuple[object, ...]] = []
@@ -287,15 +286,6 @@ class ReviewApp:
             "WHERE kind = 'shop'"
         )
         out.append(("shop decisions", int(row["n"]), int(row["last"] or 0), int(row["undone"])))
-        # the items' states: a `mf clean` rerun (or any writer) holding an item for review, or
-        # letting one go, shows at the next queue request too, not only after a restart (which
-        # gives the open pages a new token); an item moving between statuses changes its old and
-        # new status's count and id sum, a reason or class rewritten the latest update time
-        rows = self.cat.read(
-            "SELECT status, count(*) AS n, total(id) AS ids, max(updated_at) AS at,"
-            " total(length(coalesce(reason, ''))) AS why FROM items GROUP BY status ORDER BY status"
-        )
-        out.append(("items", *((r["status"], r["n"], r["ids"], r["at"], r["why"]) for r in rows)))
         return tuple(out)
 
     def refresh_queue(self) -> bool:

@@ -30,30 +30,3 @@ def test_the_queue_is_built_again_when_the_dataset_changes(review_setup):
         assert json.loads(json.dumps(app.item_json(other.stem)))["stem"] == other.stem  # it opens
     finally:
         app.close()
-
-
-def test_an_item_the_catalog_holds_for_review_since_the_start_joins_the_queue(review_setup):
-    """A `mf clean` rerun (any writer) holding a published item for review while the page is
-    open: the next queue request lists its video, flagged with the catalog's reason; letting it
-    go again takes it out. Before, only a restart (a new token for every open page) showed it."""
-    from schemas.catalog import Catalog
-    from schemas.items import Status
-
-    f = review_setup.facts
-    app = ReviewApp(review_setup.dataset, review_setup.catalog, sample_rate=0.0)
-    try:
-        before = {i["stem"] for i in app.queue_json()["items"]}
-        stem = next(s for s in f["videos"] if s not in before)
-        pid = f["product"][stem]
-        with Catalog(review_setup.catalog) as cat:
-            cat.set_item_state(
-                f["source"][pid], pid, status=Status.NEEDS_REVIEW, reason="association: planted"
-            )
-        after = {i["stem"]: i for i in app.queue_json()["items"]}
-        assert set(after) == before | {stem}
-        assert after[stem]["flagged"] and after[stem]["reason"] == "association: planted"
-        with Catalog(review_setup.catalog) as cat:
-            cat.set_item_state(f["source"][pid], pid, status=Status.ACCEPTED, reason=None)
-        assert {i["stem"] for i in app.queue_json()["items"]} == before
-    finally:
-        app.close()
