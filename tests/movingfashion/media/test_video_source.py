@@ -94,14 +94,39 @@ def test_frames_as_a_list_are_the_batchs_bytes(video, backend):
     src.close()
 
 
-def test_torchcodec_frames_one_at_a_time_are_its_batch(video):
-    """torchcodec's ``get_list`` decodes frame by frame: the bytes of its batch ``get``."""
-    from movingfashion.media.readers import TorchCodecReader, torchcodec_problem
+@pytest.fixture(scope="module")
+def bframe_clip(tmp_path_factory):
+    """176x144, 60 frames, B-frames and one key frame: where torchcodec's own batch call is slow."""
+    import subprocess
+
+    from movingfashion.media.ffmpeg import ffmpeg_exe
+
+    path = tmp_path_factory.mktemp("bframes") / "one_key.mp4"
+    subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+         "testsrc2=size=176x144:rate=30", "-frames:v", "60", "-c:v", "libx264", "-preset", "ultrafast",
+         "-bf", "3", "-g", "600", "-pix_fmt", "yuv420p", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def test_torchcodec_frames_one_at_a_time_are_its_batch(video, bframe_clip):
+    """torchcodec's ``get`` and ``get_list`` decode frame by frame: the bytes of torchcodec's own
+    batch call (``get_frames_at``) and of PyAV, in the order asked, repeats and all, on a clip
+    with B-frames and one key frame too."""
+    from movingfashion.media.readers import PyAVReader, TorchCodecReader, torchcodec_problem
 
     if torchcodec_problem() is not None:
         pytest.skip(f"torchcodec cannot run here: {torchcodec_problem()}")
-    r = TorchCodecReader(str(video))
-    idx = [9, 2, 2, 0, len(r) - 1]
-    np.testing.assert_array_equal(np.stack(r.get_list(idx)), r.get(idx))
-    np.testing.assert_array_equal(np.stack(r.get_list(idx, each=lambda f: f[::2])), r.get(idx)[:, ::2])
-    r.close()
+    for path in (video, bframe_clip):
+        r, ref = TorchCodecReader(str(path), device="cpu"), PyAVReader(str(path))
+        idx = [9, 2, 2, 0, len(r) - 1, 31, 30]
+        want = r._dec.get_frames_at(idx).data.numpy()
+        np.testing.assert_array_equal(r.get(idx), want)
+        np.testing.assert_array_equal(ref.get(idx), want)
+        np.testing.assert_array_equal(np.stack(r.get_list(idx)), want)
+        np.testing.assert_array_equal(np.stack(r.get_list(idx, each=lambda f: f[::2])), want[:, ::2])
+        assert r.get([]).shape == (0, *r.size, 3)
+        r.close()
+        ref.close()
