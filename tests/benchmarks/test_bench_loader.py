@@ -178,3 +178,27 @@ def test_repeats_draw_fresh_clips_and_the_verdict_says_within_noise(bl):
     assert s["median"] == 0.96
     assert bl.verdict(s["median"], s, 0.95).startswith("OK (within noise")
     assert bl.verdict(0.9, bl.spread([0.88, 0.9, 0.94]), 0.95) == "NOT MET"
+
+
+def test_a_row_is_charged_the_cpu_its_threads_spend_after_it_returns(bl, monkeypatch):
+    """decord and torchcodec keep decoding on their own threads after a call returns: that CPU is
+    the row's, not the next row's (a fake process clock: "late" spends 1 while called and 5 more
+    in the background afterwards, "quiet" spends 1)."""
+    clock = {"t": 0.0, "pending": 0.0}
+
+    def late(k):
+        clock["t"] += 1.0
+        clock["pending"] = 5.0
+
+    def quiet(k):
+        clock["t"] += 1.0
+
+    def sleep(s):  # the background work goes on while the caller waits
+        step = min(1.0, clock["pending"])
+        clock["t"] += step
+        clock["pending"] -= step
+
+    monkeypatch.setattr(bl.time, "process_time", lambda: clock["t"])
+    monkeypatch.setattr(bl.time, "sleep", sleep)
+    got = bl.cpu_pass({"late": late, "quiet": quiet}, 4, lambda: None)
+    assert got == {"late": 6000.0, "quiet": 1000.0}
