@@ -350,11 +350,12 @@ class TorchCodecReader:
     def get(self, indices: Sequence[int]) -> np.ndarray:
         """uint8 RGB ``[B, H, W, 3]`` of ``indices`` (any order, repeats allowed), decoded one
         frame at a time in frame order into one array. torchcodec's own batch call
-        (``get_frames_at``, torchcodec 0.17) returns the same bytes but can cost several times
-        more on a B-frame stream with few key frames: 124 against 48 ms of CPU for 10 random
-        frames of a 176x144 camera clip with one key frame in 120 frames, 0.7-0.85 s against
-        65 ms for all 120; within noise of each other on the 640x272 (6 key frames) and
-        1280x720 (no B-frames) clips measured."""
+        (``get_frames_at``, torchcodec 0.17) returns the same bytes, but its cost was erratic on
+        a 176x144 B-frame clip with one key frame in 120 (not understood): in some processes
+        2.4x this path (10 frames: 124 against 48-51 ms of CPU; all 120: 0.7-0.85 s against
+        65 ms), in others and in ``bench_loader.py``'s loop the same (51 against 52 ms); frame by
+        frame measured the same everywhere, and within noise of the batch call on the 640x272
+        and 1280x720 clips."""
         idx = [int(i) for i in indices]
         if not idx:
             return np.zeros((0, *self._size, 3), np.uint8)
