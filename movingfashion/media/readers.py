@@ -40,7 +40,9 @@ order), and only a re-encode gives such a file timestamps to seek by.
   dataset) on the CPU: **PyAV first**. A sampled frame needs every frame since its key frame,
   and only PyAV can drop the non-reference B-frames on the way (torchcodec and decord decode
   them all): torchcodec cost 1.14-1.27x PyAV's CPU time per clip on the camera clips
-  (176x144, 640x272, 640x480, 768x576, all with B-frames), decord 1.3-1.5x. On a stream
+  (176x144, 640x272, 640x480, 768x576, all with B-frames), decord 1.3-1.5x; a later run that
+  charged each decoder's own threads to it (``bench_loader.py``'s idle wait) gave torchcodec
+  about 1.45x. On a stream
   without B-frames there is nothing to skip and torchcodec's frame path is cheaper (0.9x
   PyAV on a 1280x720 clip without B-frames), so there PyAV hands the file to torchcodec.
 * ``sequential`` (every frame, or every k-th, in order: the tracklet builder, the crop cache,
