@@ -99,6 +99,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 import math
@@ -1227,6 +1228,23 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     def product_ids(self) -> list[str]:
         """Product id of every item (index order), e.g. for :class:`PKSampler`."""
         return [self.products[pi].product_id for pi, _ in self._index]
+
+    def records_digest(self) -> str:
+        """A hex digest of what the dataset read: each product's id and, per video, its path,
+        size, frame count, boxes and confidences, in record order.
+
+        Two opens that read the same records give the same digest, whatever way they read the
+        split files (a listing kept on disk, the tables, the lists): compare it across readers,
+        rebuilds or machines.
+        """
+        h = hashlib.sha256()
+        for rec in self.products:
+            for v in rec.videos:
+                h.update(f"{rec.product_id}|{v.rel_path}|{v.width}|{v.height}|{v.num_frames}".encode())
+                h.update(v.boxes.frames.tobytes())
+                h.update(v.boxes.coords.tobytes())
+                h.update(repr(sorted(v.confidences.items())).encode())
+        return h.hexdigest()
 
     def generator(self, index: int) -> np.random.Generator:
         """The item's training generator, derived from (seed, epoch, index)."""

@@ -5,7 +5,6 @@ changed file is parsed again, and the records are those of a whole parse."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -61,14 +60,23 @@ def _new_process() -> None:
 
 def _records_digest(ds: MovingFashionDataset) -> str:
     """Every video record's product, path, frames, boxes and confidences."""
-    h = hashlib.sha256()
-    for rec in ds.products:
-        for v in rec.videos:
-            h.update(f"{rec.product_id}|{v.rel_path}|{v.width}|{v.height}|{v.num_frames}".encode())
-            h.update(v.boxes.frames.tobytes())
-            h.update(v.boxes.coords.tobytes())
-            h.update(repr(sorted(v.confidences.items())).encode())
-    return h.hexdigest()
+    return ds.records_digest()
+
+
+def test_the_records_digest_changes_with_one_box_and_one_tracklet_file(root):
+    """The digest the tests compare sees one coordinate moved and one confidence changed."""
+    want = _records_digest(MovingFashionDataset(root, "train"))
+    assert _records_digest(MovingFashionDataset(root, "train")) == want
+    train = json.loads((root / "train.json").read_text())
+    key = next(iter(train["101"]["tracklets"][0]))
+    train["101"]["tracklets"][0][key][0] += 1
+    (root / "train.json").write_text(json.dumps(train))
+    _new_process()
+    moved = _records_digest(MovingFashionDataset(root, "train"))
+    assert moved != want
+    _tracklet_file(root, "102_0", 0.5)
+    _new_process()
+    assert _records_digest(MovingFashionDataset(root, "train")) not in (want, moved)
 
 
 def _score(ds: MovingFashionDataset) -> float:
