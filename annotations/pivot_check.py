@@ -12,7 +12,8 @@ threshold there by construction) flagged mostly passing videos on the fitting wo
 The pivot is only known once every frame is detected, and decoding a frame again can cost a
 whole group of pictures on real footage, so :class:`PivotCandidates` keeps, while the frames stream
 through the detector, the crops of the ``k`` detections that rank highest as a pivot (the same
-ranking as :func:`annotations.tracking.training_tracking`: shop score plus class bonus, plus the
+ranking as :func:`annotations.tracking.training_tracking`: shop score plus class bonus (less the
+``cover_penalty``), plus the
 detector's confidence with ``pivot_det_weight``); the pivot is the first of them unless
 ``pivot_min_score`` passes it over (``pivot_second`` is left out when it is not kept).
 """
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 
 from annotations.config import TrackerConfig
-from annotations.tracking import VideoDetections, class_bonus, pivot_ranking, shop_scores
+from annotations.tracking import VideoDetections, candidate_bonus, pivot_ranking, shop_scores
 from movingfashion.models import crops_from_frames
 
 
@@ -66,15 +67,14 @@ class PivotCandidates:
         cls = np.concatenate([np.asarray(c) for c in classes])
         conf = np.concatenate([np.asarray(c, np.float64) for c in scores])
         t = self.tracker
-        rank = pivot_ranking(
-            s, class_bonus(cls, self.item_class, t), t.shop_threshold, conf, t.pivot_det_weight
-        )
+        owner = np.repeat(np.arange(len(boxes)), [len(b) for b in boxes])
+        flat = np.concatenate([np.asarray(b, np.float32).reshape(-1, 4) for b in boxes])
+        bonus = candidate_bonus(cls, self.item_class, t, owner, flat, conf)
+        rank = pivot_ranking(s, bonus, t.shop_threshold, conf, t.pivot_det_weight)
         floor = self._heap[0][0] if len(self._heap) >= self.k else -np.inf
         take = [i for i in np.argsort(-rank)[: self.k] if np.isfinite(rank[i]) and rank[i] > floor]
         if not take:
             return
-        owner = np.repeat(np.arange(len(boxes)), [len(b) for b in boxes])
-        flat = np.concatenate([np.asarray(b, np.float32).reshape(-1, 4) for b in boxes])
         crops = crops_from_frames([frames[owner[i]] for i in take], [flat[i] for i in take], self.size)
         for i, crop in zip(take, crops, strict=True):
             item = (float(rank[i]), start + int(i), crop)

@@ -160,6 +160,64 @@ def class_bonus(classes: np.ndarray, item_class: int | None, config: TrackerConf
     return config.class_bonus * (classes == item_class)
 
 
+#: DeepFashion2 classes worn below a top whose box ``cover_penalty`` weighs (shorts: short enough
+#: that the part a top covers is a large share of the box; a skirt's sides often show beside the
+#: top up to its tall box, and trousers' right box often reaches a fifth of its height above the
+#: top's edge, so both are left out) and those worn over their waistband (tops, outwear, vest, sling)
+LOWER_BODY = (7,)
+UPPER_BODY = (1, 2, 3, 4, 5, 6)
+
+
+def covered_share(
+    frames: np.ndarray,
+    boxes: np.ndarray,
+    classes: np.ndarray,
+    scores: np.ndarray,
+    min_score: float,
+    min_overlap: float = 0.5,
+) -> np.ndarray:
+    """For each detection of a :data:`LOWER_BODY` class, the share of its height above the lower edge of a
+    detection of an :data:`UPPER_BODY` class in the same frame (detector confidence >= ``min_score``) that
+    lies over it: at least ``min_overlap`` of its width under the top's, the top's box starting no
+    lower and ending higher than its own; 0 for every other detection, ``[D]`` float."""
+    frames = np.asarray(frames)
+    out = np.zeros(len(frames))
+    lo = np.flatnonzero(np.isin(classes, LOWER_BODY))
+    up = np.flatnonzero(np.isin(classes, UPPER_BODY) & (np.asarray(scores) >= min_score))
+    if not len(lo) or not len(up):
+        return out
+    bx = np.asarray(boxes, np.float64).reshape(-1, 4)
+    # frame by frame (a long video's bottoms x tops would not fit in memory at once)
+    for f in np.intersect1d(frames[lo], frames[up]):
+        li, ui = lo[frames[lo] == f], up[frames[up] == f]
+        b, u = bx[li][:, None], bx[ui][None]  # [L,1,4], [1,U,4]
+        width = np.maximum(b[..., 2] - b[..., 0], 1e-9)
+        height = np.maximum(b[..., 3] - b[..., 1], 1e-9)
+        across = np.clip(np.minimum(b[..., 2], u[..., 2]) - np.maximum(b[..., 0], u[..., 0]), 0, None)
+        over = (across / width >= min_overlap) & (u[..., 1] <= b[..., 1]) & (u[..., 3] < b[..., 3])
+        share = np.where(over, np.clip((u[..., 3] - b[..., 1]) / height, 0, 1), 0.0)
+        out[li] = share.max(axis=1)
+    return out
+
+
+def candidate_bonus(
+    classes: np.ndarray,
+    item_class: int | None,
+    config: TrackerConfig,
+    frames: np.ndarray,
+    boxes: np.ndarray,
+    scores: np.ndarray,
+) -> np.ndarray | None:
+    """What training tracking adds to each detection's score, for the pivot and for the detection
+    kept per frame: :func:`class_bonus`, less ``cover_penalty`` x :func:`covered_share`; None when
+    neither is used."""
+    bonus = class_bonus(classes, item_class, config)
+    if config.cover_penalty <= 0:
+        return bonus
+    pen = config.cover_penalty * covered_share(frames, boxes, classes, scores, config.cover_min_score)
+    return -pen if bonus is None else bonus - pen
+
+
 def pivot_ranking(
     shop: np.ndarray,
     bonus: np.ndarray | None,
@@ -206,7 +264,7 @@ def training_tracking(
     if len(dets) == 0:
         return None
     s = shop_scores(dets.embeddings, head, shop_embedding)
-    bonus = class_bonus(dets.classes, item_class, cfg)
+    bonus = candidate_bonus(dets.classes, item_class, cfg, dets.frames, dets.boxes, dets.scores)
     rank = pivot_ranking(s, bonus, cfg.shop_threshold, dets.scores, cfg.pivot_det_weight)
     if cfg.pivot_min_score > 0:
         sure = np.where(dets.scores >= cfg.pivot_min_score, rank, -np.inf)

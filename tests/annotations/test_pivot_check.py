@@ -12,7 +12,7 @@ import torch
 from annotations.builder import TrackletBuilder, load_splits, video_jobs
 from annotations.config import BuildConfig
 from annotations.pivot_check import PivotCandidates, offer_stored
-from annotations.tracking import class_bonus, pivot_ranking, training_tracking
+from annotations.tracking import candidate_bonus, pivot_ranking, training_tracking
 from movingfashion.media.video_source import VideoSource, prefetch_batches
 from movingfashion.models import crops_from_frames
 from movingfashion.models.detectors import build_detector
@@ -62,9 +62,9 @@ def test_pivot_second_is_the_crop_matchers_score_of_the_pivot(gt_dataset):
     assert "pivot_second" not in vt.signals and vt.signals
 
 
-@pytest.mark.parametrize("det_weight", [0.0, 0.5])
-def test_candidates_are_the_best_ranked_whatever_the_batching(gt_dataset, det_weight):
-    b = _builder(tracker={"pivot_det_weight": det_weight})
+@pytest.mark.parametrize(("det_weight", "cover"), [(0.0, 0.0), (0.5, 0.0), (0.0, 1.0)])
+def test_candidates_are_the_best_ranked_whatever_the_batching(gt_dataset, det_weight, cover):
+    b = _builder(tracker={"pivot_det_weight": det_weight, "cover_penalty": cover})
     job = video_jobs(load_splits(gt_dataset))[1]
     shop = b.shop_embedding(gt_dataset / job.img_path)
     src = VideoSource(gt_dataset / job.video_path)
@@ -81,9 +81,8 @@ def test_candidates_are_the_best_ranked_whatever_the_batching(gt_dataset, det_we
     with torch.no_grad():
         s = b.matcher.m.score_matrix(shop[None], dets.embeddings)[0].numpy()
     t = b.config.tracker
-    rank = pivot_ranking(
-        s, class_bonus(dets.classes, job.item_class, t), t.shop_threshold, dets.scores, t.pivot_det_weight
-    )
+    bonus = candidate_bonus(dets.classes, job.item_class, t, dets.frames, dets.boxes, dets.scores)
+    rank = pivot_ranking(s, bonus, t.shop_threshold, dets.scores, t.pivot_det_weight)
     best = [int(i) for i in np.argsort(-rank, kind="stable")[:5] if np.isfinite(rank[i])]
     assert kept[1] == kept[4] == kept[16] == best
     # the kept crop is the detection's own

@@ -10,6 +10,7 @@ from annotations.builder import interpolate_boxes
 from annotations.config import TrackerConfig
 from annotations.tracking import (
     VideoDetections,
+    covered_share,
     extend_into,
     inference_tracking,
     skipped_end_frames,
@@ -422,3 +423,126 @@ def test_extend_into_continues_the_tracklet_onto_a_skipped_frame_the_item_leaves
     assert extend_into(tr, dets, unlike, head, centre.clone(), cfg)[0] is tr
     off = TrackerConfig(continue_iou=0)
     assert extend_into(tr, dets, extra, head, centre.clone(), off)[0] is tr
+
+
+def test_covered_share_is_the_part_of_a_bottom_above_the_lower_edge_of_a_top_over_it():
+    """Only a shorts box counts (not skirts or trousers), only under a sure top-like box of its own
+    frame that spans it across and ends above its lower edge: the share of its height above that
+    edge."""
+    top = [50, 0, 150, 100]  # a top down to y 100, sure (0.9)
+    boxes = np.array(
+        [
+            top,
+            [60, 60, 140, 140],  # shorts reaching 40 of their 80 px up under the top: 0.5
+            [60, 100, 140, 140],  # the same shorts' visible strip: 0
+            [60, 60, 140, 140],  # a top-class box at the same place: not a bottom
+            [60, 60, 140, 140],  # shorts on another frame: no top there
+            [300, 60, 380, 140],  # shorts beside the top, not under it
+            [60, 60, 140, 140],  # a skirt as the first: not weighed
+            [60, 60, 140, 140],  # trousers as the first: not weighed
+        ],
+        np.float32,
+    )
+    frames = np.array([0, 0, 0, 0, 1, 0, 0, 0])
+    classes = np.array([1, 7, 7, 2, 7, 7, 9, 8])
+    scores = np.array([0.9, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3], np.float32)
+    got = covered_share(frames, boxes, classes, scores, 0.5)
+    np.testing.assert_allclose(got, [0, 0.5, 0, 0, 0, 0, 0, 0])
+    unsure = scores.copy()
+    unsure[0] = 0.4
+    np.testing.assert_allclose(covered_share(frames, boxes, classes, unsure, 0.5), 0)
+
+
+def half_covered_shorts_video(n_frames=8, seed=0):
+    """Shorts half covered by a top, as the embedded detector sees them on the synthetic worlds (seed
+    9379): on every frame a sure top box, a shorts box on the visible strip below the top's lower
+    edge (the world's truth: the tight box of the visible pixels) and a taller shorts box reaching up
+    under the top, which matches the shop image a hair better. Returns the detections, which box
+    each is (0 strip, 1 tall, 2 top), the true boxes by frame and the shop embedding."""
+    g = torch.Generator().manual_seed(seed)
+    centre, top = torch.randn(256, generator=g), torch.randn(256, generator=g)
+    frames, boxes, emb, ids, classes, scores, truth = [], [], [], [], [], [], {}
+    for t in range(n_frames):
+        x = 60 + 2 * t
+        strip, tall, shirt = [x, 200, x + 130, 262], [x - 3, 135, x + 133, 265], [x - 5, 0, x + 140, 200]
+        truth[t] = strip
+        for o, box, cls, conf, noise in (
+            (0, strip, 7, 0.25, 0.02),
+            (1, tall, 7, 0.2, 0.005),
+            (2, shirt, 1, 0.8, 0.01),
+        ):
+            frames.append(t)
+            boxes.append(box)
+            ids.append(o)
+            classes.append(cls)
+            scores.append(conf)
+            emb.append((top if o == 2 else centre) + noise * torch.randn(256, generator=g))
+    dets = VideoDetections(
+        np.array(frames),
+        np.array(boxes, np.float32),
+        np.array(scores, np.float32),
+        np.array(classes, np.int64),
+        torch.stack(emb),
+    )
+    return dets, np.array(ids), truth, centre
+
+
+def test_cover_penalty_keeps_the_tracklet_on_the_visible_part_of_a_half_covered_bottom():
+    """Against the truth (the visible part): without cover_penalty the pivot is the tall box, the
+    tracklet fails the paper's check (>= 50% of its boxes at IoU >= 0.5 with the true box) on every
+    frame; with the default it passes on every frame."""
+    from annotations.qa import check_tracklet
+    from schemas.dataset import Tracklet
+
+    dets, ids, truth, shop = half_covered_shorts_video()
+    head = distance_head(scale=0.02, bias=3.0)
+
+    def check(cfg):
+        tr = training_tracking(dets, head, shop.clone(), cfg, item_class=7)
+        boxes = {int(dets.frames[m]): dets.boxes[m].tolist() for m in tr.members}
+        tracklet = Tracklet(video="v.mp4", boxes=boxes, scores=dict.fromkeys(boxes, 0.5))
+        return tr, check_tracklet("v", tracklet, truth)
+
+    tr, old = check(TrackerConfig(cover_penalty=0))
+    assert ids[tr.pivot] == 1 and not old.passed
+    tr, new = check(TrackerConfig())
+    assert ids[tr.pivot] == 0 and set(ids[tr.members]) == {0} and len(tr.members) == 8
+    assert new.passed and new.contain_fraction == 1.0
+
+
+def test_half_covered_shorts_of_a_world_are_boxed_on_their_visible_part():
+    """Against a world's truth: video CmECp9RO6Ka_0 of seed 9379 (50 products, quick), shorts half
+    covered by a top, as the embedded detector and RoI matcher saw it at stride 2 (its detections and
+    RoI descriptors, the shop image's descriptor and the world's true item boxes, stored in
+    ``data/half_covered_shorts_9379.json``; made by the embedded weights, so retrained weights need
+    it written again). The shop score alone puts the pivot on the box reaching up under the top and
+    the tracklet fails the paper's check (2 of 8 boxes on the item); with ``cover_penalty`` every box
+    is on the item."""
+    import json
+    from pathlib import Path
+
+    from annotations.qa import check_tracklet
+    from movingfashion.models.roi import load_roi_matcher
+    from schemas.dataset import Tracklet
+
+    d = json.loads((Path(__file__).parent / "data" / "half_covered_shorts_9379.json").read_text())
+    dets = VideoDetections(
+        np.array(d["frames"]),
+        np.array(d["boxes"], np.float32),
+        np.array(d["scores"], np.float32),
+        np.array(d["classes"]),
+        torch.tensor(d["embeddings"]),
+    )
+    head, truth = load_roi_matcher(None, device="cpu").m, d["truth"]
+
+    def check(cfg):
+        tr = training_tracking(dets, head, torch.tensor(d["shop"]), cfg, item_class=d["item_class"])
+        boxes = {int(dets.frames[m]): dets.boxes[m].tolist() for m in tr.members}
+        return check_tracklet(
+            "v.mp4", Tracklet(video="v.mp4", boxes=boxes, scores=dict.fromkeys(boxes, 0.5)), truth
+        )
+
+    old = check(TrackerConfig(cover_penalty=0))
+    assert not old.passed and old.contain_fraction <= 0.25, old
+    new = check(TrackerConfig())
+    assert new.passed and new.contain_fraction == 1.0 and new.detections == 8, new
