@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -90,3 +91,13 @@ def split_screen(
     )
     axis = 2 if layout == "left-right" else 1
     return np.concatenate(parts, axis=axis), still
+
+
+def reencode(src: Path, dst: Path, vf: str) -> Path:
+    """``src`` re-encoded to ``dst`` (H.264, CRF 30) through the ffmpeg video filter ``vf``."""
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(src), "-vf", vf]
+        + ["-c:v", "libx264", "-crf", "30", "-threads", "1", str(dst)],
+        check=True,
+    )
+    return dst

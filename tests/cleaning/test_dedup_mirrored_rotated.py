@@ -5,9 +5,6 @@ re-posts too)."""
 
 from __future__ import annotations
 
-import subprocess
-
-import imageio_ffmpeg
 import numpy as np
 import pytest
 
@@ -15,20 +12,11 @@ from cleaning.config import DedupConfig
 from cleaning.dedup import find_video_duplicates, video_pair_evidence
 from cleaning.fingerprint import VideoFingerprint, decode_size, fingerprint_frames
 from cleaning.phash import dct_coefficients, dct_hash, normalise
-from tests.cleaning.media_helpers import scene, write_mp4
+from tests.cleaning.media_helpers import reencode, scene, write_mp4
 from tests.cleaning.test_dedup import _record
 
 #: ffmpeg filters mirroring a clip left-right and then turning it clockwise by the angle
 MIRROR_TURNS = {90: "hflip,transpose=1", 180: "vflip", 270: "hflip,transpose=2"}
-
-
-def _reencode(src, dst, vf):
-    subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(src), "-vf", vf]
-        + ["-c:v", "libx264", "-crf", "30", "-threads", "1", str(dst)],
-        check=True,
-    )
-    return dst
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +24,7 @@ def clips(tmp_path_factory):
     d = tmp_path_factory.mktemp("mirror-turned")
     orig = {f"orig{s}": write_mp4(d / f"orig{s}.mp4", scene(20 + s, 60, 192, 144)) for s in range(4)}
     flipped = {
-        f"flip{a}": _reencode(orig[f"orig{i}"], d / f"flip{a}.mp4", vf)
+        f"flip{a}": reencode(orig[f"orig{i}"], d / f"flip{a}.mp4", vf)
         for i, (a, vf) in enumerate(MIRROR_TURNS.items())
     }
     return {**orig, **flipped}
@@ -102,10 +90,10 @@ def test_landscape_frames_are_decoded_by_their_shorter_side():
     assert decode_size(64, 48) == (64, 48)
 
 
-def test_a_portrait_clip_in_a_16_9_frame_verifies_as_surely_as_a_reencode(tmp_path):
+def test_a_portrait_clip_in_a_16_9_frame_verifies_as_surely_as_areencode(tmp_path):
     src = write_mp4(tmp_path / "src.mp4", scene(31, 60, 144, 256))
-    barred = _reencode(src, tmp_path / "barred.mp4", "pad=iw*3.16:ih:(ow-iw)/2:0:black")
-    plain = _reencode(src, tmp_path / "plain.mp4", "null")
+    barred = reencode(src, tmp_path / "barred.mp4", "pad=iw*3.16:ih:(ow-iw)/2:0:black")
+    plain = reencode(src, tmp_path / "plain.mp4", "null")
     recs = [_record(p) for p in (src, barred, plain)]
     ev = {(e.a, e.b): e for e in video_pair_evidence(recs, DedupConfig(), exhaustive=True)}
     assert ev[("barred", "src")].duplicate and ev[("plain", "src")].duplicate
@@ -115,8 +103,8 @@ def test_a_portrait_clip_in_a_16_9_frame_verifies_as_surely_as_a_reencode(tmp_pa
 
 def test_a_clip_off_centre_between_two_bars_is_a_duplicate(tmp_path):
     src = write_mp4(tmp_path / "src.mp4", scene(41, 60, 144, 256))
-    wide = _reencode(src, tmp_path / "wide.mp4", "pad=iw*3.16:ih:(ow-iw)*0.8:0:black")
-    tall = _reencode(src, tmp_path / "tall.mp4", "pad=iw:ih*2.5:0:(oh-ih)*0.2:white")
+    wide = reencode(src, tmp_path / "wide.mp4", "pad=iw*3.16:ih:(ow-iw)*0.8:0:black")
+    tall = reencode(src, tmp_path / "tall.mp4", "pad=iw:ih*2.5:0:(oh-ih)*0.2:white")
     res = find_video_duplicates([_record(p) for p in (src, wide, tall)])
     # a bar of 55% (wide) or 48% (tall) of a side was cut at 40%: the box kept a band of bar
     assert sorted(map(sorted, res.clusters)) == [["src", "tall", "wide"]]

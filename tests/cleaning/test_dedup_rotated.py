@@ -3,9 +3,6 @@ dropped) are duplicates, with the turn named; the turned hashes pair nothing els
 
 from __future__ import annotations
 
-import subprocess
-
-import imageio_ffmpeg
 import numpy as np
 import pytest
 
@@ -13,20 +10,11 @@ from cleaning.config import DedupConfig
 from cleaning.dedup import find_video_duplicates, video_pair_evidence
 from cleaning.fingerprint import VideoFingerprint, fingerprint_frames
 from cleaning.phash import dct_coefficients, dct_hash, normalise, turned_hashes
-from tests.cleaning.media_helpers import scene, write_mp4
+from tests.cleaning.media_helpers import reencode, scene, write_mp4
 from tests.cleaning.test_dedup import _record
 
 #: ffmpeg filters turning a clip clockwise by the angle
 TURNS = {90: "transpose=1", 180: "hflip,vflip", 270: "transpose=2"}
-
-
-def _reencode(src, dst, vf):
-    subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(src), "-vf", vf]
-        + ["-c:v", "libx264", "-crf", "30", "-threads", "1", str(dst)],
-        check=True,
-    )
-    return dst
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +22,7 @@ def clips(tmp_path_factory):
     d = tmp_path_factory.mktemp("rotated")
     orig = {f"orig{s}": write_mp4(d / f"orig{s}.mp4", scene(s, 60, 192, 144)) for s in range(4)}
     turned = {
-        f"turn{a}": _reencode(orig[f"orig{i}"], d / f"turn{a}.mp4", TURNS[a]) for i, a in enumerate(TURNS)
+        f"turn{a}": reencode(orig[f"orig{i}"], d / f"turn{a}.mp4", TURNS[a]) for i, a in enumerate(TURNS)
     }
     return {**orig, **turned}
 
