@@ -536,17 +536,28 @@ class UltralyticsDetector(Detector):
         last = max(net.model[-1].f)  # the deepest level the head reads: the pass stops there
         with torch.inference_mode():
             for i in range(0, len(frames), self.config.batch):
-                bgr = [bgr_frame(f) for f in frames[i : i + self.config.batch]]
-                predictor.model(predictor.preprocess(bgr), embed=[last])
+                chunk = frames[i : i + self.config.batch]
+                if all(_rgb_ok(f) for f in chunk) and _rgb_preprocess(predictor):
+                    # letterboxed as RGB, then ultralytics' BGR -> RGB flip undone (:func:`_rgb_preprocess`)
+                    x = predictor.preprocess([np.ascontiguousarray(f) for f in chunk]).flip(1)
+                else:
+                    x = predictor.preprocess([bgr_frame(f) for f in chunk])
+                predictor.model(x, embed=[last])
 
     def _detect_batch(self, frames: np.ndarray) -> list[FrameDetections]:
-        bgr = [bgr_frame(f) for f in frames]
         cfg = self.config
-        first = getattr(self.model, "predictor", None) is None
+        predictor = getattr(self.model, "predictor", None)
+        first = predictor is None
+        # RGB frames go in as they are once the predictor is set up (:func:`_rgb_preprocess`): the
+        # letterbox treats the three channels alike, so swapping them on the letterboxed tensor
+        # gives the same input as swapping the full frame first (about 1.5 ms per 1280x720 frame)
+        rgb = not first and all(_rgb_ok(f) for f in frames) and _rgb_preprocess(predictor)
+        images = [np.ascontiguousarray(f) for f in frames] if rgb else [bgr_frame(f) for f in frames]
         try:
-            with keeping_torch_threads():  # the first predict sets up the predictor, which sets them
+            with keeping_torch_threads(), _rgb_input(predictor, rgb):
+                # the first predict sets up the predictor, which sets the torch threads
                 results = self.model.predict(
-                    bgr,
+                    images,
                     imgsz=self.imgsz,
                     conf=cfg.conf,
                     iou=cfg.iou,
@@ -578,6 +589,57 @@ class UltralyticsDetector(Detector):
             keep = mapped > 0
             out.append(FrameDetections(boxes[keep].reshape(-1, 4), scores[keep], mapped[keep]))
         return out
+
+
+def _rgb_ok(frame: np.ndarray) -> bool:
+    """Whether ``frame`` can go to ultralytics as RGB (``uint8`` ``[H, W, 3]``)."""
+    return frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
+
+
+def _flips_channels(preprocess: Callable[[list[np.ndarray]], Any]) -> bool:
+    """Whether ultralytics' ``preprocess`` turns BGR ``uint8`` frames into RGB ``[B, 3, h, w]``
+    (checked on one tiny frame whose three channels differ)."""
+    probe = np.empty((8, 8, 3), np.uint8)
+    probe[...] = (10, 20, 30)
+    out = preprocess([probe])
+    return tuple(round(float(out[0, c, 4, 4]) * 255) for c in range(3)) == (30, 20, 10)
+
+
+def _rgb_preprocess(predictor: Any) -> bool:
+    """Let ``predictor`` take RGB frames; returns whether it can. While its ``_mf_rgb`` is set, its
+    preprocessing (the letterbox, then BGR -> RGB on the ``[B, 3, h, w]`` tensor) is followed by a
+    channel flip back, so RGB frames give the tensor their BGR copies would, bit for bit (the
+    letterbox resizes and pads each channel alike). Installed once per predictor, and only when
+    its preprocessing does flip the channels (:func:`_flips_channels`); else BGR copies go in."""
+    ready = getattr(predictor, "_mf_rgb_ready", None)
+    if ready is not None:
+        return bool(ready)
+    base = predictor.preprocess
+    if not _flips_channels(base):
+        predictor._mf_rgb_ready = False
+        return False
+
+    def preprocess(im: Any) -> Any:
+        out = base(im)
+        return out.flip(1) if getattr(predictor, "_mf_rgb", False) else out
+
+    predictor.preprocess = preprocess
+    predictor._mf_rgb = False
+    predictor._mf_rgb_ready = True
+    return True
+
+
+@contextlib.contextmanager
+def _rgb_input(predictor: Any, rgb: bool) -> Iterator[None]:
+    """``predictor`` takes RGB frames inside the block when ``rgb`` (see :func:`_rgb_preprocess`)."""
+    if not rgb:
+        yield
+        return
+    predictor._mf_rgb = True
+    try:
+        yield
+    finally:
+        predictor._mf_rgb = False
 
 
 def bgr_frame(frame: np.ndarray) -> np.ndarray:
