@@ -515,9 +515,10 @@ def test_half_covered_shorts_of_a_world_are_boxed_on_their_visible_part():
     covered by a top, as the embedded detector and RoI matcher saw it at stride 2 (its detections and
     RoI descriptors, the shop image's descriptor and the world's true item boxes, stored in
     ``data/half_covered_shorts_9379.json``; made by the embedded weights, so retrained weights need
-    it written again). The shop score alone puts the pivot on the box reaching up under the top and
-    the tracklet fails the paper's check (2 of 8 boxes on the item); with ``cover_penalty`` every box
-    is on the item."""
+    it written again by ``data/make_half_covered_shorts_9379.py --work DIR``, which says whether the
+    video still shows the case). The shop score alone puts the pivot on the box reaching up under the
+    top and the tracklet fails the paper's check (2 of 8 boxes on the item); with ``cover_penalty``
+    every box is on the item."""
     import json
     from pathlib import Path
 
