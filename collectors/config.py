@@ -116,11 +116,7 @@ class HttpConfig(_Model):
     @field_validator("item_refusal_pattern")
     @classmethod
     def _item_refusal(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a regular expression ({exc})") from None
-        return value
+        return check_regex(value)
 
 
 #: The image kinds a Net-A-Porter view can be (``views`` keys, ``required_views``).
@@ -133,6 +129,15 @@ TEMPLATE_FIELDS = {
     "video_url": ("id",),
     "image_url": ("id", "view", "size"),
 }
+
+
+def check_regex(value: str) -> str:
+    """``value`` when it compiles as a regular expression; else a ValueError saying why."""
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression ({exc})") from None
+    return value
 
 
 def check_template(template: str, names: tuple[str, ...]) -> str:
@@ -216,11 +221,7 @@ class NetAPorterConfig(_Model):
     @field_validator("login_url_pattern")
     @classmethod
     def _login_pattern(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a regular expression ({exc})") from None
-        return value
+        return check_regex(value)
 
     @field_validator(*TEMPLATE_FIELDS)
     @classmethod
@@ -310,6 +311,22 @@ class InstagramConfig(_Model):
         "--base-url sets it (a mirror, the loopback world)",
     )
     query_sleep: bool = Field(True, description="instaloader's own random pause before each query")
+    missing_page_pattern: str = Field(
+        r"(?i)this page isn(?:'|&#39;|&#x27;|’)t available|Page not found",
+        description="regex: a profile page (404 or 200) whose text matches it says the profile does not "
+        "exist (http_404), whatever other queries it embeds",
+    )
+    login_page_pattern: str = Field(
+        r"(?i)/accounts/login|loginForm|Log in to Instagram|Log into Instagram",
+        description="regex: a 200 page embedding no data whose text matches it is Instagram's login page "
+        "(login_required); any other such page is a block or a 'please wait' page (page_without_data, "
+        "retried by a rerun)",
+    )
+
+    @field_validator("missing_page_pattern", "login_page_pattern")
+    @classmethod
+    def _page_patterns(cls, value: str) -> str:
+        return check_regex(value)
 
 
 class UrlsConfig(_Model):

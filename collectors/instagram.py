@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from collectors.base import Found, Source, SourceOption, TargetForm
-from collectors.config import CollectConfig, host_of
+from collectors.config import CollectConfig, InstagramConfig, host_of
 from collectors.core import Candidate, CollectContext, answer_changed_shape, hashtags_in
 from collectors.hosts import HostPolicy
 from collectors.listfiles import expand_lists, is_dir, is_file, target_path
@@ -474,7 +474,7 @@ class Instagram(Source):
                 try:
                     profile = instaloader.Profile.from_username(context, name)
                 except instaloader.ProfileNotExistsException:
-                    check_profile_page(context, where)
+                    check_profile_page(context, where, self.cfg)
                     raise
                 try:
                     posts = profile.get_posts()
@@ -956,21 +956,16 @@ def listing_fault(context: Any, kind: str, where: str) -> FetchError | None:
     return None
 
 
-#: what Instagram's page of a profile that does not exist says (served 404, or 200)
-_NO_SUCH_PAGE = re.compile(r"this page isn(?:'|&#39;|&#x27;|’)t available|Page not found", re.IGNORECASE)
-#: the marks of Instagram's login page (served in place of a profile to a blocked visitor)
-_LOGIN_PAGE = re.compile(r"/accounts/login|loginForm|Log in to Instagram|Log into Instagram", re.IGNORECASE)
-
-
-def check_profile_page(context: Any, where: str) -> None:
+def check_profile_page(context: Any, where: str, cfg: InstagramConfig) -> None:
     """Tell why instaloader found no profile on its page (after ``ProfileNotExistsException``),
     from the last page ``context`` read. Returns (the profile does not exist) for a 404, for a
-    page that says so ("Sorry, this page isn't available", whatever other queries it embeds),
+    page that says so (``cfg.missing_page_pattern``, whatever other queries it embeds),
     and for one embedding the profile's query as null; raises for the rest:
 
     * a page embedding query data without the profile's query (or without its ``pk``): the
       site changed, :func:`~collectors.core.answer_changed_shape` naming the key and URL;
-    * a 200 page embedding no data at all: Instagram's login page (``login_required``), or a
+    * a 200 page embedding no data at all: Instagram's login page (``cfg.login_page_pattern``,
+      ``login_required``), or a
       "please wait" page or other block (``page_without_data``): a rerun later (or logged in)
       reads the profile, so neither is taken for a changed site nor for a missing profile."""
     from collectors.instaloader_net import last_answer, last_page_text
@@ -980,12 +975,12 @@ def check_profile_page(context: Any, where: str) -> None:
         return
     url, data = answered
     text = last_page_text(context) or ""
-    if _NO_SUCH_PAGE.search(text):  # whatever other queries the page embeds
+    if re.search(cfg.missing_page_pattern, text):  # whatever other queries the page embeds
         return
     if data:
         _refuse_changed_page(answered, where, PROFILE_PAGE_KEYS)
         return
-    if _LOGIN_PAGE.search(text):
+    if re.search(cfg.login_page_pattern, text):
         raise FetchError(
             f"Instagram answered its login page at {url} instead of the profile",
             where=where,

@@ -56,12 +56,13 @@ def _instagram(site: FakeSite, answers: dict[str, tuple[int, str, bytes]]) -> No
     cls.do_POST = lambda handler: serve(handler, "POST")
 
 
-def _collect(tmp_path, site, target: str) -> list[dict]:
+def _collect(tmp_path, site, target: str, **instagram: Any) -> list[dict]:
+    """``target``'s problems, collected with these ``instagram`` settings over the defaults."""
     cfg = load_collect_config(base_url=site.base)
     cfg = cfg.model_copy(
         update={
             "http": loopback_http(max_retries=0),
-            "instagram": cfg.instagram.model_copy(update={"query_sleep": False}),
+            "instagram": cfg.instagram.model_copy(update={"query_sleep": False, **instagram}),
         }
     )
     s = collect("instagram", [target], root=tmp_path / "d", catalog=tmp_path / "c.sqlite", cfg=cfg)

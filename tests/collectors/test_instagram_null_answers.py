@@ -210,6 +210,29 @@ def test_a_200_page_saying_the_profile_is_not_available_is_a_missing_profile(tmp
     assert "changed shape" not in problem["message"]
 
 
+def test_the_page_markers_are_settings_a_page_in_another_language_is_read_by(tmp_path):
+    """The words that say a profile is missing or that a page is the login page are settings
+    (``instagram.missing_page_pattern`` / ``login_page_pattern``): a user reading Instagram in
+    another language sets them and gets the right reason, not a retried block."""
+    from collectors.config import InstagramConfig
+
+    utf8 = "text/html; charset=utf-8"  # as Instagram serves its pages
+    missing = (200, utf8, _html("<h2>Lo sentimos, esta p\u00e1gina no est\u00e1 disponible.</h2>")[2])
+    login = (200, utf8, _html('<a href="/cuentas/entrar/">Entrar</a>')[2])
+    with FakeSite() as site:
+        _instagram(site, {"/nora/": missing, "/mia/": login})
+        (default,) = _collect(tmp_path / "a", site, "profile:nora")
+        (nora,) = _collect(
+            tmp_path / "b", site, "profile:nora", missing_page_pattern="no est\u00e1 disponible"
+        )
+        (mia,) = _collect(tmp_path / "c", site, "profile:mia", login_page_pattern="/cuentas/entrar/")
+    assert default["reason"] == "page_without_data"
+    assert nora["reason"] == "http_404" and "does not exist" in nora["message"]
+    assert mia["reason"] == "login_required"
+    with pytest.raises(ValueError, match="login_page_pattern"):
+        InstagramConfig(login_page_pattern="(")
+
+
 def test_a_200_login_page_in_place_of_the_profile_asks_for_a_login(tmp_path):
     page = _html('<form id="loginForm" action="/accounts/login/ajax/"><input name="username"></form>')
     with FakeSite() as site:
