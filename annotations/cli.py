@@ -250,6 +250,8 @@ def build(
       mf-tracklets build --dataset /shared/dataset --executor ray --ray-address HEAD:6379 --gpus-per-worker 0.5
     """
     cfg = _load_build_config(config, stride, batch, keyframes, embed, conf)
+    if catalog_path:  # another collection's catalog is refused before its flags are written, as review does
+        _require_catalog_knows_dataset(dataset, catalog_path)
     from annotations.builder import build_dataset_tracklets, parse_shard
     from movingfashion.executors import make_executor
 
@@ -965,8 +967,9 @@ def _catalog_holds(
 
 def _require_catalog_knows_dataset(dataset: str, catalog: str | Path) -> None:
     """:func:`require_catalog_overlap` for the catalog the user named and the products the
-    dataset's split files list: the review page's start, before it binds its port. The catalog is
-    opened as the page opens it (it must exist; an older schema is upgraded)."""
+    dataset's split files list, before anything is written: the review page's start (before it
+    binds its port), ``build`` (before its flags) and ``import`` (before it records). The catalog
+    is opened as the page opens it (it must exist; an older schema is upgraded)."""
     from annotations.tracklet_files import load_split_heads_rows, split_files_present
     from schemas.catalog import Catalog
     from schemas.dataset import read_entry_rows
@@ -1494,6 +1497,8 @@ def import_(source, fmt, dataset, catalog_path, tracks, force, as_json) -> None:
     """
     from annotations.exchange.importer import import_cvat
 
+    if catalog_path:  # another collection's catalog is refused before the import is recorded in it
+        _require_catalog_knows_dataset(dataset, catalog_path)
     res = import_cvat(dataset, source, tracks=tracks, catalog=catalog_path, force=force)
     emit(res, as_json, _import_summary)
 

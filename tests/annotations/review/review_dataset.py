@@ -74,3 +74,20 @@ def make_review_dataset(gt_dataset: Path, dst: Path, catalog: Path) -> dict:
         "source": {e["product_id"]: e["source"] for e in entries},
         "class": {e["product_id"]: e["df2_class"] for e in entries},
     }
+
+
+def other_catalog(tmp_path: Path) -> Path:
+    """A catalog (``tmp_path/other.sqlite``) whose one item is none of the dataset's products."""
+    other = tmp_path / "other.sqlite"
+    with Catalog(other) as cat:
+        cat.upsert_items(
+            [
+                SourceItem(
+                    source="instagram",
+                    source_id="CotherAAAAA",
+                    url="https://www.instagram.com/p/CotherAAAAA/",
+                )
+            ],
+            status=Status.NEEDS_REVIEW,
+        )
+    return other

@@ -20,6 +20,7 @@ from schemas.items import AssetKind, Crop, MediaAsset, SourceItem, Status, Video
 from schemas.official import read_official, write_official
 from schemas.review import review_states
 from tests.annotations.review.conftest import running
+from tests.annotations.review.review_dataset import other_catalog
 from tests.annotations.review.test_server import _post, _req
 
 
@@ -434,23 +435,6 @@ def test_a_shop_choice_made_elsewhere_shows_at_the_next_queue_request(review_set
         assert it["candidate_picked"] == 2 and not it["candidate_chosen_in_review"]
 
 
-def _other_catalog(tmp_path) -> Path:
-    """A catalog (``tmp_path/other.sqlite``) whose one item is none of the dataset's products."""
-    other = tmp_path / "other.sqlite"
-    with Catalog(other) as cat:
-        cat.upsert_items(
-            [
-                SourceItem(
-                    source="instagram",
-                    source_id="CotherAAAAA",
-                    url="https://www.instagram.com/p/CotherAAAAA/",
-                )
-            ],
-            status=Status.NEEDS_REVIEW,
-        )
-    return other
-
-
 def test_the_command_line_review_upgrades_a_catalog_of_the_last_schema(review_setup, capsys):
     """A catalog from before the shop decision (schema 5) was refused as read-only by
     `mf-tracklets review --catalog`, which writes decisions; `mf review` and `mf publish` upgrade it."""
@@ -489,7 +473,7 @@ def test_a_catalog_that_knows_none_of_the_datasets_products_is_refused(review_se
     from tests.mf_cli import run_tracklets
 
     ds = review_setup.dataset
-    other = _other_catalog(tmp_path)
+    other = other_catalog(tmp_path)
     code, out, err = run_tracklets(["review", "--dataset", str(ds), "--catalog", str(other)], capsys)
     assert code == 2 and out == "" and "Traceback" not in err, err
     (line,) = err.strip().splitlines()
@@ -515,7 +499,7 @@ def test_the_review_page_refuses_a_catalog_that_knows_none_of_the_datasets_produ
     from schemas.cli_support import run_main
 
     ds = review_setup.dataset
-    other = _other_catalog(tmp_path)
+    other = other_catalog(tmp_path)
 
     def no_server(*_a, **_k):
         raise AssertionError("a server was started for another collection's catalog")
