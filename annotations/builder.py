@@ -1897,9 +1897,10 @@ def _build_dataset(
         for job in jobs:
             job.item_class = classes.get(job.product_id)
     cat = None
-    if catalog is not None:  # opened (and checked: a damaged one is refused) before any work
-        from annotations.review import open_catalog
+    if catalog is not None:  # opened and checked before any work: a damaged one is refused, and
+        from annotations.review.marks import open_catalog, require_catalog_knows_dataset
 
+        require_catalog_knows_dataset(root, catalog)  # one of another collection
         cat = open_catalog(catalog)
     lock = contextlib.ExitStack()
     try:  # after every refusal (a bad split file, a damaged catalog): nothing written before

@@ -17,6 +17,7 @@ import click
 from annotations.config import BuildConfig
 from annotations.exchange import EXPORTERS, IMPORTERS
 from annotations.exchange.common import TRACK_CHOICES
+from annotations.review.marks import require_catalog_knows_dataset, require_catalog_overlap
 from annotations.tracklet_files import require_results
 from movingfashion.executors.base import GPU_SHARE_HINT, gpu_share_problem
 from movingfashion.executors.options import executor_options, threads_option
@@ -250,8 +251,6 @@ def build(
       mf-tracklets build --dataset /shared/dataset --executor ray --ray-address HEAD:6379 --gpus-per-worker 0.5
     """
     cfg = _load_build_config(config, stride, batch, keyframes, embed, conf)
-    if catalog_path:  # another collection's catalog is refused before its flags are written, as review does
-        _require_catalog_knows_dataset(dataset, catalog_path)
     from annotations.builder import build_dataset_tracklets, parse_shard
     from movingfashion.executors import make_executor
 
@@ -751,7 +750,7 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json, root=None
         click.echo(f"warning: {NO_CATALOG_WARNING.format(where=Path(dataset) / '.review.sqlite')}", err=True)
     cat_path = Path(catalog) if catalog else Path(dataset) / ".review.sqlite"
     if catalog:  # another collection's catalog is refused before the bind, as the list and decisions do
-        _require_catalog_knows_dataset(dataset, catalog)
+        require_catalog_knows_dataset(dataset, catalog)
     # bound before the app opens (and may create) its catalog: a port in use leaves the dataset as it was
     srv = make_server(None, host, port, allow_non_loopback=explicit)
     try:
@@ -963,46 +962,6 @@ def _catalog_holds(
         for r in cat.items(status=Status.NEEDS_REVIEW):
             needs.setdefault(r.product_id or r.item.source_id, r.reason or "needs review")
     return {Path(v).stem: (v, h.product_id, h.row.reason) for h in held for v, _ in h.videos}, needs
-
-
-def _require_catalog_knows_dataset(dataset: str, catalog: str | Path) -> None:
-    """:func:`require_catalog_overlap` for the catalog the user named and the products the
-    dataset's split files list, before anything is written: the review page's start (before it
-    binds its port), ``build`` (before its flags) and ``import`` (before it records). The catalog
-    is opened as the page opens it (it must exist; an older schema is upgraded)."""
-    from annotations.tracklet_files import load_split_heads_rows, split_files_present
-    from schemas.catalog import Catalog
-    from schemas.dataset import read_entry_rows
-    from schemas.review import published_ids
-
-    if not split_files_present(dataset):
-        return
-    heads, _ = load_split_heads_rows(dataset)
-    entries = Path(dataset) / "entries.jsonl"
-    rows = read_entry_rows(entries) if entries.is_file() else {}
-    published = published_ids((pid for split in heads.values() for pid in split), rows)
-    if not published:
-        return
-    with Catalog(catalog, must_exist=True) as cat:
-        require_catalog_overlap(dataset, str(catalog), published, cat.items())
-
-
-def require_catalog_overlap(dataset: str, catalog: str, published: set[str], rows: list[Any]) -> None:
-    """Refuse a catalog (``rows``, its items) that knows none of the products the dataset's split
-    files list (``published``): one of another world or collection, whose held items would be
-    listed as the dataset's (and decided into the wrong catalog). Nothing is checked when either
-    is empty."""
-    if not published or not rows:
-        return
-    ids = {i for r in rows for i in (r.product_id, r.item.source_id) if i}
-    if ids.isdisjoint(published):
-        n = len(published)
-        raise DataFormatError(
-            f"none of the {n} product{'s' if n != 1 else ''} of the dataset {dataset} is in this "
-            f"catalog ({_names(sorted(published), 3)}): it lists another collection's items",
-            where=str(catalog),
-            hint=f"pass the catalog {dataset} was published from (mf publish --catalog)",
-        )
 
 
 def _split_truth(
@@ -1497,8 +1456,6 @@ def import_(source, fmt, dataset, catalog_path, tracks, force, as_json) -> None:
     """
     from annotations.exchange.importer import import_cvat
 
-    if catalog_path:  # another collection's catalog is refused before the import is recorded in it
-        _require_catalog_knows_dataset(dataset, catalog_path)
     res = import_cvat(dataset, source, tracks=tracks, catalog=catalog_path, force=force)
     emit(res, as_json, _import_summary)
 

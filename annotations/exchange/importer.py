@@ -811,6 +811,10 @@ def import_cvat(
     if tracks not in TRACK_CHOICES:
         raise ConfigError(f"unknown track choice {tracks!r}", where="--tracks", hint="use gt or all")
     root = Path(dataset)
+    if catalog is not None:  # another collection's catalog is refused before anything is read
+        from annotations.review.marks import require_catalog_knows_dataset
+
+        require_catalog_knows_dataset(root, catalog)
     videos, bad = _dataset_videos(root)
     files = _read_files(source, videos)
     _refuse_bad(files, videos, bad)

@@ -49,6 +49,48 @@ def open_catalog(path: str | os.PathLike[str]) -> Catalog:
     return Catalog(path, must_exist=True)
 
 
+def require_catalog_knows_dataset(dataset: str | os.PathLike[str], catalog: str | os.PathLike[str]) -> None:
+    """:func:`require_catalog_overlap` for the catalog ``catalog`` and the products the dataset's
+    split files list, before anything is written: the review page's start (before it binds its
+    port), the tracklet build (before its flags) and the CVAT import (before it records). The
+    catalog is opened as :func:`open_catalog` opens it (it must exist; an older schema is
+    upgraded). Nothing is checked without split files or without published products."""
+    from annotations.tracklet_files import load_split_heads_rows, split_files_present
+    from schemas.dataset import read_entry_rows
+    from schemas.review import published_ids
+
+    if not split_files_present(dataset):
+        return
+    heads, _ = load_split_heads_rows(dataset)
+    entries = Path(dataset) / "entries.jsonl"
+    rows = read_entry_rows(entries) if entries.is_file() else {}
+    published = published_ids((pid for split in heads.values() for pid in split), rows)
+    if not published:
+        return
+    with open_catalog(catalog) as cat:
+        require_catalog_overlap(str(dataset), str(catalog), published, cat.items())
+
+
+def require_catalog_overlap(dataset: str, catalog: str, published: set[str], rows: list[Any]) -> None:
+    """Refuse a catalog (``rows``, its items) that knows none of the products the dataset's split
+    files list (``published``): one of another world or collection, whose held items would be
+    listed as the dataset's (and decided into the wrong catalog). Nothing is checked when either
+    is empty."""
+    if not published or not rows:
+        return
+    ids = {i for r in rows for i in (r.product_id, r.item.source_id) if i}
+    if ids.isdisjoint(published):
+        names = sorted(published)
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        n = len(published)
+        raise DataFormatError(
+            f"none of the {n} product{'s' if n != 1 else ''} of the dataset {dataset} is in this "
+            f"catalog ({', '.join(names[:3])}{more}): it lists another collection's items",
+            where=str(catalog),
+            hint=f"pass the catalog {dataset} was published from (mf publish --catalog)",
+        )
+
+
 def _find_item(cat: Catalog, product_id: str) -> tuple[str, str] | None:
     """(source, source_id) of the catalog item of a dataset product (product_id column, else
     source id): :func:`schemas.review.find_item`'s one SQL lookup, not a scan of every item."""

@@ -44,8 +44,9 @@ def test_a_catalog_of_another_collection_is_refused_before_anything_is_written(
     own = tmp_path / "catalog.sqlite"
     other = other_catalog(tmp_path)
     before = other.read_bytes()
-    monkeypatch.setattr(builder, "build_dataset_tracklets", _stop)
-    monkeypatch.setattr(importer, "import_cvat", _stop)
+    # the work past the checks (which live in the functions, so code calling them is checked too)
+    monkeypatch.setattr(builder, "file_lock", _stop)  # the build's shard lock, taken after them
+    monkeypatch.setattr(importer, "_dataset_videos", _stop)  # the import's first read
     source = tmp_path / "cvat.xml"
     source.write_text("<annotations/>")
     args = ["build"] if command == "build" else ["import", str(source)]
@@ -55,3 +56,24 @@ def test_a_catalog_of_another_collection_is_refused_before_anything_is_written(
     assert other.read_bytes() == before
     with pytest.raises(_Reached):
         run_tracklets([*args, "--dataset", str(ds), "--catalog", str(own)], capsys)
+
+
+def test_the_functions_refuse_it_too_not_only_the_command_line(published, tmp_path):
+    """The check lives in ``build_dataset_tracklets`` and ``import_cvat``, so a script or the app
+    calling them with another collection's catalog is refused as the command line is."""
+    from annotations.builder import build_dataset_tracklets
+    from annotations.exchange.importer import import_cvat
+    from schemas.errors import DataFormatError
+
+    ds, _ = published
+    other = other_catalog(tmp_path)
+    before = other.read_bytes()
+    source = tmp_path / "cvat.xml"
+    source.write_text("<annotations/>")
+    for call in (
+        lambda: build_dataset_tracklets(ds, catalog=other),
+        lambda: import_cvat(ds, source, catalog=other),
+    ):
+        with pytest.raises(DataFormatError, match="another collection's items"):
+            call()
+    assert other.read_bytes() == before
