@@ -291,6 +291,12 @@ class TikTokConfig(_Model):
     shop_hosts: list[str] = Field(default_factory=list, description="extra hosts allowed for shop images")
     ratelimit_bytes_s: int | None = Field(None, ge=1, description="yt-dlp bandwidth cap (bytes/s)")
     format: str = Field("best[ext=mp4]/best", description="yt-dlp format selector")
+    api_base: str | None = Field(
+        None,
+        description="where yt-dlp's requests for TikTok's page hosts (allowed_hosts) and media domains "
+        "(media_host_suffixes) go instead; the allow-list still applies to the real host asked for; "
+        "--base-url sets it (a mirror, the loopback world)",
+    )
 
 
 class InstagramConfig(_Model):
@@ -427,7 +433,8 @@ def with_base_url(cfg: CollectConfig, base_url: str) -> CollectConfig:
     Net-A-Porter's page, video and image URLs move onto ``base_url``, and URLs on the real
     site's hosts given as targets (``https://www.net-a-porter.com/sitemap.xml``) or found in
     sitemaps and listings are read as the same paths on ``base_url``. instaloader's queries to
-    Instagram's API hosts are sent to ``base_url`` (``instagram.api_base``).
+    Instagram's API hosts are sent to ``base_url`` (``instagram.api_base``), and so are yt-dlp's
+    requests for TikTok's pages and media domains (``tiktok.api_base``).
     """
     base = base_url.rstrip("/")
     host = normalize_host(urlsplit(base).netloc)
@@ -439,7 +446,9 @@ def with_base_url(cfg: CollectConfig, base_url: str) -> CollectConfig:
             "site_aliases": sorted({*cfg.netaporter.site_aliases, *cfg.netaporter.hosts()} - {host}),
         }
     )
-    tiktok = cfg.tiktok.model_copy(update={"allowed_hosts": [*cfg.tiktok.allowed_hosts, host]})
+    tiktok = cfg.tiktok.model_copy(
+        update={"allowed_hosts": [*cfg.tiktok.allowed_hosts, host], "api_base": base}
+    )
     insta = cfg.instagram.model_copy(
         update={"allowed_hosts": [*cfg.instagram.allowed_hosts, host], "api_base": base}
     )

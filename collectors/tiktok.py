@@ -47,6 +47,16 @@ def video_id_of(key: str) -> str | None:
     return (m.group("id") or m.group("id2")) if m else None
 
 
+def tiktok_host_map(api_base: str | None, hosts: Iterable[str], domains: Iterable[str]) -> dict[str, str]:
+    """TikTok's page ``hosts`` and media ``domains`` (``.tiktokcdn.com``: the names under it) ->
+    ``api_base`` (a mirror, the loopback world), or nothing; ``api_base``'s own host stays itself."""
+    if not api_base:
+        return {}
+    own = host_of(api_base)
+    keys = [*hosts, *("." + d.lstrip(".") for d in domains)]
+    return {k: api_base for k in keys if k and k != own}
+
+
 def load_tiktok_shop_map(path: str | Path) -> dict[str, ShopRef]:
     """:func:`~collectors.shopmap.load_shop_map`, also refusing a video named by its id and by
     its URL with two different shop images."""
@@ -276,6 +286,10 @@ class TikTok(YtdlSource):
             )
 
     expand_target = staticmethod(_targets)
+
+    def host_map(self) -> dict[str, str]:
+        """TikTok's page hosts and media domains -> ``tiktok.api_base`` (set by ``--base-url``)."""
+        return tiktok_host_map(self.cfg.api_base, self.cfg.allowed_hosts, self.cfg.media_host_suffixes)
 
     @classmethod
     def check_targets(cls, targets: Sequence[str]) -> None:

@@ -39,14 +39,25 @@ CREDENTIAL_HEADERS = ("Cookie", "Authorization", "Proxy-Authorization", "X-CSRFT
 
 
 def map_host(url: str, host_map: Mapping[str, str]) -> str:
-    """``url`` with its scheme and host replaced by ``host_map[host]`` (a base URL) when mapped."""
+    """``url`` with its scheme and host replaced by ``host_map[host]`` (a base URL) when mapped.
+    A key starting with a dot (``.tiktokcdn.com``) maps that domain and every name under it."""
     parts = urlsplit(url)
-    base = host_map.get(normalize_host(parts.netloc)) if parts.netloc else None
+    base = _mapped_base(normalize_host(parts.netloc), host_map) if parts.netloc else None
     if not base:
         return url
     target = urlsplit(base)
     prefix = target.path.rstrip("/")
     return urlunsplit(parts._replace(scheme=target.scheme, netloc=target.netloc, path=prefix + parts.path))
+
+
+def _mapped_base(host: str, host_map: Mapping[str, str]) -> str | None:
+    """The base URL ``host`` is mapped to: its own key, else the longest domain key above it."""
+    if host in host_map:
+        return host_map[host]
+    if ":" in host:  # a domain key maps the web ports only, as the allow-list's domains
+        return None
+    domains = [k for k in host_map if k.startswith(".") and (host == k[1:] or host.endswith(k))]
+    return host_map[max(domains, key=len)] if domains else None
 
 
 def moved(request: requests.PreparedRequest, url: str) -> requests.PreparedRequest:

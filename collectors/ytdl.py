@@ -31,7 +31,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -142,8 +142,12 @@ class YtdlFetcher:
         ratelimit: int | None = None,
         client: PoliteClient | None = None,
         sleep: Any = None,
+        host_map: Mapping[str, str] | None = None,
     ) -> None:
         self.http = http
+        #: real hosts (``.domain`` keys: a domain and the names under it) -> the base URL that
+        #: answers for them (a mirror, the loopback world): ``tiktok.api_base``
+        self.host_map = dict(host_map or {})
         self.policy = policy
         self.fmt = fmt
         self.archive = str(archive) if archive else None
@@ -218,7 +222,7 @@ class YtdlFetcher:
 
         for attempt in range(self.http.max_retries + 1):
             try:
-                with polite_youtubedl(self.params(where=url), self.client) as ydl:
+                with polite_youtubedl(self.params(where=url), self.client, self.host_map) as ydl:
                     info = ydl.extract_info(url, download=False, process=process)
                 break
             except yt_dlp.utils.DownloadError as exc:
@@ -318,11 +322,19 @@ class YtdlFetcher:
         ][:1] or ([info["url"]] if info.get("url") else [])
         for url in urls:
             try:
-                self.client.head_check(url, "video")
+                self.client.head_check(self._mapped(url), "video")
             except FetchError as exc:
                 if exc.reason in ("http_405", "http_501"):
                     continue  # no HEAD on this server: yt-dlp's GET decides
                 raise
+
+    def _mapped(self, url: str) -> str:
+        """``url`` on the base URL that answers for its host (:attr:`host_map`), or itself."""
+        if not self.host_map:
+            return url
+        from collectors.transport import map_host  # lazy: --help loads no requests
+
+        return map_host(url, self.host_map)
 
     def _download_fresh(self, info: dict[str, Any], folder: Path, stem: str) -> Path:
         """One try. A kept ``.part`` that turns out not to be the start of the server's file (a
@@ -360,7 +372,7 @@ class YtdlFetcher:
             params["download_archive"] = self.archive
         logger: _Log = params["logger"]
         try:
-            with polite_youtubedl(params, self.client) as ydl:
+            with polite_youtubedl(params, self.client, self.host_map) as ydl:
                 result = ydl.process_ie_result(info, download=True)
         except _TooLarge:
             _drop_tries(folder, stem)
@@ -656,7 +668,12 @@ class YtdlSource(Source):
             ratelimit=self.cfg.ratelimit_bytes_s,
             client=ctx.client,
             sleep=ctx.client.sleep,
+            host_map=self.host_map(),
         )
+
+    def host_map(self) -> dict[str, str]:
+        """Real hosts whose requests go to another base URL (a mirror); none here."""
+        return {}
 
     def pack(self, cand: Candidate) -> Candidate:
         """The candidate with the shop references discovery mapped to it (a URL list's second

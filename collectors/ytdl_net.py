@@ -37,6 +37,7 @@ of the file, starts over (``resume_mismatch``: the caller drops the part and tri
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -259,14 +260,19 @@ class _Active:
         self.resume: PartResume | None = None
 
 
-def _handler_class(client: PoliteClient, active: _Active | None = None, min_rate: float = 0.0) -> type:
+def _handler_class(
+    client: PoliteClient,
+    active: _Active | None = None,
+    min_rate: float = 0.0,
+    host_map: Mapping[str, str] | None = None,
+) -> type:
     import http.client
 
     import requests
     import urllib3
     from yt_dlp.networking.common import RequestHandler, Response
 
-    from collectors.transport import PoliteAdapter, bind, capped
+    from collectors.transport import PoliteAdapter, bind, capped, map_host
 
     errors = _errors()
 
@@ -318,7 +324,12 @@ def _handler_class(client: PoliteClient, active: _Active | None = None, min_rate
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             adapter = PoliteAdapter(
-                client, retry=False, cap=client.cfg.max_body_bytes, page=False, min_rate=min_rate
+                client,
+                host_map=host_map,
+                retry=False,
+                cap=client.cfg.max_body_bytes,
+                page=False,
+                min_rate=min_rate,
             )
             self.session = bind(requests.Session(), adapter)
 
@@ -341,6 +352,9 @@ def _handler_class(client: PoliteClient, active: _Active | None = None, min_rate
                 headers = resume.headers(headers)
             loop = False
             try:
+                if host_map and map_host(request.url, host_map) != request.url:
+                    # a mirror answers for the real host: the allow-list still judges the real one
+                    client.admit(request.url, check_robots=False)
                 res = self.session.request(
                     method=request.method,
                     url=request.url,
@@ -381,8 +395,12 @@ def _handler_class(client: PoliteClient, active: _Active | None = None, min_rate
     return PoliteRH
 
 
-def polite_youtubedl(params: dict[str, Any], client: PoliteClient) -> Any:
-    """A ``yt_dlp.YoutubeDL`` whose only way to the network is ``client``'s rules."""
+def polite_youtubedl(
+    params: dict[str, Any], client: PoliteClient, host_map: Mapping[str, str] | None = None
+) -> Any:
+    """A ``yt_dlp.YoutubeDL`` whose only way to the network is ``client``'s rules; requests for
+    the hosts of ``host_map`` go to its base URLs instead (:func:`collectors.transport.map_host`),
+    once the real host passed the allow-list."""
     import yt_dlp
 
     active = _Active()
@@ -391,7 +409,7 @@ def polite_youtubedl(params: dict[str, Any], client: PoliteClient) -> Any:
     min_rate = client.cfg.min_rate_bytes_s
     if params.get("ratelimit"):
         min_rate = min(min_rate, float(params["ratelimit"]) / 2)
-    handler = _handler_class(client, active, min_rate)
+    handler = _handler_class(client, active, min_rate, host_map)
 
     class PoliteYoutubeDL(yt_dlp.YoutubeDL):
         #: whether a page was asked for yet (see :attr:`_first_webpage_request`)
