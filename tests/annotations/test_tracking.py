@@ -520,30 +520,12 @@ def test_half_covered_shorts_of_a_world_are_boxed_on_their_visible_part():
     top and the tracklet fails the paper's check (2 of 8 boxes on the item); with ``cover_penalty``
     every box is on the item."""
     import json
-    from pathlib import Path
 
-    from annotations.qa import check_tracklet
     from movingfashion.models.roi import load_roi_matcher
-    from schemas.dataset import Tracklet
+    from tests.annotations.data.make_half_covered_shorts_9379 import OUT, checks
 
-    d = json.loads((Path(__file__).parent / "data" / "half_covered_shorts_9379.json").read_text())
-    dets = VideoDetections(
-        np.array(d["frames"]),
-        np.array(d["boxes"], np.float32),
-        np.array(d["scores"], np.float32),
-        np.array(d["classes"]),
-        torch.tensor(d["embeddings"]),
-    )
-    head, truth = load_roi_matcher(None, device="cpu").m, d["truth"]
-
-    def check(cfg):
-        tr = training_tracking(dets, head, torch.tensor(d["shop"]), cfg, item_class=d["item_class"])
-        boxes = {int(dets.frames[m]): dets.boxes[m].tolist() for m in tr.members}
-        return check_tracklet(
-            "v.mp4", Tracklet(video="v.mp4", boxes=boxes, scores=dict.fromkeys(boxes, 0.5)), truth
-        )
-
-    old = check(TrackerConfig(cover_penalty=0))
+    d = json.loads(OUT.read_text())
+    got = checks(d, load_roi_matcher(None, device="cpu").m)  # old: cover_penalty 0; new: the default
+    old, new = got["old"], got["new"]
     assert not old.passed and old.contain_fraction <= 0.25, old
-    new = check(TrackerConfig())
     assert new.passed and new.contain_fraction == 1.0 and new.detections == 8, new

@@ -56,15 +56,21 @@ def _instagram(site: FakeSite, answers: dict[str, tuple[int, str, bytes]]) -> No
     cls.do_POST = lambda handler: serve(handler, "POST")
 
 
-def _collect(tmp_path, site, target: str, **instagram: Any) -> list[dict]:
-    """``target``'s problems, collected with these ``instagram`` settings over the defaults."""
+def _cfg(site, **instagram: Any):
+    """The settings for collecting from ``site``: no retries, no query pause, these ``instagram``
+    settings over the defaults."""
     cfg = load_collect_config(base_url=site.base)
-    cfg = cfg.model_copy(
+    return cfg.model_copy(
         update={
             "http": loopback_http(max_retries=0),
             "instagram": cfg.instagram.model_copy(update={"query_sleep": False, **instagram}),
         }
     )
+
+
+def _collect(tmp_path, site, target: str, **instagram: Any) -> list[dict]:
+    """``target``'s problems, collected with these ``instagram`` settings over the defaults."""
+    cfg = _cfg(site, **instagram)
     s = collect("instagram", [target], root=tmp_path / "d", catalog=tmp_path / "c.sqlite", cfg=cfg)
     return s.problems
 
@@ -202,30 +208,36 @@ def test_a_hashtag_that_does_not_exist_is_still_a_404(tmp_path):
     assert problem["reason"] == "http_404" and "changed shape" not in problem["message"]
 
 
+def _cli_args(tmp_path, site) -> tuple[list, Any]:
+    """``mf-collect`` arguments reading ``hashtag:ootd`` then ``profile:nora`` from ``site``, and a
+    config file (no retries, no query pause) for ``--config``."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "http:\n  max_retries: 0\n  rate_per_host: 1000\n  burst_per_host: 100\ninstagram:\n  query_sleep: false\n"
+    )
+    return [
+        "instagram",
+        "hashtag:ootd",
+        "profile:nora",
+        "--base-url",
+        site.base,
+        "--root",
+        tmp_path / "d",
+    ], cfg
+
+
 def test_mf_collect_ends_a_changed_listing_with_exit_1_and_the_one_error_no_traceback(tmp_path, capsys):
     """Through the command line: the source that failed is listed (exit 1, as any failed item),
     the next target is still read, and no traceback is printed."""
     from tests.collectors.test_cli import run_cli
 
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text(
-        "http:\n  max_retries: 0\n  rate_per_host: 1000\n  burst_per_host: 100\ninstagram:\n  query_sleep: false\n"
-    )
     answers = {
         WEB_INFO: _json({"data": {"name": "ootd", "id": "1"}, "status": "ok"}),
         "/graphql/query": _json({"data": {"tag": {}}, "status": "ok"}),
     }
     with FakeSite() as site:
         _instagram(site, answers)
-        args = [
-            "instagram",
-            "hashtag:ootd",
-            "profile:nora",
-            "--base-url",
-            site.base,
-            "--root",
-            tmp_path / "d",
-        ]
+        args, cfg = _cli_args(tmp_path, site)
         code, out, err = run_cli([*args, "--config", cfg, "--json"], capsys)
     assert code == 1, err
     problems = {p["url"]: p for p in json.loads(out)["problems"]}

@@ -15,7 +15,15 @@ from typing import Any
 import pytest
 
 from tests.collectors.fakesite import FakeSite
-from tests.collectors.test_instagram_listing_drift import _collect, _instagram, _json, _page, _user
+from tests.collectors.test_instagram_listing_drift import (
+    _cfg,
+    _cli_args,
+    _collect,
+    _instagram,
+    _json,
+    _page,
+    _user,
+)
 
 WEB_INFO = "/api/v1/tags/web_info/"
 TAG_OK = _json({"data": {"name": "ootd", "id": "1"}, "status": "ok"})
@@ -81,21 +89,9 @@ def test_mf_collect_goes_on_after_a_null_hashtag_answer_and_a_rerun_reads_it_aga
     traceback; once the site answers in its shape again, the rerun lists the hashtag (exit 0)."""
     from tests.collectors.test_cli import run_cli
 
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text(
-        "http:\n  max_retries: 0\n  rate_per_host: 1000\n  burst_per_host: 100\ninstagram:\n  query_sleep: false\n"
-    )
     with FakeSite() as site:
         _instagram(site, {WEB_INFO: _json({"data": None, "status": "ok"})})
-        args = [
-            "instagram",
-            "hashtag:ootd",
-            "profile:nora",
-            "--base-url",
-            site.base,
-            "--root",
-            tmp_path / "d",
-        ]
+        args, cfg = _cli_args(tmp_path, site)
         code, out, err = run_cli([*args, "--config", cfg, "--json"], capsys)
         assert code == 1, err
         problems = {p["url"]: p for p in json.loads(out)["problems"]}
@@ -115,19 +111,11 @@ def test_mf_collect_goes_on_after_a_null_hashtag_answer_and_a_rerun_reads_it_aga
 def _logged_in_collect(tmp_path, site) -> list[dict]:
     """``profile:nora`` collected with a saved session (instaloader then asks the profile query)."""
     from collectors.api import collect
-    from collectors.config import load_collect_config
-    from tests.collectors.fakesite import loopback_http
 
     session = tmp_path / "session-mia"
     session.write_bytes(pickle.dumps({"csrftoken": "c", "sessionid": "s"}))
     os.chmod(session, 0o600)
-    cfg = load_collect_config(base_url=site.base)
-    cfg = cfg.model_copy(
-        update={
-            "http": loopback_http(max_retries=0),
-            "instagram": cfg.instagram.model_copy(update={"query_sleep": False}),
-        }
-    )
+    cfg = _cfg(site)
     s = collect(
         "instagram",
         ["profile:nora"],
