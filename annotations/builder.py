@@ -111,7 +111,7 @@ from schemas.dataset import Tracklet, TrackletFileBuild, VideoTracklets, read_en
 from schemas.errors import ConfigError, DataFormatError, MFError
 from schemas.faults import reraise_local_fault
 from schemas.geometry import box_iou, common_frame_iou
-from schemas.official import OfficialSplit, write_official, write_official_keeping
+from schemas.official import OfficialSplit, warn_held_out, write_official, write_official_keeping
 from schemas.paths import resolve_under
 from schemas.text_input import read_file_bytes
 from schemas.tracklet_names import shared_videos as _listed_shared
@@ -1890,8 +1890,7 @@ def _build_dataset(
     cfg = config or BuildConfig()
     read = load_splits_rows(root, on_bad)  # not kept: the split files are read again to be merged
     jobs = video_jobs(read.splits, shard, held_videos=read.held_videos)
-    for b in read.held_out:
-        log.warning("held out of the build: %s (%s)", b.line(), HELD_OUT_HINT)
+    warn_held_out(read.held_out, "the build", log)
     if (root / "entries.jsonl").is_file():
         classes = read_entry_classes(root / "entries.jsonl")
         for job in jobs:

@@ -44,7 +44,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from itertools import chain
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from pydantic import ValidationError
 
@@ -52,18 +52,21 @@ from movingfashion.archive.at_rest import DATASET_LOCK
 from movingfashion.archive.verify import TRACKLET_BUILD_DIR, TRACKLET_SHEET_DIR
 from schemas.atomic import atomic_write_text, file_lock
 from schemas.dataset import VideoTracklets
-from schemas.errors import ConfigError, DataFormatError, validation_text
+from schemas.errors import DataFormatError, validation_text
 from schemas.official import (
+    HELD_OUT_HINT,
     SPLIT_FILES,
     BadVideo,
     OfficialEntry,
     OfficialHead,
     OfficialSplit,
+    OnBad,
+    check_on_bad,
     read_official,
     read_official_entry,
     read_official_heads,
     read_official_heads_rows,
-    read_official_rows,
+    read_official_on_bad,
     split_files,
     split_identity,
     write_official_entries,
@@ -97,6 +100,7 @@ __all__ = [
     "held_out_rows",
     "load_results",
     "load_split_heads",
+    "load_split_heads_on_bad",
     "load_split_heads_rows",
     "load_splits",
     "load_splits_rows",
@@ -138,18 +142,6 @@ def load_splits(dataset: str | os.PathLike[str]) -> dict[str, OfficialSplit]:
     return splits
 
 
-#: what a reader of the split files does with a product whose entry it refuses (a bad box, a
-#: missing or malformed field): ``skip`` holds the product out, names it and goes on with the
-#: others; ``raise`` refuses the dataset (the :class:`~movingfashion.dataset.MovingFashionDataset`
-#: convention, ``on_bad``)
-OnBad = Literal["raise", "skip"]
-
-#: what to do about a product held out (the warning and the summaries say it)
-HELD_OUT_HINT = (
-    "fix the product's entry in the split file (mf verify names every break), then run the command again"
-)
-
-
 class SplitRows(NamedTuple):
     """The split files read product by product (:func:`load_splits_rows`)."""
 
@@ -162,19 +154,13 @@ class SplitRows(NamedTuple):
     held_videos: frozenset[tuple[str, str]]
 
 
-def check_on_bad(on_bad: str) -> None:
-    """:class:`ConfigError` for an ``on_bad`` that is neither ``raise`` nor ``skip``."""
-    if on_bad not in ("raise", "skip"):
-        raise ConfigError(f"on_bad must be 'raise' or 'skip', got {on_bad!r}", where="on_bad")
-
-
 def load_splits_rows(dataset: str | os.PathLike[str], on_bad: OnBad = "skip") -> SplitRows:
     """:func:`load_splits` that goes on past a product whose entry the reader refuses (a bad box, a
-    missing or malformed field: :func:`schemas.official.read_official_rows`, as
-    ``MovingFashionDataset(on_bad="skip")`` reads them): the valid products, and the others held
-    out, each named (:class:`SplitRows`). ``on_bad="raise"``: :func:`load_splits` (the first bad
-    row refuses the dataset, naming it). A file that does not read at all (not JSON, a key twice)
-    is refused either way."""
+    missing or malformed field, a malformed number or a frame key twice in its tracklet:
+    :func:`schemas.official.read_official_on_bad`, as ``MovingFashionDataset(on_bad="skip")``
+    reads them): the valid products, and the others held out, each named (:class:`SplitRows`).
+    ``on_bad="raise"``: :func:`load_splits` (the first bad row refuses the dataset, naming it).
+    A file that does not read at all (not JSON, a product id twice) is refused either way."""
     check_on_bad(on_bad)
     if on_bad == "raise":
         return SplitRows(load_splits(dataset), [], frozenset())
@@ -182,16 +168,10 @@ def load_splits_rows(dataset: str | os.PathLike[str], on_bad: OnBad = "skip") ->
     held: list[BadVideo] = []
     videos: set[tuple[str, str]] = set()
     for p in split_files(dataset):
-        splits[p.name], rows = read_official_rows(p)
-        if not rows:
-            continue
-        # the scan names the video and frame key of a bad box; a row it does not name, as read
-        heads, scanned = read_official_heads_rows(p)
-        for pid, problem in rows:
-            held += [b for b in scanned if b.product_id == pid] or [
-                BadVideo(str(p), pid, None, None, DataFormatError(problem))
-            ]
-        videos |= _listed_videos(p, {pid for pid, _ in rows}, heads)
+        splits[p.name], found = read_official_on_bad(p, on_bad)
+        if found:
+            held += found
+            videos |= _listed_videos(p, {b.product_id for b in found}, read_official_heads_rows(p)[0])
     check_tracklet_names(dataset, splits)
     return SplitRows(splits, held, frozenset(videos))
 
@@ -251,6 +231,25 @@ def load_split_heads_rows(
         bad += found
     check_tracklet_names(dataset, heads)
     return heads, bad
+
+
+def load_split_heads_on_bad(
+    dataset: str | os.PathLike[str], on_bad: OnBad = "skip"
+) -> tuple[dict[str, dict[str, OfficialHead]], list[BadVideo]]:
+    """:func:`load_split_heads` under the ``on_bad`` policy (:data:`~schemas.official.OnBad`):
+    ``"skip"`` leaves out the heads of each product whose entry the reader refuses (a bad box, a
+    malformed number, a frame key twice, a missing field: the product as a whole, as
+    :func:`load_splits_rows` holds it out of a build) and lists each problem (:class:`BadVideo`);
+    ``"raise"``: :func:`load_split_heads`, the first such product refusing the dataset, named."""
+    check_on_bad(on_bad)
+    if on_bad == "raise":
+        return load_split_heads(dataset), []
+    heads, bad = load_split_heads_rows(dataset)
+    held = {(Path(b.path).name, b.product_id) for b in bad}
+    kept = {
+        name: {pid: h for pid, h in split.items() if (name, pid) not in held} for name, split in heads.items()
+    }
+    return kept, bad
 
 
 def check_tracklet_names(

@@ -23,15 +23,17 @@ import codecs
 import contextlib
 import gc
 import json
+import logging
 import math
 import os
 import re
+import secrets
 import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     AfterValidator,
@@ -48,12 +50,14 @@ from pydantic import (
     field_validator,
 )
 
-from schemas.atomic import atomic_write_json, json_bytes, sample_digest, write_if_changed
-from schemas.errors import DataFormatError, MFError, validation_text
+from schemas.atomic import atomic_write_bytes, atomic_write_json, json_bytes, sample_digest, write_if_changed
+from schemas.errors import ConfigError, DataFormatError, MFError, validation_text
 from schemas.geometry import Box, plain_boxes_valid, valid_box_array
 from schemas.paths import MAX_NAME, MAX_PATH, PathEscapeError, UnsafePathValue, check_relpath
 from schemas.taxonomy import Partition, partition_from_source_code
 from schemas.text_input import decode_utf8, load_json
+
+log = logging.getLogger(__name__)
 
 # The JSON Schema forms of the reader's rules, for ``mf schema export``. Patterns are written for
 # both ECMA 262 and Python's ``re`` (what jsonschema uses): the end of the string is
@@ -543,7 +547,11 @@ def gc_paused() -> Iterator[None]:
 def _load(path: str | os.PathLike[str]) -> tuple[Path, Any]:
     """The parsed JSON of a split file; DataFormatError naming the file when it cannot be read,
     and when one object holds a key twice (a product id or a frame: JSON readers keep the last
-    and lose the first without a word). A UTF-8 byte order mark is dropped."""
+    and lose the first without a word). A UTF-8 byte order mark is dropped. When what does not
+    decode is inside one product's entry (a malformed number or a frame key twice in its
+    tracklet), the file is read entry by entry (:func:`_entries_apart`): that product's value
+    is a :class:`_Broken` naming the product and the field, the others as they decode, for
+    the caller to hold it out or refuse the file with its error (:func:`_refuse_broken`)."""
     p = Path(path)
     try:
         data = p.read_bytes()
@@ -556,14 +564,159 @@ def _load(path: str | os.PathLike[str]) -> tuple[Path, Any]:
     text = decode_utf8(data, str(p))
     try:
         return p, json.loads(text, object_pairs_hook=_unique_keys)
-    except _RepeatedKey as exc:
+    except (ValueError, RecursionError) as exc:  # _RepeatedKey is a ValueError
+        error = exc
+    # one product's entry may be what does not decode (a malformed number, a frame key twice):
+    # the file read entry by entry says which
+    apart = _entries_apart(text, str(p)) if isinstance(error, (json.JSONDecodeError, _RepeatedKey)) else None
+    if apart is not None:
+        return p, apart
+    if isinstance(error, _RepeatedKey):
         raise DataFormatError(
-            f"key {exc.args[0]!r} appears twice in one object",
+            f"key {error.args[0]!r} appears twice in one object",
             where=str(p),
             hint="keep one of them: a reader would silently drop the first (a product or a frame's box)",
         ) from None
-    except (ValueError, RecursionError):
-        return p, load_json(text, str(p))  # raises, saying why
+    return p, load_json(text, str(p))  # raises, saying why
+
+
+class _Broken(NamedTuple):
+    """A product whose entry is no JSON a reader can take (:func:`_entries_apart`), in place of
+    its value: the error naming the file, the product and the field."""
+
+    error: DataFormatError
+    #: the entry's text as the file holds it (what a writer keeping the entry writes back)
+    text: str
+
+
+def _refuse_broken(data: Any) -> None:
+    """Raise the error of the first :class:`_Broken` entry of ``data`` (:func:`_load`'s), if any:
+    what a reader that takes the file whole does."""
+    if isinstance(data, dict):
+        broken = next((v for v in data.values() if isinstance(v, _Broken)), None)
+        if broken is not None:
+            raise broken.error
+
+
+#: the closing bracket of each opening one
+_CLOSING = {"[": "]", "{": "}"}
+
+
+def _value_end(text: str, i: int) -> int:
+    """Where the object or array at ``text[i]`` ends (past its closing bracket), strings skipped
+    and each bracket closed by its own kind; ValueError when it does not close so (the entry's
+    bounds are not known: a reader does not guess them)."""
+    if text[i] not in _CLOSING:
+        raise ValueError("not an object or array")
+    stack: list[str] = []
+    m = _NESTING.search(text, i)
+    while m is not None:
+        c, at = m.group(), m.end()
+        if c == '"':
+            at = json.decoder.scanstring(text, at)[1]  # a bad string: ValueError
+        elif c in _CLOSING:
+            stack.append(_CLOSING[c])
+        elif not stack or stack.pop() != c:
+            raise ValueError("a bracket closed by another kind")
+        elif not stack:
+            return at
+        m = _NESTING.search(text, at)
+    raise ValueError("an unclosed value")
+
+
+def _entries_apart(text: str, where: str) -> dict[str, Any] | None:
+    """The split file ``text`` read entry by entry: product id -> its decoded value, or
+    :class:`_Broken` for an entry that does not decode (a malformed number, a key twice inside
+    it), in the file's order. None when the file is not an object of entries whose bounds are
+    sure (brackets that close, a product id twice, something between entries) or when no entry
+    is broken: then the file as a whole is what is wrong."""
+    decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)
+    ws = _WS.match
+    out: dict[str, Any] = {}
+    try:
+        i = ws(text, 0).end()
+        if text[i] != "{":
+            return None
+        i = ws(text, i + 1).end()
+        more = text[i] != "}"
+        i = i if more else i + 1
+        while more:
+            pid, i = _key_at(text, i)
+            if pid is None or pid in out:  # no key, or a product id twice: the file's fault
+                return None
+            start = i
+            try:
+                out[pid], i = decoder.raw_decode(text, i)
+            except (json.JSONDecodeError, _RepeatedKey):  # this entry's, when its bounds are sure
+                i = _value_end(text, start)
+                out[pid] = _Broken(_entry_break(text, start, pid, where), text[start:i])
+            more, i = _after_value(text, i)
+            if more is None:
+                return None
+        if ws(text, i).end() != len(text):
+            return None
+    except (ValueError, IndexError, RecursionError):
+        return None
+    return out if any(isinstance(v, _Broken) for v in out.values()) else None
+
+
+def _entry_break(text: str, start: int, pid: str, where: str) -> DataFormatError:
+    """What is wrong with the entry of ``pid`` at ``text[start]`` that does not decode: the
+    field (for ``tracklets``, the video and frame key: :func:`_decoded_tracklets`), the line and
+    column, and what to do."""
+    decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)
+    fields: dict[str, Any] = {}
+    key: str | None = None
+    try:
+        i = _WS.match(text, start + 1).end()
+        more = text[i] != "}"
+        while more:
+            key, i = _key_at(text, i)
+            if key is None:
+                break
+            if key in fields:
+                return DataFormatError(
+                    f"product '{pid}': field '{key}' appears twice in its entry",
+                    where=where,
+                    hint="keep one of them: a reader would silently drop the first",
+                )
+            if key == "tracklets":
+                videos = fields.get("video_paths")
+                videos = videos if isinstance(videos, list) else ()
+                problems: list[BadVideo] = []
+                fields[key], i = _decoded_tracklets(text, i, pid, videos, where, problems=problems)
+                if problems:
+                    return problems[0].error
+            else:
+                fields[key], i = decoder.raw_decode(text, i)
+            more, i = _after_value(text, i)
+            if more is None:
+                break
+    except _RepeatedKey as exc:
+        return DataFormatError(
+            f"product '{pid}': field '{key}': key {exc.args[0]!r} appears twice in one object",
+            where=where,
+            hint="keep one of them: a reader would silently drop the first; or remove the entry",
+        )
+    except (ValueError, IndexError, RecursionError):
+        pass
+    try:
+        decoder.raw_decode(text, start)
+    except json.JSONDecodeError as exc:
+        at = f"field '{key}': " if key is not None else ""
+        return DataFormatError(
+            f"product '{pid}': {at}malformed JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
+            where=where,
+            hint="fix that value (numbers as JSON writes them, e.g. 12.5) or remove the entry",
+        )
+    except (ValueError, RecursionError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return DataFormatError(
+            f"product '{pid}': its entry does not read: {detail}", where=where, hint="fix or remove the entry"
+        )
+    return DataFormatError(
+        f"product '{pid}': its entry does not read", where=where, hint="fix or remove the entry"
+    )
 
 
 class SplitListing(NamedTuple):
@@ -722,6 +875,7 @@ def read_official(path: str | os.PathLike[str], *, box_arrays: bool = False) -> 
     identity = _file_identity(Path(path))
     with gc_paused():
         p, data = _load(path)
+        _refuse_broken(data)
         split = _parse(data, str(p), owned=True, box_arrays=box_arrays)
         _remember(identity, split, [])
     return split
@@ -1338,12 +1492,67 @@ def read_official_rows(
         good: OfficialSplit = {}
         bad: list[tuple[str, str]] = []
         for pid, value in data.items():
+            if isinstance(value, _Broken):  # no JSON a reader can take (a malformed number, a key twice)
+                bad.append((pid, str(value.error)))
+                continue
             try:
                 good.update(_parse({pid: value}, str(p), owned=True, box_arrays=box_arrays))
             except DataFormatError as exc:
                 bad.append((pid, str(exc)))
         _remember(identity, good, bad)
     return good, bad
+
+
+#: What a reader of a split file does with a product whose entry it refuses (a bad box, a missing
+#: or malformed field, a malformed number or a frame key twice in its tracklet): ``skip`` holds the
+#: product out, names it and goes on with the others; ``raise`` refuses the file, naming it (the
+#: :class:`~movingfashion.dataset.MovingFashionDataset` convention, ``on_bad``). The one home of
+#: the policy: :func:`read_official_on_bad` applies it, :func:`warn_held_out` says what it held out.
+OnBad = Literal["raise", "skip"]
+
+#: what to do about a product held out (the warnings and the summaries say it)
+HELD_OUT_HINT = (
+    "fix the product's entry in the split file (mf verify names every break), then run the command again"
+)
+
+
+def check_on_bad(on_bad: str) -> None:
+    """:class:`ConfigError` for an ``on_bad`` that is neither ``raise`` nor ``skip``."""
+    if on_bad not in ("raise", "skip"):
+        raise ConfigError(f"on_bad must be 'raise' or 'skip', got {on_bad!r}", where="on_bad")
+
+
+def read_official_on_bad(
+    path: str | os.PathLike[str], on_bad: OnBad = "skip", *, box_arrays: bool = False
+) -> tuple[OfficialSplit, list[BadVideo]]:
+    """A split file read under the ``on_bad`` policy (:data:`OnBad`): ``"skip"``, the valid
+    products and each product held out (:class:`BadVideo`, one or more per product, naming the
+    file, the product, the field and, when known, the video and frame key:
+    :func:`read_official_rows`, named by :func:`read_official_heads_rows`' scan); ``"raise"``,
+    :func:`read_official` (the first bad product refuses the file, named) and no held-out one.
+    A file that does not read as a whole (not JSON, a product id twice) is refused either way."""
+    check_on_bad(on_bad)
+    if on_bad == "raise":
+        return read_official(path, box_arrays=box_arrays), []
+    p = Path(path)
+    good, rows = read_official_rows(p, box_arrays=box_arrays)
+    if not rows:
+        return good, []
+    # the scan names the video and frame key of a bad box; a row it does not name, as read
+    _, scanned = read_official_heads_rows(p)
+    held: list[BadVideo] = []
+    for pid, problem in rows:
+        held += [b for b in scanned if b.product_id == pid] or [
+            BadVideo(str(p), pid, None, None, DataFormatError(problem))
+        ]
+    return good, held
+
+
+def warn_held_out(held: Sequence[BadVideo], what: str, logger: logging.Logger | None = None) -> None:
+    """One warning per product problem held out of ``what`` (``"the build"``, ``"the QA"``):
+    the file, product, field (video, frame key) and :data:`HELD_OUT_HINT`."""
+    for b in held:
+        (logger or log).warning("held out of %s: %s (%s)", what, b.line(), HELD_OUT_HINT)
 
 
 def _dump_entry(entry: OfficialEntry) -> dict[str, Any]:
@@ -1380,7 +1589,9 @@ def write_official_keeping(path: str | os.PathLike[str], entries: Mapping[str, O
     file, untouched, for a person to fix. Only the new entries' bytes are rewritten
     (:func:`write_official_entries`) when the file's entries' places are known (:func:`read_official_heads`'
     scan reads it); else the file is rewritten from its JSON, every other entry as it decodes
-    (raising as :func:`read_official_rows` does for a file that does not read as a whole)."""
+    and an entry that does not decode (a key twice in it, a malformed number: held out by
+    :func:`read_official_rows`) as the file holds it (raising as :func:`read_official_rows` does
+    for a file that does not read as a whole)."""
     p = Path(path)
     got = _scanned_heads(p)  # where each entry is: kept, or one scan
     identity = _file_identity(p)
@@ -1394,7 +1605,17 @@ def write_official_keeping(path: str | os.PathLike[str], entries: Mapping[str, O
         parse_official(data, where=str(p))  # raises, naming the file
     out = {pid: _dump_entry(entries[pid]) if pid in entries else value for pid, value in data.items()}
     out.update({pid: _dump_entry(e) for pid, e in entries.items() if pid not in data})
-    atomic_write_json(p, out, indent=None)
+    # an entry that does not decode (:class:`_Broken`) is written back as the file holds it
+    kept: dict[bytes, bytes] = {}
+    token = secrets.token_hex(16)
+    for pid, value in out.items():
+        if isinstance(value, _Broken):
+            out[pid] = mark = f"mf-kept-entry-{token}-{len(kept)}"
+            kept[json.dumps(mark).encode()] = value.text.encode("utf-8")
+    raw = json_bytes(p, out, indent=None)
+    for mark_bytes, text in kept.items():
+        raw = raw.replace(mark_bytes, text, 1)
+    atomic_write_bytes(p, raw)
 
 
 def write_official_entries(path: str | os.PathLike[str], entries: Mapping[str, OfficialEntry]) -> None:
@@ -1405,7 +1626,6 @@ def write_official_entries(path: str | os.PathLike[str], entries: Mapping[str, O
     again instead of scanning the whole file. Only the new entries are checked (decoded and
     validated from the bytes written). A file whose entries' places are not known (one the scan
     cannot read) is read and written whole (:func:`read_official`, :func:`write_official`)."""
-    from schemas.atomic import atomic_write_bytes, json_bytes
 
     p = Path(path)
     got = _scanned_heads(p)  # where each entry is: kept, or one scan

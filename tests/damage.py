@@ -96,3 +96,27 @@ class FullDisk:
         if self.calls >= self.after:
             raise OSError(errno.ENOSPC, "No space left on device")
         self._fsync(fd)
+
+
+#: the text of a box no JSON reader takes, by kind: a malformed number, and a frame key written
+#: twice in one tracklet (``KEY`` stands for the frame key)
+UNREADABLE_BOXES = {
+    "malformed number": "[12.5e, 20, 30, 40]",
+    "frame key twice": '[10, 20, 30, 40], "KEY": [10, 20, 30, 40]',
+}
+
+
+def unreadable_box(path: Path, product_id: str, kind: str, key: str = "0", video: int = 0) -> str:
+    """Rewrite split file ``path`` (JSON) with frame ``key`` of ``product_id``'s tracklet ``video``
+    holding an :data:`UNREADABLE_BOXES` box of ``kind``: the file no longer decodes as JSON
+    (a strict reader refuses it whole). Returns the entry's text as written, for a test to find
+    it unchanged in the file afterwards."""
+    import json
+
+    data = json.loads(path.read_text())
+    data[product_id]["tracklets"][video][key] = "@UNREADABLE@"
+    entry = json.dumps({product_id: data[product_id]})[1:-1]
+    bad = UNREADABLE_BOXES[kind].replace("KEY", key)
+    text = json.dumps(data).replace('"@UNREADABLE@"', bad)
+    path.write_text(text)
+    return entry.replace('"@UNREADABLE@"', bad)
