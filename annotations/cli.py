@@ -484,8 +484,9 @@ def _reference(ctx: click.Context, param: click.Parameter, value: str | None) ->
     "hand-annotated copy or `mf world export-gt`.",
 )
 @click.option("--details", is_flag=True, help="Per-video figures in the JSON output.")
+@on_bad_option
 @json_option
-def qa(dataset, reference, details, as_json) -> None:
+def qa(dataset, reference, details, on_bad, as_json) -> None:
     """Compare ground-truth tracklets with a reference's true boxes: mean IoU and the >= 50% check.
 
     Video i of a product is the reference's video of the item metadata.video_items[i] of
@@ -493,7 +494,9 @@ def qa(dataset, reference, details, as_json) -> None:
     position in video_paths; boxes follow the crops recorded in entries.jsonl (source_crops).
     Every listed video counts (one without a tracklet file fails the check: no_tracklet_file), and
     so do those mf publish held back for review (held_back). Videos the reference lacks are
-    listed as missing.
+    listed as missing. A product of either dataset whose split-file entry is refused (a bad box,
+    a malformed number, a frame key twice) is held out and named, the others scored (exit 1;
+    --on-bad raise refuses instead, exit 2).
 
     \b
     Examples:
@@ -501,11 +504,20 @@ def qa(dataset, reference, details, as_json) -> None:
       mf world export-gt --world world --out world-gt && mf-tracklets qa --dataset dataset --reference world-gt
     """
     from annotations.qa import reference_boxes, score_dataset
+    from annotations.tracklet_files import held_out_rows
 
     results = require_results(dataset)
-    rep = score_dataset(dataset, results, reference_boxes(dataset, reference))
+    ref_held: list = []
+    truth = reference_boxes(dataset, reference, on_bad, held_out=ref_held)
+    rep = score_dataset(dataset, results, truth, on_bad=on_bad)
+    rep.held_out += held_out_rows(ref_held)
     require_overlap(rep.as_dict(), reference, "reference", "pass the reference made for this dataset")
-    emit(rep.as_dict(details), as_json, lambda d: qa_human(d) + counted_apart(d))
+    emit(
+        rep.as_dict(details),
+        as_json,
+        lambda d: qa_human(d) + counted_apart(d) + held_out_lines(d["held_out"]),
+    )
+    exit_if_failed(len(rep.held_out))  # the others scored: exit 1, the output names each
 
 
 def require_overlap(d: dict, where: str, what: str, hint: str) -> None:

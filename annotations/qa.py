@@ -15,18 +15,22 @@ tracklet files it keeps (:func:`held_videos`; ``held_back``).
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from schemas.dataset import Tracklet, VideoTracklets, read_entry_rows
 from schemas.errors import DataFormatError
 from schemas.geometry import box_iou, tracklet_iou
 from schemas.items import SourceName
-from schemas.official import OfficialEntry
+from schemas.official import BadVideo, OfficialEntry, OnBad, warn_held_out
 from schemas.tracklet_names import product_key, shared_videos, tracklet_key
+
+log = logging.getLogger(__name__)
 
 BoxesByFrame = Mapping[int, Sequence[float]]
 
@@ -270,18 +274,20 @@ def held_videos(dataset: str | os.PathLike[str]) -> dict[str, tuple[str, int, li
     return out
 
 
-def listed_videos(dataset: str | os.PathLike[str]) -> list[tuple[str, str]]:
+def listed_videos(dataset: str | os.PathLike[str], on_bad: OnBad = "raise") -> list[tuple[str, str]]:
     """(product id, video path) of every video the split files list, in file order: from the
     split files' heads (:func:`annotations.tracklet_files.load_split_heads`: no box built; kept
-    per version of the file, so :func:`reference_boxes` and this read each file once)."""
-    from annotations.tracklet_files import load_split_heads
+    per version of the file, so :func:`reference_boxes` and this read each file once).
+    ``on_bad="skip"``: a product whose entry the reader refuses is left out
+    (:func:`~annotations.tracklet_files.load_split_heads_on_bad`); ``"raise"`` refuses, naming it."""
+    from annotations.tracklet_files import load_split_heads_on_bad
 
-    return [
-        (pid, vp)
-        for split in load_split_heads(dataset).values()
-        for pid, entry in split.items()
-        for vp in entry.video_paths
-    ]
+    return _listed(load_split_heads_on_bad(dataset, on_bad)[0])
+
+
+def _listed(heads: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """(product id, video path) of every video of split files' ``heads``, in file order."""
+    return [(pid, vp) for split in heads.values() for pid, entry in split.items() for vp in entry.video_paths]
 
 
 def without_tracklet_file(
@@ -308,12 +314,17 @@ class DatasetQAReport(QAReport):
 
     held_back: int = 0
     no_tracklet_file: list[str] = field(default_factory=list)
+    #: the products held out (``on_bad="skip"``): their split-file entry is refused, so their
+    #: videos are not scored (:func:`~annotations.tracklet_files.held_out_rows`: file, product,
+    #: video, frame key, error with what to do)
+    held_out: list[dict[str, str | None]] = field(default_factory=list)
 
     def as_dict(self, details: bool = False) -> dict:
         return {
             **super().as_dict(details),
             "held_back": self.held_back,
             "no_tracklet_file": self.no_tracklet_file,
+            "held_out": self.held_out,
         }
 
 
@@ -323,12 +334,22 @@ def score_dataset(
     truth: Mapping[str, BoxesByFrame],
     iou_hit: float = 0.5,
     min_fraction: float = 0.5,
+    on_bad: OnBad = "raise",
 ) -> DatasetQAReport:
     """:func:`qa_report` of a dataset's tracklet files (``results``) against ``truth`` (as
     :func:`reference_boxes` gives it), over every video the split files list (one that has truth
-    and no tracklet file fails the check) and those publish held back for review."""
+    and no tracklet file fails the check) and those publish held back for review.
+    ``on_bad="skip"``: a product whose split-file entry the reader refuses is held out (not
+    scored, its tracklet files left out too), named in a warning and in ``held_out``; ``"raise"``
+    refuses the dataset, naming it."""
+    from annotations.tracklet_files import held_out_rows, load_split_heads_on_bad
+
+    heads, bad = load_split_heads_on_bad(dataset, on_bad)
+    warn_held_out(bad, "the QA", log)
+    dropped = {b.product_id for b in bad}
+    results = [vt for vt in results if vt.product_id not in dropped]
     held = held_videos(dataset)
-    pairs = listed_videos(dataset) + [(pid, vp) for vp, (pid, _, _) in held.items()]
+    pairs = _listed(heads) + [(pid, vp) for vp, (pid, _, _) in held.items()]
     shared = shared_videos((pid, [vp]) for pid, vp in pairs)
     unbuilt = [
         (pid, vp)
@@ -341,11 +362,16 @@ def score_dataset(
         **{f.name: getattr(rep, f.name) for f in fields(QAReport)},
         held_back=sum(vp in scored for vp in held),
         no_tracklet_file=[tracklet_key(vp, pid, shared=vp in shared) for pid, vp in unbuilt],
+        held_out=held_out_rows(bad),
     )
 
 
 def reference_boxes(
-    dataset: str | os.PathLike[str], reference: str | os.PathLike[str]
+    dataset: str | os.PathLike[str],
+    reference: str | os.PathLike[str],
+    on_bad: OnBad = "raise",
+    *,
+    held_out: list[BadVideo] | None = None,
 ) -> dict[str, dict[int, list[float]]]:
     """Video path of ``dataset`` -> {frame: true item box} from the reference dataset's tracklets
     (``<video path>@<product>`` for a video several products list, one key per product), for the
@@ -357,12 +383,20 @@ def reference_boxes(
     is the reference product's video ``n``. Videos the reference lacks, or has no boxes for, are
     left out (``qa_report`` lists them as missing). Raises :class:`DataFormatError` when the
     reference is not an official-format dataset or holds no tracklet at all.
+
+    ``on_bad="skip"``: a product of either dataset whose split-file entry the reader refuses is
+    held out (the reference's: named in a warning and added to ``held_out``, its videos then
+    missing from the reference; the dataset's: left out, as :func:`score_dataset` names them);
+    ``"raise"`` refuses, naming it.
     """
-    from annotations.builder import load_splits
-    from annotations.tracklet_files import load_split_heads
+    from annotations.tracklet_files import load_split_heads_on_bad, load_splits_rows
     from annotations.tracklet_files import shared_videos as split_shared_videos
 
-    ref_splits = load_splits(reference)
+    ref_read = load_splits_rows(reference, on_bad)
+    warn_held_out(ref_read.held_out, "the QA's reference", log)
+    if held_out is not None:
+        held_out += ref_read.held_out
+    ref_splits = ref_read.splits
     ref = {pid: e for split in ref_splits.values() for pid, e in split.items()}
     if not any(any(t) for e in ref.values() for t in e.tracklets):
         raise DataFormatError(
@@ -373,7 +407,7 @@ def reference_boxes(
         )
     own_crops, ref_crops, items = source_crops(dataset), source_crops(reference), video_items(dataset)
     out: dict[str, dict[int, list[float]]] = {}
-    splits = load_split_heads(dataset)  # the dataset's video lists only: no box built
+    splits = load_split_heads_on_bad(dataset, on_bad)[0]  # the dataset's video lists only: no box built
     shared = split_shared_videos(splits)
     for split in splits.values():
         for pid, entry in split.items():

@@ -11,6 +11,7 @@ DeepFashion2-format set from a MovingFashion split when no DeepFashion2 set is a
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,10 @@ import numpy as np
 
 from movingfashion.deepfashion2 import resolve_root
 from movingfashion.models.pretrain import pretrain_matcher
+from schemas.official import OnBad
 from schemas.paths import inside
+
+log = logging.getLogger(__name__)
 
 #: where :func:`run_phase1`'s training code lives (reported as ``via``)
 VIA = f"{pretrain_matcher.__module__}.{pretrain_matcher.__name__}"
@@ -57,7 +61,12 @@ def run_phase1(
 
 
 def df2_from_dataset(
-    dataset: str | Path, out_dir: str | Path, *, split: str = "train", frames_per_video: int = 3
+    dataset: str | Path,
+    out_dir: str | Path,
+    *,
+    split: str = "train",
+    frames_per_video: int = 3,
+    on_bad: OnBad = "skip",
 ) -> Path:
     """A DeepFashion2-format folder built from a MovingFashion split (when no DF2 set is at hand).
 
@@ -65,12 +74,16 @@ def df2_from_dataset(
     ``frames_per_video`` evenly spaced tracklet frames of its videos (``source: user``, the
     tracklet box). Only for the synthetic world and smoke tests: the paper pretrains on the
     real DeepFashion2. Returns the root (``OUT/train/{image,annos}``).
+
+    ``on_bad`` (:data:`schemas.official.OnBad`): ``"skip"`` holds out a product whose split-file
+    entry the reader refuses (a bad box, a malformed number, a frame key twice, a missing field),
+    named in a warning, and makes pairs of the others; ``"raise"`` refuses the split, naming it.
     """
     from movingfashion.media.images import encode_image, read_image
     from movingfashion.media.readers import read_frames
     from schemas.atomic import atomic_write_json
     from schemas.dataset import read_entry_classes
-    from schemas.official import read_official
+    from schemas.official import read_official_on_bad, warn_held_out
 
     root = Path(dataset)
     out = Path(out_dir)
@@ -86,7 +99,9 @@ def df2_from_dataset(
         (out / "train" / "image" / f"{n:06d}.jpg").write_bytes(encode_image(img, ".jpg", quality=95))
         atomic_write_json(out / "train" / "annos" / f"{n:06d}.json", anno)
 
-    for pair_id, (pid, entry) in enumerate(sorted(read_official(root / f"{split}.json").items()), 1):
+    official, held = read_official_on_bad(root / f"{split}.json", on_bad)
+    warn_held_out(held, "the DeepFashion2-format pairs", log)
+    for pair_id, (pid, entry) in enumerate(sorted(official.items()), 1):
         cls = entries.get(pid, 1)
         shop = read_image(inside(root, entry.img_path, what="img_path", where=pid))
         h, w = shop.shape[:2]

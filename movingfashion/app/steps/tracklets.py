@@ -3,7 +3,7 @@ contact sheets, and the acceptance figures against the synthetic world's truth."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from movingfashion.app.context import DemoContext, Section, StepSkipped
 
@@ -30,6 +30,9 @@ class TrackletsSection(Section):
     query_mean_iou: float | None = None
     flag_rate: float | None = None  #: share of the videos flagged needs_review
     flag_recall: float | None = None  #: share of the videos failing the >=50% check that are flagged
+    #: products whose split-file entry is refused (a bad box, a malformed number, a frame key
+    #: twice): held out of the build and the figures, each named (file, product, what to do)
+    held_out: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         qa = ""
@@ -40,7 +43,10 @@ class TrackletsSection(Section):
         return f"{self.processed} videos processed, {self.failed} failed, {self.needs_review} need review{qa}"
 
     def incomplete(self) -> str | None:
-        return f"{self.failed} videos could not be read (see mf-tracklets build)" if self.failed else None
+        why = [f"{self.failed} videos could not be read (see mf-tracklets build)"] if self.failed else []
+        if self.held_out:
+            why.append(f"{len(self.held_out)} held out: " + "; ".join(self.held_out))
+        return "; ".join(why) or None
 
 
 def expected_seconds(ctx: DemoContext) -> float:
@@ -53,12 +59,14 @@ def run(ctx: DemoContext) -> TrackletsSection:
     """Build tracklets on ``ctx.dataset`` (stride 2) with contact sheets and report QA figures
     against ``ctx.world`` (the embedded weights were trained on the 60-product seed-0 world, so
     there the figures are not held-out ones)."""
-    from annotations.builder import build_dataset_tracklets, load_splits, video_jobs
+    from annotations.builder import build_dataset_tracklets, load_splits_rows, video_jobs
     from annotations.config import BuildConfig
 
     if ctx.dataset is None:
         raise StepSkipped("no dataset (the clean/publish step did not run)")
-    n = len(video_jobs(load_splits(ctx.dataset)))
+    # the build's policy (on_bad="skip"): a product whose split-file entry is refused is held out
+    read = load_splits_rows(ctx.dataset)
+    n = len(video_jobs(read.splits, held_videos=read.held_videos))
     ctx.progress.info(f"{n} videos, stride {STRIDE}, embedded detector and matcher")
     with ctx.progress.counter("tracklets", total=n, unit="videos") as bar:
         rep = build_dataset_tracklets(
@@ -79,11 +87,12 @@ def run(ctx: DemoContext) -> TrackletsSection:
         sheets=str(ctx.dataset / "tracklets" / "sheets"),
         detector=rep.detector,
         matcher=rep.matcher,
+        held_out=[str(h["error"]) for h in rep.held_out],
     )
     if ctx.world is not None:
         from movingfashion.world.scoring.tracklets import score_tracklets
 
-        qa = score_tracklets(ctx.dataset, ctx.world)
+        qa = score_tracklets(ctx.dataset, ctx.world, on_bad="skip")
         section.qa_videos = qa.videos
         section.mean_iou = round(qa.mean_iou, 3)
         section.pass_rate_50pct = round(qa.pass_rate, 3)

@@ -32,6 +32,7 @@ from annotations.tracklet_files import require_results
 from movingfashion.media.probe import probe_video
 from movingfashion.world.truth import WorldTruth, load_video_gt, load_world
 from schemas.errors import MediaError
+from schemas.official import OnBad
 
 
 def _video_size(path: Path) -> tuple[int, int] | None:
@@ -71,10 +72,13 @@ def _true_boxes(
 def truth_boxes_for_dataset(
     dataset: str | os.PathLike[str],
     world_dir: str | os.PathLike[str],
+    on_bad: OnBad = "raise",
 ) -> dict[str, dict[int, list[float]]]:
     """Dataset video path -> {frame: true item box} for every video the world knows: those of
-    the split files and those ``mf publish`` held back for review (:func:`annotations.qa.held_videos`)."""
-    from annotations.tracklet_files import load_split_heads
+    the split files and those ``mf publish`` held back for review (:func:`annotations.qa.held_videos`).
+    ``on_bad="skip"``: a product whose split-file entry the reader refuses is left out
+    (:func:`annotations.tracklet_files.load_split_heads_on_bad`); ``"raise"`` refuses, naming it."""
+    from annotations.tracklet_files import load_split_heads_on_bad
 
     world = Path(world_dir)
     truth = load_world(world)  # its one check of world.json, naming the file
@@ -83,7 +87,7 @@ def truth_boxes_for_dataset(
     items = video_items(dataset)
     out: dict[str, dict[int, list[float]]] = {}
     # the video lists only (no box built), read once with score_dataset's (kept per file version)
-    for split in load_split_heads(dataset).values():
+    for split in load_split_heads_on_bad(dataset, on_bad)[0].values():
         for pid, entry in split.items():
             for i, vp in enumerate(entry.video_paths):
                 vid = _world_video(products, items.get(pid), pid, i)
@@ -111,10 +115,13 @@ def score_tracklets(
     *,
     iou_hit: float = 0.5,
     min_fraction: float = 0.5,
+    on_bad: OnBad = "raise",
 ) -> DatasetQAReport:
     """:func:`annotations.qa.score_dataset` of the dataset's tracklet files against the world's
     truth (:func:`truth_boxes_for_dataset`): every video the split files list (one without a
-    tracklet file fails the check) and those publish held back for review."""
+    tracklet file fails the check) and those publish held back for review. ``on_bad`` as for
+    :func:`~annotations.qa.score_dataset` (``"skip"``: a product whose split-file entry is
+    refused is held out, listed in ``held_out``)."""
     results = require_results(dataset)
-    truth = truth_boxes_for_dataset(dataset, world_dir)
-    return score_dataset(dataset, results, truth, iou_hit, min_fraction)
+    truth = truth_boxes_for_dataset(dataset, world_dir, on_bad)
+    return score_dataset(dataset, results, truth, iou_hit, min_fraction, on_bad=on_bad)
