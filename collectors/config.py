@@ -180,6 +180,14 @@ class NetAPorterConfig(_Model):
         description="regex matching the site's sign-in pages: a page redirected there fails login_required "
         "(retried by a rerun), not as a moved product or an empty listing",
     )
+    listing_count_pattern: str = Field(
+        r"""(?:\bdata-(?:total-products|product-count|results-count)\s*=\s*["']?\s*"""
+        r"""|"(?:totalProducts|recordSetTotal|productCount)"\s*:\s*)(?P<count>\d+)""",
+        description="regex finding a listing page's own count of its products (group 'count'; the first "
+        "match counts): a listing that links no product and counts 0 is an empty category (a warning, "
+        "exit 0); one that counts more than 0, or has no count, fails no_products_listed (the page "
+        "changed, or a bot check answered); empty: every listing linking no product fails",
+    )
     product_url: str = Field(
         "{site}/{locale}/shop/product/{id}", description="page of an id from a user file"
     )
@@ -222,6 +230,16 @@ class NetAPorterConfig(_Model):
     @classmethod
     def _login_pattern(cls, value: str) -> str:
         return check_regex(value)
+
+    @field_validator("listing_count_pattern")
+    @classmethod
+    def _count_pattern(cls, value: str) -> str:
+        if not value:
+            return value
+        groups = re.compile(check_regex(value)).groupindex
+        if "count" not in groups:
+            raise ValueError("the regex needs a group named 'count': (?P<count>\\d+) (empty: no check)")
+        return value
 
     @field_validator(*TEMPLATE_FIELDS)
     @classmethod

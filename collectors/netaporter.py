@@ -102,6 +102,9 @@ class NetAPorter(Source):
         super().__init__(ctx)
         self._product_re = re.compile(self.cfg.product_url_pattern)
         self._login_re = re.compile(self.cfg.login_url_pattern)
+        self._count_re = (
+            re.compile(self.cfg.listing_count_pattern) if self.cfg.listing_count_pattern else None
+        )
 
     @classmethod
     def policy(cls, cfg: CollectConfig, targets: Sequence[str], **_: Any) -> HostPolicy:
@@ -206,7 +209,10 @@ class NetAPorter(Source):
         target is listed as a problem with the candidates of the pages before it kept). A first
         page that links no product at all (a bot check or an error page answered 200, a changed
         page) and a page redirected to the sign-in page are such problems too: a rerun reads them
-        again, where an empty listing would have ended the run quietly with nothing collected."""
+        again, where an empty listing would have ended the run quietly with nothing collected.
+        Only a first page that says itself it lists 0 products (its count, found by
+        ``netaporter.listing_count_pattern``: a sold-out or new category) is an empty listing: a
+        warning, nothing collected from it, no problem (exit 0)."""
         from collectors.http import decode_text
 
         seen_pages: set[str] = set()
@@ -223,7 +229,8 @@ class NetAPorter(Source):
                     break  # ran past the last page
                 raise
             self._refuse_sign_in(page_url, final)
-            page = read_page(decode_text(body, ctype))
+            text = decode_text(body, ctype)
+            page = read_page(text)
             new = 0
             for href in page.links:
                 link = self.cfg.on_site(urljoin(page_url, href))
@@ -233,7 +240,15 @@ class NetAPorter(Source):
                     new += 1
                     yield self._candidate(link, raw)
             if not found:
-                raise _no_products(page_url, page.title)
+                count = self._listed_count(text)
+                if count == 0:
+                    log.warning(
+                        "%s: the listing counts 0 products (an empty category: sold out, or new); "
+                        "nothing to collect from it",
+                        page_url,
+                    )
+                    return
+                raise _no_products(page_url, page.title, count)
             empty = 0 if new else empty + 1
             if empty >= self.cfg.max_empty_pages:
                 log.info("%s: %d pages in a row added no product; the listing ends here", page_url, empty)
@@ -245,6 +260,12 @@ class NetAPorter(Source):
                 page_url = _with_param(page_url, self.cfg.page_param, str(number))
             else:
                 page_url = None
+
+    def _listed_count(self, html: str) -> int | None:
+        """The listing page's own count of its products (``netaporter.listing_count_pattern``'s
+        first match), or None when the page has none (or the pattern is empty)."""
+        m = self._count_re.search(html) if self._count_re else None
+        return int(m.group("count")) if m and m.group("count") else None
 
     # -- one product ---------------------------------------------------------------
     def describe(self, sid: str, cand: Candidate) -> Found:
@@ -375,16 +396,26 @@ class NetAPorter(Source):
         return assets, required
 
 
-def _no_products(url: str, title: str | None) -> FetchError:
-    """The error of a listing whose first page links no product page."""
+def _no_products(url: str, title: str | None, count: int | None = None) -> FetchError:
+    """The error of a listing whose first page links no product page (``count``: the number of
+    products the page says it lists, None when it says none)."""
+    titled = f"; its title: {title[:80]!r}" if title else ""
+    if count:
+        return FetchError(
+            f"listing page counts {count} products but links no product page{titled} "
+            "(its product links look different now)",
+            where=url,
+            reason="no_products_listed",
+            hint="look at a product link of the page and set netaporter.product_url_pattern to match it",
+        )
     return FetchError(
-        "listing page links no product page"
-        + (f"; its title: {title[:80]!r}" if title else "")
-        + " (a bot check or an error page answered in its place, or an empty or changed listing)",
+        f"listing page links no product page{titled} and does not count its products"
+        " (a bot check or an error page answered in its place, or the listing page changed)",
         where=url,
         reason="no_products_listed",
         hint="rerun later (it is read again), slower (http.rate_per_host); if product links look "
-        "different now, set netaporter.product_url_pattern",
+        "different now, set netaporter.product_url_pattern; if the page counts its products "
+        "otherwise, set netaporter.listing_count_pattern (a count of 0 is an empty category)",
     )
 
 

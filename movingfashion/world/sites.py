@@ -91,8 +91,13 @@ class Site:
         self.products = {p.product_id: p for p in self.truth.products if p.product_id not in self._taken_down}
 
     # ------------------------------------------------------------------ URLs
-    def nap_products(self) -> list[WorldProduct]:
-        return [p for p in self.products.values() if p.source == SourceName.NETAPORTER]
+    def nap_products(self, every: bool = False) -> list[WorldProduct]:
+        """The Net-A-Porter products the site has now (``every``: taken-down ones too)."""
+        products = self.truth.products if every else self.products.values()
+        return [p for p in products if p.source == SourceName.NETAPORTER]
+
+    def _live(self, items: list[WorldProduct]) -> list[WorldProduct]:
+        return [p for p in items if p.product_id not in self.taken_down]
 
     def nap_path(self, p: WorldProduct | str) -> str:
         if isinstance(p, str):  # an unsafe id: a plausible path with the id URL-encoded
@@ -140,22 +145,24 @@ class Site:
         if len(parts) >= 3 and parts[:2] == ["en-us", "shop"]:
             if parts[2] == "product" and len(parts) >= 4:
                 return self.product_page(parts[-1])
+            # a designer or category all of whose products were taken down still has its page,
+            # listing none (sold out); one the world never had answers 404
             if parts[2] == "designer" and len(parts) == 4:
-                items = [p for p in self.nap_products() if slug(p.designer or "") == parts[3]]
+                items = [p for p in self.nap_products(every=True) if slug(p.designer or "") == parts[3]]
                 if not items:
                     return Answer(404, body=b"<html><body>No such designer</body></html>")
-                return self.listing(items, path, query, f"{items[0].designer}")
+                return self.listing(self._live(items), path, query, f"{items[0].designer}")
             if parts[2] not in ("product", "designer"):  # a category, as the breadcrumb links it
                 prefix = parts[2:]
                 items = [
                     p
-                    for p in self.nap_products()
+                    for p in self.nap_products(every=True)
                     if [slug(c) for c in (p.category_path or ["x"])][: len(prefix)] == prefix
                 ]
                 if not items:
                     return Answer(404, body=b"<html><body>No such category</body></html>")
                 heading = items[0].category_path[len(prefix) - 1] if len(prefix) > 1 else parts[2].title()
-                return self.listing(items, path, query, heading)
+                return self.listing(self._live(items), path, query, heading)
         if len(parts) == 2 and parts[0] == "product":  # older product URLs redirect to the canonical page
             p = self.products.get(parts[1])
             if p is None or p.source != SourceName.NETAPORTER:
@@ -306,6 +313,7 @@ class Site:
         body = (
             f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(heading)} | '
             f"NET-A-PORTER</title></head><body><h1>{html.escape(heading)}</h1>"
+            f'<p class="product-count" data-total-products="{len(items)}">{len(items)} items</p>'
             f'<p class="pagination" data-page="{page}" data-pages="{n_pages}">Page {page} of {n_pages}</p>'
             f'<ul class="product-listing">\n{cards}\n</ul><nav class="pager">{" ".join(nav)}</nav></body></html>'
         )
