@@ -24,7 +24,10 @@ from schemas.taxonomy import DF2_CLASSES
 from .faults import EVIL_IDS
 from .sites import Site
 
-FAKE_UPLOAD_BASE = 1_640_000_000
+# the uploaders, their ids and upload times (of the TikTok pages too; instagram_api reads them here)
+from .tiktok_web import tiktok_user as _user
+from .tiktok_web import upload_time as _timestamp
+from .tiktok_web import user_uid as _uid
 
 
 def _versions() -> tuple[str, str]:
@@ -93,21 +96,6 @@ def ytdlp_info(site: Site, p: WorldProduct, video_id: str | None = None) -> dict
         "_type": "video",
         "_version": {"version": yv, "release_git_head": None, "repository": "yt-dlp/yt-dlp"},
     }
-
-
-def _user(p: WorldProduct) -> str:
-    # the uploader is drawn with the metadata; keep it stable per product
-    from .catalog import USERS
-
-    return USERS[int.from_bytes(p.product_id.encode()[-3:], "big") % len(USERS)]
-
-
-def _uid(user: str) -> str:
-    return str(6_800_000_000_000_000_000 + sum(ord(c) * 7919**i for i, c in enumerate(user)) % 10**17)
-
-
-def _timestamp(p: WorldProduct) -> int:
-    return FAKE_UPLOAD_BASE + int.from_bytes(p.product_id.encode()[-4:], "big") % 90_000_000
 
 
 def media_id(shortcode: str) -> str:

@@ -84,8 +84,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class WorldServer:
-    """Serve a world folder as Net-A-Porter-like pages, TikTok/Instagram media, the Instagram API
-    endpoints instaloader queries (``instagram_api``) and plain files. Files are only ever served
+    """Serve a world folder as Net-A-Porter-like pages, TikTok/Instagram media, TikTok's user,
+    video-list and video pages yt-dlp reads (``tiktok_web``), the Instagram API endpoints
+    instaloader queries (``instagram_api``) and plain files. Files are only ever served
     from inside the world folder (ids are looked up, never joined as paths)."""
 
     def __init__(

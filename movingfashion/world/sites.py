@@ -3,7 +3,9 @@
 Net-A-Porter: listing pages, designer pages, sitemap, product pages (JSON-LD Product and
 BreadcrumbList, HTML breadcrumb, Open Graph), ``<id>_detail.mp4`` videos and
 ``<id>_<view>_<size>.jpg`` images. TikTok and Instagram media live under ``/tiktok/`` and
-``/instagram/``; plain files under ``/files/``. No faults here (see ``server.py``).
+``/instagram/``; plain files under ``/files/``. TikTok's web pages (a user's ``/@<user>``, its
+video list ``/api/creator/item_list/``, a video's ``/@<user>/video/<id>``) are answered in the
+shapes yt-dlp's TikTok extractors read (``tiktok_web.py``). No faults here (see ``server.py``).
 """
 
 from __future__ import annotations
@@ -181,6 +183,8 @@ class Site:
             return self.instagram(parts[2], parts[3])
         if len(parts) == 2 and parts[0] == "files":
             return self.plain_file(parts[1])
+        if (parts and parts[0].startswith("@")) or path.rstrip("/") == "/api/creator/item_list":
+            return self.tiktok_web(parts, query)
         return Answer(404, body=b"<html><body>Not found</body></html>")
 
     # ------------------------------------------------------------------ media
@@ -241,6 +245,33 @@ class Site:
         if kind == "shop" and name.endswith(".jpg"):
             return self._file(p.images.get("shop"), pid)
         return Answer(404, body=b"<html><body>Not found</body></html>", media=True, product_id=pid)
+
+    def tiktok_web(self, parts: list[str], query: dict[str, list[str]]) -> Answer:
+        """TikTok's web pages (a user's, its video list, a video's: see tiktok_web.py)."""
+        from . import tiktok_web as web
+        from .catalog import USERS
+
+        not_found = Answer(404, body=b"<html><body>Not found</body></html>")
+        if parts[:3] == ["api", "creator", "item_list"]:
+            arg = {k: v[0] for k, v in query.items() if v}
+            asked = arg.get("count", "")
+            count = (
+                min(int(asked), self.page_size)
+                if asked.isascii() and asked.isdigit() and len(asked) < 6
+                else self.page_size
+            )
+            body = web.item_list(
+                self.truth, self.products.values(), arg.get("secUid", ""), arg.get("cursor", ""), count
+            )
+            return not_found if body is None else Answer(200, "application/json; charset=utf-8", body)
+        user = parts[0][1:]
+        if len(parts) == 1 and user in USERS:
+            return Answer(200, body=web.user_page(self.truth, self.products.values(), user))
+        if len(parts) == 3 and parts[1] == "video":
+            p = self.products.get(parts[2])
+            if p is not None and p.source == SourceName.TIKTOK and p.videos and web.tiktok_user(p) == user:
+                return Answer(200, body=web.video_page(self.truth, p))
+        return not_found
 
     def instagram(self, shortcode: str, name: str) -> Answer:
         p = self.products.get(shortcode)
