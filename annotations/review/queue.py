@@ -15,6 +15,10 @@ tracklet file whose product neither the split files nor the catalog know. Their 
 from the dataset folder when it still holds them, else from the collection folder
 (``collection``, the ``--root`` of ``mf-collect``: the collected files, boxes shifted by the crop
 publish applies to a split-screen video), paths kept inside their folder.
+
+Decided: a video the builder accepted, outside the sample, with live review decisions
+(``decided``) is queued too, among the flagged ones (:data:`KEPT_DECIDED`): an accept that lets
+the catalog's hold of a published item go leaves it reachable.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,6 +139,10 @@ class QueueItem:
     candidate_paths: list[str] = field(default_factory=list, repr=False)
     #: the pick is a reviewer's (a live ``shop`` decision), not cleaning's
     candidate_chosen_in_review: bool = False
+    #: why an item neither flagged nor in the QA sample is queued (None for the others): it has
+    #: live review decisions (:data:`KEPT_DECIDED`, or the server's note for an item the dataset
+    #: and the catalog no longer name), so they stay reachable (undo, change) from the page
+    kept: str | None = None
     #: a video without a tracklet file whose split-file entry holds a tracklet (the real
     #: archive's ground truth): where its boxes are (:attr:`split_boxes`); not sent
     split_truth: SplitTruth | None = field(default=None, repr=False)
@@ -226,6 +234,18 @@ def queued_truth_reason(origin: SplitOrigin, truth: SplitTruth) -> str:
     return split_truth_reason(origin, name, truth.product_id, truth.index, trk)
 
 
+#: why a video the builder accepted and the catalog no longer holds, outside the QA sample, is
+#: queued: a reviewer decided on it (an accept of an item the catalog held, say)
+KEPT_DECIDED = (
+    "not flagged (any more) and not in the QA sample: kept in the queue for the review decisions made on it"
+)
+
+#: tracklet-file summaries kept from one build of the queue to the next (the server rebuilds it
+#: whenever the dataset or the catalog changes): (file name, video, product) -> ((size, mtime,
+#: inode), summary); a file rewritten since is read again
+SummaryCache = dict[tuple[str, str | None, str | None], tuple[tuple[int, int, int], TrackletFileSummary]]
+
+
 @dataclass
 class Queue:
     items: list[QueueItem]
@@ -240,6 +260,9 @@ class Queue:
     #: videos left out of the queue because their split-file tracklet holds a bad box: one line
     #: each naming the split file, product, video and frame key, and what is wrong
     held_out: list[str] = field(default_factory=list)
+    #: items neither flagged nor sampled, queued for their live review decisions (:attr:`QueueItem.kept`);
+    #: they follow the flagged ones (``items[flagged + kept:]`` is the QA sample)
+    kept: int = 0
 
     def __post_init__(self) -> None:
         self.by_stem = {it.stem: it for it in self.items}
@@ -274,6 +297,31 @@ def read_summary(p: Path, *, video: str | None = None, product_id: str | None = 
     return s
 
 
+def _summary(
+    p: Path,
+    cache: tuple[SummaryCache, SummaryCache] | None,
+    *,
+    video: str | None = None,
+    product_id: str | None = None,
+) -> TrackletFileSummary:
+    """:func:`read_summary` of ``p``; ``cache``: (the summaries an earlier build read, those this
+    one read): taken from the first while the file is the one read then, put in the second."""
+    if cache is None:
+        return read_summary(p, video=video, product_id=product_id)
+    before, now = cache
+    st = p.stat()
+    version = (st.st_size, st.st_mtime_ns, st.st_ino)
+    key = (p.name, video, product_id)
+    hit = before.get(key)
+    vt = (
+        hit[1]
+        if hit is not None and hit[0] == version
+        else read_summary(p, video=video, product_id=product_id)
+    )
+    now[key] = (version, vt)
+    return vt
+
+
 def _flag(vt: TrackletFileSummary | None) -> tuple[bool, str | None]:
     if vt is None:
         return True, "no tracklet file (run mf-tracklets build)"
@@ -291,10 +339,18 @@ def build_queue(
     *,
     catalog: Catalog | None = None,
     collection: str | os.PathLike[str] | None = None,
+    decided: Collection[tuple[str, str]] = (),
+    cache: SummaryCache | None = None,
 ) -> Queue:
     """Every video of the dataset's split files, flagged or sampled, and every held-back one (see
-    the module docstring), in review order."""
+    the module docstring), in review order. ``decided``: the (video, product) keys with live
+    review decisions; such a video the builder accepted outside the sample is queued too
+    (:data:`KEPT_DECIDED`), after the flagged ones in video order, so an accept that lets the
+    catalog's hold go does not take the video out of the queue. ``cache``: summaries of the
+    tracklet files kept from an earlier build (:data:`SummaryCache`; updated)."""
     root = Path(dataset)
+    # (what an earlier build read, what this one reads: kept for the next, files gone dropped)
+    cached: tuple[SummaryCache, SummaryCache] | None = None if cache is None else (dict(cache), {})
     identities = {name: split_identity(root / name) for name in SPLIT_FILES}  # the versions read next
     splits, bad = load_split_heads_rows(root)  # no boxes: those of a video are read when it is shown
     # a video whose split-file tracklet holds a bad box is held out (the rest of the queue works);
@@ -310,7 +366,7 @@ def build_queue(
     if catalog is not None:
         for r in catalog.items(status=Status.NEEDS_REVIEW):
             needs.setdefault(r.product_id or r.item.source_id, r.reason or "needs review")
-    flagged, sampled, accepted = [], [], 0
+    flagged, sampled, kept, accepted = [], [], [], 0
     seen: set[tuple[str, str]] = set()
     read: dict[str, TrackletFileSummary] = {}  # file name -> what it holds, each file read once
     shared = shared_videos(splits)
@@ -325,7 +381,7 @@ def build_queue(
                     seen.add((vp, pid))  # not queued as a held-back item either
                     continue
                 p = tracklet_file(root, vp, pid, shared=vp in shared)  # this product's file of it
-                vt = read_summary(p) if p.is_file() else None
+                vt = _summary(p, cached) if p.is_file() else None
                 if vt is not None:
                     read[p.name] = vt
                 is_flagged, reason = _flag(vt)
@@ -362,13 +418,20 @@ def build_queue(
                     accepted += 1
                     if item.draw < sample_rate:
                         sampled.append(item)
-    held_items = _held_items(root, held, seen, Path(collection) if collection else None, seed, read, catalog)
-    held_items += _flagged_files(root, seen, catalog, seed, read)
+                    elif (vp, pid) in decided:  # decided on: stays reachable (KEPT_DECIDED)
+                        item.kept = KEPT_DECIDED
+                        kept.append(item)
+    where = Path(collection) if collection else None
+    held_items = _held_items(root, held, seen, where, seed, read, catalog, cached)
+    held_items += _flagged_files(root, seen, catalog, seed, read, cached)
     flagged += held_items
-    flagged.sort(key=lambda it: it.video)
+    first = sorted(flagged + kept, key=lambda it: it.video)  # an item keeps its place once decided on
     sampled.sort(key=lambda it: it.draw)
+    if cache is not None and cached is not None:
+        cache.clear()
+        cache.update(cached[1])
     return Queue(
-        items=flagged + sampled,
+        items=first + sampled,
         sample_rate=sample_rate,
         seed=seed,
         flagged=len(flagged),
@@ -377,6 +440,7 @@ def build_queue(
         held_back=len(held_items),
         missing_media=sum(it.video_src is None for it in held_items),
         held_out=held_out,
+        kept=len(kept),
     )
 
 
@@ -402,7 +466,11 @@ def _inside(folder: Path | None, rel: str | None) -> Path | None:
 
 
 def _own_tracklets(
-    root: Path, video: str, product_id: str, read: dict[str, TrackletFileSummary]
+    root: Path,
+    video: str,
+    product_id: str,
+    read: dict[str, TrackletFileSummary],
+    cached: tuple[SummaryCache, SummaryCache] | None = None,
 ) -> TrackletFileSummary | None:
     """The tracklet file a held-back video kept from an earlier build, when it is about it
     (``read``: the files read so far, by name; this one joins them)."""
@@ -410,7 +478,7 @@ def _own_tracklets(
     if not p.is_file():
         return None
     try:
-        vt = read_summary(p, video=video, product_id=product_id)
+        vt = _summary(p, cached, video=video, product_id=product_id)
     except DataFormatError as exc:
         log.warning("%s: not read (%s)", p, exc)
         return None
@@ -426,8 +494,10 @@ def _held_items(
     seed: int,
     read: dict[str, TrackletFileSummary],
     catalog: Catalog | None = None,
+    cached: tuple[SummaryCache, SummaryCache] | None = None,
 ) -> list[QueueItem]:
-    """Queue items of the videos of the catalog's held-back items the split files do not list."""
+    """Queue items of the videos of the catalog's held-back items the split files do not list
+    (``cached``: see :func:`_summary`)."""
     out = []
     for h in held:
         r = h.row
@@ -438,7 +508,7 @@ def _held_items(
             if (video, h.product_id) in seen:
                 continue
             seen.add((video, h.product_id))
-            vt = _own_tracklets(root, video, h.product_id, read)
+            vt = _own_tracklets(root, video, h.product_id, read, cached)
             reason = vt.review_reason if vt is not None and vt.needs_review else None
             item = QueueItem(
                 video=video,
@@ -530,6 +600,7 @@ def _flagged_files(
     catalog: Catalog | None,
     seed: int,
     read: dict[str, TrackletFileSummary],
+    cached: tuple[SummaryCache, SummaryCache] | None = None,
 ) -> list[QueueItem]:
     """Queue items of the flagged tracklet files whose video the split files do not list and
     whose product the catalog does not know (it decides on the products it knows): media from
@@ -540,7 +611,7 @@ def _flagged_files(
         vt = read.get(p.name)
         if vt is None:
             try:
-                vt = read_summary(p)
+                vt = _summary(p, cached)
             except DataFormatError as exc:
                 log.warning("%s: not read (%s)", p, exc)
                 continue

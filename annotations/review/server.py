@@ -5,7 +5,10 @@ as the ``X-Review-Token`` header, so a page of another origin can neither read n
 
     GET  /                       the page (static/index.html; no data in it)
     GET  /static/<file>          its script and style sheet, from this package (no CDN)
-    GET  /api/queue              the queue, filters' values, progress, sample rate
+    GET  /api/queue              the queue, filters' values, progress, sample rate, and ``left``:
+                                 why each item that left it since the start did (the queue is
+                                 built again when the dataset or the catalog changed; an item
+                                 with a live decision stays, see :meth:`ReviewApp.refresh_queue`)
     GET  /api/item?video=STEM    one video: tracklets with boxes and scores, fps, frame times
                                  (variable rate), pixel aspect, decisions, and ``pick``: why no
                                  tracklet pick is offered (no tracklet file), null when one is
@@ -29,7 +32,8 @@ dataset's lock within :data:`LOCK_WAIT_S` (a publish or a build holds it) 503 na
 and so does any write that cannot take the catalog's write lock within that time (an sqlite3 shell
 in a transaction, a long writer), while the page's other requests keep answering (writes go
 through a connection of their own); an accept of an item without a DeepFashion2 class 400
-(choose one first); anything unforeseen 500 (logged),
+(choose one first); a request about an item that left the queue 410 saying why; anything
+unforeseen 500 (logged),
 so every request gets an answer.
 Requests naming a Host other than the bound address are refused (DNS rebinding), and so is
 any media path outside the dataset's media folders; ``/api/file`` serves only the two files the
@@ -68,14 +72,29 @@ from annotations.review.media import (
     video_fps,
     video_timing,
 )
-from annotations.review.queue import FILE, Queue, QueueItem, build_queue, catalog_item_data
+from annotations.review.queue import (
+    FILE,
+    KEPT_DECIDED,
+    Queue,
+    QueueItem,
+    SummaryCache,
+    build_queue,
+    catalog_item_data,
+)
 from annotations.tracklet_files import dataset_lock, read_video_tracklets
 from schemas.atomic import LockBusy, lock_wait_s
 from schemas.catalog import WAL_OWNER_SUFFIX, Catalog, CatalogLocked
 from schemas.dataset import Tracklet
 from schemas.errors import CatalogError, ConfigError, MFError, listen_error
 from schemas.paths import resolve_under
-from schemas.review import KINDS, NO_CLASS, accept_lacks_class, list_decisions, review_states
+from schemas.review import (
+    KINDS,
+    NO_CLASS,
+    accept_lacks_class,
+    find_item,
+    list_decisions,
+    review_states,
+)
 from schemas.taxonomy import DF2_CLASSES
 from schemas.text_input import clean_text
 
@@ -140,6 +159,14 @@ TOKEN_REFUSED = (
 class StaleVerdict(Exception):
     """A verdict from a page that showed another one than the video has now (another page or
     reviewer decided meanwhile): refused, 409."""
+
+
+class LeftQueue(KeyError):
+    """A request about an item that left the queue since the page loaded it (the catalog or the
+    dataset changed, nothing was decided on it): answered 410 with why."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class BadRequest(Exception):
@@ -235,10 +262,11 @@ class ReviewApp:
             self._wcat = Catalog(self.catalog_path, check="none", timeout_s=LOCK_WAIT_S)
             opened.append(self._wcat)
             # the catalog's held-back items join the queue
+            self._summaries: SummaryCache = {}  # the tracklet files' summaries, kept between builds
+            #: stem -> why it left the queue, of each item that did since the start (none decided on)
+            self.left: dict[str, str] = {}
             self._queue_stamp = self._dataset_stamp()
-            self.queue: Queue = build_queue(
-                self.root, sample_rate, seed, catalog=self.cat, collection=self.collection.resolve()
-            )
+            self.queue: Queue = self._build_queue()
             rec = reconcile_picks(self.root, self.cat)
         except BaseException:
             for cat in opened:
@@ -269,7 +297,10 @@ class ReviewApp:
     def _dataset_stamp(self) -> tuple[tuple[object, ...], ...]:
         """(name, size, mtime) of what the queue is built from: the split files, the entries, the
         held-back record and the tracklet folder (a file written or removed there changes it),
-        and the catalog's shop decisions (count, latest, undone)."""
+        the catalog's review decisions (count, latest, undone) and the catalog's version
+        (``PRAGMA data_version``: it moves with every commit another connection makes, so a
+        ``mf clean`` rerun that holds an item for review, or lets one go, shows at the next
+        queue request, not only after a restart, which gives the open pages a new token)."""
         from movingfashion.archive.verify import HELD_TRACKLETS
 
         out: list[tuple[object, ...]] = []
@@ -279,26 +310,93 @@ class ReviewApp:
             except OSError:
                 continue
             out.append((name, st.st_size, st.st_mtime_ns))
-        # a shop decision changes a held item's shop image and pick: one made by another page or
-        # by `mf-tracklets review --shop` shows at the next queue request too
+        # a decision changes which videos are kept for their decisions, a shop decision a held
+        # item's shop image: one made by another page or by `mf-tracklets review` shows too
         (row,) = self.cat.read(
-            "SELECT count(*) AS n, max(id) AS last, count(undone_at) AS undone FROM review_decisions "
-            "WHERE kind = 'shop'"
+            "SELECT count(*) AS n, max(id) AS last, count(undone_at) AS undone FROM review_decisions"
         )
-        out.append(("shop decisions", int(row["n"]), int(row["last"] or 0), int(row["undone"])))
+        out.append(("decisions", int(row["n"]), int(row["last"] or 0), int(row["undone"])))
+        (version,) = self.cat.read("PRAGMA data_version")
+        out.append(("catalog", int(version[0])))
         return tuple(out)
 
+    def _decided(self) -> set[tuple[str, str]]:
+        """(video, product) of every item with a live decision the page can make or undo (an
+        ``import`` is neither)."""
+        return {(d.video, d.product_id) for d in list_decisions(self.cat) if d.kind in PAGE_FIELDS}
+
+    def _build_queue(self, decided: set[tuple[str, str]] | None = None) -> Queue:
+        return build_queue(
+            self.root,
+            *self._queue_args,
+            catalog=self.cat,
+            collection=self.collection.resolve(),
+            decided=self._decided() if decided is None else decided,
+            cache=self._summaries,
+        )
+
     def refresh_queue(self) -> bool:
-        """Build the queue again when ``mf publish`` or a tracklet build changed the dataset since
-        (held-back items published, new flags); True when it did."""
+        """Build the queue again when the dataset (``mf publish``, a tracklet build) or the catalog
+        (a ``mf clean`` rerun, a decision) changed since: held-back items published or let go, new
+        flags; True when it did. An item with a live decision stays (its decisions stay
+        reachable): one the new build leaves out is carried over with a note saying why; one
+        without is dropped and named in :attr:`left` with why (the page says so)."""
         stamp = self._dataset_stamp()
         if stamp == self._queue_stamp:
             return False
-        queue = build_queue(
-            self.root, *self._queue_args, catalog=self.cat, collection=self.collection.resolve()
-        )
+        decided = self._decided()
+        old, queue = self.queue, self._build_queue(decided)
+        self._carry_over(old, queue, decided)
         self.queue, self._queue_stamp = queue, stamp
         return True
+
+    def _carry_over(self, old: Queue, new: Queue, decided: set[tuple[str, str]]) -> None:
+        """Put the items of ``old`` that ``new`` lacks and that have live decisions into ``new``
+        (after its flagged ones, in video order, with :attr:`QueueItem.kept` saying why), and
+        record why each other one left (:attr:`left`)."""
+        have = {(it.video, it.product_id) for it in new.items}
+        carried = []
+        for it in old.items:
+            key = (it.video, it.product_id)
+            if key in have:
+                continue
+            if key in decided:
+                if not it.kept or it.kept == KEPT_DECIDED:  # not carried over before
+                    was = (
+                        f"flagged: {it.reason}"
+                        if it.flagged
+                        else "in the QA sample"
+                        if not it.kept
+                        else "kept"
+                    )
+                    it.flagged, it.reason = False, None
+                    it.kept = (
+                        "neither the split files nor the catalog's held items list it any more (it was "
+                        f"{was}); kept in the queue for the review decisions made on it"
+                    )
+                carried.append(it)
+            else:
+                self.left[it.stem] = self._left_note(it)
+        if carried:
+            head = new.flagged + new.kept
+            new.items = sorted([*new.items[:head], *carried], key=lambda i: i.video) + new.items[head:]
+            new.kept += len(carried)
+            new.by_stem = {it.stem: it for it in new.items}
+        for stem in new.by_stem:
+            self.left.pop(stem, None)
+
+    def _left_note(self, it: QueueItem) -> str:
+        """Why ``it`` left the queue, in words: what the catalog holds of its product now."""
+        row = find_item(self.cat, it.product_id)
+        if row is None:
+            now = f"its product {it.product_id} is no longer in the catalog"
+        else:
+            why = f" ({row['reason']})" if row["reason"] else ""
+            now = f"the catalog now has {it.product_id} {row['status']}{why}"
+        return (
+            f"{it.stem} left the review queue: {now}, and no decision was made on it (a mf clean "
+            "rerun, a publish or a build changed it while the page was open)"
+        )
 
     def queue_json(self) -> dict[str, Any]:
         with self.lock:
@@ -319,7 +417,7 @@ class ReviewApp:
                     d["ground_truth"] = st.tracklet
                 d["state"] = st.as_dict() if st else None
                 items.append(d)
-        q = self.queue
+            q, left = self.queue, dict(self.left)
         return {
             "items": items,
             "total": len(items),
@@ -336,11 +434,16 @@ class ReviewApp:
             "kinds": list(KINDS),
             "catalog": str(self.catalog_path),
             "superseded": self.superseded,
+            "kept": q.kept,
+            "left": dict(left),
         }
 
-    def _queue_item(self, stem: str):
+    def _queue_item(self, stem: str) -> QueueItem:
+        """The queue's item ``stem``; :class:`LeftQueue` for one that left it, else KeyError."""
         it = self.queue.by_stem.get(stem)
         if it is None:
+            if stem in self.left:
+                raise LeftQueue(self.left[stem])
             raise KeyError(stem)
         return it
 
@@ -825,6 +928,8 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/api/crops":
                 body = app.crops((query.get("video") or [""])[0], int((query.get("tracklet") or ["-1"])[0]))
                 return self._send(HTTPStatus.OK, body, "image/jpeg", head=head)
+        except LeftQueue as exc:
+            return self._error(HTTPStatus.GONE, str(exc))
         except (KeyError, ValueError):
             return self._error(HTTPStatus.NOT_FOUND, "no such video or tracklet")
         except MFError as exc:
@@ -930,6 +1035,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._error(HTTPStatus.BAD_REQUEST, str(exc))
         except StaleVerdict as exc:
             return self._error(HTTPStatus.CONFLICT, str(exc))
+        except LeftQueue as exc:
+            return self._error(HTTPStatus.GONE, str(exc))
         except KeyError:
             return self._error(HTTPStatus.NOT_FOUND, "no such video")
         except LockBusy as exc:  # another writer holds the dataset: try again later
