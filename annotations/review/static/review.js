@@ -2,7 +2,10 @@
 // Every piece of data is put into the page with textContent / new Option (never as HTML).
 "use strict";
 (() => {
-  const token = new URLSearchParams(location.search).get("token") || "";
+  // the address as the page was opened: token, the video shown and the filters (a reload or a
+  // shared link restores them)
+  const asked = new URLSearchParams(location.search);
+  const token = asked.get("token") || "";
   const $ = (id) => document.getElementById(id);
   const video = $("video");
   const overlay = $("overlay");
@@ -20,6 +23,7 @@
     saved: 0,
     busy: false, // a write or a move to another video is under way
     want: null, // the video being loaded (S.cur once it is shown)
+    started: false, // the filters the address names were read (the address follows the menus since)
   };
 
   // -- helpers ---------------------------------------------------------------------
@@ -113,7 +117,8 @@
   const shownTracklet = () => (S.item && S.item.tracklets[S.show]) || null;
 
   // -- queue and filters -------------------------------------------------------------
-  const FILTERS = ["f-class", "f-partition", "f-reason", "f-decision"];
+  // each filter menu and its name in the address (?class=...&reason=...: kept over a reload)
+  const FILTERS = { "f-class": "class", "f-partition": "partition", "f-reason": "reason", "f-decision": "decision" };
   function fillSelect(sel, options) {
     const keep = sel.value;
     sel.replaceChildren();
@@ -129,7 +134,9 @@
     const kinds = {};
     for (const it of items) if (it.flagged && it.reason) kinds[reasonKind(it.reason)] = (kinds[reasonKind(it.reason)] || 0) + 1;
     const names = Object.keys(kinds).sort();
-    fillSelect($("f-reason"), [["", "any"], ["-", "(QA sample)"], ...names.map((k) => [k, k + " (" + kinds[k] + ")"])]);
+    const kept = items.filter((it) => it.kept).length;
+    fillSelect($("f-reason"), [["", "any"], ["-", "(QA sample)"], ...(kept ? [["+", "(kept for its decisions) (" + kept + ")"]] : []),
+      ...names.map((k) => [k, k + " (" + kinds[k] + ")"])]);
     fillSelect($("f-decision"), [["", "any"], ["none", "not reviewed"], ["accept", "accepted"], ["reject", "rejected"]]);
   }
   // the kind of a flag reason: what comes before its first colon ("low confidence", "shop",
@@ -140,18 +147,46 @@
     const verdict = it.state ? it.state.verdict : null;
     if (c && String(it.df2_class) !== c) return false;
     if (p && it.partition !== p) return false;
-    if (r === "-" && it.flagged) return false;
-    if (r && r !== "-" && !(it.flagged && it.reason && reasonKind(it.reason) === r)) return false;
+    if (r === "-" && (it.flagged || it.kept)) return false;
+    if (r === "+" && !it.kept) return false;
+    if (r && r !== "-" && r !== "+" && !(it.flagged && it.reason && reasonKind(it.reason) === r)) return false;
     if (d === "none" && verdict) return false;
     if ((d === "accept" || d === "reject") && verdict !== d) return false;
     return true;
   }
+  // the address names the filters chosen (none: left out), beside the video shown
+  function filtersToUrl() {
+    const here = new URL(location.href);
+    for (const [id, name] of Object.entries(FILTERS)) {
+      const v = $(id).value;
+      if (v) here.searchParams.set(name, v);
+      else here.searchParams.delete(name);
+    }
+    if (here.href !== location.href) history.replaceState(null, "", here);
+  }
+  // the filters the address names: each value its menu offers is chosen; the others are returned,
+  // named (the menu stays at "any")
+  function filtersFromUrl() {
+    const unknown = [];
+    for (const [id, name] of Object.entries(FILTERS)) {
+      const v = asked.get(name);
+      if (v === null || v === "") continue;
+      const sel = $(id);
+      if ([...sel.options].some((o) => o.value === v)) sel.value = v;
+      else unknown.push(name + "=" + (v.length > 60 ? v.slice(0, 60) + "…" : v));
+    }
+    return unknown;
+  }
+  // why an item is in the queue, in words
+  const why = (it) =>
+    it.flagged ? "flagged: " + (it.reason_words || it.reason || "") : it.kept ? "reviewed: " + it.kept : "QA sample: the builder accepted this video";
   function renderQueue() {
     const q = S.queue;
     S.shown = q.items.filter(passes);
     setText($("progress"), q.reviewed + " of " + q.total + " reviewed");
     const pct = Math.round(q.sample_rate * 1000) / 10;
-    setText($("sample"), "QA sample: " + pct + "% of " + q.accepted + " accepted videos (" + q.sampled + "), " + q.flagged + " flagged");
+    setText($("sample"), "QA sample: " + pct + "% of " + q.accepted + " accepted videos (" + q.sampled + "), " + q.flagged + " flagged" +
+      (q.kept ? ", " + q.kept + " kept for their decisions" : ""));
     setText($("shown"), S.shown.length + " shown");
     const ol = $("queue");
     const hadFocus = ol.contains(document.activeElement);
@@ -164,9 +199,10 @@
       const row = make("button", "row");
       row.type = "button";
       row.tabIndex = it.stem === S.cur ? 0 : -1;
-      const mark = it.flagged ? make("span", "flag", "!") : make("span", "qa", "·");
+      const mark = it.flagged ? make("span", "flag", "!") : make("span", "qa", it.kept ? "✓" : "·");
       mark.setAttribute("aria-hidden", "true");
-      row.append(mark, make("span", "vh", it.flagged ? "flagged: " : "QA sample: "), make("span", "stem", it.stem));
+      const kind = it.flagged ? "flagged: " : it.kept ? "kept for its decisions: " : "QA sample: ";
+      row.append(mark, make("span", "vh", kind), make("span", "stem", it.stem));
       const v = it.state ? it.state.verdict : null;
       if (v) row.append(make("span", "badge " + v, v === "accept" ? "accepted" : "rejected"));
       row.append(make("span", "cls", it.class_name || ""));
@@ -196,7 +232,38 @@
   async function loadQueue() {
     S.queue = await getJSON("/api/queue");
     fillFilters(); // the queue follows the dataset (a rebuild flags another kind): so do the menus
+    if (S.started) filtersToUrl(); // a value no longer offered went back to "any"
+    // the queue follows the catalog: the video shown may have left it (a clean rerun let it go)
+    if (S.cur && !S.queue.items.some((it) => it.stem === S.cur)) showLeft(S.cur);
     renderQueue();
+  }
+  // the video shown left the queue: the page says why and shows nothing a decision could go to
+  // (j: the first video shown)
+  function showLeft(stem) {
+    const note = (S.queue.left || {})[stem] || stem + " is no longer in the review queue";
+    closeForm();
+    S.cur = null;
+    S.item = null;
+    S.want = null;
+    video.pause();
+    video.removeAttribute("src");
+    video.load();
+    $("shop").removeAttribute("src");
+    $("shop-candidates").replaceChildren();
+    $("shop-candidates").hidden = true;
+    $("candidates").replaceChildren();
+    $("crops").hidden = true;
+    $("crops").removeAttribute("src");
+    setText($("title"), stem);
+    setText($("meta"), "");
+    setText($("caption"), "");
+    setText($("flag"), note);
+    $("flag").className = "flagged";
+    setText($("state"), "");
+    $("notes").replaceChildren();
+    delete document.body.dataset.video;
+    status(note + " (j shows the first video of the list)", true);
+    draw();
   }
 
   // -- one video -----------------------------------------------------------------------
@@ -262,8 +329,7 @@
     const it = current();
     const at = S.shown.findIndex((x) => x.stem === stem);
     const where = at >= 0 ? at + 1 + " of " + S.shown.length + ": " : "";
-    const why = it.flagged ? "flagged: " + (it.reason_words || it.reason || "") : "QA sample";
-    setText($("announce"), "now showing " + where + (it.title || it.product_id) + " (" + stem + "), " + why);
+    setText($("announce"), "now showing " + where + (it.title || it.product_id) + " (" + stem + "), " + why(it));
   }
   function renderInfo() {
     const it = current();
@@ -278,7 +344,7 @@
     setText($("meta"), bits.join(" · "));
     setText($("caption"), it.caption || "");
     // the reason in plain words (each fired rule explained, its signal named in brackets)
-    setText($("flag"), it.flagged ? "flagged: " + (it.reason_words || it.reason || "") : "QA sample: the builder accepted this video");
+    setText($("flag"), why(it));
     $("flag").className = it.flagged ? "flagged" : "sampled";
     renderShopCandidates(it);
   }
@@ -620,6 +686,13 @@
     });
   }
   const go = (stem) => exclusive(() => select(stem));
+  // j / k: the next or previous video of the list shown; at its end the page says so
+  function move(by) {
+    const to = nextStem(by);
+    if (to) return go(to);
+    if (!S.busy) status(S.shown.length ? "no " + (by > 0 ? "next" : "previous") + " video: this is the " + (by > 0 ? "last" : "first") +
+      " of the " + S.shown.length + " shown (the filters choose which)" : "no video shown: the filters leave none (choose any)");
+  }
   function openForm(label, kind, save) {
     if (S.busy) return; // as a decision key: wait until the page has moved on
     const form = $("form"), input = $("form-input"), sel = $("form-select");
@@ -669,8 +742,17 @@
       return send({ kind: "tracklet", tracklet: S.show }, "pick #" + S.show, false);
     },
     note: () => openForm("note", "text", (v) => (v.trim() ? send({ kind: "note", note: v }, "note", false) : null)),
-    undo: () => undoLast(),
+    undo: () => (S.undo.length || S.cur ? undoLast() : noVideo()),
   };
+  // a decision key with no video shown (it left the queue, or the filters leave none): said, not
+  // sent (the class form read the item shown, and failed)
+  function noVideo() {
+    status("no video shown to decide on: choose one in the list (j shows the first)", true);
+  }
+  for (const k of ["accept", "reject", "class", "pick", "note"]) {
+    const act = ACTIONS[k];
+    ACTIONS[k] = () => (S.cur && current() ? act() : noVideo());
+  }
   for (const b of document.querySelectorAll("#buttons button")) {
     b.addEventListener("click", (ev) => {
       ACTIONS[b.dataset.act]();
@@ -686,7 +768,11 @@
   $("prev-frame").addEventListener("click", () => setFrame(S.frame - 1));
   $("next-frame").addEventListener("click", () => setFrame(S.frame + 1));
   $("play").addEventListener("click", togglePlay);
-  for (const id of FILTERS) $(id).addEventListener("change", () => renderQueue());
+  for (const id of Object.keys(FILTERS))
+    $(id).addEventListener("change", () => {
+      filtersToUrl();
+      renderQueue();
+    });
 
   const KEYS = {
     a: () => ACTIONS.accept(),
@@ -696,8 +782,8 @@
     n: () => ACTIONS.note(),
     u: () => ACTIONS.undo(),
     t: () => showTracklet(S.show + 1),
-    j: () => go(nextStem(1)),
-    k: () => go(nextStem(-1)),
+    j: () => move(1),
+    k: () => move(-1),
     " ": () => togglePlay(),
   };
   // single-key shortcuts can be turned off (speech input types letters): the choice is kept
@@ -706,6 +792,20 @@
   shortcuts.addEventListener("change", () => {
     localStorage.setItem("mf-review-shortcuts", shortcuts.checked ? "on" : "off");
     status("single-key shortcuts " + (shortcuts.checked ? "on" : "off: use the buttons (Tab, Enter)"));
+  });
+  // back on the page (from another tab or window): the queue is asked again, so a catalog or
+  // dataset changed meanwhile (a clean rerun, a build) shows without a decision or a reload
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState !== "visible" || !S.started || S.busy || S.form) return;
+    exclusive(async () => {
+      const had = S.cur;
+      try {
+        await loadQueue();
+      } catch (_e) {
+        return; // the next decision or move says why
+      }
+      if (had && S.cur === had) renderInfo(); // its flag or class may have changed
+    });
   });
   document.addEventListener("keydown", (ev) => {
     const tag = ev.target && ev.target.tagName;
@@ -735,15 +835,28 @@
     if (!token) return status("no token in the address: open the URL that mf review printed", true);
     try {
       await loadQueue();
-      // the video the address names (the one shown before a reload) while the queue holds it
-      const was = new URLSearchParams(location.search).get("video");
-      const start = S.shown.find((it) => it.stem === was) || S.shown[0];
+      // the filters the address names (a reload, a shared link), then the video it names (the
+      // one shown before a reload) while the queue holds it, even one the filters leave out
+      const unknown = filtersFromUrl();
+      S.started = true;
+      renderQueue();
+      const notes = [], bad = [];
+      if (unknown.length) {
+        bad.push("filter value(s) in the address this queue does not offer, left at any: " + unknown.join(", ") +
+          " (the menus list the values it offers)");
+      }
+      const was = asked.get("video");
+      const start = (was && (S.shown.find((it) => it.stem === was) || S.queue.items.find((it) => it.stem === was))) || S.shown[0];
+      if (was && !S.queue.items.some((it) => it.stem === was)) {
+        bad.push((S.queue.left || {})[was] || "the video the address names, " + was + ", is not in the review queue (any more): the list's first is shown");
+      }
       if (start) await select(start.stem);
-      else status("nothing to review");
+      else notes.push(S.queue.items.length ? "no video shown: the filters leave none (choose any)" : "nothing to review");
       const gone = S.queue.superseded || [];
-      if (gone.length) status(gone.length + " tracklet pick(s) superseded by files rewritten since (an import, a rebuild): the files were kept");
+      if (gone.length) notes.push(gone.length + " tracklet pick(s) superseded by files rewritten since (an import, a rebuild): the files were kept");
       const out = S.queue.held_out || [];
-      if (out.length) status(out.length + " video(s) held out of the queue, a bad box in the split file: " + out[0] + (out.length > 1 ? " (the others: mf review's log)" : ""), true);
+      if (out.length) bad.push(out.length + " video(s) held out of the queue, a bad box in the split file: " + out[0] + (out.length > 1 ? " (the others: mf review's log)" : ""));
+      if (bad.length || notes.length) status([...bad, ...notes].join("; "), bad.length > 0);
       document.body.dataset.ready = "1";
     } catch (e) {
       status("cannot load: " + e.message, true);
