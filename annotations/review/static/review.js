@@ -23,7 +23,7 @@
     saved: 0,
     busy: false, // a write or a move to another video is under way
     want: null, // the video being loaded (S.cur once it is shown)
-    started: false, // the filters the address names were read (the address follows the menus since)
+    started: false, // the queue, the filters and the video the address names were loaded
   };
 
   // -- helpers ---------------------------------------------------------------------
@@ -119,24 +119,28 @@
   // -- queue and filters -------------------------------------------------------------
   // each filter menu and its name in the address (?class=...&reason=...: kept over a reload)
   const FILTERS = { "f-class": "class", "f-partition": "partition", "f-reason": "reason", "f-decision": "decision" };
-  function fillSelect(sel, options) {
+  // ``stay``: a value chosen that the new options lack stays chosen, offered as "(none left)" (a
+  // reviewer working through one reason is not moved onto the whole queue when its last item goes)
+  function fillSelect(sel, options, stay) {
     const keep = sel.value;
     sel.replaceChildren();
     for (const [value, label] of options) sel.add(new Option(label, value));
-    if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+    const offered = [...sel.options].some((o) => o.value === keep);
+    if (!offered && stay && keep) sel.add(new Option(keep + " (none left)", keep));
+    if (offered || (stay && keep)) sel.value = keep;
   }
   function fillFilters() {
     const items = S.queue.items;
     const classes = [...new Set(items.map((it) => it.df2_class).filter((c) => c != null))].sort((a, b) => a - b);
-    fillSelect($("f-class"), [["", "any"], ...classes.map((c) => [String(c), c + " " + S.queue.classes[c]])]);
+    fillSelect($("f-class"), [["", "any"], ...classes.map((c) => [String(c), c + " " + S.queue.classes[c]])], true);
     const parts = [...new Set(items.map((it) => it.partition))].sort();
-    fillSelect($("f-partition"), [["", "any"], ...parts.map((p) => [p, p])]);
+    fillSelect($("f-partition"), [["", "any"], ...parts.map((p) => [p, p])], true);
     const kinds = {};
     for (const it of items) if (it.flagged && it.reason) kinds[reasonKind(it.reason)] = (kinds[reasonKind(it.reason)] || 0) + 1;
     const names = Object.keys(kinds).sort();
     const kept = items.filter((it) => it.kept).length;
     fillSelect($("f-reason"), [["", "any"], ["-", "(QA sample)"], ...(kept ? [["+", "(kept for its decisions) (" + kept + ")"]] : []),
-      ...names.map((k) => [k, k + " (" + kinds[k] + ")"])]);
+      ...names.map((k) => [k, k + " (" + kinds[k] + ")"])], true);
     fillSelect($("f-decision"), [["", "any"], ["none", "not reviewed"], ["accept", "accepted"], ["reject", "rejected"]]);
   }
   // the kind of a flag reason: what comes before its first colon ("low confidence", "shop",
@@ -232,7 +236,6 @@
   async function loadQueue() {
     S.queue = await getJSON("/api/queue");
     fillFilters(); // the queue follows the dataset (a rebuild flags another kind): so do the menus
-    if (S.started) filtersToUrl(); // a value no longer offered went back to "any"
     // the queue follows the catalog: the video shown may have left it (a clean rerun let it go)
     if (S.cur && !S.queue.items.some((it) => it.stem === S.cur)) showLeft(S.cur);
     renderQueue();

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+from annotations.tracklet_files import read_video_tracklets, tracklet_file, write_video_tracklets
 from schemas.catalog import Catalog
 from schemas.items import Status
 from tests.annotations.review.conftest import running
@@ -103,6 +104,17 @@ def test_the_filters_are_kept_in_the_address(browser, review_setup):  # noqa: F8
             pg.p.wait_for_function(
                 "document.getElementById('status').textContent.startsWith('no next video')"
             )
+            # a build stops flagging it: the reason chosen stays (none left), not the whole queue
+            vt = read_video_tracklets(tracklet_file(review_setup.dataset, f["video_path"][first]))
+            vt.needs_review, vt.review_reason = False, None
+            write_video_tracklets(review_setup.dataset, vt)
+            pg.p.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+            pg.p.wait_for_function("document.getElementById('shown').textContent === '0 shown'")
+            assert pg.p.eval_on_selector("#f-reason", "s => s.value") == reason
+            assert pg.p.eval_on_selector("#f-reason", "s => s.selectedOptions[0].textContent") == (
+                f"{reason} (none left)"
+            )
+            assert parse_qs(urlsplit(pg.p.url).query)["reason"] == [reason]
             # back to any: the address drops the filter
             pg.p.select_option("#f-reason", "")
             assert "reason" not in parse_qs(urlsplit(pg.p.url).query)
