@@ -442,8 +442,9 @@ class ReviewApp:
         """The queue's item ``stem``; :class:`LeftQueue` for one that left it, else KeyError."""
         it = self.queue.by_stem.get(stem)
         if it is None:
-            if stem in self.left:
-                raise LeftQueue(self.left[stem])
+            note = self.left.get(stem)  # read once: a rebuild may take it out meanwhile
+            if note is not None:
+                raise LeftQueue(note)
             raise KeyError(stem)
         return it
 
