@@ -587,6 +587,8 @@ class _Broken(NamedTuple):
     error: DataFormatError
     #: the entry's text as the file holds it (what a writer keeping the entry writes back)
     text: str
+    #: where the entry starts in the file's text
+    start: int = 0
 
 
 def _refuse_broken(data: Any) -> None:
@@ -649,7 +651,7 @@ def _entries_apart(text: str, where: str) -> dict[str, Any] | None:
                 out[pid], i = decoder.raw_decode(text, i)
             except (json.JSONDecodeError, _RepeatedKey):  # this entry's, when its bounds are sure
                 i = _value_end(text, start)
-                out[pid] = _Broken(_entry_break(text, start, pid, where), text[start:i])
+                out[pid] = _Broken(_entry_break(text, start, pid, where), text[start:i], start)
             more, i = _after_value(text, i)
             if more is None:
                 return None
@@ -1409,12 +1411,15 @@ def _entry_at(
     return _parse({product_id: value}, str(p), owned=True)[product_id]
 
 
-def _lenient_fields(text: str, product_id: str, where: str) -> dict[str, Any]:
-    """The fields of the entry object ``text``, each tracklet the reader refuses read as ``{}``
-    (:func:`_decoded_tracklets` with problems); ValueError when it is no object."""
+def _lenient_fields(
+    text: str, product_id: str, where: str, problems: list[BadVideo] | None = None, start: int = 0
+) -> dict[str, Any]:
+    """The fields of the entry object at ``text[start]``, each tracklet the reader refuses read as
+    ``{}`` (:func:`_decoded_tracklets` with problems, added to ``problems`` when given);
+    ValueError when it is no object."""
     decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)
     fields: dict[str, Any] = {}
-    i = _WS.match(text, 0).end()
+    i = _WS.match(text, start).end()
     if text[i] != "{":
         raise ValueError("not an object")
     i = _WS.match(text, i + 1).end()
@@ -1426,13 +1431,45 @@ def _lenient_fields(text: str, product_id: str, where: str) -> dict[str, Any]:
         if key == "tracklets":
             videos = fields.get("video_paths")
             videos = videos if isinstance(videos, list) else ()
-            fields[key], i = _decoded_tracklets(text, i, product_id, videos, where, problems=[])
+            found: list[BadVideo] = [] if problems is None else problems
+            fields[key], i = _decoded_tracklets(text, i, product_id, videos, where, problems=found)
         else:
             fields[key], i = decoder.raw_decode(text, i)
         more, i = _after_value(text, i)
         if more is None:
             raise ValueError("not a plain entry")
     return fields
+
+
+#: A product's entry of a split file that does not decode as JSON (a malformed number, a key
+#: written twice inside it), in place of its value in :func:`split_entries_apart`: ``error``
+#: names the file, the product and the field; ``text`` is the entry as the file holds it.
+BrokenEntry = _Broken
+
+
+def split_entries_apart(text: str, where: str) -> dict[str, Any] | None:
+    """The split file ``text`` (named ``where``) that does not decode as a whole, read entry by
+    entry as every reader of this module does: product id -> its decoded value, or a
+    :class:`BrokenEntry` for the entry that does not decode. None when what is wrong is the file
+    itself (not an object of entries, brackets that do not close, a product id twice) or when no
+    entry is broken: the file is then refused whole."""
+    return _entries_apart(text, where)
+
+
+def broken_entry_fields(
+    text: str, entry: BrokenEntry, product_id: str, where: str
+) -> tuple[dict[str, Any] | None, list[BadVideo]]:
+    """What a :class:`BrokenEntry` of ``product_id`` in the split file ``text`` (as given to
+    :func:`split_entries_apart`) still says: its fields with each tracklet that does not decode
+    read as ``{}`` (None when the break is outside the tracklets: the entry does not read at
+    all), and each problem (:class:`BadVideo`: the video and frame key when known, else the
+    whole entry's error), its line and column those of the file."""
+    problems: list[BadVideo] = []
+    try:
+        fields: dict[str, Any] | None = _lenient_fields(text, product_id, where, problems, entry.start)
+    except (ValueError, IndexError, RecursionError):
+        fields, problems = None, []
+    return fields, problems or [BadVideo(where, product_id, None, None, entry.error)]
 
 
 def _entry_alone(p: Path, product_id: str, video: str) -> OfficialEntry | None:

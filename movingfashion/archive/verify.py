@@ -89,10 +89,14 @@ from schemas.official import (
     NONFINITE,
     SHOP_DIR,
     VIDEO_DIR,
+    BadVideo,
+    BrokenEntry,
+    broken_entry_fields,
     canonical_frame_keys,
     is_frame_key,
     nonfinite_field,
     past_any_video,
+    split_entries_apart,
 )
 from schemas.official_checks import (
     PAST_END_HINT,
@@ -228,8 +232,8 @@ def _repeated_keys(value: Any) -> Iterator[tuple[str, str]]:
     stack: list[tuple[str, Any]] = [("", value)]
     while stack:
         at, item = stack.pop()
-        if isinstance(item, _Object):
-            for key in item.repeated:
+        if isinstance(item, dict):  # an entry read apart (split_entries_apart) holds no repeats
+            for key in getattr(item, "repeated", ()):
                 yield at or "(entry)", key
             children: Iterable[tuple[Any, Any]] = item.items()
             name = "{at}.{key}" if at else "{key}"
@@ -238,20 +242,45 @@ def _repeated_keys(value: Any) -> Iterator[tuple[str, str]]:
         stack.extend((name.format(at=at, key=k), v) for k, v in children if isinstance(v, _Object | list))
 
 
-def _load_split(path: Path) -> _Object:
-    """A split file as a JSON object; DataFormatError when it cannot be audited at all."""
+def _load_split(path: Path) -> tuple[_Object, dict[str, list[BadVideo]]]:
+    """A split file as a JSON object, and the products whose entry does not decode (a malformed
+    number: each problem naming the product, the video and the frame key; their value is what
+    still reads, the bad tracklet as ``{}``, or None); DataFormatError when the file cannot be
+    audited at all. The file is read entry by entry when it does not decode whole, as every
+    split reader does (:func:`schemas.official.split_entries_apart`): an entry with a key written
+    twice is decoded again here, so the repeats check names it."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise DataFormatError(f"cannot read: {exc.strerror or exc}", where=str(path)) from None
     text = decode_utf8(raw, str(path))  # a byte order mark is dropped, as read_official does
     found: list[_Object] = []
-    data = _load_pairs(
-        text,
-        str(path),
-        lambda pairs: _count(_object_hook(pairs), found),
-        hint="a split file must be one JSON object keyed by product id",
-    )
+    hint = "a split file must be one JSON object keyed by product id"
+
+    def hook(pairs: list[tuple[str, Any]]) -> _Object:
+        return _count(_object_hook(pairs), found)
+
+    unreadable: dict[str, list[BadVideo]] = {}
+    try:
+        data = json.loads(text, object_pairs_hook=hook)
+    except json.JSONDecodeError:
+        apart = split_entries_apart(text, str(path))
+        if apart is None:
+            load_json(text, str(path), hint=hint)  # says why
+            raise
+        found.clear()
+        data = _Object()
+        data.repeated = []
+        for pid, value in apart.items():
+            if isinstance(value, BrokenEntry):
+                try:  # a key written twice: decodes here, the repeats check names it
+                    value = json.loads(value.text, object_pairs_hook=hook)
+                except (ValueError, RecursionError):
+                    value, unreadable[pid] = broken_entry_fields(text, value, pid, str(path))
+            data[pid] = value
+    except (ValueError, RecursionError):
+        load_json(text, str(path), hint=hint)  # fails the same way without the hook, and says why
+        raise
     if not isinstance(data, dict):
         raise DataFormatError(
             f"top level must be an object keyed by product id, got {type(data).__name__}",
@@ -259,20 +288,7 @@ def _load_split(path: Path) -> _Object:
             hint="see the official MovingFashion format",
         )
     data.repeats_inside = sum(obj is not data for obj in found)
-    return data
-
-
-def _load_pairs(
-    text: str, where: str, hook: Callable[[list[tuple[str, Any]]], Any], hint: str | None = None
-) -> Any:
-    """``json.loads`` with an ``object_pairs_hook``; JSON that does not load is the one
-    :class:`DataFormatError` of :func:`~schemas.text_input.load_json` (malformed, a number of more
-    than 4300 digits, nesting too deep), worded there."""
-    try:
-        return json.loads(text, object_pairs_hook=hook)
-    except (ValueError, RecursionError):
-        load_json(text, where, hint=hint)  # fails the same way without the hook, and says why
-        raise
+    return data, unreadable
 
 
 def _count(obj: _Object, found: list[_Object]) -> _Object:
@@ -349,12 +365,14 @@ class _Audit:
             if not path.is_file():
                 continue
             found = True
-            data = _load_split(path)
+            data, unreadable = _load_split(path)
             self.split_ids[split] = list(data)
             self.repeated[split] = list(data.repeated)
             self.repeats_inside[split] = data.repeats_inside
             for pid, value in data.items():
-                p = self._parse(split, str(pid), value)
+                p = self._parse(split, str(pid), value) if value is not None else None
+                if pid in unreadable:
+                    self._unreadable(split, str(pid), p, value, unreadable[pid])
                 if p is not None:
                     self.products.append(p)
         if not found:
@@ -362,6 +380,27 @@ class _Audit:
                 "no train.json or test.json",
                 where=str(self.root),
                 hint="pass a dataset folder in the official MovingFashion format",
+            )
+
+    def _unreadable(
+        self, split: str, pid: str, p: _Product | None, value: Any, problems: list[BadVideo]
+    ) -> None:
+        """A break per problem of a product whose entry does not decode (a malformed number):
+        the field (``tracklets[n]`` of the video when known), what is wrong and how to fix it."""
+        if p is None:
+            self.results["schema"].checked += 1
+        who = p or _Product(split, pid, [], None, None, None)
+        videos = value.get("video_paths") if isinstance(value, dict) else None
+        videos = videos if isinstance(videos, list) else []
+        for b in problems:
+            fld = f"tracklets[{videos.index(b.video)}]" if b.video in videos else "(entry)"
+            fix = b.error.hint or "fix or remove the entry"
+            self.add(
+                "schema",
+                who,
+                fld,
+                f"{b.error.message}, in {split}.json",
+                f"{fix}; until then the readers hold the product out",
             )
 
     def _parse(self, split: str, pid: str, value: Any) -> _Product | None:
