@@ -57,22 +57,25 @@ from schemas.official import (
     HELD_OUT_HINT,
     SPLIT_FILES,
     BadVideo,
+    BrokenEntry,
     OfficialEntry,
     OfficialHead,
     OfficialSplit,
     OnBad,
+    broken_entry_videos,
     check_on_bad,
     read_official,
     read_official_entry,
     read_official_heads,
     read_official_heads_rows,
     read_official_on_bad,
+    split_entries_apart,
     split_files,
     split_identity,
     write_official_entries,
 )
 from schemas.paths import plain_folder
-from schemas.text_input import read_file_bytes
+from schemas.text_input import decode_utf8, read_file_bytes
 from schemas.tracklet_names import (
     TRACKLET_NAME_HINT,
     is_tracklet_stem,
@@ -178,17 +181,26 @@ def load_splits_rows(dataset: str | os.PathLike[str], on_bad: OnBad = "skip") ->
 
 def _listed_videos(p: Path, pids: set[str], heads: Mapping[str, OfficialHead]) -> set[tuple[str, str]]:
     """``(video, product id)`` of each video the entries of ``pids`` in split file ``p`` list: from
-    their ``heads``, else from the file's JSON (an entry whose ``video_paths`` is no list of
-    strings lists none)."""
+    their ``heads``, else from the file's JSON, read entry by entry when it does not decode whole
+    (:func:`~schemas.official.split_entries_apart`: an entry with a malformed number outside its
+    tracklets still lists the videos of its ``video_paths``); an entry whose ``video_paths`` is
+    no list of strings lists none."""
     out = {(vp, pid) for pid in pids if pid in heads for vp in heads[pid].video_paths}
     rest = pids - heads.keys()
     if rest:
         try:
-            data = json.loads(p.read_bytes())
-        except (OSError, ValueError, RecursionError):
+            text = decode_utf8(p.read_bytes(), str(p))
+        except (OSError, DataFormatError):
             return out
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            data = split_entries_apart(text, str(p))
         for pid in rest:
             entry = data.get(pid) if isinstance(data, dict) else None
+            if isinstance(entry, BrokenEntry):
+                out.update((vp, pid) for vp in broken_entry_videos(text, entry, pid, str(p)))
+                continue
             listed = entry.get("video_paths") if isinstance(entry, dict) else None
             if isinstance(listed, list):
                 out.update((vp, pid) for vp in listed if isinstance(vp, str))

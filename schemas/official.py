@@ -1412,11 +1412,18 @@ def _entry_at(
 
 
 def _lenient_fields(
-    text: str, product_id: str, where: str, problems: list[BadVideo] | None = None, start: int = 0
+    text: str,
+    product_id: str,
+    where: str,
+    problems: list[BadVideo] | None = None,
+    start: int = 0,
+    *,
+    partial: bool = False,
 ) -> dict[str, Any]:
     """The fields of the entry object at ``text[start]``, each tracklet the reader refuses read as
     ``{}`` (:func:`_decoded_tracklets` with problems, added to ``problems`` when given);
-    ValueError when it is no object."""
+    ValueError when it is no object. ``partial``: a field that does not decode ends the read,
+    the fields before it returned."""
     decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)
     fields: dict[str, Any] = {}
     i = _WS.match(text, start).end()
@@ -1424,6 +1431,26 @@ def _lenient_fields(
         raise ValueError("not an object")
     i = _WS.match(text, i + 1).end()
     more = text[i] != "}"
+    if partial:
+        with contextlib.suppress(ValueError, IndexError, RecursionError):
+            _lenient_fields_into(fields, text, i, more, product_id, where, problems, decoder)
+        return fields
+    _lenient_fields_into(fields, text, i, more, product_id, where, problems, decoder)
+    return fields
+
+
+def _lenient_fields_into(
+    fields: dict[str, Any],
+    text: str,
+    i: int,
+    more: bool,
+    product_id: str,
+    where: str,
+    problems: list[BadVideo] | None,
+    decoder: json.JSONDecoder,
+) -> None:
+    """:func:`_lenient_fields`' loop over the fields from ``text[i]``, each added to ``fields``
+    as it decodes."""
     while more:
         key, i = _key_at(text, i)
         if key is None or key in fields:
@@ -1432,13 +1459,13 @@ def _lenient_fields(
             videos = fields.get("video_paths")
             videos = videos if isinstance(videos, list) else ()
             found: list[BadVideo] = [] if problems is None else problems
-            fields[key], i = _decoded_tracklets(text, i, product_id, videos, where, problems=found)
+            value, i = _decoded_tracklets(text, i, product_id, videos, where, problems=found)
         else:
-            fields[key], i = decoder.raw_decode(text, i)
+            value, i = decoder.raw_decode(text, i)
+        fields[key] = value
         more, i = _after_value(text, i)
         if more is None:
             raise ValueError("not a plain entry")
-    return fields
 
 
 #: A product's entry of a split file that does not decode as JSON (a malformed number, a key
@@ -1470,6 +1497,15 @@ def broken_entry_fields(
     except (ValueError, IndexError, RecursionError):
         fields, problems = None, []
     return fields, problems or [BadVideo(where, product_id, None, None, entry.error)]
+
+
+def broken_entry_videos(text: str, entry: BrokenEntry, product_id: str, where: str) -> list[str]:
+    """The videos a :class:`BrokenEntry` of ``product_id`` in the split file ``text`` lists, when
+    its ``video_paths`` decodes as a list (the strings in it), even where another field does not
+    (a malformed ``source``): the videos of a product held out, whose files stay; else none."""
+    fields = _lenient_fields(text, product_id, where, [], entry.start, partial=True)
+    listed = fields.get("video_paths")
+    return [v for v in listed if isinstance(v, str)] if isinstance(listed, list) else []
 
 
 def _entry_alone(p: Path, product_id: str, video: str) -> OfficialEntry | None:
