@@ -154,15 +154,27 @@ def _readable(exc: DataFormatError) -> DataFormatError:
 
 
 def _file_error(exc: DataFormatError) -> dict[str, object]:
-    """One invalid file's result for --json: the error, and its product and field when named."""
-    m = re.match(r"product '(?P<product>.*?)'(: field '(?P<field>.*?)')?: ", exc.message)
+    """One invalid file's result for --json: the error, and its product and field when named (a
+    tracklet's frame key named after its video, as for a malformed number: ``tracklets[n].KEY``)."""
+    m = _NAMED.match(exc.message)
+    field = m["field"] if m else None
+    if field is not None and m["key"] is not None:
+        field = f"{field}.{m['key']}"
     return {
         "ok": False,
         "error": exc.message,
         "hint": exc.hint,
         "product": m["product"] if m else None,
-        "field": m["field"] if m else None,
+        "field": field,
     }
+
+
+#: the product, field and frame key an error of the split reader names: ``product 'P': field
+#: 'F': ...``, or for a tracklet ``product 'P': field 'tracklets[n]' (video 'V'): frame key 'K': ...``
+_NAMED = re.compile(
+    r"product '(?P<product>.*?)'"
+    r"(?:: field '(?P<field>[^']*)'(?: \(video .*?\))?(?:: frame key '(?P<key>[^']*)')?)?: "
+)
 
 
 @click.group(context_settings=HELP, epilog=EXIT_STATUS)

@@ -145,3 +145,15 @@ def test_catalog_status_json_has_every_status_of_the_life_cycle(tmp_path):
     assert counts["downloaded"] == 2 and sum(counts.values()) == 2
     res = CliRunner().invoke(cli, ["catalog", "status", "--catalog", str(db)])
     assert res.output.split() == ["downloaded:", "2"]  # the text lists what is there
+
+
+def test_validate_json_names_the_field_of_a_malformed_number(tmp_path, capsys):
+    """A malformed number in one product's entry: --json named the product but took the rest of
+    the message as the field (``tracklets[0]' (video 'videos/P2_0.mp4'): frame key '0``)."""
+    path = tmp_path / "train.json"
+    path.write_text(GOOD_ROW.replace('"0": [0, 0, 9, 9]', '"0": [1.5e, 0, 9, 9]'))
+    code, out, _ = run_mf(["schema", "validate", str(path), "--json"], capsys)
+    assert code == 1
+    err = json.loads(out)["files"][str(path)]
+    assert (err["ok"], err["product"], err["field"]) == (False, "P2", "tracklets[0].0"), err
+    assert "frame key '0': malformed number" in err["error"]
