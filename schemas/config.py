@@ -59,6 +59,70 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+#: the most values a YAML config may stand for once its aliases are expanded (an alias bomb: a
+#: few lines of ``&a [*b, *b, ...]`` stand for billions, and every check walks them all)
+MAX_CONFIG_VALUES = 1_000_000
+
+
+class _AliasProblem(ValueError):
+    """A YAML config whose aliases refer to a node that holds them, or expand past
+    :data:`MAX_CONFIG_VALUES`."""
+
+
+def _node_children(node: yaml.Node) -> list[yaml.Node]:
+    """The nodes directly inside ``node`` (a mapping's keys and values, a sequence's items)."""
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_aliases(root: yaml.Node) -> None:
+    """Refuse a composed YAML document whose aliases loop (``&a [*a]``: every walk of the data
+    would go round for ever) or stand for more than :data:`MAX_CONFIG_VALUES` values once
+    expanded. A node an alias repeats is sized once, so this costs one pass over the file's
+    nodes (iterative: no recursion limit)."""
+    sizes: dict[int, int] = {}
+    ancestors: set[int] = set()
+    todo: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while todo:
+        node, done = todo.pop()
+        key = id(node)
+        if done:
+            ancestors.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in _node_children(node))
+            if sizes[key] > MAX_CONFIG_VALUES:
+                raise _AliasProblem(
+                    f"its YAML aliases (*name) expand to more than {MAX_CONFIG_VALUES:,} values"
+                    f" (from line {node.start_mark.line + 1})"
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in ancestors:
+            raise _AliasProblem(
+                f"a YAML alias on line {node.start_mark.line + 1} refers to a node that holds it"
+            )
+        ancestors.add(key)
+        todo.append((node, True))
+        todo.extend((c, False) for c in reversed(_node_children(node)))
+
+
+def _load_yaml(text: str) -> Any:
+    """``yaml.load`` with :class:`_UniqueKeyLoader`, its aliases checked (:func:`_check_aliases`)
+    before the data is built."""
+    loader = _UniqueKeyLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_aliases(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def env_int(name: str, default: int, low: int, hint: str) -> int:
     """An integer >= ``low`` from the environment variable ``name``, else ``default`` when unset
     or empty; anything else is a :class:`ConfigError` naming the variable, with ``hint``."""
@@ -135,9 +199,15 @@ def _parse(p: Path, text: str) -> Any:
     try:
         if p.suffix.lower() == ".json":
             return json.loads(text, object_pairs_hook=_unique_pairs)
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+        return _load_yaml(text)
     except _DuplicateKey as exc:
         raise ConfigError(str(exc), where=str(p), hint="give each setting once") from None
+    except _AliasProblem as exc:
+        raise ConfigError(
+            str(exc),
+            where=str(p),
+            hint="write the values out instead of repeating them by alias",
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(_yaml_problem(exc), where=str(p), hint="fix the YAML syntax there") from None
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError

@@ -190,3 +190,32 @@ def test_an_integer_from_the_environment_is_checked_naming_the_variable(monkeypa
     monkeypatch.setenv("WORLD_SIZE", "abc")
     with pytest.raises(ConfigError, match="WORLD_SIZE: 'abc' is not an integer >= 1 .*torchrun"):
         _dist_env()
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        # an alias inside the node it names: every walk of the data went round for ever (mf config
+        # show, and every command's --config, hung)
+        ("workers: 2\nhttp: &h {max_retries: 1, again: *h}\n", "refers to a node that holds it"),
+        ("weights: &w [1.0, *w]\n", "refers to a node that holds it"),
+        # an alias bomb: eight short lines standing for 9**8 values, each walked by the checks
+        (
+            "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+            + "".join(
+                f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefg", "bcdefgh", strict=True)
+            ),
+            "expand to more than 1,000,000 values",
+        ),
+    ],
+)
+def test_a_yaml_alias_that_loops_or_explodes_is_refused_naming_the_file(tmp_path, text, words):
+    from schemas.config import read_config_data
+
+    p = tmp_path / "cfg.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match=words) as exc:
+        read_config_data(p)  # before any check walks the data
+    assert str(exc.value).startswith(f"{p}: ") and "by alias" in str(exc.value)
+    with pytest.raises(ConfigError, match=words):
+        load_config(Cfg, p)
