@@ -112,7 +112,8 @@ def to_yolo_cmd(
     """Convert DeepFashion2 to an ultralytics YOLO dataset (images, labels, data.yaml).
 
     The same converter detector training uses (class = DF2 id - 1). OUT's images/ and labels/
-    are rebuilt on every run (files of an earlier run are removed). A root without train/ is an
+    are rebuilt on every run (files of an earlier run are removed; an OUT whose images/ or
+    labels/ holds files no run wrote is refused, exit 2). A root without train/ is an
     error (data.yaml would train on the images it validates on) unless --val-as-train; one
     without validation/ is an error (it would validate on the images it trains on) unless
     --train-as-val.

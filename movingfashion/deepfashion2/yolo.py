@@ -8,7 +8,9 @@ the tolerance is clipped to the image.
 
 Each run rebuilds ``images/`` and ``labels/`` of the output folder (with ultralytics' label
 caches in it): an image or label left by an earlier run into the same folder would otherwise be
-paired with this run's files, or join its training set unnoticed.
+paired with this run's files, or join its training set unnoticed. Only an earlier run's: an
+output folder whose ``images/`` or ``labels/`` holds files no run wrote (no ``.mf-yolo`` mark
+beside them, no ``data.yaml`` of DeepFashion2 classes) is refused, before anything is removed.
 
 Without a ``train`` split there is nothing to train on: that is a :class:`DataFormatError`
 unless the caller opts in with ``val_as_train=True`` (``mf df2 to-yolo --val-as-train``), which
@@ -89,6 +91,39 @@ TRAIN_AS_VAL_WARNING = (
 )
 
 
+#: written into the output folder before its first image: ``images/`` and ``labels/`` beside it
+#: are this converter's to rebuild (also after a run killed before ``data.yaml``)
+YOLO_MARK = ".mf-yolo"
+
+
+def _written_here(out: Path) -> bool:
+    """Whether ``images/`` and ``labels/`` of ``out`` are an earlier run's: its mark is there, or
+    the ``data.yaml`` a run (of an older toolkit too) writes last, naming the DeepFashion2 classes."""
+    if (out / YOLO_MARK).is_file():
+        return True
+    try:
+        data = yaml.safe_load((out / "data.yaml").read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and data.get("names") == {i - 1: n for i, n in DF2_CLASSES.items()}
+
+
+def _check_own(out: Path) -> None:
+    """Refuse an ``out`` whose ``images/`` or ``labels/`` holds anything no run of this converter
+    wrote: the rebuild would delete it (a photo folder of the user's, another dataset)."""
+    if _written_here(out):
+        return
+    for sub in ("images", "labels"):
+        folder = out / sub
+        if folder.is_symlink() or folder.is_file() or (folder.is_dir() and any(folder.iterdir())):
+            raise DataFormatError(
+                f"{sub}/ holds files no earlier YOLO conversion wrote here (each run rebuilds {sub}/,"
+                " which would delete them)",
+                where=str(folder),
+                hint="pass a new or empty --out folder, or move that folder out of it",
+            )
+
+
 def _clear(out: Path) -> None:
     """Remove the ``images/`` and ``labels/`` an earlier run wrote into ``out`` (nothing else)."""
     for sub in ("images", "labels"):
@@ -114,7 +149,9 @@ def write_yolo_dataset(
     ``val`` sample is one unless ``train_as_val`` (then it validates on ``train``, with a warning).
     """
     out = Path(out_dir)
+    _check_own(out)
     _clear(out)
+    atomic_write_text(out / YOLO_MARK, "images/ and labels/ here are rebuilt by every YOLO conversion\n")
     counts: dict[str, int] = {}
     for split, image, objects, size in samples:
         ys = YOLO_SPLIT.get(split, split)

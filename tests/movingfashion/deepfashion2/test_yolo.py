@@ -127,4 +127,28 @@ def test_an_image_copy_cut_short_leaves_no_half_image_and_names_the_output(tmp_p
         resource.setrlimit(resource.RLIMIT_FSIZE, limit)
     assert err.value.reason == "file_too_large"
     assert str(out / "images") in err.value.path
-    assert [p for p in out.rglob("*") if p.is_file()] == []  # no half image (nor a .part) left
+    # no half image (nor a .part) left; only the mark that images/ and labels/ are the converter's
+    assert [p for p in out.rglob("*") if p.is_file()] == [out / yolo.YOLO_MARK]
+
+
+def test_an_out_folder_whose_images_no_run_wrote_is_refused_and_kept(tmp_path):
+    """``mf df2 to-yolo --out DIR`` deleted DIR/images/ and DIR/labels/ whatever they held (a
+    photo folder of the user's): only an earlier run's are rebuilt now."""
+    make_df2_black(tmp_path / "df2")
+    out = tmp_path / "photos"
+    (out / "images" / "holiday").mkdir(parents=True)
+    (out / "images" / "holiday" / "beach.jpg").write_bytes(b"precious")
+    with pytest.raises(DataFormatError, match="images/ holds files no earlier YOLO conversion wrote") as err:
+        df2_to_yolo(tmp_path / "df2", out)
+    assert err.value.where == str(out / "images")
+    assert (out / "images" / "holiday" / "beach.jpg").read_bytes() == b"precious"
+    assert not (out / "labels").exists() and not (out / "data.yaml").exists()
+    # its own folder is rebuilt, as is one an older run left (data.yaml of the DF2 classes, no mark)
+    mine = tmp_path / "yolo"
+    df2_to_yolo(tmp_path / "df2", mine)
+    (mine / ".mf-yolo").unlink()
+    assert df2_to_yolo(tmp_path / "df2", mine) == mine / "data.yaml"
+    # a run killed before data.yaml left its mark: the rerun rebuilds
+    (mine / "data.yaml").unlink()
+    df2_to_yolo(tmp_path / "df2", mine)
+    assert (mine / "labels" / "train" / "000001.txt").is_file()
