@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import math
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -523,6 +524,12 @@ def _read_track(te: ET.Element, file: str) -> CvatTrack:
             box = [number_value(be.attrib[k], at) for k in ("xtl", "ytl", "xbr", "ybr")]
         except KeyError as exc:
             raise DataFormatError(f"box attribute {exc.args[0]} missing", where=at) from None
+        if not all(math.isfinite(v) for v in box):  # inf: before the order check, which it passes or fails
+            raise DataFormatError(
+                f"box {box} has a coordinate that is not a finite number",
+                where=at,
+                hint="set xtl, ytl, xbr and ybr to pixel positions inside the frame",
+            )
         if box[2] < box[0] or box[3] < box[1]:
             raise DataFormatError(f"box {box} has xbr < xtl or ybr < ytl", where=at)
         rotation = number_value(be.get("rotation") or "0", at)

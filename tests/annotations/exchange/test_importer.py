@@ -62,6 +62,9 @@ def edit_first_box(xml: Path, **attrs: str) -> Path:
         ({"ybr": "-1e9", "ytl": "-2e9"}, "px outside the"),
         ("zero", "is empty inside the"),
         ({"xtl": "nan"}, "not a finite number"),
+        # an infinite xtl was refused as "has xbr < xtl or ybr < ytl", without a hint
+        ({"xtl": "inf"}, "not a finite number"),
+        ({"xbr": "-inf"}, "not a finite number"),
     ],
 )
 def test_impossible_boxes_are_refused_before_writing(published, tmp_path, capsys, edit, message):
