@@ -171,7 +171,7 @@ def train(
         on_interrupt("interrupted: phase 1 does not resume; rerun to start it again")
         result = run_phase1(df2, out, steps=steps, seed=seed or 0, progress=progress, log=log)
     elif method == "asymnet":
-        _phase2_dataset(dataset)
+        _phase2_dataset(dataset, out)
         if resume or extend:
             raise click.UsageError(
                 "--resume/--extend are for SEAM runs: AsymNet writes OUT/last.pt only when both of its "
@@ -195,7 +195,7 @@ def train(
         )
         result = run_asymnet(dataset, out, acfg, matcher=matcher, progress=progress, log=log)
     else:
-        _phase2_dataset(dataset)
+        _phase2_dataset(dataset, out)
         _resume_start(out, resume, extend)
         on_interrupt(f"interrupted: rerun with --resume to go on from the last epoch saved in {out}/last.pt")
         from movingfashion.seam.config import TrainConfig
@@ -231,11 +231,16 @@ def _phase1_options(given: dict[str, bool], out: str) -> None:
         )
 
 
-def _phase2_dataset(dataset: str | None) -> None:
-    """Usage error (exit 2) unless ``--dataset`` names a published dataset folder."""
+def _phase2_dataset(dataset: str | None, out: str) -> None:
+    """Usage error (exit 2) unless ``--dataset`` names a published dataset folder; ``--out`` inside
+    it is refused (exit 2), as for ``mf evaluate``: the run's files (last.pt, history.jsonl,
+    features/) are none of the dataset's, so they broke ``mf verify`` and stopped ``mf publish``."""
+    from schemas.paths import outside_dataset
+
     if dataset is None:
         raise click.UsageError("Missing option '--dataset' (phase 2 trains on a published dataset).")
     require_dataset(dataset)
+    outside_dataset(out, dataset, what="training run")
     require_usable_train(dataset)
 
 

@@ -219,3 +219,24 @@ def test_a_rerun_without_resume_never_replaces_a_trained_run(dataset, tmp_path, 
     if method == "seam":
         assert "--resume continues it" in res.output
         assert CliRunner().invoke(train, [*args, "--resume"]).exit_code == 0 and calls[0]["resume"] is True
+
+
+@pytest.mark.parametrize("method", ["seam", "asymnet"])
+def test_an_out_folder_inside_the_dataset_is_refused_before_anything_is_written(
+    dataset, tmp_path, capsys, calls, method
+):
+    """``mf train --dataset dataset --out dataset/runs`` trained into the dataset folder: last.pt,
+    history.jsonl and features/ are files its manifest does not list, so ``mf verify`` broke and
+    the next ``mf publish`` refused the folder (``mf evaluate`` already refused such an --out)."""
+    from movingfashion.app.cli import cli
+    from schemas.cli_support import run_main
+
+    before = sorted(p.relative_to(dataset) for p in dataset.rglob("*"))
+    with pytest.raises(SystemExit) as exc:
+        run_main(
+            cli, ["train", "--dataset", str(dataset), "--out", str(dataset / "runs"), "--method", method]
+        )
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "the training run folder is inside the dataset folder" in err, err
+    assert f"--out {dataset / 'runs'}" in err and calls == []
+    assert sorted(p.relative_to(dataset) for p in dataset.rglob("*")) == before
