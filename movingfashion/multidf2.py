@@ -25,6 +25,7 @@ import torch
 
 from movingfashion.dataset import _Resizer, _size, clip_tensor, parse_classes
 from movingfashion.deepfashion2 import iter_split
+from movingfashion.deepfashion2.reader import df2_folder
 from movingfashion.epochs import SharedEpoch
 from movingfashion.media.images import read_image
 from movingfashion.sampling import FrameSampler, get_sampler
@@ -168,7 +169,7 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
         classes: Iterable[int | str] | None = None,
         dtype: torch.dtype = torch.float32,
     ) -> None:
-        self.root = Path(df2_root)
+        self.root = df2_folder(df2_root)  # a world folder's df2/, as every --df2 option takes it
         self.dtype = dtype
         self.split = split
         if crop not in ("tracklet", "frame"):
@@ -196,12 +197,28 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
             seqs = index
         elif index is not None:
             seqs = read_index(index, split)
+            self._check_images_here(seqs, index)
         else:
             seqs = build_multidf2(self.root, split)
         want = parse_classes(classes)
         if want is not None:
             seqs = [s for s in seqs if s["df2_class"] in want]
         self.sequences = seqs
+
+    def _check_images_here(self, seqs: list[dict[str, Any]], index: str | os.PathLike[str]) -> None:
+        """Refuse (:class:`DataFormatError` naming the root) an index whose first shop image is
+        not under :attr:`root`: another root than the index was built from, where every item
+        failed later, one by one, with "image file not found"."""
+        shop = seqs[0].get("shop") if seqs and isinstance(seqs[0], dict) else None
+        rel = shop.get("image") if isinstance(shop, dict) else None
+        if not isinstance(rel, str):
+            return  # a malformed sequence is named when its item is read
+        if not resolve_under(self.root, rel, what="image path", where=str(index)).is_file():
+            raise DataFormatError(
+                f"the index's images are not in this DeepFashion2 root (its first one, {rel}, is not here)",
+                where=str(self.root),
+                hint=f"pass the root {index} was built from (the --df2 of mf df2 multidf2)",
+            )
 
     def __len__(self) -> int:
         return len(self.sequences)

@@ -176,3 +176,26 @@ def test_multidf2_evaluation_without_seed_is_the_same_in_every_dataset_object(df
     ds = MultiDeepFashion2Dataset(df2_root, "validation", frames=30)
     assert ds.seed == EVAL_SEED
     assert ds.plan(0) == MultiDeepFashion2Dataset(df2_root, "validation", frames=30, seed=EVAL_SEED).plan(0)
+
+
+def test_an_index_takes_a_world_folder_and_refuses_a_root_without_its_images(df2_root, tmp_path):
+    """``mf df2 multidf2 --df2 world`` reads the world's df2/, but ``MultiDeepFashion2Dataset(
+    "world", ..., index=...)`` (the load its --help shows) looked for world/validation/image/...:
+    made without a word, every item then failed "image file not found". Another root, the same."""
+    import shutil
+
+    from movingfashion.multidf2 import write_multidf2
+    from schemas.errors import DataFormatError
+
+    world = tmp_path / "world"
+    shutil.copytree(df2_root, world / "df2")
+    index = tmp_path / "m.json"
+    write_multidf2(world / "df2", "validation", index)
+    ds = MultiDeepFashion2Dataset(world, "validation", index=index)  # as the command takes it
+    assert ds.root == world / "df2" and ds[0]["frames"].shape[0] == ds.frames
+    assert len(MultiDeepFashion2Dataset(world, "validation")) == len(ds)  # built from df2/ too
+    elsewhere = tmp_path / "other"
+    elsewhere.mkdir()
+    with pytest.raises(DataFormatError, match="the index's images are not in this DeepFashion2 root") as err:
+        MultiDeepFashion2Dataset(elsewhere, "validation", index=index)
+    assert err.value.where == str(elsewhere) and str(index) in (err.value.hint or "")
