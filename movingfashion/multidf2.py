@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from movingfashion.dataset import _Resizer, _size, clip_tensor, parse_classes
+from movingfashion.dataset import ITEM_DTYPES, _Resizer, _size, _whole, clip_tensor, parse_classes
 from movingfashion.deepfashion2 import iter_split
 from movingfashion.deepfashion2.reader import df2_folder
 from movingfashion.epochs import SharedEpoch
@@ -174,10 +174,20 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
         self.split = split
         if crop not in ("tracklet", "frame"):
             raise ConfigError(f"crop must be 'tracklet' or 'frame', got {crop!r}", where="crop")
-        if frames < 1:
-            raise ConfigError(f"frames must be >= 1, got {frames}", where="frames")
-        self.frames, self.crop = int(frames), crop
+        # checked as MovingFashionDataset checks them (frames="3" was a TypeError, frames=2.5 read
+        # as 2, a transform that is no function failed in the first item, an integer dtype there)
+        self.frames, self.crop = _whole(frames, "frames"), crop
         self.sampler = get_sampler(sampler)
+        for name, fn in (("transform", transform), ("shop_transform", shop_transform)):
+            if fn is not None and not callable(fn):
+                raise ConfigError(
+                    f"{name} must be callable (a function or a torchvision transform), got {type(fn).__name__}",
+                    where=name,
+                )
+        if dtype not in ITEM_DTYPES:
+            raise ConfigError(
+                f"dtype must be one of {', '.join(str(d) for d in ITEM_DTYPES)}, got {dtype!r}", where="dtype"
+            )
         self.transform, self.shop_transform = transform, shop_transform
         self.crop_size, self.frame_size, self.shop_size = (
             _size(crop_size),
@@ -187,7 +197,7 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
         self.shop_crop = shop_crop
         self.train = (split == "train") if train is None else bool(train)
         if seed is not None:
-            self.seed = int(seed)
+            self.seed = _whole(seed, "seed", least=0)
         elif self.train:
             self.seed = int(np.random.SeedSequence().entropy % (2**31))
         else:  # evaluation must not depend on OS randomness

@@ -199,3 +199,20 @@ def test_an_index_takes_a_world_folder_and_refuses_a_root_without_its_images(df2
     with pytest.raises(DataFormatError, match="the index's images are not in this DeepFashion2 root") as err:
         MultiDeepFashion2Dataset(elsewhere, "validation", index=index)
     assert err.value.where == str(elsewhere) and str(index) in (err.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("kw", "field"),
+    [
+        ({"frames": "3"}, "frames"),  # was a TypeError comparing str and int
+        ({"frames": 2.5}, "frames"),  # was read as 2
+        ({"seed": -1}, "seed"),  # was numpy's ValueError in the first item
+        ({"transform": 5}, "transform"),  # was "'int' object is not callable" in the first item
+        ({"shop_transform": "flip"}, "shop_transform"),
+        ({"dtype": torch.int32}, "dtype"),  # was a cast error in the first item
+    ],
+)
+def test_multidf2_arguments_are_checked_when_made_as_movingfashion_checks_them(df2_root, kw, field):
+    with pytest.raises(ConfigError) as err:
+        MultiDeepFashion2Dataset(df2_root, "validation", **kw)
+    assert err.value.where == field
