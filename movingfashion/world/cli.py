@@ -125,7 +125,8 @@ def world() -> None:
     type=click.Path(dir_okay=False),
     default=None,
     help="YAML/JSON overriding WorldConfig defaults (sizes, frames, fractions; repost_variants, "
-    "rotated_reposts, mirrored_rotated_reposts, reframed_reposts, retakes, noise), applied over the preset.",
+    "rotated_reposts, mirrored_rotated_reposts, reframed_reposts, filled_reposts, retakes, noise), applied "
+    "over the preset.",
 )
 @click.option(
     "--preset",

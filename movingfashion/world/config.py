@@ -122,6 +122,14 @@ class WorldConfig(BaseModel):
         "clip's bars take about two thirds of the width, often off centre) and trim (25-45% of the clip: a sub-clip), as "
         "duplicates of other items' videos; 0 (default) plants none",
     )
+    filled_reposts: int = Field(
+        0,
+        ge=0,
+        description="re-posts planted per kind of crop_fill (zoomed in to fill a frame of another "
+        "aspect, 1:1, 3:4, 4:5, 9:16 or 16:9: two opposite borders cut) and blur_fill (fitted into a "
+        "frame of another aspect over a blurred, enlarged copy of itself, as TikTok and Instagram "
+        "fill it), as duplicates of other items' videos; 0 (default) plants none",
+    )
     retakes: int = Field(
         0,
         ge=0,

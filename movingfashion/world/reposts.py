@@ -2,7 +2,8 @@
 
 :func:`make_repost` turns the source frames into a :class:`Repost`: the output frames (a crop, a
 zoom, bars, a mirror image, another size, a colour grade, a caption and watermark, another
-speed or frame rate, a quarter turn, mirrored or not, or a trimmed part), the output size, and the mapping of a source box to an output box so that the re-post's
+speed or frame rate, a quarter turn, mirrored or not, a trimmed part, a crop or a blurred copy
+filling a frame of another aspect), the output size, and the mapping of a source box to an output box so that the re-post's
 ground truth follows its pixels. Everything is drawn from the given numpy Generator: same seed,
 same pixels.
 """
@@ -313,6 +314,71 @@ def _speed(size: tuple[int, int], n: int, rng: np.random.Generator) -> Repost:
     return Repost(RepostVariant.SPEED, f"speed {s}", size, idx, (1.0, 0.0, 1.0, 0.0), lambda f: f)
 
 
+#: frame aspects (width / height) re-posts are filled into: 9:16 (TikTok, Reels), 3:4, 4:5
+#: (Instagram's portrait feed), 1:1, 16:9 (landscape)
+FILL_ASPECTS = (9 / 16, 3 / 4, 4 / 5, 1.0, 16 / 9)
+
+
+def _fill_aspect(size: tuple[int, int], rng: np.random.Generator, min_kept: float) -> float:
+    """A frame aspect of :data:`FILL_ASPECTS` at least 15% from the clip's own, keeping at least
+    ``min_kept`` of the clip's cut side (a crop to fill) or of the frame's long side (a fit)."""
+    w, h = size
+    a = w / h
+    ok = [r for r in FILL_ASPECTS if min_kept <= min(r / a, a / r) <= 0.85]
+    if not ok:  # a clip of an odd aspect: the farthest frame aspect
+        return float(min(FILL_ASPECTS, key=lambda r: min(r / a, a / r)))
+    return float(ok[int(rng.integers(len(ok)))])
+
+
+def _crop_fill(size: tuple[int, int], n: int, rng: np.random.Generator) -> Repost:
+    """Zoomed in to fill a frame of another aspect: the largest window of that aspect, near the
+    centre (40-60% of the slack), the two borders beyond it cut, scaled to 0.75-1.25 of its size."""
+    w, h = size
+    r = _fill_aspect(size, rng, 0.3)
+    if r < w / h:  # a narrower frame: full height, the sides cut
+        cw, ch = _even(h * r), h
+    else:  # a wider frame: full width, top and bottom cut
+        cw, ch = w, _even(w / r)
+    x0 = int((w - cw) * float(rng.uniform(0.4, 0.6)))
+    y0 = int((h - ch) * float(rng.uniform(0.4, 0.6)))
+    scale = float(rng.choice([0.75, 1.0, 1.25]))
+    out = (_even(cw * scale), _even(ch * scale))
+    rp = _window(size, x0, y0, cw, ch, out, n)
+    rp.kind = RepostVariant.CROP_FILL
+    rp.detail = f"{cw}x{ch} at {x0},{y0} (aspect {r:.3f}) -> {out[0]}x{out[1]}"
+    return rp
+
+
+def _blur_fill(size: tuple[int, int], n: int, rng: np.random.Generator) -> Repost:
+    """Fitted into a frame of another aspect (centred, at 0.75 or 1 of the clip's size) over a
+    copy of itself enlarged to cover the frame, blurred and sometimes darkened: how TikTok and
+    Instagram fill a clip of the wrong aspect."""
+    w, h = size
+    r = _fill_aspect(size, rng, 0.3)
+    scale = float(rng.choice([1.0, 0.75]))
+    iw, ih = _even(w * scale), _even(h * scale)
+    if r > w / h:  # a wider frame: the fill left and right
+        ow, oh = _even(ih * r), ih
+    else:  # a narrower frame: the fill above and below
+        ow, oh = iw, _even(iw / r)
+    x0, y0 = (ow - iw) // 2, (oh - ih) // 2
+    cover = max(ow / w, oh / h)
+    bw, bh = int(np.ceil(w * cover)), int(np.ceil(h * cover))
+    bx, by = (bw - ow) // 2, (bh - oh) // 2
+    sigma = float(rng.uniform(0.02, 0.04)) * max(ow, oh)
+    dim = float(rng.choice([1.0, 0.8, 0.6]))
+
+    def pixels(fr: np.ndarray) -> np.ndarray:
+        back = cv2.resize(fr, (bw, bh), interpolation=cv2.INTER_LINEAR)[by : by + oh, bx : bx + ow]
+        back = cv2.GaussianBlur(back, (0, 0), sigma).astype(np.float32) * dim
+        canvas = back.astype(np.uint8)
+        canvas[y0 : y0 + ih, x0 : x0 + iw] = cv2.resize(fr, (iw, ih), interpolation=cv2.INTER_AREA)
+        return canvas
+
+    detail = f"{iw}x{ih} at {x0},{y0} in {ow}x{oh} (aspect {r:.3f}) over a blur of sigma {sigma:.1f}, x{dim}"
+    return Repost(RepostVariant.BLUR_FILL, detail, (ow, oh), list(range(n)), (iw / w, x0, ih / h, y0), pixels)
+
+
 _MAKERS: dict[RepostVariant, Callable[[tuple[int, int], int, np.random.Generator], Repost]] = {
     RepostVariant.CROP: _crop,
     RepostVariant.ZOOM_CROP: _zoom_crop,
@@ -332,6 +398,8 @@ _MAKERS: dict[RepostVariant, Callable[[tuple[int, int], int, np.random.Generator
     RepostVariant.FRAME_RATE: _frame_rate,
     RepostVariant.PILLARBOX_WIDE: _pad_wide,
     RepostVariant.TRIM: _trim,
+    RepostVariant.CROP_FILL: _crop_fill,
+    RepostVariant.BLUR_FILL: _blur_fill,
 }
 
 

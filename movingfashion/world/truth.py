@@ -69,6 +69,10 @@ class RepostVariant(StrEnum):
     FRAME_RATE = "frame_rate"  # re-encoded at another frame rate (24, 25 or 60 fps), same duration
     PILLARBOX_WIDE = "pillarbox_wide"  # the clip in a 16:9 frame (a 9:16 one: 2/3 barred), often off centre
     TRIM = "trim"  # a part of 25-45% of the clip, trimmed at both ends and re-encoded (a sub-clip)
+    CROP_FILL = (
+        "crop_fill"  # zoomed in to fill a frame of another aspect (1:1, 4:5, 9:16...): two borders cut
+    )
+    BLUR_FILL = "blur_fill"  # fitted into a frame of another aspect over a blurred, enlarged copy of itself
 
 
 #: the variants ``WorldConfig.rotated_reposts`` plants
@@ -81,9 +85,13 @@ MIRRORED_ROTATED_VARIANTS = (
 )
 #: the variants ``WorldConfig.reframed_reposts`` plants
 REFRAMED_VARIANTS = (RepostVariant.FRAME_RATE, RepostVariant.PILLARBOX_WIDE, RepostVariant.TRIM)
+#: the variants ``WorldConfig.filled_reposts`` plants
+FILLED_VARIANTS = (RepostVariant.CROP_FILL, RepostVariant.BLUR_FILL)
 #: the variants ``WorldConfig.repost_variants`` plants (worlds made before the later kinds keep their bytes)
 COPY_VARIANTS = tuple(
-    v for v in RepostVariant if v not in (*ROTATED_VARIANTS, *MIRRORED_ROTATED_VARIANTS, *REFRAMED_VARIANTS)
+    v
+    for v in RepostVariant
+    if v not in (*ROTATED_VARIANTS, *MIRRORED_ROTATED_VARIANTS, *REFRAMED_VARIANTS, *FILLED_VARIANTS)
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -11,6 +12,7 @@ from movingfashion.world.config import WorldConfig
 from movingfashion.world.reposts import make_repost
 from movingfashion.world.truth import (
     COPY_VARIANTS,
+    FILLED_VARIANTS,
     MIRRORED_ROTATED_VARIANTS,
     REFRAMED_VARIANTS,
     ROTATED_VARIANTS,
@@ -157,6 +159,61 @@ def test_frame_rate_pillarbox_and_trim_reposts_map_time_and_boxes():
     idx = trim.source_index
     assert idx == list(range(idx[0], idx[0] + len(idx))) and idx[0] > 0 and idx[-1] < 59
     assert 0.25 * 60 <= len(idx) <= 0.45 * 60
+
+
+def test_filled_reposts_are_off_by_default_and_only_appended():
+    from movingfashion.world.generate import _params
+
+    cfg = WorldConfig(repost_variants=1, retakes=2, reframed_reposts=1)
+    base = plan_world(24, 0, cfg)
+    assert not any(str(s.variant) in FILLED_VARIANTS for s in base)
+    more = plan_world(24, 0, cfg.model_copy(update={"filled_reposts": 2}))
+    assert [(s.product_id, s.variant, s.meta) for s in more[: len(base)]] == [
+        (s.product_id, s.variant, s.meta) for s in base
+    ]
+    extra = more[len(base) :]
+    assert [s.variant for s in extra] == [str(k) for k in FILLED_VARIANTS] * 2
+    assert all(s.duplicate_of and s.duplicate_kind == DuplicateKind.REENCODE for s in extra)
+    assert "filled_reposts" not in _params(20, 0, True, WorldConfig())["config"]
+    assert _params(20, 0, True, WorldConfig(filled_reposts=1))["config"]["filled_reposts"] == 1
+
+
+@pytest.mark.parametrize("size", [(288, 512), (320, 384), (256, 144)])
+@pytest.mark.parametrize("seed", range(4))
+def test_a_crop_to_fill_keeps_a_window_of_another_aspect_and_its_boxes_follow(size, seed):
+    w, h = size
+    r = make_repost(RepostVariant.CROP_FILL, size, 3, np.random.default_rng(seed))
+    ax, bx, ay, by = r.affine
+    assert ax == pytest.approx(ay, rel=0.02)  # zoomed in, not stretched
+    kept_w, kept_h = r.size[0] / ax / w, r.size[1] / ay / h  # shares of the source's sides kept
+    assert max(kept_w, kept_h) == pytest.approx(1, abs=0.02) and 0.3 <= min(kept_w, kept_h) <= 0.86
+    assert abs(np.log(r.size[0] / r.size[1] / (w / h))) > np.log(1 / 0.86)  # another aspect
+    marked = np.zeros((h, w, 3), np.uint8)
+    x0, y0 = int(-bx / ax) + 8, int(-by / ay) + 8  # inside the kept window
+    marked[y0 : y0 + 20, x0 : x0 + 20] = 255
+    ys, xs = np.nonzero(r.pixels(marked)[..., 0] > 127)
+    got = r.box([x0, y0, x0 + 20, y0 + 20])
+    assert got == pytest.approx([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], abs=1.5)
+
+
+@pytest.mark.parametrize("size", [(288, 512), (320, 384), (256, 144)])
+@pytest.mark.parametrize("seed", range(4))
+def test_a_blurred_fill_fits_the_clip_over_its_blurred_enlarged_copy(size, seed):
+    w, h = size
+    src = _frames(1, w, h)[0]
+    r = make_repost(RepostVariant.BLUR_FILL, size, 1, np.random.default_rng(seed))
+    ax, bx, ay, by = r.affine
+    iw, ih = round(w * ax), round(h * ay)
+    assert abs(np.log(r.size[0] / r.size[1] / (w / h))) > np.log(1 / 0.86)  # another aspect
+    assert (bx == 0 or by == 0) and abs(r.size[0] - iw - 2 * bx) <= 1 and abs(r.size[1] - ih - 2 * by) <= 1
+    out = r.pixels(src).astype(np.float32)
+    inner = out[int(by) : int(by) + ih, int(bx) : int(bx) + iw]
+    assert np.abs(inner - cv2.resize(src, (iw, ih), interpolation=cv2.INTER_AREA)).max() == 0
+    fill = np.concatenate([out[: int(by)].reshape(-1, 3), out[int(by) + ih :].reshape(-1, 3)])
+    if bx:
+        fill = np.concatenate([out[:, : int(bx)].reshape(-1, 3), out[:, int(bx) + iw :].reshape(-1, 3)])
+    assert fill.std(axis=0).max() > 0.5  # not a bar: the picture blurred (noise: all but flat)
+    assert r.box([0, 0, w, h]) == [round(bx, 1), round(by, 1), round(bx + w * ax, 1), round(by + h * ay, 1)]
 
 
 @pytest.mark.slow
