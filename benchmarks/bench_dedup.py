@@ -1,16 +1,17 @@
 """Near-duplicate videos: re-post variants on synthetic worlds, and multi-index hashing vs all pairs.
 
 1. Worlds with every re-post variant planted (crop, zoom-crop, letterbox, pillarbox, mirror,
-   rescale, colour grade, caption/watermark, speed change; with ``--rotated``, ``--mirrored-rotated``
-   and ``--reframed`` also turned, mirrored and turned, other frame rate, 16:9 pillarbox and
-   trimmed ones) and hard negatives (retakes: another
+   rescale, colour grade, caption/watermark, speed change; with ``--rotated``, ``--mirrored-rotated``,
+   ``--reframed`` and ``--filled`` also turned, mirrored and turned, other frame rate, 16:9
+   pillarbox, trimmed, cropped to fill and blurred-fill ones) and hard negatives (retakes: another
    clip of the same garment on the same wearer), seeds used by no test or default. Prints
    precision/recall per kind for the detector (``cleaning.dedup`` with its default config) and
    for a hash-only baseline (one centre-cropped pHash per frame and the time alignment, what the
    detector did before re-posts were planted), the verification scores and aligned Hamming
    distances of duplicates vs non-duplicates with the margin between them, and the time per
-   video of both (ratio measured in this run), and of the detector without its mirrored turned
-   views (``match_mirrored_rotated`` off: what they cost, ratio measured in this run).
+   video of both (ratio measured in this run), and of the detector without its fill views
+   (``fill_aspects`` [] and ``strip_blurred_fill`` off: what the crop-to-fill windows and the
+   blurred-fill search cost, ratio measured in this run).
 2. For N in 1K / 10K / 100K random codes with 1% planted near-duplicates (0..radius flipped
    bits), time :class:`cleaning.mih.MultiIndexHash` ``pairs(radius)`` against the brute-force
    baseline (:func:`upper_pairs`: numpy popcount over each pair once, an upper-triangle scan in
@@ -178,6 +179,7 @@ def bench_worlds(
     rotated: int = 0,
     mirrored_rotated: int = 0,
     reframed: int = 0,
+    filled: int = 0,
 ) -> None:
     from cleaning.dedup import find_video_duplicates, video_pair_evidence
     from movingfashion.world.config import WorldConfig
@@ -185,18 +187,20 @@ def bench_worlds(
     from movingfashion.world.generate import generate_world
 
     cfg = DedupConfig()
-    cfg_off = cfg.model_copy(update={"match_mirrored_rotated": False})
+    cfg_off = cfg.model_copy(update={"fill_aspects": [], "strip_blurred_fill": False})
     wcfg = WorldConfig(
         repost_variants=copies,
         retakes=retakes,
         rotated_reposts=rotated,
         mirrored_rotated_reposts=mirrored_rotated,
         reframed_reposts=reframed,
+        filled_reposts=filled,
     )
     print(
         f"== re-post variants: worlds {seeds}, {products} products (quick clips), {copies} re-posts per "
         f"variant kind, {retakes} retakes (hard negatives) each, {rotated} rotated, {mirrored_rotated} "
-        f"mirrored rotated and {reframed} reframed re-posts per kind; verify_threshold {cfg.verify_threshold}"
+        f"mirrored rotated, {reframed} reframed and {filled} filled re-posts per kind; verify_threshold "
+        f"{cfg.verify_threshold}"
     )
     # per detector and kind, pooled over the worlds: [found, n, right, predicted]
     counts: dict[str, dict[str, list[int]]] = {
@@ -311,7 +315,7 @@ def bench_worlds(
     tb = (times["base fingerprint"] + times["base dedup"]) / n_videos
     tn = (times["new fingerprint"] + times["new dedup"]) / n_videos
     print(f"  {'total':>11}: baseline {tb * 1000:7.1f} ms  new {tn * 1000:7.1f} ms  ratio {tn / tb:5.1f}x")
-    print("  the mirrored turned views (match_mirrored_rotated on / off, this run):")
+    print("  the fill views (crop-to-fill windows and blurred-fill search on / off, this run):")
     for stage in ("fingerprint", "dedup"):
         o, n = times[f"off {stage}"] / n_videos, times[f"new {stage}"] / n_videos
         print(f"  {stage:>11}: off {o * 1000:7.1f} ms  on {n * 1000:7.1f} ms  ratio {n / o:5.2f}x")
@@ -336,6 +340,9 @@ def main() -> None:
         help="frame-rate, 16:9 pillarbox and trimmed re-posts per kind per world",
     )
     ap.add_argument(
+        "--filled", type=int, default=1, help="crop-to-fill and blurred-fill re-posts per kind per world"
+    )
+    ap.add_argument(
         "--work", type=Path, default=None, help="folder for the worlds (reused; default: a temp dir)"
     )
     ap.add_argument("--sizes", default="1000,10000,100000")
@@ -345,7 +352,12 @@ def main() -> None:
     args = ap.parse_args()
     if not args.skip_worlds:
         seeds = [int(s) for s in args.seeds.split(",")]
-        more = {"rotated": args.rotated, "mirrored_rotated": args.mirrored_rotated, "reframed": args.reframed}
+        more = {
+            "rotated": args.rotated,
+            "mirrored_rotated": args.mirrored_rotated,
+            "reframed": args.reframed,
+            "filled": args.filled,
+        }
         if args.work:
             bench_worlds(seeds, args.products, args.copies, args.retakes, args.work, **more)
         else:

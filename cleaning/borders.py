@@ -10,10 +10,16 @@ A bar is cut up to ``max_trim`` of a side; one side's bar may reach ``max_paired
 opposite side has a bar of the same colour too (a picture placed off centre between two bars, as a
 portrait clip in a landscape frame often is: a 9:16 clip in a 16:9 frame leaves 68% of the width
 to the bars).
+
+A blurred fill (:func:`blurred_fill_box`) is the other way platforms pad a clip to another aspect:
+the clip fitted into the frame over a copy of itself enlarged to cover the frame and blurred. Its
+bands are neither one colour nor static, so they are found by what they are: low in detail on
+both sides of the picture, and a blurred copy of the picture enlarged.
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 #: bar colours are grey levels at most DARK or at least BRIGHT (black, white and near-black bars)
@@ -82,3 +88,133 @@ def content_box(
     top, bottom = _bar_pair(g.transpose(1, 0, 2), args, max_trim, paired)  # rows [H, T, W]
     left, right = _bar_pair(g.transpose(2, 0, 1), args, max_trim, paired)  # columns [W, T, H]
     return left, top, w - right, h - bottom
+
+
+#: a blurred fill is looked for on at most this many frames of a clip (evenly spread)
+FILL_FRAMES = 16
+#: sigma (pixels at the fingerprint's decode size) of the blur both the fill and the picture's
+#: enlarged copy get before they are compared (the fill's own blur is not known)
+FILL_COMPARE_SIGMA = 3.0
+
+
+def _detail(g: np.ndarray) -> np.ndarray:
+    """Mean over frames of each pixel's detail: |frame - its Gaussian blur of sigma 1|, [H, W]."""
+    return np.mean([np.abs(f - cv2.GaussianBlur(f, (0, 0), 1.0)) for f in g], axis=0)
+
+
+def _fill_bands(profile: np.ndarray, max_detail: float, min_band: float, min_kept: float) -> tuple[int, int]:
+    """Widths of the low-detail bands at both ends of a detail profile (0, 0: not a fill)."""
+    n = len(profile)
+    level = float(np.percentile(profile, 90))
+    if level <= 0:
+        return 0, 0
+    low = profile < max_detail * level
+    first = int(np.argmin(low)) if not low.all() else n
+    last = int(np.argmin(low[::-1])) if not low.all() else n
+    if min(first, last) < max(2, int(n * min_band)) or n - first - last < n * min_kept:
+        return 0, 0
+    return first, last
+
+
+def _seams(lines: np.ndarray, first: int, last: int) -> tuple[float, int, int]:
+    """The inner edges of bands ``first`` and ``last`` lines wide at the ends of ``lines`` [L, T, P]
+    (line, frame, pixel): (how sharp the weaker one is, the bands' widths up to their edges).
+
+    Across each line the mean difference of the lines on either side is taken; near each band's
+    end (4 lines out, 6 in) the largest is its edge, its sharpness that over the median inside
+    the picture. A fill pasted against its picture leaves one straight edge on every frame (2.6-14
+    on worlds); a scene's smooth wall or defocused background does not (at most 1.4 on the demo
+    world; 2.4 and more only where the bands do not look like the picture enlarged)."""
+    n = len(lines)
+    step = np.abs(lines[2:] - lines[:-2]).mean(axis=(1, 2))  # step[p - 1]: across line p
+    inside = step[first + 6 : n - last - 7]
+    if len(inside) < 3:
+        return 0.0, first, last
+    level = max(float(np.median(inside)), 1e-3)
+    lo = max(1, first - 4)
+    near = step[lo - 1 : first + 6]
+    hi = min(n - 2, n - last + 4)
+    far = step[n - last - 7 : hi]
+    if not len(near) or not len(far):
+        return 0.0, first, last
+    a = lo + int(np.argmax(near))  # the line across which the first band meets the picture
+    b = n - last - 6 + int(np.argmax(far))
+    return min(float(near.max()), float(far.max())) / level, a + 1, n - b
+
+
+def _copy_score(g: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> float:
+    """Correlation of the frames outside ``(x0, y0, x1, y1)`` with the picture inside it enlarged
+    to cover the frame (centred) and blurred, as a blurred fill is made; both blurred alike. The
+    lower of two: over all pixels and frames, and of their changes over time (each pixel's mean
+    over the frames taken off): a fill moves with its picture, a smooth wall's shading does not."""
+    _, h, w = g.shape
+    cw, ch = x1 - x0, y1 - y0
+    cover = max(w / cw, h / ch)
+    bw, bh = int(np.ceil(cw * cover)), int(np.ceil(ch * cover))
+    bx, by = (bw - w) // 2, (bh - h) // 2
+    outside = np.ones((h, w), bool)
+    outside[y0:y1, x0:x1] = False
+    got, want = [], []
+    for f in g:
+        big = cv2.resize(f[y0:y1, x0:x1], (bw, bh), interpolation=cv2.INTER_LINEAR)[by : by + h, bx : bx + w]
+        want.append(cv2.GaussianBlur(big, (0, 0), FILL_COMPARE_SIGMA)[outside])
+        got.append(cv2.GaussianBlur(f, (0, 0), FILL_COMPARE_SIGMA)[outside])
+    a, b = np.stack(got), np.stack(want)
+    scores = []
+    for x, y in ((a - a.mean(), b - b.mean()), (a - a.mean(axis=0), b - b.mean(axis=0))):
+        den = float(np.sqrt((x * x).sum() * (y * y).sum()))
+        scores.append(float((x * y).sum() / den) if den > 0 else 0.0)
+    return min(scores)
+
+
+def blurred_fill_box(
+    grey: np.ndarray,
+    box: tuple[int, int, int, int],
+    *,
+    max_detail: float = 0.3,
+    min_seam: float = 2.0,
+    min_copy: float = 0.6,
+    min_band: float = 0.04,
+    min_kept: float = 0.25,
+) -> tuple[int, int, int, int]:
+    """``box`` narrowed to the picture inside a blurred fill, from grey frames ``[T, H, W]``.
+
+    Along each axis of ``box``, the lines from both ends inwards whose detail (averaged over
+    :data:`FILL_FRAMES` frames) stays below ``max_detail`` of the box's 90th percentile are a band;
+    both ends need a band of at least ``min_band`` of the side, and ``min_kept`` of it must stay.
+    The bands are a fill only when both meet the picture at a straight edge at least ``min_seam``
+    times as sharp as the picture's typical line-to-line change (:func:`_seams`) and
+    correlate by at least ``min_copy`` with the picture between them enlarged to cover the box
+    and blurred (a defocused background beside a sharp subject does neither). No fill: ``box``
+    unchanged.
+    """
+    g = np.asarray(grey, dtype=np.float32)
+    if g.ndim == 2:
+        g = g[None]
+    if len(g) > FILL_FRAMES:
+        g = g[np.round(np.linspace(0, len(g) - 1, FILL_FRAMES)).astype(int)]
+    x0, y0, x1, y1 = box
+    g = np.ascontiguousarray(g[:, y0:y1, x0:x1])
+    if min(g.shape[1:]) < 16:
+        return box
+    detail = _detail(g)
+    h, w = detail.shape
+    best: tuple[float, tuple[int, int, int, int]] | None = None
+    left, right = _fill_bands(detail.mean(axis=0), max_detail, min_band, min_kept)
+    if left:
+        sharp, left, right = _seams(g.transpose(2, 0, 1), left, right)
+        if sharp >= min_seam and w - left - right >= w * min_kept:
+            inner = (left, 0, w - right, h)
+            best = (_copy_score(g, *inner), inner)
+    top, bottom = _fill_bands(detail.mean(axis=1), max_detail, min_band, min_kept)
+    if top:
+        sharp, top, bottom = _seams(g.transpose(1, 0, 2), top, bottom)
+        if sharp >= min_seam and h - top - bottom >= h * min_kept:
+            inner = (0, top, w, h - bottom)
+            score = _copy_score(g, *inner)
+            if best is None or score > best[0]:
+                best = (score, inner)
+    if best is None or best[0] < min_copy:
+        return box
+    a, b, c, d = best[1]
+    return x0 + a, y0 + b, x0 + c, y0 + d

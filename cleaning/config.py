@@ -190,6 +190,56 @@ class DedupConfig(_Model):
         "flip): three more hashes per sample from the same DCT coefficients, verified on pixels like "
         "any other alignment",
     )
+    fill_aspects: list[Annotated[float, Field(gt=0)]] = Field(
+        default=[0.5625, 0.75, 0.8, 1.0, 1.7778],
+        description="frame aspects (width / height: 9:16, 3:4, 4:5, 1:1, 16:9) a re-post may be cropped "
+        "to fill: every sample of the windows query also hashes the largest window of each such aspect "
+        "in its content box that keeps 30-90% of the cut side (cleaning.views.fill_windows: a copy "
+        "zoomed in to fill a square or portrait frame, two borders cut); [] = none",
+    )
+    fill_step: float = Field(
+        default=0.06,
+        gt=0,
+        le=1,
+        description="crop-to-fill windows are hashed at the centre and every this share of the "
+        "window's cut side to either side (a window off by 3% of its side is a few bits away, by 5% "
+        "about 15)",
+    )
+    fill_span: float = Field(
+        default=0.1,
+        ge=0,
+        le=0.5,
+        description="crop-to-fill windows go up to this share of the slack (the part of the side "
+        "the crop cuts) off centre: a crop placed further off centre is not matched",
+    )
+    strip_blurred_fill: bool = Field(
+        default=True,
+        description="with trim_bars: hash the picture inside a blurred fill (the clip fitted into a frame "
+        "of another aspect over a blurred, enlarged copy of itself), not the filled frame "
+        "(cleaning.borders.blurred_fill_box)",
+    )
+    fill_max_detail: float = Field(
+        default=0.3,
+        gt=0,
+        le=1,
+        description="with strip_blurred_fill: lines at both ends of the box whose detail (mean |frame - "
+        "its blur|) is below this share of the box's 90th percentile are fill bands",
+    )
+    fill_min_seam: float = Field(
+        default=2.0,
+        gt=0,
+        description="with strip_blurred_fill: both fill bands must meet the picture at a straight edge "
+        "at least this many times as sharp as the picture's median line-to-line change (planted fills "
+        "2.6-14; smooth walls and defocused backgrounds of demo world videos at most 1.4)",
+    )
+    fill_min_copy: float = Field(
+        default=0.6,
+        ge=-1,
+        le=1,
+        description="with strip_blurred_fill: the bands are a fill only when they correlate by at least "
+        "this with the picture between them enlarged to cover the frame and blurred (a defocused "
+        "background beside a sharp subject does not)",
+    )
 
     @model_validator(mode="after")
     def _index_probes(self) -> DedupConfig:

@@ -14,7 +14,10 @@
      bits. Each (video pair, window, view) with at least ``min_shared_frames`` matching frames
      gives a time map (:mod:`cleaning.timealign`: offset and speed) and a hash score, the
      fraction of the window's frames within ``frame_distance`` bits of the mapped frames.
-     A crop or zoom matches one of the windows, a mirrored copy the mirrored view, a rotated
+     A crop or zoom matches one of the windows, a copy cropped to fill another aspect (1:1, 4:5,
+     9:16...: two borders cut) one of the video's fill windows (``fill_aspects``), a copy fitted
+     over a blurred, enlarged copy of itself has the fill cut off like bars
+     (``strip_blurred_fill``), a mirrored copy the mirrored view, a rotated
      copy (a phone clip re-encoded turned, or its rotation tag dropped) a turned view, a copy
      both mirrored and turned (a vertical flip among them) a mirrored turned view, bars are
      trimmed, a caption band spares one of the parts, a speed change is a slope of the time map,
@@ -497,7 +500,10 @@ def _describe(c: _Candidate, windows: list[Window], key_order: bool = True) -> s
         parts.append(f"mirror, rotated {90 * (c.iview - _MIRROR_TURNED[0] + 1)}")
     if c.qview >= 0 and windows[c.qview] != FULL:
         w = windows[c.qview]
-        parts.append(f"window {w.w:.2f} at ({w.cx:.2f},{w.cy:.2f})")
+        if w.w == w.h:
+            parts.append(f"window {w.w:.2f} at ({w.cx:.2f},{w.cy:.2f})")
+        else:  # a crop to fill another aspect
+            parts.append(f"fill window {w.w:.2f}x{w.h:.2f} at ({w.cx:.2f},{w.cy:.2f})")
     if c.qview < 0:
         parts.append("top part" if c.qview == -1 else "bottom part")
     return ", ".join(parts)
@@ -568,8 +574,9 @@ _EVIDENCE_FIELDS = {"hash_score", "bits", "score", "duplicate", "kind", "offset"
 #: when the evidence a pair gets changes: kept evidence of another version is verified again.
 #: 2: rotated copies (``match_rotated``) are candidates. 3: mirrored and rotated copies
 #: (``match_mirrored_rotated``) are candidates, landscape frames are decoded by their shorter side
-#: and bars off centre are trimmed (``max_paired_bar``).
-PAIR_EVIDENCE_VERSION = 3
+#: and bars off centre are trimmed (``max_paired_bar``). 4: crop-to-fill windows (``fill_aspects``)
+#: are candidates and a blurred fill is cut off (``strip_blurred_fill``).
+PAIR_EVIDENCE_VERSION = 4
 
 
 def pair_stamp(cfg: DedupConfig) -> dict[str, Any]:
@@ -648,6 +655,7 @@ def video_pair_evidence(
         verified = False
         for c in cands[: cfg.max_hypotheses]:
             va, vb = videos[c.a], videos[c.b]
+            wins = [*windows, *va.fingerprint.fills]
             loader = frames or (file_frames if va.key in file_frames and vb.key in file_frames else None)  # type: ignore[operator]
             score = None
             if loader is not None:
@@ -655,7 +663,7 @@ def video_pair_evidence(
                     score = verify_pair(
                         verification_side(va),
                         verification_side(vb),
-                        _hypothesis(c, windows, parts),
+                        _hypothesis(c, wins, parts),
                         loader,
                         cfg,
                         exhaustive=exhaustive,
@@ -688,7 +696,7 @@ def video_pair_evidence(
             "reencode" if min(c.coverage) >= 0.9 else "subclip",
             int(round(c.tmap.offset)),
             round(1 / s_ab, 4),
-            _describe(c, windows, videos[c.a].key == key[0]),
+            _describe(c, [*windows, *videos[c.a].fingerprint.fills], videos[c.a].key == key[0]),
         )
         if known is not None and shas is not None and verified:
             known.put(*shas, stamped(stamp, evidence.to_json()))

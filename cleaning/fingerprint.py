@@ -6,8 +6,10 @@ its content box, of the mirrored box, of the box turned 1, 2 and 3 quarter turns
 turns mirrored (from the same DCT coefficients: :func:`cleaning.phash.turned_hashes` and
 :func:`cleaning.phash.mirrored_turned_hashes`, no new DCT) and of its top and bottom parts.
 Up to ``cfg.query_frames``
-samples also get the hashes of a grid of smaller windows (:func:`cleaning.views.window_grid`):
-those are what a cropped or zoomed copy matches.
+samples also get the hashes of a grid of smaller windows (:func:`cleaning.views.window_grid`) and
+of the windows a crop to fill another aspect keeps (:func:`cleaning.views.fill_windows`): those
+are what a cropped or zoomed copy matches. A blurred fill around the picture is cut off like bars
+(:func:`cleaning.borders.blurred_fill_box`).
 """
 
 from __future__ import annotations
@@ -19,10 +21,19 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from cleaning.borders import content_box
+from cleaning.borders import blurred_fill_box, content_box
 from cleaning.config import DedupConfig
 from cleaning.phash import dct_coefficients, mirrored_turned_hashes, normalise, turned_hashes
-from cleaning.views import FULL, hash_windows, integral, part_windows, window_cells, window_grid
+from cleaning.views import (
+    FULL,
+    Window,
+    fill_windows,
+    hash_windows,
+    integral,
+    part_windows,
+    window_cells,
+    window_grid,
+)
 from movingfashion.media.readers import read_frames
 
 #: frames are decoded with their shorter side (the width of a portrait or square frame) at this
@@ -81,8 +92,12 @@ class VideoFingerprint:
     mirror_turned: np.ndarray = field(default_factory=lambda: _empty(0, 3))
     parts: np.ndarray = field(default_factory=lambda: _empty(0, 2))  # uint64 [T, 2] top/bottom, or [0, 2]
     query: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # samples with window views
-    views: np.ndarray = field(default_factory=lambda: _empty(0, 1))  # uint64 [Q, K], window_grid order
+    #: uint64 [Q, K]: window_grid's windows, then :attr:`fills`
+    views: np.ndarray = field(default_factory=lambda: _empty(0, 1))
     box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)  # content box, fractions of the frame
+    #: the crop-to-fill windows of this video's box (:func:`cleaning.views.fill_windows`), hashed
+    #: after the grid's in :attr:`views`
+    fills: tuple[Window, ...] = ()
 
     def __post_init__(self) -> None:
         self.hashes = np.asarray(self.hashes, dtype=np.uint64).reshape(-1)
@@ -108,6 +123,7 @@ class VideoFingerprint:
             "v": _b64(self.views),
             "k": int(self.views.shape[1]),
             "box": [round(float(x), 5) for x in self.box],
+            "fw": [[float(x) for x in w] for w in self.fills],
         }
 
     @classmethod
@@ -124,6 +140,7 @@ class VideoFingerprint:
             query=np.array(d["q"], np.int64),
             views=_unb64(d["v"], (q, k)),
             box=tuple(float(x) for x in d["box"]),  # type: ignore[arg-type]
+            fills=tuple(Window(*map(float, w)) for w in d.get("fw", [])),  # none kept by an older release
         )
 
 
@@ -137,6 +154,17 @@ def fingerprint_frames(
         return VideoFingerprint(_empty(0))
     h, w = grey.shape[1:3]
     box = content_box(grey, max_paired_trim=cfg.max_paired_bar) if cfg.trim_bars else (0, 0, w, h)
+    if cfg.trim_bars and cfg.strip_blurred_fill:
+        box = blurred_fill_box(
+            grey,
+            box,
+            max_detail=cfg.fill_max_detail,
+            min_seam=cfg.fill_min_seam,
+            min_copy=cfg.fill_min_copy,
+        )
+    fills = tuple(
+        fill_windows((box[2] - box[0]) / (box[3] - box[1]), cfg.fill_aspects, cfg.fill_step, cfg.fill_span)
+    )
     sat = integral(grey)
     full = hash_windows(grey, box, [FULL, *part_windows(cfg.part_fraction)], sat=sat)
     mirrored = hash_windows(grey, box, [FULL], mirror=True, sat=sat)[:, 0]
@@ -151,7 +179,8 @@ def fingerprint_frames(
     )
     n_query = min(len(grey), cfg.query_frames)
     query = np.unique(np.round(np.linspace(0, len(grey) - 1, n_query)).astype(np.int64))
-    views = hash_windows(grey[query], box, window_grid(cfg.window_scales, cfg.window_shift), sat=sat[query])
+    grid = window_grid(cfg.window_scales, cfg.window_shift)
+    views = hash_windows(grey[query], box, [*grid, *fills], sat=sat[query])
     return VideoFingerprint(
         hashes=full[:, 0],
         times=np.asarray(times, np.int64),
@@ -162,6 +191,7 @@ def fingerprint_frames(
         query=query,
         views=views,
         box=(box[0] / w, box[1] / h, box[2] / w, box[3] / h),
+        fills=fills,
     )
 
 

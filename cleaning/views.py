@@ -3,8 +3,9 @@
 A :class:`Window` is a rectangle in content-box units (centre and size as fractions of the box's
 width and height). The whole box is :data:`FULL`; :func:`window_grid` adds centred and slightly
 shifted windows at smaller scales, so that a copy that was cropped or zoomed matches one window
-of its source's frames; :func:`part_windows` are the top and bottom parts (a caption band over
-one end leaves the other part intact).
+of its source's frames; :func:`fill_windows` are the windows a crop to fill a frame of another
+aspect keeps (per video: they depend on its box's aspect); :func:`part_windows` are the top and
+bottom parts (a caption band over one end leaves the other part intact).
 """
 
 from __future__ import annotations
@@ -37,6 +38,34 @@ def window_grid(scales: list[float] | tuple[float, ...], shift: float) -> list[W
         for dy in (-d, 0.0, d):
             for dx in (-d, 0.0, d):
                 out.append(Window(0.5 + dx, 0.5 + dy, s, s))
+    return out
+
+
+#: a crop-to-fill window keeps between these shares of the box's cut side (a crop keeping more is
+#: one of the window grid's; one keeping less shows too little of the clip to tell)
+FILL_KEPT = (0.3, 0.9)
+
+
+def fill_windows(
+    aspect: float, aspects: list[float] | tuple[float, ...], step: float, span: float
+) -> list[Window]:
+    """Windows of a content box of pixel aspect ``aspect`` (width / height) that a crop to fill a
+    frame of each of ``aspects`` keeps: the largest window of that aspect (the whole height of a
+    narrower frame, the whole width of a wider one), at the centre and every ``step`` of the
+    window's cut side (evenly spaced) to either side, up to ``span`` of the slack (the part of the side it cuts)
+    off centre; aspects whose window keeps other than :data:`FILL_KEPT` of the side are left out."""
+    out: list[Window] = []
+    if aspect <= 0:
+        return out
+    for r in aspects:
+        kept = min(r / aspect, aspect / r)
+        if not FILL_KEPT[0] <= kept <= FILL_KEPT[1]:
+            continue
+        reach = span * (1 - kept)
+        n = int(np.ceil(reach / (step * kept) - 1e-9)) if step > 0 and reach > 0 else 0
+        for dp in np.linspace(-reach, reach, 2 * n + 1) if n else (0.0,):  # evenly, at most step apart
+            dp = float(dp)
+            out.append(Window(0.5 + dp, 0.5, kept, 1.0) if r < aspect else Window(0.5, 0.5 + dp, 1.0, kept))
     return out
 
 

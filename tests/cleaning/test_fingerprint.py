@@ -76,7 +76,8 @@ def test_fingerprint_json_round_trip_and_bare_hashes():
         assert np.array_equal(getattr(back, name), getattr(fp, name)), name
     assert back.box == fp.box and back.views.shape == (
         len(fp.query),
-        len(window_grid(cfg.window_scales, 0.03)),
+        len(window_grid(cfg.window_scales, 0.03)) + len(fp.fills),
     )
+    assert back.fills == fp.fills and len(fp.fills) > 0  # a 4:3 box: crop-to-fill windows of 1:1, 3:4...
     bare = VideoFingerprint(fp.hashes)
     assert np.array_equal(bare.views[:, 0], fp.hashes) and len(bare.mirrored) == 0
