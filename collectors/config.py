@@ -315,6 +315,40 @@ class TikTokConfig(_Model):
         "(media_host_suffixes) go instead; the allow-list still applies to the real host asked for; "
         "--base-url sets it (a mirror, the loopback world)",
     )
+    extractor_args: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="yt-dlp's TikTok extractor arguments (its extractor_args 'tiktok:' ones), name -> "
+        "values; a hashtag listing (#NAME) is read from TikTok's app API and needs app_info "
+        "(IID/APP_NAME/APP_VERSION/MANIFEST_APP_VERSION/AID, the IID of a real app install) or "
+        "device_id; with app_info, single videos are asked of the app API first too",
+    )
+
+    @field_validator("extractor_args", mode="before")
+    @classmethod
+    def _extractor_args(cls, value: object) -> object:
+        """A single value may be given as a string; names are yt-dlp's (lower case, ``_``)."""
+        if not isinstance(value, dict):
+            return value
+        out: dict[object, object] = {}
+        for name, values in value.items():
+            if not isinstance(name, str) or not _ARG_NAME.fullmatch(name):
+                raise ValueError(
+                    f"extractor argument name {name!r} is not one of yt-dlp's (lower case letters, "
+                    "digits and '_', e.g. app_info, device_id)"
+                )
+            vals = [values] if isinstance(values, str) else values
+            if isinstance(vals, list):
+                for v in vals:
+                    if isinstance(v, str) and (not v.strip() or any(c < " " for c in v)):
+                        raise ValueError(
+                            f"extractor argument {name!r}: a value must be non-empty text on one line"
+                        )
+            out[name] = vals
+        return out
+
+
+#: a yt-dlp extractor argument's name (``tiktok.extractor_args``)
+_ARG_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 class InstagramConfig(_Model):

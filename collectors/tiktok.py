@@ -3,7 +3,9 @@
 Targets:
   ``https://www.tiktok.com/@user/video/<id>``     one video
   ``tiktok:user:NAME`` or ``@NAME``               a user's videos (yt-dlp ``tiktok:user``)
-  ``tiktok:tag:NAME`` or ``#NAME``                a hashtag's videos (yt-dlp ``tiktok:tag``)
+  ``tiktok:tag:NAME`` or ``#NAME``                a hashtag's videos (yt-dlp ``tiktok:tag``; it
+                                                  reads TikTok's app API, and needs app info:
+                                                  ``tiktok.extractor_args`` app_info or device_id)
   ``FILE.json`` / a folder of ``*.json``          saved yt-dlp info JSON files (offline replay)
   ``@FILE`` or a text file                        one of the above per line (``#`` alone or
                                                   followed by a space starts a comment: a whole
@@ -33,11 +35,13 @@ from collectors.hosts import HostPolicy
 from collectors.listfiles import expand_lists, is_dir, is_file, target_path
 from collectors.shopmap import ShopRef, check_one_shop_each, load_shop_map, url_hosts
 from collectors.ytdl import YtdlSource, load_info_file
-from schemas.errors import DataFormatError
+from schemas.errors import DataFormatError, FetchError
 from schemas.items import SourceName
 
 log = logging.getLogger("collectors.tiktok")
 
+#: yt-dlp's words when a listing needs TikTok's app API and no app info is given
+_NO_APP_INFO = "No working app info is available"
 _VIDEO_URL = re.compile(r"tiktok\.com/@[^/]+/video/(?P<id>[^/?#]+)|/video/(?P<id2>[^/?#]+)")
 
 
@@ -291,6 +295,10 @@ class TikTok(YtdlSource):
         """TikTok's page hosts and media domains -> ``tiktok.api_base`` (set by ``--base-url``)."""
         return tiktok_host_map(self.cfg.api_base, self.cfg.allowed_hosts, self.cfg.media_host_suffixes)
 
+    def extractor_args(self) -> dict[str, dict[str, list[str]]]:
+        """``tiktok.extractor_args`` as yt-dlp's ``extractor_args`` of its TikTok extractors."""
+        return {"tiktok": dict(self.cfg.extractor_args)} if self.cfg.extractor_args else {}
+
     @classmethod
     def check_targets(cls, targets: Sequence[str]) -> None:
         """Also check saved info files (after the list files: :meth:`Source.check_targets`),
@@ -333,7 +341,27 @@ class TikTok(YtdlSource):
             if m:
                 yield Candidate(raw_id=m.group("id") or m.group("id2"), url=url, key=host_of(url) or None)
             else:
-                yield from self.playlist(url)
+                yield from self._listing(url)
+
+    def _listing(self, url: str) -> Iterator[Candidate]:
+        """:meth:`playlist`; yt-dlp failing for want of app info (its hashtag listing asks TikTok's
+        app API, only with an app install's info or a device id) is a :class:`FetchError` naming
+        the setting that gives them (``app_info_required``)."""
+        try:
+            yield from self.playlist(url)
+        except FetchError as exc:
+            if _NO_APP_INFO not in exc.message:
+                raise
+            raise FetchError(
+                "yt-dlp reads this listing from TikTok's app API, which it asks only with the info "
+                "of an app install: no tiktok.extractor_args app_info or device_id is set",
+                where=url,
+                reason="app_info_required",
+                hint="set tiktok.extractor_args in the --config YAML, e.g. 'tiktok: {extractor_args: "
+                "{app_info: [IID/musical_ly/35.1.3/2023501030/0]}}' with the install id (IID) of a "
+                "real TikTok app, or 'device_id: [ID]'; users' videos (@NAME) and video URLs need "
+                "neither",
+            ) from None
 
     def _info_file(self, path: Path) -> Iterator[Candidate]:
         for info in read_infos(path):

@@ -143,8 +143,11 @@ class YtdlFetcher:
         client: PoliteClient | None = None,
         sleep: Any = None,
         host_map: Mapping[str, str] | None = None,
+        extractor_args: Mapping[str, Mapping[str, list[str]]] | None = None,
     ) -> None:
         self.http = http
+        #: yt-dlp's ``extractor_args`` (extractor key -> argument -> values): ``tiktok.extractor_args``
+        self.extractor_args = {k: dict(v) for k, v in (extractor_args or {}).items() if v}
         #: real hosts (``.domain`` keys: a domain and the names under it) -> the base URL that
         #: answers for them (a mirror, the loopback world): ``tiktok.api_base``
         self.host_map = dict(host_map or {})
@@ -187,6 +190,10 @@ class YtdlFetcher:
         }
         if self.ratelimit:
             p["ratelimit"] = self.ratelimit
+        if self.extractor_args:
+            p["extractor_args"] = {
+                k: {a: list(v) for a, v in args.items()} for k, args in self.extractor_args.items()
+            }
         with contextlib.suppress(Exception):
             from movingfashion.media.ffmpeg import ffmpeg_exe
 
@@ -669,10 +676,15 @@ class YtdlSource(Source):
             client=ctx.client,
             sleep=ctx.client.sleep,
             host_map=self.host_map(),
+            extractor_args=self.extractor_args(),
         )
 
     def host_map(self) -> dict[str, str]:
         """Real hosts whose requests go to another base URL (a mirror); none here."""
+        return {}
+
+    def extractor_args(self) -> dict[str, dict[str, list[str]]]:
+        """yt-dlp's ``extractor_args`` for this source's extractions; none here."""
         return {}
 
     def pack(self, cand: Candidate) -> Candidate:

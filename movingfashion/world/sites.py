@@ -4,8 +4,9 @@ Net-A-Porter: listing pages, designer pages, sitemap, product pages (JSON-LD Pro
 BreadcrumbList, HTML breadcrumb, Open Graph), ``<id>_detail.mp4`` videos and
 ``<id>_<view>_<size>.jpg`` images. TikTok and Instagram media live under ``/tiktok/`` and
 ``/instagram/``; plain files under ``/files/``. TikTok's web pages (a user's ``/@<user>``, its
-video list ``/api/creator/item_list/``, a video's ``/@<user>/video/<id>``) are answered in the
-shapes yt-dlp's TikTok extractors read (``tiktok_web.py``). No faults here (see ``server.py``).
+video list ``/api/creator/item_list/``, a video's ``/@<user>/video/<id>``, a hashtag's
+``/tag/<name>`` and its videos from the app API ``/aweme/v1/challenge/aweme/``) are answered in
+the shapes yt-dlp's TikTok extractors read (``tiktok_web.py``). No faults here (see ``server.py``).
 """
 
 from __future__ import annotations
@@ -185,6 +186,8 @@ class Site:
             return self.plain_file(parts[1])
         if (parts and parts[0].startswith("@")) or path.rstrip("/") == "/api/creator/item_list":
             return self.tiktok_web(parts, query)
+        if (len(parts) == 2 and parts[0] == "tag") or path.rstrip("/") == "/aweme/v1/challenge/aweme":
+            return self.tiktok_tag(parts, query)
         return Answer(404, body=b"<html><body>Not found</body></html>")
 
     # ------------------------------------------------------------------ media
@@ -272,6 +275,28 @@ class Site:
             if p is not None and p.source == SourceName.TIKTOK and p.videos and web.tiktok_user(p) == user:
                 return Answer(200, body=web.video_page(self.truth, p))
         return not_found
+
+    def tiktok_tag(self, parts: list[str], query: dict[str, list[str]]) -> Answer:
+        """A hashtag's page and its videos from TikTok's app API (see tiktok_web.py); a tag none of
+        the site's videos carries answers 404."""
+        from . import tiktok_web as web
+
+        not_found = Answer(404, body=b"<html><body>Not found</body></html>")
+        if parts[0] == "tag":
+            if not web.tag_videos(self.products.values(), parts[1]):
+                return not_found
+            return Answer(200, body=web.tag_page(parts[1]))
+        arg = {k: v[0] for k, v in query.items() if v}
+        asked = arg.get("count", "")
+        count = (
+            min(int(asked), self.page_size)
+            if asked.isascii() and asked.isdigit() and len(asked) < 6
+            else self.page_size
+        )
+        body = web.challenge_feed(
+            self.truth, self.products.values(), arg.get("ch_id", ""), arg.get("cursor", ""), count
+        )
+        return not_found if body is None else Answer(200, "application/json; charset=utf-8", body)
 
     def instagram(self, shortcode: str, name: str) -> Answer:
         p = self.products.get(shortcode)
