@@ -626,6 +626,19 @@ def _value_end(text: str, i: int) -> int:
     raise ValueError("an unclosed value")
 
 
+def _object_opened(text: str) -> tuple[int, bool] | None:
+    """Where the first entry of the JSON object ``text`` starts and whether it has one (past the
+    closing brace when it is empty); None when ``text`` is not an object. IndexError on a text
+    that ends early."""
+    ws = _WS.match
+    i = ws(text, 0).end()
+    if text[i] != "{":
+        return None
+    i = ws(text, i + 1).end()
+    more = text[i] != "}"
+    return (i if more else i + 1), more
+
+
 def _entries_apart(text: str, where: str) -> dict[str, Any] | None:
     """The split file ``text`` read entry by entry: product id -> its decoded value, or
     :class:`_Broken` for an entry that does not decode (a malformed number, a key twice inside
@@ -636,12 +649,10 @@ def _entries_apart(text: str, where: str) -> dict[str, Any] | None:
     ws = _WS.match
     out: dict[str, Any] = {}
     try:
-        i = ws(text, 0).end()
-        if text[i] != "{":
+        opened = _object_opened(text)
+        if opened is None:
             return None
-        i = ws(text, i + 1).end()
-        more = text[i] != "}"
-        i = i if more else i + 1
+        i, more = opened
         while more:
             pid, i = _key_at(text, i)
             if pid is None or pid in out:  # no key, or a product id twice: the file's fault
@@ -1011,12 +1022,10 @@ def _scan_heads(
     ws = _WS.match
     out: dict[str, OfficialHead] = {}
     spans: list[_Span] = []
-    i = ws(text, 0).end()
-    if text[i] != "{":
+    opened = _object_opened(text)
+    if opened is None:
         return None
-    i = ws(text, i + 1).end()
-    more = text[i] != "}"
-    i = i if more else i + 1
+    i, more = opened
     while more:
         pid, i = _key_at(text, i)
         if pid is None or pid in out or text[i] != "{":

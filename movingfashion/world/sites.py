@@ -249,6 +249,13 @@ class Site:
             return self._file(p.images.get("shop"), pid)
         return Answer(404, body=b"<html><body>Not found</body></html>", media=True, product_id=pid)
 
+    def _page_count(self, arg: dict[str, str]) -> int:
+        """The page size a TikTok API request asks for (``count``), at most the site's own."""
+        asked = arg.get("count", "")
+        if asked.isascii() and asked.isdigit() and len(asked) < 6:
+            return min(int(asked), self.page_size)
+        return self.page_size
+
     def tiktok_web(self, parts: list[str], query: dict[str, list[str]]) -> Answer:
         """TikTok's web pages (a user's, its video list, a video's: see tiktok_web.py)."""
         from . import tiktok_web as web
@@ -257,12 +264,7 @@ class Site:
         not_found = Answer(404, body=b"<html><body>Not found</body></html>")
         if parts[:3] == ["api", "creator", "item_list"]:
             arg = {k: v[0] for k, v in query.items() if v}
-            asked = arg.get("count", "")
-            count = (
-                min(int(asked), self.page_size)
-                if asked.isascii() and asked.isdigit() and len(asked) < 6
-                else self.page_size
-            )
+            count = self._page_count(arg)
             body = web.item_list(
                 self.truth, self.products.values(), arg.get("secUid", ""), arg.get("cursor", ""), count
             )
@@ -287,12 +289,7 @@ class Site:
                 return not_found
             return Answer(200, body=web.tag_page(parts[1]))
         arg = {k: v[0] for k, v in query.items() if v}
-        asked = arg.get("count", "")
-        count = (
-            min(int(asked), self.page_size)
-            if asked.isascii() and asked.isdigit() and len(asked) < 6
-            else self.page_size
-        )
+        count = self._page_count(arg)
         body = web.challenge_feed(
             self.truth, self.products.values(), arg.get("ch_id", ""), arg.get("cursor", ""), count
         )
