@@ -51,6 +51,7 @@ from collectors.hosts import HostPolicy
 from collectors.listfiles import expand_lists, is_dir, is_file, target_path
 from schemas.errors import ConfigError, DataFormatError, FetchError
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
+from schemas.redact import add_secrets
 from schemas.text_input import MAX_RECORD_BYTES, not_utf8, read_file_bytes
 
 if TYPE_CHECKING:
@@ -146,7 +147,9 @@ def load_session(loader: Any, session_file: str | os.PathLike[str], login: str) 
     :class:`ConfigError` naming the option, never echoing the file's contents."""
     path = secure_session_file(session_file)
     try:
-        loader.load_session(login, read_session_file(path))
+        cookies = read_session_file(path)
+        add_secrets(cookies.values())  # never shown: schemas.redact
+        loader.load_session(login, cookies)
     except Exception as exc:  # noqa: BLE001 - never echo the file's contents
         raise ConfigError(
             f"cannot load the session file ({type(exc).__name__})",

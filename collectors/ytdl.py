@@ -57,6 +57,7 @@ from schemas.atomic import sweep_partials
 from schemas.errors import DataFormatError, FetchError, LocalFault
 from schemas.faults import as_local_fault, local_faults
 from schemas.items import AssetKind, MediaAsset, SourceItem, Status
+from schemas.redact import add_secrets
 
 if TYPE_CHECKING:
     from collectors.http import PoliteClient
@@ -148,6 +149,7 @@ class YtdlFetcher:
         self.http = http
         #: yt-dlp's ``extractor_args`` (extractor key -> argument -> values): ``tiktok.extractor_args``
         self.extractor_args = {k: dict(v) for k, v in (extractor_args or {}).items() if v}
+        add_secrets(_secret_values(self.extractor_args))  # never shown: schemas.redact
         #: real hosts (``.domain`` keys: a domain and the names under it) -> the base URL that
         #: answers for them (a mirror, the loopback world): ``tiktok.api_base``
         self.host_map = dict(host_map or {})
@@ -639,6 +641,19 @@ def _missing_shop(shop: ShopRef) -> FetchError:
         hint="put the file there or correct the shop map",
         reason="shop_file_missing",
     )
+
+
+def _secret_values(extractor_args: Mapping[str, Mapping[str, list[str]]]) -> list[str]:
+    """The values of yt-dlp extractor arguments never to be shown: each as given, and an
+    ``app_info``'s install id (its first ``/`` field, what TikTok's app API is asked with)."""
+    out: list[str] = []
+    for args in extractor_args.values():
+        for name, values in args.items():
+            for value in values:
+                out.append(value)
+                if name == "app_info":
+                    out.append(value.split("/", 1)[0])
+    return out
 
 
 def _clean(text: str) -> str:

@@ -46,6 +46,7 @@ from typing import Any, TypeVar
 import click
 
 from schemas.errors import CatalogError, ConfigError, MFError
+from schemas.redact import redact
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -383,11 +384,13 @@ def terminal_text(text: str) -> str:
 class TerminalFormatter(logging.Formatter):
     """A log line as :func:`terminal_text` shows it: a message, an exception's text or a stack
     quoting what a site sent (a title, a reason phrase, a video's metadata) cannot drive the
-    terminal. Formats as :class:`logging.Formatter` does otherwise."""
+    terminal; a request's secrets a line names (a URL's ``iid``, a cookie: a library's debug
+    lines too) are redacted (:func:`schemas.redact.redact`). Formats as
+    :class:`logging.Formatter` does otherwise."""
 
     def format(self, record: logging.LogRecord) -> str:
-        """The record's line(s), control characters shown as escapes."""
-        return terminal_text(super().format(record))
+        """The record's line(s), secrets redacted, control characters shown as escapes."""
+        return terminal_text(redact(super().format(record)))
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -471,7 +474,7 @@ class _EscapingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         def clean(text: str) -> str:
-            return terminal_text(_SGR.sub("", text))
+            return terminal_text(redact(_SGR.sub("", text)))
 
         record.msg, record.args = clean(record.getMessage()), None
         if record.exc_info and not record.exc_text:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import errno
 from typing import Any
 
+from schemas.redact import redact
+
 
 class MFError(Exception):
     """Base class of every error the toolkit raises on purpose.
@@ -74,7 +76,11 @@ class MediaError(MFError):
 
 
 class FetchError(MFError):
-    """A network request failed or was refused by policy (names the URL)."""
+    """A network request failed or was refused by policy (names the URL).
+
+    The one place a collector reports a request: its message, URL and hint are kept with their
+    secrets redacted (:func:`schemas.redact.redact`: an app install's id, a device id, tokens,
+    cookies), so problem records, the catalog, ``--json`` and error lines never show them."""
 
     def __init__(
         self,
@@ -87,7 +93,11 @@ class FetchError(MFError):
     ) -> None:
         self.reason = reason
         self.retryable = retryable
-        super().__init__(message, where=where, hint=hint)
+        super().__init__(
+            redact(message),
+            where=None if where is None else redact(where),
+            hint=None if hint is None else redact(hint),
+        )
 
 
 class CatalogError(MFError):
