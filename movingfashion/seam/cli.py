@@ -321,8 +321,9 @@ def _train_human(r: dict) -> str:
     required=True,
     multiple=True,
     type=click.Path(dir_okay=False, exists=True),
-    help="SEAM checkpoint (repeat: one per variant, the first one also gives the baselines) or an "
-    "AsymNet checkpoint (mf train --method asymnet: the AsymNet, [AVG] and [MAX] rows).",
+    help="SEAM checkpoint (repeat: one per variant, the first one also gives the baselines); beside "
+    "them at most one AsymNet checkpoint (mf train --method asymnet: adds the AsymNet, [AVG] and [MAX] "
+    "rows; it needs a SEAM checkpoint too).",
 )
 @click.option(
     "--variant",

@@ -561,6 +561,13 @@ def run_evaluate(
     asym = [load_asymnet(p) for p in asym_paths]
     models = [m for m, _ in loaded]
     if not models:
+        if asym_paths:
+            raise ConfigError(
+                f"{asym_paths[0]} is an AsymNet checkpoint, which needs a SEAM checkpoint beside it"
+                " (the SEAM checkpoint reads the videos and gives the baselines)",
+                where="--checkpoint",
+                hint=f"pass both: --checkpoint SEAM_RUN/last.pt --checkpoint {asym_paths[0]}",
+            )
         raise ConfigError(
             "no SEAM checkpoint given",
             where="--checkpoint",

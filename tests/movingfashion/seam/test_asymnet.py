@@ -154,3 +154,16 @@ def test_run_asymnet_shows_the_progress_of_both_training_stages(tmp_path, monkey
         ("AsymNet stage 1/2 (snn)", 1, "epoch", 1),
         ("AsymNet stage 2/2 (fusion)", 1, "epoch", 1),
     ]
+
+
+def test_evaluate_with_an_asymnet_checkpoint_alone_asks_for_the_seam_checkpoint_beside_it(tmp_path):
+    from movingfashion.seam.evaluate import run_evaluate
+    from schemas.errors import ConfigError
+
+    net = _tiny_asymnet()
+    save_asymnet(tmp_path / "a.pt", net, TINY, [])
+    with pytest.raises(ConfigError) as err:
+        run_evaluate(tmp_path / "ds", [tmp_path / "a.pt"], EvalConfig(frames=[5], main_frames=5))
+    msg = str(err.value)
+    assert "AsymNet checkpoint" in msg and "needs a SEAM checkpoint beside it" in msg
+    assert str(tmp_path / "a.pt") in msg and "--checkpoint SEAM_RUN/last.pt" in msg
