@@ -785,7 +785,12 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         # is named in one warning, and DataLoader workers get the verdicts with the dataset
         if self.crop_cache is not None:
             missing = [v for v in videos if not self._cache_files(v)[1].is_file()]
-            self._warn_missing_entries(split, "crop cache", "mf crop-cache", self.crop_cache, missing, videos)
+            other = (
+                self._cache_of_other_split(self.crop_cache, {v.rel_path for v in videos}) if missing else None
+            )
+            self._warn_missing_entries(
+                split, "crop cache", "mf crop-cache", self.crop_cache, missing, videos, other_split=other
+            )
             self._cache_unused.update(_cache_key(v) for v in missing)
             for v in missing:  # one of them named the old way: said once
                 if self._legacy_warned:
@@ -829,10 +834,33 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         folder: Path,
         missing: list[VideoRecord],
         videos: list[VideoRecord],
+        *,
+        other_split: Path | None = None,
     ) -> None:
         """One warning when the crop cache or training copy (``what``, in ``folder``) has no entry
-        for some ``videos`` (they decode live)."""
-        if missing:
+        for some ``videos`` (they decode live); ``other_split``: the split file whose videos the
+        folder holds instead (:meth:`_cache_of_other_split`), said so, with no suggestion to build
+        this split into that folder."""
+        if missing and other_split is not None:
+            log.warning(
+                "%s: a %s of another split: it holds entries of %s's videos, and %d of the %d videos"
+                " of split %r (%s) have none (e.g. %s); they are decoded live: pass the %s of split %r,"
+                " or build one in its own folder with `%s --dataset %s --split %s --out OTHER_FOLDER`",
+                folder,
+                what,
+                other_split.name,
+                len(missing),
+                len(videos),
+                split,
+                self.split_path.name,
+                missing[0].rel_path,
+                what,
+                split,
+                command,
+                self.root,
+                split,
+            )
+        elif missing:
             log.warning(
                 "%s: %d of %d videos have no %s entry (e.g. %s); they are decoded live: "
                 "build them with `%s --dataset %s --split %s --out %s`",
@@ -846,6 +874,27 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 split,
                 folder,
             )
+
+    def _cache_of_other_split(self, folder: Path, own: AbstractSet[str]) -> Path | None:
+        """The other split file of the dataset folder (:func:`other_split_files`) one of whose
+        videos not among ``own`` (this split's) has an entry in crop cache ``folder`` (None: none
+        has, or it does not read): asked when the folder lacks some of this split's videos, to tell
+        a cache of another split from one not (fully) built yet."""
+        for p in other_split_files(self.root, self.split_path):
+            try:
+                rows = split_listing(p, stored=True).products
+            except (MFError, OSError, UnicodeDecodeError):
+                continue
+            for pid, rels, _ in rows:
+                for rel in rels:
+                    if rel in own:
+                        continue
+                    try:
+                        if any(cache_entry(folder, rel, q)[1].is_file() for q in (pid, None)):
+                            return p
+                    except (MFError, OSError):  # a path the folder cannot hold
+                        continue
+        return None
 
     def skip_counts(self) -> dict[str, int]:
         """What the entries of :attr:`skipped` left out, counted (keys with a count only):

@@ -44,6 +44,34 @@ def test_missing_crop_cache_entries_give_one_warning_with_count_and_example(tiny
     assert str(cache) in warned[0] and "mf crop-cache" in warned[0]
 
 
+def test_a_crop_cache_of_the_other_split_is_named_so_and_not_offered_as_this_splits_folder(
+    tiny_dataset, tmp_path, caplog
+):
+    root = tmp_path / "ds"  # products split as a real dataset's: each in one split
+    shutil.copytree(tiny_dataset, root)
+    train = json.loads((root / "train.json").read_text())
+    (root / "test.json").write_text(json.dumps({"ab_C": train.pop("ab_C")}))
+    (root / "train.json").write_text(json.dumps(train))
+    cache = tmp_path / "cache" / "test"
+    build_crop_cache(MovingFashionDataset(root, "test", **KW), cache, pool=8)
+    with caplog.at_level(logging.WARNING, logger="movingfashion.dataset"):
+        MovingFashionDataset(root, "train", crop_cache=cache, **KW)
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warned) == 1, warned
+    assert str(cache) in warned[0] and "crop cache of another split" in warned[0] and "test.json" in warned[0]
+    assert f"--out {cache}" not in warned[0] and "--split train --out OTHER_FOLDER" in warned[0]
+
+
+def test_a_crop_cache_not_built_yet_still_offers_its_folder(tiny_dataset, tmp_path, caplog):
+    cache = tmp_path / "cache" / "train"
+    cache.mkdir(parents=True)
+    with caplog.at_level(logging.WARNING, logger="movingfashion.dataset"):
+        MovingFashionDataset(tiny_dataset, "train", crop_cache=cache, **KW)
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warned) == 1 and "another split" not in warned[0], warned
+    assert f"--split train --out {cache}" in warned[0]
+
+
 def test_a_complete_crop_cache_warns_nothing(tiny_dataset, tmp_path, caplog):
     cache = tmp_path / "cc"
     build_crop_cache(MovingFashionDataset(tiny_dataset, "train", **KW), cache, pool=8)
