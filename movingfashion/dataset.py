@@ -326,13 +326,20 @@ def parse_classes(classes: Iterable[int | str] | None) -> set[int] | None:
     """DeepFashion2 class ids of ``classes`` (ids 1..13, digit strings or names: the toolkit's
     ``'short_sleeved_shirt'`` or DeepFashion2's own ``'short sleeve top'``, in any case:
     :func:`schemas.taxonomy.class_from_text`); None for None. ConfigError naming ``classes`` for
-    an unknown one."""
+    an unknown one, a bool or a number that is not a whole one (``True`` and ``1.0`` are not
+    read as class 1)."""
     if classes is None:
         return None
     if isinstance(classes, (str, int)):
         classes = [classes]
     out = set()
     for c in classes:
+        if isinstance(c, bool) or (not isinstance(c, str) and not isinstance(c, numbers.Integral)):
+            raise ConfigError(
+                f"a class is an id 1..13 or a name, got {c!r} ({type(c).__name__})",
+                where="classes",
+                hint=f"use ids 1..13 or names: {', '.join(DF2_CLASSES.values())}",
+            )
         try:
             cid = class_from_text(c) if isinstance(c, str) else int(c)
         except (TypeError, ValueError):

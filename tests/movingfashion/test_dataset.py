@@ -95,6 +95,20 @@ def test_videos_all_partition_and_class_filters(tiny_dataset):
         MovingFashionDataset(tiny_dataset, "train", classes=[14])
 
 
+@pytest.mark.parametrize("bad", [[True], [1.0], [8.5], True, [None]])
+def test_class_filter_refuses_bools_and_fractions_not_reading_them_as_ids(tiny_dataset, bad):
+    with pytest.raises(ConfigError, match="a class is an id 1..13 or a name, got") as exc:
+        MovingFashionDataset(tiny_dataset, "train", classes=bad)
+    assert exc.value.where == "classes"
+
+
+def test_class_filter_takes_numpy_whole_numbers(tiny_dataset):
+    import numpy as np
+
+    ds = MovingFashionDataset(tiny_dataset, "train", classes=[np.int64(8)])
+    assert ds.product_ids == MovingFashionDataset(tiny_dataset, "train", classes=[8]).product_ids
+
+
 def test_class_filter_takes_deepfashion2s_own_names(tiny_dataset):
     """The names DeepFashion2's annotation files write (``category_name``), in any case, pick the
     same classes as the toolkit's; an unknown name's hint lists the names."""
