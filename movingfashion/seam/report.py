@@ -34,7 +34,7 @@ from movingfashion.seam.results_schema import HINT as RESULTS_HINT
 from movingfashion.seam.results_schema import check_results
 from schemas.atomic import atomic_open, atomic_write_text, sha256_file
 from schemas.errors import DataFormatError
-from schemas.paths import resolve_under
+from schemas.paths import outside_dataset, resolve_under
 from schemas.render import md_text
 from schemas.taxonomy import DF2_CLASSES
 from schemas.text_input import load_json
@@ -721,7 +721,8 @@ def write_report(
 ) -> dict[str, Any]:
     """Write tables (``table2/4/5.md`` + ``.csv``, ``paired.md``, ``attention_noise.md``,
     ``ordering.md``), ``report.md`` and the PNG plots from one or several results; returns the
-    file list."""
+    file list. ``out_dir`` inside ``dataset`` or the dataset folder a result records is refused
+    (ConfigError naming ``--out``)."""
     paths = [results_path] if isinstance(results_path, str | os.PathLike) else list(results_path)
     if not paths:
         raise DataFormatError(
@@ -732,6 +733,11 @@ def write_report(
     if len(runs) > 1:
         runs = align_runs(runs, [str(p) for p in paths])
     results = combine(runs)
+    # never into a dataset folder (the one given, or the one each evaluation recorded), as
+    # mf evaluate and mf train refuse: files its manifest does not list break mf verify
+    for folder in dict.fromkeys([dataset, *(r.get("dataset") for r in runs)]):
+        if isinstance(folder, str) and folder:
+            outside_dataset(out_dir, folder, what="report", option="--out")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files: list[str] = []

@@ -256,6 +256,25 @@ def test_one_results_file_given_twice_is_not_two_seeds(two_seeds, tmp_path, caps
     assert not (tmp_path / "rep").exists()
 
 
+def test_a_report_folder_inside_a_dataset_folder_is_refused(two_seeds, tmp_path, capsys):
+    """As mf evaluate and mf train refuse: inside --dataset, or inside the dataset the results
+    record; exit 2 naming --out, nothing written."""
+    (a, _), paths = two_seeds
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    (ds / "test.json").write_text("{}")
+    code, _, err = run_command(
+        report, [str(paths[0]), "--dataset", str(ds), "--out", str(ds / "report")], capsys
+    )
+    assert code == 2 and "inside the dataset folder" in err and f"--out {ds / 'report'}" in err
+    recorded = _write(tmp_path, "recorded", {**a, "dataset": str(ds)})
+    code, _, err = run_command(report, [str(recorded), "--out", str(ds / "sub" / "report")], capsys)
+    assert code == 2 and "inside the dataset folder" in err
+    assert [p.name for p in ds.iterdir()] == ["test.json"]
+    code, _, err = run_command(report, [str(recorded), "--out", str(tmp_path / "report")], capsys)
+    assert code == 0, err
+
+
 def test_attention_profiles_binned_otherwise_are_not_pooled(two_seeds):
     """Was a ragged-array ValueError: seeds whose profiles have other bins keep no pooled profile."""
     (a, b), _ = two_seeds
