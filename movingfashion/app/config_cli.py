@@ -48,14 +48,16 @@ def _yaml(values: dict[str, Any]) -> str:
     type=click.Path(dir_okay=False),
     default=None,
     help="YAML/JSON config file of that stage, merged over the defaults and checked as the stage's "
-    "command checks it.",
+    "command checks it (not for evaluate, which reads no config file).",
 )
 @json_option
 def show(stage: str, config_path: str | None, as_json: bool) -> None:
     """Print the values a stage uses: its defaults, overridden by --config FILE.
 
-    The output (YAML; --json: one JSON document) holds every key and is itself a valid config
-    file of that stage. A bad file is refused as the stage's command refuses it (exit 2).
+    The output (YAML; --json: one JSON document) holds every key. For a stage that reads a
+    config file (every stage but evaluate) it is itself a valid config file of that stage;
+    evaluate reads none: its values are mf evaluate's options, and --config is refused for it
+    (exit 2). A bad file is refused as the stage's command refuses it (exit 2).
 
     \b
     Examples:

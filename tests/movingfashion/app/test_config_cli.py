@@ -88,6 +88,18 @@ def test_mf_lists_config_and_its_help_has_examples(capsys):
         assert code == 0 and "Examples:" in out and "Exit status: 0" in out, sub
 
 
+def test_show_help_says_which_stages_read_no_config_file(capsys):
+    """Its output is a config file only of a stage that reads one: the help names the others
+    (mf config show evaluate --config FILE is refused)."""
+    code, out, _ = _run(["config", "show", "--help"], capsys)
+    text = " ".join(out.split())
+    assert code == 0
+    fileless = [name for name, entry in STAGES.items() if not entry.file]
+    assert fileless and all(f"but {name}" in text and f"{name} reads none" in text for name in fileless)
+    code, _, err = _run(["config", "show", fileless[0], "--config", "x.yaml"], capsys)
+    assert code == 2 and "reads no config file" in err
+
+
 @pytest.mark.parametrize("stage", ["clean", "world", "train"])
 def test_show_prints_a_config_file_that_loads_back(stage, tmp_path, capsys):
     code, out, err = _run(["config", "show", stage], capsys)
