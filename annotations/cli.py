@@ -1387,7 +1387,8 @@ def export(fmt, dataset, out, tracks, videos, clean, on_bad, as_json) -> None:
     is refused before anything is written: CVAT's and FiftyOne's folder imports would load them
     with the new files. --clean removes them (--json: removed); --video updates the named videos'
     files and keeps the others'. A video left out now keeps its earlier files unless --clean
-    (a warning line; --json: stale).
+    (a warning line; --json: stale). An --out folder holding an export in another format is
+    refused, --clean or not: a folder import reads one format.
 
     A product whose split-file entry is refused (a bad box, a missing field) is held out: its
     videos are left out, each problem named (a warning line; --json: held_out), the others

@@ -110,7 +110,8 @@ def export_dataset(
     refused before anything is written, unless ``clean`` (they are removed once the export is
     written: ``removed``) or ``videos`` names the videos to export (a partial export updates
     those and keeps the others'). Files of a video left out now are removed with ``clean``,
-    else kept and listed (``stale``).
+    else kept and listed (``stale``). An ``out`` holding an export in another format
+    (:func:`earlier_exports` of that format) is refused, ``clean`` or not.
 
     A video's tracklets come from its tracklet file, else from its split-file entry (see
     :mod:`annotations.exchange.common`); nothing is written when no video has either. Videos are
@@ -136,6 +137,15 @@ def export_dataset(
     whole = plan_export(root, names, on_bad)
     planned = whole.videos
     earlier = earlier_exports(fmt, dst) if dst.is_dir() else {}
+    for other_fmt in EXPORTERS if dst.is_dir() else ():  # two formats in one folder: refused
+        found = [p for ps in earlier_exports(other_fmt, dst).values() for p in ps] if other_fmt != fmt else []
+        if found:
+            raise ConfigError(
+                f"the folder holds a {other_fmt} export ({_shown(found, dst)}); a {fmt} export"
+                " there would mix two formats",
+                where=str(dst),
+                hint=f"pass a new or empty folder as --out for the {fmt} export",
+            )
     if not clean and not names:  # what no video of this export replaces (a held-out one's files stay)
         kept = {v.stem for v in planned} | {lo.stem for lo in whole.held_out_videos}
         other = [p for stem, ps in earlier.items() if stem not in kept for p in ps]

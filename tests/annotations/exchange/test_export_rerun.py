@@ -160,3 +160,37 @@ def test_the_export_command_refuses_a_used_folder_naming_clean(setup, tmp_path, 
     assert code == 2 and "gone_0.xml" in err and "--clean" in err, err
     code, _, err = run_tracklets([*args, "--clean"], capsys)
     assert code == 0 and not (out / "gone_0.xml").exists(), err
+
+
+@pytest.mark.parametrize(
+    "first,second",
+    [(a, b) for a in ("cvat", "mot", "fiftyone") for b in ("cvat", "mot", "fiftyone") if a != b],
+)
+def test_an_export_into_a_folder_holding_another_formats_export_is_refused(setup, tmp_path, first, second):
+    """Two formats in one folder (a folder import reads one): refused naming the folder and the
+    format found, --clean or not, before anything is written."""
+    from schemas.errors import ConfigError
+
+    ds, _ = setup
+    out = tmp_path / "exp"
+    export_dataset(ds, first, out)
+    before = _files(out)
+    for clean in (False, True):
+        with pytest.raises(ConfigError) as exc:
+            export_dataset(ds, second, out, clean=clean)
+        text = str(exc.value)
+        assert str(out) in text and f"holds a {first} export" in text and "new or empty folder" in text, text
+        assert _files(out) == before  # nothing written
+
+
+def test_cli_export_into_a_mot_export_folder_is_refused(setup, tmp_path, capsys):
+    from tests.mf_cli import run_tracklets
+
+    ds, _ = setup
+    out = tmp_path / "exp-mot"
+    export_dataset(ds, "mot", out)
+    code, _, err = run_tracklets(
+        ["export", "--format", "cvat", "--dataset", str(ds), "--out", str(out)], capsys
+    )
+    assert code == 2 and "holds a mot export" in err and str(out) in err
+    assert not list(out.glob("*.xml"))
