@@ -582,6 +582,8 @@ class ReviewApp:
 
     # -- writes -------------------------------------------------------------------
     def decide(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Store the page's decision ``body`` on an item of the queue as the catalog has it now
+        (:class:`LeftQueue` for one that left it since the page loaded the queue)."""
         stem = _str_field(body, "video", cut=False)
         kind = _str_field(body, "kind", cut=False)
         if kind not in PAGE_FIELDS:
@@ -607,7 +609,11 @@ class ReviewApp:
             "note": _str_field(body, "note"),
             "request_id": _str_field(body, "request_id", MAX_REQUEST_ID, cut=False),
         }
-        it = self._queue_item(stem or "")
+        with self.lock:
+            # the queue as the catalog has it now: an item released (or removed) since the page
+            # loaded the queue is refused with why (410), one with a live decision stays (kept)
+            self.refresh_queue()
+            it = self._queue_item(stem or "")
         if kind == "shop":
             fields["shop"] = self._candidate_path(it, _int_field(body, "candidate"))
         if kind == "accept":
