@@ -264,6 +264,38 @@ def _find_item(db: sqlite3.Connection | Catalog, product_id: str) -> sqlite3.Row
     return None
 
 
+@dataclass(frozen=True)
+class ItemState:
+    """An item's catalog state as a check saw it (all None: the catalog has no such item):
+    :func:`record_decision`'s ``expect``."""
+
+    source: str | None = None
+    source_id: str | None = None
+    status: str | None = None
+    reason: str | None = None
+
+
+def _item_state(item: sqlite3.Row | None) -> ItemState:
+    if item is None:
+        return ItemState()
+    return ItemState(item["source"], item["source_id"], item["status"], item["reason"])
+
+
+def item_state(cat: Catalog, product_id: str) -> ItemState:
+    """The catalog state of the item published as ``product_id``, as :func:`record_decision`
+    compares it (``expect``)."""
+    return _item_state(_find_item(cat, product_id))
+
+
+class ItemChanged(CatalogError):
+    """A decision whose item's catalog state is no longer the one its check saw (a ``mf clean``
+    rerun committed in between): nothing was stored; check again. ``now``: the state found."""
+
+    def __init__(self, message: str, now: ItemState, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.now = now
+
+
 def _lacks_class(item: sqlite3.Row | None) -> bool:
     """Whether an accept would make ``item`` publishable without a DeepFashion2 class."""
     return item is not None and item["df2_class"] is None and review_may_set(item["status"], item["reason"])
@@ -647,13 +679,17 @@ def record_decision(
     request_id: str | None = None,
     extra_prev: dict[str, Any] | None = None,
     shop: str | None = None,
+    expect: ItemState | None = None,
 ) -> tuple[Decision, bool]:
     """Store one decision and apply it to the product's catalog item, in one transaction.
 
     ``extra_prev`` is remembered for undo (e.g. the ground-truth index a tracklet pick replaced).
-    Returns ``(decision, created)``; ``created`` is False when ``request_id`` was seen before
-    (the stored decision, whatever became of it since: nothing is applied again). A
-    ``request_id`` seen with another video or decision raises :class:`CatalogError`.
+    ``expect``: the item's state (:func:`item_state`) the caller's check saw; when the item holds
+    another one inside the transaction (a ``mf clean`` rerun committed after the check), nothing
+    is stored and :class:`ItemChanged` is raised. Returns ``(decision, created)``; ``created`` is
+    False when ``request_id`` was seen before (the stored decision, whatever became of it since:
+    nothing is applied again, and ``expect`` is not compared). A ``request_id`` seen with another
+    video or decision raises :class:`CatalogError`.
     """
     _check(kind, reason, df2_class, tracklet, note, shop)
     with cat.transaction() as db:
@@ -673,6 +709,14 @@ def record_decision(
                 )
                 return stored, False
         item = _find_item(db, product_id)
+        if expect is not None and (now := _item_state(item)) != expect:
+            raise ItemChanged(
+                f"{video}: the catalog item of product {product_id} changed after the decision was "
+                f"checked (now {now.status or 'absent'}); not saved",
+                now,
+                where=f"product {product_id}",
+                hint="check the item again, then decide",
+            )
         if kind == "accept" and _lacks_class(item):
             raise ConfigError(f"{video}: {NO_CLASS}", where=f"product {product_id}")
         if shop is not None:

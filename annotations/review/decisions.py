@@ -43,6 +43,7 @@ from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError
 from schemas.review import (
     Decision,
+    ItemState,
     list_decisions,
     mark_superseded,
     record_decision,
@@ -140,11 +141,14 @@ def decide(
     note: str | None = None,
     request_id: str | None = None,
     shop: str | None = None,
+    expect: ItemState | None = None,
 ) -> tuple[Decision, bool]:
     """Store a decision on ``video`` (dataset-relative path) and apply it to the dataset.
 
-    Returns ``(decision, created)``; a repeated ``request_id`` returns the stored decision and
-    changes no file (the decision may have been undone or superseded since).
+    ``expect``: the item's catalog state the caller's check saw, compared inside the decision's
+    transaction (:class:`~schemas.review.ItemChanged` when it moved: nothing stored, no file
+    changed). Returns ``(decision, created)``; a repeated ``request_id`` returns the stored
+    decision and changes no file (the decision may have been undone or superseded since).
     """
     root = Path(dataset)
     extra = None
@@ -166,6 +170,7 @@ def decide(
             request_id=request_id,
             extra_prev=extra,
             shop=shop,
+            expect=expect,
         )
         if created and d.kind == "tracklet":
             _apply_pick(root, d.video, d.tracklet, d.product_id)

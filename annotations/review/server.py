@@ -90,8 +90,11 @@ from schemas.paths import resolve_under
 from schemas.review import (
     KINDS,
     NO_CLASS,
+    ItemChanged,
+    ItemState,
     accept_lacks_class,
     find_item,
+    item_state,
     list_decisions,
     review_states,
 )
@@ -198,6 +201,9 @@ def _str_field(body: dict[str, Any], name: str, limit: int = MAX_TEXT, *, cut: b
     return clean_text(v[:limit])  # a lone surrogate (valid JSON "\udcff") is stored as U+FFFD
 
 
+#: how many times a decision checks its item again when the catalog changed between its check
+#: and its write (before it is refused, 503)
+RECHECKS = 5
 #: the decisions that set a video's verdict; a page sends the verdict it showed (seen_verdict)
 VERDICT_KINDS = ("accept", "reject")
 _UNSEEN = object()
@@ -609,23 +615,61 @@ class ReviewApp:
             "note": _str_field(body, "note"),
             "request_id": _str_field(body, "request_id", MAX_REQUEST_ID, cut=False),
         }
-        with self.lock:
-            # the queue as the catalog has it now: an item released (or removed) since the page
-            # loaded the queue is refused with why (410), one with a live decision stays (kept)
-            self.refresh_queue()
-            it = self._queue_item(stem or "")
-        if kind == "shop":
-            fields["shop"] = self._candidate_path(it, _int_field(body, "candidate"))
-        if kind == "accept":
-            self._check_class(it)
-        # a pick writes the dataset's files: its lock first; neither wait holds up the page's
-        # other requests (reads take only the app's lock, on the reading connection)
-        with self._dataset_lock() if kind == "tracklet" else contextlib.nullcontext(), self._writing() as cat:
-            if seen is not _UNSEEN:
-                self._check_seen(cat, it, seen, fields["request_id"])
-            d, created = decide(self.root, cat, video=it.video, product_id=it.product_id, kind=kind, **fields)
-            st = review_states(cat, video=it.video).get((it.video, it.product_id))
-        return {"decision": d.as_dict(), "created": created, "state": st.as_dict() if st else None}
+        candidate = _int_field(body, "candidate") if kind == "shop" else None
+        for _ in range(RECHECKS):
+            it, state = self._decidable(stem or "")
+            if kind == "shop":
+                fields["shop"] = self._candidate_path(it, candidate)
+            if kind == "accept":
+                self._check_class(it)
+            # a pick writes the dataset's files: its lock first; neither wait holds up the page's
+            # other requests (reads take only the app's lock, on the reading connection)
+            try:
+                with (
+                    self._dataset_lock() if kind == "tracklet" else contextlib.nullcontext(),
+                    self._writing() as cat,
+                ):
+                    if seen is not _UNSEEN:
+                        self._check_seen(cat, it, seen, fields["request_id"])
+                    # the item's state is compared again inside the decision's transaction: a
+                    # rerun that committed since the check stores nothing, and the item is checked
+                    # again (410 when it left the queue)
+                    d, created = decide(
+                        self.root,
+                        cat,
+                        video=it.video,
+                        product_id=it.product_id,
+                        kind=kind,
+                        expect=state,
+                        **fields,
+                    )
+                    st = review_states(cat, video=it.video).get((it.video, it.product_id))
+            except ItemChanged:
+                continue
+            return {"decision": d.as_dict(), "created": created, "state": st.as_dict() if st else None}
+        raise self._kept_changing()
+
+    def _decidable(self, stem: str) -> tuple[QueueItem, ItemState]:
+        """The queue's item ``stem`` as the catalog has it now (:class:`LeftQueue` for one that
+        left the queue since the page loaded it, with why: 410) and its catalog state as the
+        queue saw it, for the decision's transaction to compare; an item with a live decision
+        stays (kept). The state is read with nothing committed since the queue was checked
+        (:meth:`_kept_changing` when commits keep coming in between)."""
+        for _ in range(RECHECKS):
+            with self.lock:
+                self.refresh_queue()
+                it = self._queue_item(stem)
+                state = item_state(self.cat, it.product_id)
+                if self._dataset_stamp() == self._queue_stamp:
+                    return it, state
+        raise self._kept_changing()
+
+    def _kept_changing(self) -> LockBusy:
+        return LockBusy(
+            f"the catalog or the dataset changed {RECHECKS} times while a decision was checked (a mf "
+            "clean rerun or a build is writing); not saved: decide again",
+            where=str(self.catalog_path),
+        )
 
     @staticmethod
     def _candidate_path(it: QueueItem, n: int | None) -> str:
