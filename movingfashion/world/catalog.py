@@ -623,12 +623,13 @@ def _variants_and_retakes(
     """Re-post variants (``cfg.repost_variants`` per kind), retakes (``cfg.retakes``), rotated
     re-posts (``cfg.rotated_reposts`` per quarter turn), mirrored rotated ones
     (``cfg.mirrored_rotated_reposts``), reframed ones (``cfg.reframed_reposts``) and filled ones
-    (``cfg.filled_reposts``) of originals;
+    (``cfg.filled_reposts``) and one-bar ones (``cfg.one_bar_reposts``) of originals;
     each later knob's items come after the earlier ones': worlds without them are unchanged."""
     from .truth import (
         COPY_VARIANTS,
         FILLED_VARIANTS,
         MIRRORED_ROTATED_VARIANTS,
+        ONE_BAR_VARIANTS,
         REFRAMED_VARIANTS,
         ROTATED_VARIANTS,
         DuplicateKind,
@@ -682,5 +683,8 @@ def _variants_and_retakes(
             out.append(repost(kind.value))
     for _ in range(cfg.filled_reposts):
         for kind in FILLED_VARIANTS:
+            out.append(repost(kind.value))
+    for _ in range(cfg.one_bar_reposts):
+        for kind in ONE_BAR_VARIANTS:
             out.append(repost(kind.value))
     return out

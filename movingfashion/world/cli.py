@@ -125,7 +125,7 @@ def world() -> None:
     type=click.Path(dir_okay=False),
     default=None,
     help="YAML/JSON overriding WorldConfig defaults (sizes, frames, fractions; repost_variants, "
-    "rotated_reposts, mirrored_rotated_reposts, reframed_reposts, filled_reposts, retakes, noise), applied "
+    "rotated_reposts, mirrored_rotated_reposts, reframed_reposts, filled_reposts, one_bar_reposts, retakes, noise), applied "
     "over the preset.",
 )
 @click.option(

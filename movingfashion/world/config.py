@@ -130,6 +130,13 @@ class WorldConfig(BaseModel):
         "frame of another aspect over a blurred, enlarged copy of itself, as TikTok and Instagram "
         "fill it), as duplicates of other items' videos; 0 (default) plants none",
     )
+    one_bar_reposts: int = Field(
+        0,
+        ge=0,
+        description="re-posts planted of kind one_bar (the clip at the top or bottom of a tall frame, "
+        "the rest one dark or white bar taking 42-60% of the frame's height, often with a caption on "
+        "it: a common TikTok re-post layout), as duplicates of other items' videos; 0 (default) plants none",
+    )
     retakes: int = Field(
         0,
         ge=0,

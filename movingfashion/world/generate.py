@@ -50,7 +50,13 @@ def _params(products: int, seed: int, quick: bool, cfg: WorldConfig) -> dict[str
     config = cfg.model_dump(mode="json", exclude={"workers"})
     if not cfg.noise.enabled and cfg.noise == NoiseConfig():
         del config["noise"]  # worlds made without the noise knobs keep their parameters file
-    for knob in ("rotated_reposts", "mirrored_rotated_reposts", "reframed_reposts", "filled_reposts"):
+    for knob in (
+        "rotated_reposts",
+        "mirrored_rotated_reposts",
+        "reframed_reposts",
+        "filled_reposts",
+        "one_bar_reposts",
+    ):
         if not getattr(cfg, knob):
             del config[knob]  # nor those made before such re-posts were planted
     return {

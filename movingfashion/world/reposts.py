@@ -3,7 +3,7 @@
 :func:`make_repost` turns the source frames into a :class:`Repost`: the output frames (a crop, a
 zoom, bars, a mirror image, another size, a colour grade, a caption and watermark, another
 speed or frame rate, a quarter turn, mirrored or not, a trimmed part, a crop or a blurred copy
-filling a frame of another aspect), the output size, and the mapping of a source box to an output box so that the re-post's
+filling a frame of another aspect, one large bar below or above it), the output size, and the mapping of a source box to an output box so that the re-post's
 ground truth follows its pixels. Everything is drawn from the given numpy Generator: same seed,
 same pixels.
 """
@@ -379,6 +379,39 @@ def _blur_fill(size: tuple[int, int], n: int, rng: np.random.Generator) -> Repos
     return Repost(RepostVariant.BLUR_FILL, detail, (ow, oh), list(range(n)), (iw / w, x0, ih / h, y0), pixels)
 
 
+def _one_bar(size: tuple[int, int], n: int, rng: np.random.Generator) -> Repost:
+    """The clip (at 1 or 0.75 of its size) at the top (3 in 4) or bottom of a frame of its width
+    whose rest, 42-60% of the height, is one bar: black, near-black or white, a caption on it 2 in 3
+    times. A common TikTok re-post layout; no bar on the opposite side."""
+    w, h = size
+    scale = float(rng.choice([1.0, 0.75]))
+    iw, ih = _even(w * scale), _even(h * scale)
+    share = float(rng.uniform(0.42, 0.6))  # of the frame's height the bar takes
+    ow, oh = iw, _even(ih / (1 - share))
+    top = bool(rng.random() < 0.75)  # the clip at the top, the bar below
+    y0 = 0 if top else oh - ih
+    colour = [(0, 0, 0), (18, 18, 20), (255, 255, 255)][int(rng.integers(3))]
+    text = " ".join(str(x) for x in rng.choice(_WORDS, 3)) if rng.random() < 2 / 3 else None
+    ink = (255, 255, 255) if sum(colour) < 300 else (0, 0, 0)
+    line = (ih + (oh - ih) // 3) if top else (oh - ih) // 2
+
+    def pixels(fr: np.ndarray) -> np.ndarray:
+        canvas = np.empty((oh, ow, 3), np.uint8)
+        canvas[:] = colour
+        canvas[y0 : y0 + ih] = cv2.resize(fr, (iw, ih), interpolation=cv2.INTER_AREA)
+        if text:
+            cv2.putText(canvas, text, (6, line), cv2.FONT_HERSHEY_SIMPLEX, 0.5, ink, 1, cv2.LINE_AA)
+        return canvas
+
+    where = "top" if top else "bottom"
+    detail = f"{iw}x{ih} at the {where} of {ow}x{oh}, bar {share:.0%} {colour}" + (
+        " with caption" if text else ""
+    )
+    return Repost(
+        RepostVariant.ONE_BAR, detail, (ow, oh), list(range(n)), (iw / w, 0.0, ih / h, float(y0)), pixels
+    )
+
+
 _MAKERS: dict[RepostVariant, Callable[[tuple[int, int], int, np.random.Generator], Repost]] = {
     RepostVariant.CROP: _crop,
     RepostVariant.ZOOM_CROP: _zoom_crop,
@@ -400,6 +433,7 @@ _MAKERS: dict[RepostVariant, Callable[[tuple[int, int], int, np.random.Generator
     RepostVariant.TRIM: _trim,
     RepostVariant.CROP_FILL: _crop_fill,
     RepostVariant.BLUR_FILL: _blur_fill,
+    RepostVariant.ONE_BAR: _one_bar,
 }
 
 

@@ -73,6 +73,7 @@ class RepostVariant(StrEnum):
         "crop_fill"  # zoomed in to fill a frame of another aspect (1:1, 4:5, 9:16...): two borders cut
     )
     BLUR_FILL = "blur_fill"  # fitted into a frame of another aspect over a blurred, enlarged copy of itself
+    ONE_BAR = "one_bar"  # at the top or bottom of a tall frame, one bar (often captioned) taking 42-60% of it
 
 
 #: the variants ``WorldConfig.rotated_reposts`` plants
@@ -87,11 +88,20 @@ MIRRORED_ROTATED_VARIANTS = (
 REFRAMED_VARIANTS = (RepostVariant.FRAME_RATE, RepostVariant.PILLARBOX_WIDE, RepostVariant.TRIM)
 #: the variants ``WorldConfig.filled_reposts`` plants
 FILLED_VARIANTS = (RepostVariant.CROP_FILL, RepostVariant.BLUR_FILL)
+#: the variants ``WorldConfig.one_bar_reposts`` plants
+ONE_BAR_VARIANTS = (RepostVariant.ONE_BAR,)
 #: the variants ``WorldConfig.repost_variants`` plants (worlds made before the later kinds keep their bytes)
 COPY_VARIANTS = tuple(
     v
     for v in RepostVariant
-    if v not in (*ROTATED_VARIANTS, *MIRRORED_ROTATED_VARIANTS, *REFRAMED_VARIANTS, *FILLED_VARIANTS)
+    if v
+    not in (
+        *ROTATED_VARIANTS,
+        *MIRRORED_ROTATED_VARIANTS,
+        *REFRAMED_VARIANTS,
+        *FILLED_VARIANTS,
+        *ONE_BAR_VARIANTS,
+    )
 )
 
 

@@ -14,6 +14,7 @@ from movingfashion.world.truth import (
     COPY_VARIANTS,
     FILLED_VARIANTS,
     MIRRORED_ROTATED_VARIANTS,
+    ONE_BAR_VARIANTS,
     REFRAMED_VARIANTS,
     ROTATED_VARIANTS,
     DuplicateKind,
@@ -214,6 +215,46 @@ def test_a_blurred_fill_fits_the_clip_over_its_blurred_enlarged_copy(size, seed)
         fill = np.concatenate([out[:, : int(bx)].reshape(-1, 3), out[:, int(bx) + iw :].reshape(-1, 3)])
     assert fill.std(axis=0).max() > 0.5  # not a bar: the picture blurred (noise: all but flat)
     assert r.box([0, 0, w, h]) == [round(bx, 1), round(by, 1), round(bx + w * ax, 1), round(by + h * ay, 1)]
+
+
+def test_one_bar_reposts_are_off_by_default_and_only_appended():
+    from movingfashion.world.generate import _params
+
+    cfg = WorldConfig(repost_variants=1, retakes=2, filled_reposts=1)
+    base = plan_world(24, 0, cfg)
+    assert not any(str(s.variant) in ONE_BAR_VARIANTS for s in base)
+    more = plan_world(24, 0, cfg.model_copy(update={"one_bar_reposts": 3}))
+    assert [(s.product_id, s.variant, s.meta) for s in more[: len(base)]] == [
+        (s.product_id, s.variant, s.meta) for s in base
+    ]
+    extra = more[len(base) :]
+    assert [s.variant for s in extra] == [str(RepostVariant.ONE_BAR)] * 3
+    assert all(s.duplicate_of and s.duplicate_kind == DuplicateKind.REENCODE for s in extra)
+    assert "one_bar_reposts" not in _params(20, 0, True, WorldConfig())["config"]
+    assert _params(20, 0, True, WorldConfig(one_bar_reposts=1))["config"]["one_bar_reposts"] == 1
+
+
+@pytest.mark.parametrize("size", [(288, 512), (320, 384), (256, 144)])
+@pytest.mark.parametrize("seed", range(6))
+def test_a_one_bar_repost_puts_the_clip_at_one_end_over_a_bar_of_over_40_percent(size, seed):
+    w, h = size
+    src = _frames(1, w, h)[0]
+    r = make_repost(RepostVariant.ONE_BAR, size, 1, np.random.default_rng(seed))
+    ax, bx, ay, by = r.affine
+    iw, ih = round(w * ax), round(h * ay)
+    ow, oh = r.size
+    assert ax == pytest.approx(ay, rel=0.02) and bx == 0 and ow == iw
+    assert 0.4 < 1 - ih / oh <= 0.61  # one bar, more than 40% of the frame
+    assert by == 0 or by == oh - ih  # at the top or the bottom: no bar on the other side
+    out = r.pixels(src).astype(np.float32)
+    y0 = int(by)
+    inner = out[y0 : y0 + ih]
+    assert np.abs(inner - cv2.resize(src, (iw, ih), interpolation=cv2.INTER_AREA)).max() == 0
+    bar = out[ih:] if y0 == 0 else out[: oh - ih]
+    colour = np.median(bar.reshape(-1, 3), axis=0)
+    assert colour.max() <= 40 or colour.min() >= 215  # dark or white
+    assert (np.abs(bar - colour).max(axis=2) <= 10).mean() > 0.9  # one colour but for a caption
+    assert r.box([0, 0, w, h]) == [0.0, float(y0), float(iw), float(y0 + ih)]
 
 
 @pytest.mark.slow
