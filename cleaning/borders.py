@@ -9,7 +9,10 @@ of a shot is not a bar unless it is nearly black or white *and* never changes.
 A bar is cut up to ``max_trim`` of a side; one side's bar may reach ``max_paired_trim`` when the
 opposite side has a bar of the same colour too (a picture placed off centre between two bars, as a
 portrait clip in a landscape frame often is: a 9:16 clip in a 16:9 frame leaves 68% of the width
-to the bars).
+to the bars). A bar with none opposite may reach ``max_lone_trim`` (a clip at the top of a tall
+frame over one large, often captioned bar, a common TikTok re-post layout) only when it is flat and
+meets the picture at a straight edge across the frame (:func:`_lone_bar_is_real`): a still wall
+has texture or shading, and no such edge.
 
 A blurred fill (:func:`blurred_fill_box`) is the other way platforms pad a clip to another aspect:
 the clip fitted into the frame over a copy of itself enlarged to cover the frame and blurred. Its
@@ -38,14 +41,66 @@ def _bar_width(lines: np.ndarray, tolerance: float, min_fraction: float, max_std
     return int(bad[0]) if bad.size else len(lines)
 
 
+def _bar_through_text(lines: np.ndarray, args: tuple[float, float, float], width: int, max_gap: int) -> int:
+    """``width`` (a bar's width by :func:`_bar_width`) carried on over runs of at most ``max_gap``
+    still lines (a caption written across the bar) followed by more bar of the same colour."""
+    colour = float(np.median(lines[0]))
+    while 0 < width < len(lines):
+        still = lines[width : width + max_gap + 1].std(axis=1).mean(axis=1) <= args[2]
+        moving = np.flatnonzero(~still)
+        gap = int(moving[0]) if moving.size else len(still)
+        for k in range(1, gap + 1):
+            rest = lines[width + k :]
+            if len(rest) and abs(float(np.median(rest[0])) - colour) <= args[0]:
+                more = _bar_width(rest, *args)
+                if more > 0:
+                    width += k + more
+                    break
+        else:
+            return width
+    return width
+
+
+def _lone_bar_is_real(
+    lines: np.ndarray, width: int, max_detail: float, min_seam: float, min_edge: float
+) -> bool:
+    """Whether the ``width`` leading lines of ``lines`` [L, T, P] are a real bar, not a still dark
+    or bright wall: flat (the median over its lines and frames of the standard deviation along a
+    line at most ``max_detail`` grey levels; a caption's lines are a minority) and
+    meeting the picture at a straight edge across the frame (the largest mean step across a line
+    within 3 lines of its end at least ``min_seam`` times the picture's median line step, and
+    over 8 grey levels on at least ``min_edge`` of the pixels along it). A wall has texture and
+    noise, and no edge straight across the whole frame."""
+    n = len(lines)
+    if width < 2 or n - width < 12:
+        return False
+    bar = lines[:width]
+    detail = float(np.median(bar.std(axis=2)))
+    if detail > max_detail:
+        return False
+    step = np.abs(lines[2:] - lines[:-2])  # step[p - 1]: across line p, [L - 2, T, P]
+    inside = step[width + 4 : n - 3].mean(axis=(1, 2))
+    if len(inside) < 3:
+        return False
+    level = max(float(np.median(inside)), 1e-3)
+    near = step[max(0, width - 4) : width + 3]
+    edge = near[int(np.argmax(near.mean(axis=(1, 2))))]  # [T, P]
+    return float(edge.mean()) >= min_seam * level and float((np.median(edge, axis=0) > 8).mean()) >= min_edge
+
+
 def _bar_pair(
-    lines: np.ndarray, args: tuple[float, float, float], max_trim: float, max_paired_trim: float
+    lines: np.ndarray,
+    args: tuple[float, float, float],
+    max_trim: float,
+    max_paired_trim: float,
+    lone: tuple[float, float, float, float] | None = None,
 ) -> tuple[int, int]:
     """Widths of the bars at both ends of ``lines`` [L, T, P]: each up to ``max_trim`` of ``L``, or
     up to ``max_paired_trim`` when the other end has a bar of about the same colour and the two
-    leave at least 5% of ``L``."""
+    leave at least 5% of ``L``. ``lone`` (max share, max detail, min seam, min edge): a bar with
+    none opposite may reach that share when :func:`_lone_bar_is_real` says it is one."""
     n = len(lines)
-    cap = max(int(n * max_trim), int(n * max_paired_trim))
+    cap = max(int(n * max_trim), int(n * max_paired_trim), int(n * lone[0]) if lone else 0)
     if cap <= 0:
         return 0, 0
     first = _bar_width(lines[:cap], *args)
@@ -57,9 +112,20 @@ def _bar_pair(
         and abs(float(np.median(lines[0])) - float(np.median(lines[-1]))) <= args[0]
         and n - first - last >= max(1, int(n * 0.05))
     )
-    if not paired:
-        return min(first, single), min(last, single)
-    return first, last
+    if paired:
+        return min(first, int(n * max(max_trim, max_paired_trim))), min(
+            last, int(n * max(max_trim, max_paired_trim))
+        )
+
+    def one(width: int, ends: np.ndarray) -> int:
+        if not lone or lone[0] <= max_trim:
+            return min(width, single)
+        wide = min(_bar_through_text(ends[:cap], args, width, max(2, n // 16)), int(n * lone[0]))
+        if wide <= single or not _lone_bar_is_real(ends, wide, *lone[1:]):
+            return min(width, single)
+        return wide
+
+    return one(first, lines), one(last, lines[::-1])
 
 
 def content_box(
@@ -70,6 +136,10 @@ def content_box(
     max_std: float = 3.0,
     max_trim: float = 0.4,
     max_paired_trim: float = 0.7,
+    max_lone_trim: float = 0.7,
+    lone_max_detail: float = 1.0,
+    lone_min_seam: float = 4.0,
+    lone_min_edge: float = 0.7,
 ) -> tuple[int, int, int, int]:
     """``(x0, y0, x1, y1)`` of the picture inside bars, from grey frames ``[T, H, W]`` of one video.
 
@@ -77,7 +147,11 @@ def content_box(
     pixels over all frames lie within ``tolerance`` grey levels of the outermost line's colour, its
     mean temporal standard deviation is at most ``max_std``, and that colour is dark or bright. At
     most ``max_trim`` of each dimension is cut per side, ``max_paired_trim`` when the opposite
-    side has a bar of the same colour too. No bars: the whole frame.
+    side has a bar of the same colour too. A bar with none opposite may reach ``max_lone_trim``
+    (a clip at the top of a tall frame over a large caption bar) when it is flat to at most
+    ``lone_max_detail`` grey levels and meets the picture at a straight edge across the frame
+    (``lone_min_seam``, ``lone_min_edge``: :func:`_lone_bar_is_real`), which a still wall does
+    not. No bars: the whole frame.
     """
     g = np.asarray(grey, dtype=np.float32)
     if g.ndim == 2:
@@ -85,8 +159,9 @@ def content_box(
     _, h, w = g.shape
     args = (tolerance, min_fraction, max_std)
     paired = max(max_trim, max_paired_trim)
-    top, bottom = _bar_pair(g.transpose(1, 0, 2), args, max_trim, paired)  # rows [H, T, W]
-    left, right = _bar_pair(g.transpose(2, 0, 1), args, max_trim, paired)  # columns [W, T, H]
+    lone = (max_lone_trim, lone_max_detail, lone_min_seam, lone_min_edge)
+    top, bottom = _bar_pair(g.transpose(1, 0, 2), args, max_trim, paired, lone)  # rows [H, T, W]
+    left, right = _bar_pair(g.transpose(2, 0, 1), args, max_trim, paired, lone)  # columns [W, T, H]
     return left, top, w - right, h - bottom
 
 

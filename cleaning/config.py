@@ -73,6 +73,38 @@ class DedupConfig(_Model):
         "side has a bar of the same colour too (a picture off centre between two bars: a 9:16 clip in a "
         "16:9 frame leaves 68% of the width to its bars)",
     )
+    max_lone_bar: float = Field(
+        default=0.7,
+        ge=0,
+        lt=1,
+        description="with trim_bars: a bar with none opposite (a clip at the top of a tall frame over a "
+        "large, often captioned bar) is cut beyond 0.4 of a side, up to this, only when it is flat "
+        "(lone_bar_max_spread) and meets the picture at a straight edge across the frame "
+        "(lone_bar_min_seam, lone_bar_min_edge), which a still wall or a still picture beside the clip "
+        "does not; 0.4 or less: never beyond 0.4",
+    )
+    lone_bar_max_spread: float = Field(
+        default=1.0,
+        ge=0,
+        description="with max_lone_bar: the median over a lone bar's lines of the grey levels' standard "
+        "deviation along a line is at most this (planted bars 0.0 after re-encoding; still walls and "
+        "still pictures of world videos 2.5 and more)",
+    )
+    lone_bar_min_seam: float = Field(
+        default=4.0,
+        gt=0,
+        description="with max_lone_bar: the step across the lone bar's inner edge is at least this many "
+        "times the picture's median line-to-line step (planted bars 20-37; a still wall of world seed "
+        "402 0.5)",
+    )
+    lone_bar_min_edge: float = Field(
+        default=0.7,
+        gt=0,
+        le=1,
+        description="with max_lone_bar: the step across the lone bar's inner edge exceeds 8 grey levels "
+        "on at least this share of the pixels along it (a straight edge across the frame: planted bars "
+        "1.00, a still wall 0.00)",
+    )
     window_scales: list[Annotated[float, Field(gt=0, le=1)]] = Field(
         default=[0.9, 0.8, 0.7, 0.62],
         description="scales of the smaller windows hashed per query frame (3x3 shifted windows each): "

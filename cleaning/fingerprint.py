@@ -153,7 +153,18 @@ def fingerprint_frames(
     if len(grey) == 0:
         return VideoFingerprint(_empty(0))
     h, w = grey.shape[1:3]
-    box = content_box(grey, max_paired_trim=cfg.max_paired_bar) if cfg.trim_bars else (0, 0, w, h)
+    box = (
+        content_box(
+            grey,
+            max_paired_trim=cfg.max_paired_bar,
+            max_lone_trim=cfg.max_lone_bar,
+            lone_max_detail=cfg.lone_bar_max_spread,
+            lone_min_seam=cfg.lone_bar_min_seam,
+            lone_min_edge=cfg.lone_bar_min_edge,
+        )
+        if cfg.trim_bars
+        else (0, 0, w, h)
+    )
     if cfg.trim_bars and cfg.strip_blurred_fill:
         box = blurred_fill_box(
             grey,

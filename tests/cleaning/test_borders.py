@@ -52,4 +52,41 @@ def test_a_picture_off_centre_between_two_bars_is_found_but_one_bar_alone_is_cap
     grey_pair = np.full((12, 100, 178), 250, np.uint8)  # white bar on the left, black on the right
     grey_pair[:, :, 98:] = 0
     grey_pair[:, :, 98:138] = pic
-    assert content_box(grey_pair)[0] == 71
+    assert content_box(grey_pair, max_lone_trim=0.4)[0] == 71  # not a pair: each bar alone, capped
+    assert content_box(grey_pair)[0] == 98  # the white one alone is flat with a straight edge: a lone bar
+
+
+def _moving_picture(seed: int, t: int, w: int, h: int) -> np.ndarray:
+    """Grey frames of a textured picture drifting sideways (a clip's content)."""
+    rng = np.random.default_rng(seed)
+    base = cv2.GaussianBlur(rng.uniform(30, 230, (h, w + 2 * t)).astype(np.float32), (0, 0), 2.0)
+    return np.stack([base[:, k : k + w] for k in range(t)]).clip(0, 255).astype(np.uint8)
+
+
+def test_one_captioned_bar_over_40_percent_is_cut_when_flat_with_a_straight_edge_a_wall_is_not():
+    """A clip at the top of a tall frame over one large bar (a TikTok re-post layout) was cut at
+    0.4 of the height: a fifth of its hashed box was bar."""
+    pic = _moving_picture(7, 12, 90, 100)
+    for colour, ink, top in ((0, 255, True), (255, 0, False), (18, 255, True)):
+        tall = np.full((12, 200, 90), colour, np.uint8)  # the bar: 50% of the height
+        rows = slice(0, 100) if top else slice(100, 200)
+        tall[:, rows] = pic
+        for f in tall:  # a caption across the bar
+            cv2.putText(f, "obsessed fit", (2, 150 if top else 50), cv2.FONT_HERSHEY_SIMPLEX, 0.4, ink, 1)
+        want = (0, 0, 90, 100) if top else (0, 100, 90, 200)
+        assert content_box(tall) == want, colour
+        assert content_box(tall, max_lone_trim=0.4) != want  # the old cap
+        turned = tall.transpose(0, 2, 1).copy()  # the same beside the clip: a lone pillar bar
+        assert content_box(turned) == (want[1], 0, want[3], 90)
+    # but a still wall or a still picture beside the clip is not such a bar
+    rng = np.random.default_rng(3)
+    wall = np.zeros((12, 200, 90), np.uint8)
+    wall[:, :100] = pic
+    shade = np.linspace(8, 30, 100)[:, None] + rng.normal(0, 3, (100, 90))  # dark, still, shaded, grainy
+    wall[:, 100:] = shade.clip(0, 255).astype(np.uint8)
+    assert content_box(wall)[3] >= 120  # at most the old 0.4 cut, not the wall's 50%
+    still = np.full((12, 200, 90), 250, np.uint8)  # a still bright picture under the clip (split screen)
+    still[:, :100] = pic
+    still[:, 110:190, 30:60] = (40 + (np.arange(30) % 7) * 10).astype(np.uint8)  # a still striped object
+    assert content_box(still)[3] == 120  # the old 0.4 cut, not the still picture's 50%
+    assert content_box(still, lone_max_detail=99)[3] == 100  # the flatness test is what tells them apart
