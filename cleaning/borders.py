@@ -12,7 +12,8 @@ portrait clip in a landscape frame often is: a 9:16 clip in a 16:9 frame leaves 
 to the bars). A bar with none opposite may reach ``max_lone_trim`` (a clip at the top of a tall
 frame over one large, often captioned bar, a common TikTok re-post layout) only when it is flat and
 meets the picture at a straight edge across the frame (:func:`_lone_bar_is_real`): a still wall
-has texture or shading, and no such edge.
+has texture or shading, and no such edge. A lone band over a quarter of the side is held to the
+same tests below 0.4 too (a crop's still bright wall of 31% was cut as a bar).
 
 A blurred fill (:func:`blurred_fill_box`) is the other way platforms pad a clip to another aspect:
 the clip fitted into the frame over a copy of itself enlarged to cover the frame and blurred. Its
@@ -93,12 +94,14 @@ def _bar_pair(
     args: tuple[float, float, float],
     max_trim: float,
     max_paired_trim: float,
-    lone: tuple[float, float, float, float] | None = None,
+    lone: tuple[float, float, float, float, float] | None = None,
 ) -> tuple[int, int]:
     """Widths of the bars at both ends of ``lines`` [L, T, P]: each up to ``max_trim`` of ``L``, or
     up to ``max_paired_trim`` when the other end has a bar of about the same colour and the two
-    leave at least 5% of ``L``. ``lone`` (max share, max detail, min seam, min edge): a bar with
-    none opposite may reach that share when :func:`_lone_bar_is_real` says it is one."""
+    leave at least 5% of ``L``. ``lone`` (max share, max detail, min seam, min edge, check from): a
+    bar with none opposite may reach that share when :func:`_lone_bar_is_real` says it is one, and
+    one over ``check from`` of ``L`` (up to ``max_trim``) is cut only then (otherwise not at all);
+    a max share of at most ``max_trim``: neither (the old rule)."""
     n = len(lines)
     cap = max(int(n * max_trim), int(n * max_paired_trim), int(n * lone[0]) if lone else 0)
     if cap <= 0:
@@ -121,7 +124,11 @@ def _bar_pair(
         if not lone or lone[0] <= max_trim:
             return min(width, single)
         wide = min(_bar_through_text(ends[:cap], args, width, max(2, n // 16)), int(n * lone[0]))
-        if wide <= single or not _lone_bar_is_real(ends, wide, *lone[1:]):
+        if wide <= single:  # a still wall's band of a quarter to 0.4 of the side is no bar either
+            if width > n * lone[4] and not _lone_bar_is_real(ends, width, *lone[1:4]):
+                return 0
+            return min(width, single)
+        if not _lone_bar_is_real(ends, wide, *lone[1:4]):
             return min(width, single)
         return wide
 
@@ -140,6 +147,7 @@ def content_box(
     lone_max_detail: float = 1.0,
     lone_min_seam: float = 4.0,
     lone_min_edge: float = 0.7,
+    lone_check_from: float = 0.25,
 ) -> tuple[int, int, int, int]:
     """``(x0, y0, x1, y1)`` of the picture inside bars, from grey frames ``[T, H, W]`` of one video.
 
@@ -151,7 +159,9 @@ def content_box(
     (a clip at the top of a tall frame over a large caption bar) when it is flat to at most
     ``lone_max_detail`` grey levels and meets the picture at a straight edge across the frame
     (``lone_min_seam``, ``lone_min_edge``: :func:`_lone_bar_is_real`), which a still wall does
-    not. No bars: the whole frame.
+    not; a lone band over ``lone_check_from`` of the side (up to ``max_trim``) is cut only when it
+    passes the same tests. ``max_lone_trim`` at most ``max_trim``: the old rule. No bars: the whole
+    frame.
     """
     g = np.asarray(grey, dtype=np.float32)
     if g.ndim == 2:
@@ -159,7 +169,7 @@ def content_box(
     _, h, w = g.shape
     args = (tolerance, min_fraction, max_std)
     paired = max(max_trim, max_paired_trim)
-    lone = (max_lone_trim, lone_max_detail, lone_min_seam, lone_min_edge)
+    lone = (max_lone_trim, lone_max_detail, lone_min_seam, lone_min_edge, lone_check_from)
     top, bottom = _bar_pair(g.transpose(1, 0, 2), args, max_trim, paired, lone)  # rows [H, T, W]
     left, right = _bar_pair(g.transpose(2, 0, 1), args, max_trim, paired, lone)  # columns [W, T, H]
     return left, top, w - right, h - bottom

@@ -105,6 +105,15 @@ class DedupConfig(_Model):
         "on at least this share of the pixels along it (a straight edge across the frame: planted bars "
         "1.00, a still wall 0.00)",
     )
+    lone_bar_check_from: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="with max_lone_bar over 0.4: a still dark or bright band with no bar opposite, wider "
+        "than this share of a side (and up to 0.4), is cut only when it passes the same flatness and "
+        "edge tests, else not at all (a crop's still wall of 31% was cut as a bar: world seed 402); "
+        "1: every band up to 0.4 is cut, as before",
+    )
     window_scales: list[Annotated[float, Field(gt=0, le=1)]] = Field(
         default=[0.9, 0.8, 0.7, 0.62],
         description="scales of the smaller windows hashed per query frame (3x3 shifted windows each): "

@@ -161,6 +161,7 @@ def fingerprint_frames(
             lone_max_detail=cfg.lone_bar_max_spread,
             lone_min_seam=cfg.lone_bar_min_seam,
             lone_min_edge=cfg.lone_bar_min_edge,
+            lone_check_from=cfg.lone_bar_check_from,
         )
         if cfg.trim_bars
         else (0, 0, w, h)

@@ -90,3 +90,19 @@ def test_one_captioned_bar_over_40_percent_is_cut_when_flat_with_a_straight_edge
     still[:, 110:190, 30:60] = (40 + (np.arange(30) % 7) * 10).astype(np.uint8)  # a still striped object
     assert content_box(still)[3] == 120  # the old 0.4 cut, not the still picture's 50%
     assert content_box(still, lone_max_detail=99)[3] == 100  # the flatness test is what tells them apart
+
+
+def test_a_still_bright_wall_of_a_third_beside_the_clip_is_not_cut_as_a_bar():
+    """A crop's still, bright wall of 31% of the width was cut as a bar (world seed 402: the box
+    two thirds of the picture, the re-post missed)."""
+    pic = _moving_picture(9, 12, 140, 100)
+    rng = np.random.default_rng(4)
+    frames = np.empty((12, 100, 200), np.uint8)
+    frames[:, :, 60:] = pic
+    shade = 222 + np.linspace(0, 10, 100)[:, None] + rng.normal(0, 3, (100, 60))  # bright, still, shaded
+    frames[:, :, :60] = shade.clip(0, 255).astype(np.uint8)
+    assert content_box(frames, lone_check_from=1.0)[0] >= 50  # the old rule cuts the wall
+    assert content_box(frames) == (0, 0, 200, 100)
+    bar = frames.copy()  # a flat white bar there is still cut
+    bar[:, :, :60] = 250
+    assert content_box(bar) == (60, 0, 200, 100)
