@@ -672,19 +672,14 @@ def _variants_and_retakes(
                 retake_of=orig.product_id,
             )
         )
-    for _ in range(cfg.rotated_reposts):
-        for kind in ROTATED_VARIANTS:
-            out.append(repost(kind.value))
-    for _ in range(cfg.mirrored_rotated_reposts):
-        for kind in MIRRORED_ROTATED_VARIANTS:
-            out.append(repost(kind.value))
-    for _ in range(cfg.reframed_reposts):
-        for kind in REFRAMED_VARIANTS:
-            out.append(repost(kind.value))
-    for _ in range(cfg.filled_reposts):
-        for kind in FILLED_VARIANTS:
-            out.append(repost(kind.value))
-    for _ in range(cfg.one_bar_reposts):
-        for kind in ONE_BAR_VARIANTS:
-            out.append(repost(kind.value))
+    # each knob's re-posts after the earlier knobs' (a world without a knob keeps its plan)
+    for count, variants in (
+        (cfg.rotated_reposts, ROTATED_VARIANTS),
+        (cfg.mirrored_rotated_reposts, MIRRORED_ROTATED_VARIANTS),
+        (cfg.reframed_reposts, REFRAMED_VARIANTS),
+        (cfg.filled_reposts, FILLED_VARIANTS),
+        (cfg.one_bar_reposts, ONE_BAR_VARIANTS),
+    ):
+        for _ in range(count):
+            out.extend(repost(kind.value) for kind in variants)
     return out
