@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import os
 import re
 import shutil
@@ -113,6 +112,7 @@ from schemas.faults import reraise_local_fault
 from schemas.geometry import box_iou, common_frame_iou
 from schemas.official import OfficialSplit, warn_held_out, write_official, write_official_keeping
 from schemas.paths import resolve_under
+from schemas.redact import redacted_logger
 from schemas.text_input import read_file_bytes
 from schemas.tracklet_names import shared_videos as _listed_shared
 from schemas.tracklet_names import split_stem, stem_heads
@@ -130,7 +130,7 @@ if TYPE_CHECKING:  # torch and the models load once a video is built, not on a r
 EMBED_BATCH = 128
 
 
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 
 @dataclass

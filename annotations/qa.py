@@ -15,7 +15,6 @@ tracklet files it keeps (:func:`held_videos`; ``held_back``).
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -28,9 +27,10 @@ from schemas.errors import DataFormatError
 from schemas.geometry import box_iou, tracklet_iou
 from schemas.items import SourceName
 from schemas.official import BadVideo, OfficialEntry, OnBad, warn_held_out
+from schemas.redact import redacted_logger
 from schemas.tracklet_names import product_key, shared_videos, tracklet_key
 
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 BoxesByFrame = Mapping[int, Sequence[float]]
 

@@ -27,7 +27,6 @@ kept, by the detector's agreement with it; counted apart, ``split_truth``).
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -48,8 +47,9 @@ from annotations.tracklet_files import (
 )
 from schemas.dataset import Tracklet, TrackletFileFlags, VideoTracklets
 from schemas.errors import MFError
+from schemas.redact import redacted_logger
 
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 _UNSET = object()
 

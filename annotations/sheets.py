@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from functools import lru_cache
@@ -19,8 +18,9 @@ from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError, MediaError
 from schemas.official import SPLIT_FILES, OfficialSplit, read_official_rows
 from schemas.paths import resolve_under
+from schemas.redact import redacted_logger
 
-log = logging.getLogger("annotations.sheets")
+log = redacted_logger("annotations.sheets")
 
 SHEET_DIR = TRACKLET_SHEET_DIR
 CELL = 128

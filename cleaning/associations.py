@@ -55,7 +55,6 @@ again.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from collections import Counter, defaultdict
@@ -74,13 +73,14 @@ from schemas.catalog import CAS_BATCH, Catalog, ItemRow, write_until_settled
 from schemas.errors import ConfigError
 from schemas.items import CANDIDATE_URL, DERIVED_URLS, SPLITSCREEN_URL, AssetKind, Status
 from schemas.paths import PathEscapeError, resolve_under
+from schemas.redact import redacted_logger
 from schemas.review import held_by_recorded_flags
 
 #: catalog meta key: whether the check ran on the catalog, and with what
 META_KEY = "associations"
 REASON = "association:"
 
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 if TYPE_CHECKING:
     from movingfashion.executors import Executor

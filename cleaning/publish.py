@@ -124,7 +124,6 @@ import contextlib
 import hashlib
 import io
 import json
-import logging
 import math
 import os
 import stat
@@ -200,6 +199,7 @@ from schemas.official import (
     video_relpath,
 )
 from schemas.paths import PathEscapeError, apart, check_collection_root, inside, plain_folder, resolve_under
+from schemas.redact import redacted_logger
 from schemas.review import (
     LEGACY_REVIEW_LOG,
     apply_review,
@@ -219,7 +219,7 @@ from schemas.tracklet_names import (
     video_stem,
 )
 
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 VIEW_KINDS = (AssetKind.FRONT, AssetKind.REAR, AssetKind.FABRIC)
 #: Folders of published media; a file in them that an earlier publish wrote and that no longer

@@ -74,7 +74,6 @@ rerun ends where an uninterrupted run would have.
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
@@ -90,9 +89,10 @@ from schemas.catalog import Catalog, ItemRow, put_meta
 from schemas.dataset import Split, SplitAssignment
 from schemas.errors import CatalogError, ConfigError
 from schemas.items import Status
+from schemas.redact import redacted_logger
 from schemas.taxonomy import Partition
 
-log = logging.getLogger("cleaning.splits")
+log = redacted_logger("cleaning.splits")
 
 #: Catalog meta key holding the rule (seed, fraction, mode) behind the pinned splits.
 SPLIT_META_KEY = "splits"

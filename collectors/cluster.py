@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import threading
 import time
@@ -51,8 +50,9 @@ from collectors.registry import source_class
 from schemas.catalog import ITEM_COLUMNS, Catalog
 from schemas.errors import CatalogError, MFError
 from schemas.items import MediaAsset, SourceItem
+from schemas.redact import redacted_logger
 
-log = logging.getLogger("collectors.cluster")
+log = redacted_logger("collectors.cluster")
 #: Seconds a worker may take to fetch a robots.txt before another worker takes over.
 ROBOTS_CLAIM_S = 120.0
 #: Seconds a request waits for a host slot before the gate checks that the slots' holders live.

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import os
 import shutil
 import threading
@@ -46,12 +45,13 @@ from schemas.items import (
 )
 from schemas.naming import check_safe_name
 from schemas.paths import PathEscapeError, inside, plain_folder, resolve_under
+from schemas.redact import redacted_logger
 
 if TYPE_CHECKING:
     from collectors.http import PoliteClient
     from schemas.catalog import Catalog, ItemRow
 
-log = logging.getLogger("collectors")
+log = redacted_logger("collectors")
 
 #: Reasons that will not change on a rerun: the item or asset is ``rejected`` (final).
 FINAL_REASONS = frozenset(

@@ -3,14 +3,13 @@ cluster worker (:mod:`collectors.cluster`) call per item."""
 
 from __future__ import annotations
 
-import logging
-
 from collectors.base import Source
 from collectors.core import Candidate, Outcome, gave_up_note, safe_id, status_for
 from schemas.errors import CatalogCorrupt, FetchError, LocalFault, MFError
 from schemas.faults import as_local_fault, local_reason
+from schemas.redact import redacted_logger
 
-log = logging.getLogger("collectors")
+log = redacted_logger("collectors")
 
 
 def guarded_collect(source: Source, cand: Candidate) -> Outcome:

@@ -21,7 +21,6 @@ while writing (disk full, no permission, no file handle left) is not the body's 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import random
 import re
@@ -59,8 +58,12 @@ from schemas.atomic import sweep_partials
 from schemas.errors import FetchError, LocalFault
 from schemas.faults import as_local_fault, local_faults
 from schemas.items import ImageProbe, VideoProbe
+from schemas.redact import redacted_logger
 
-log = logging.getLogger("collectors.http")
+log = redacted_logger("collectors.http")
+#: urllib3 logs each request this client sends (``"GET /aweme/v1/...?iid=..." 200``, at DEBUG):
+#: its records are redacted at the source too, whatever handler shows them
+redacted_logger("urllib3.connectionpool")
 
 _REDIRECTS = {301, 302, 303, 307, 308}
 

@@ -30,7 +30,6 @@ structure file that is not a saved Post refuses the run with one line naming it 
 from __future__ import annotations
 
 import json
-import logging
 import lzma
 import os
 import pickle
@@ -51,13 +50,13 @@ from collectors.hosts import HostPolicy
 from collectors.listfiles import expand_lists, is_dir, is_file, target_path
 from schemas.errors import ConfigError, DataFormatError, FetchError
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
-from schemas.redact import add_secrets
+from schemas.redact import add_secrets, redacted_logger
 from schemas.text_input import MAX_RECORD_BYTES, not_utf8, read_file_bytes
 
 if TYPE_CHECKING:
     from collectors.http import PoliteClient
 
-log = logging.getLogger("collectors.instagram")
+log = redacted_logger("collectors.instagram")
 
 _POST_URL = re.compile(r"instagram\.com/(?:[^/]+/)?(?:p|reel|tv)/(?P<code>[^/?#]+)")
 #: node keys not kept as metadata (large or request-specific)

@@ -17,6 +17,9 @@ short-lived copies for GraphQL and the iPhone API on ``i.instagram.com``). Here:
   - instaloader's own pause before each query (``instagram.query_sleep``, up to 15 s) is the
     polite client's :meth:`~collectors.http.PoliteClient.hold`: a stop or a wind-down (Ctrl-C)
     ends it, and the query fails ``interrupted`` instead of going out;
+  - instaloader's error lines (a query it retries, a failure it skips), which it prints on
+    stderr as they are, are logged instead (``collectors.instagram``, WARNING): redacted and
+    escaped as the toolkit's own lines are;
   - each thread's last JSON answers (or the query data a page embeds: a profile's page) are kept
     (:func:`last_answer`, :func:`recent_answers`), and the text of its last page
     (:func:`last_page_text`), so a post or profile answered as missing can be told from an answer
@@ -36,6 +39,9 @@ import requests
 
 from collectors.transport import PoliteAdapter, RefusingAdapter, adapter_of, bind
 from schemas.errors import ConfigError, FetchError
+from schemas.redact import redact, redacted_logger
+
+log = redacted_logger("collectors.instagram")
 
 #: Hosts instaloader sends its queries to (www: web/GraphQL, i: the iPhone API).
 INSTAGRAM_API_HOSTS = ("www.instagram.com", "instagram.com", "i.instagram.com")
@@ -194,6 +200,13 @@ def bind_context(context: Any, adapter: PoliteAdapter) -> None:
             hint="create a session file with `instaloader --login YOUR_USER` and pass --session-file",
         )
 
+    def error(msg: str, repeat_at_end: bool = True) -> None:
+        # instaloader prints these on stderr as they are (a query's URL, a request's failure):
+        # logged instead, so they show redacted and escaped as the toolkit's own lines do
+        log.warning("instaloader: %s", msg)
+        if repeat_at_end:
+            context.error_log.append(redact(msg))
+
     context.get_json = get_json
     context.get_page_data = get_page_data
     context._get_page = get_page
@@ -201,4 +214,5 @@ def bind_context(context: Any, adapter: PoliteAdapter) -> None:
     context.get_anonymous_session = get_anonymous_session
     context.load_session = load_session
     context.login = refuse_login
+    context.error = error
     context.two_factor_login = refuse_login

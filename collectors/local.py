@@ -36,7 +36,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import logging
 import re
 import unicodedata
 from collections import Counter
@@ -65,10 +64,11 @@ from schemas.items import (
     given_up,
 )
 from schemas.paths import resolve_under
+from schemas.redact import redacted_logger
 from schemas.taxonomy import DF2_CLASSES, Partition, class_from_text
 from schemas.text_input import load_json, read_text_input
 
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 #: manifest columns: the name a row uses -> the field it fills
 COLUMNS: dict[str, str] = {

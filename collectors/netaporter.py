@@ -14,7 +14,6 @@ while its video and images are looked up by the id asked for.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -29,8 +28,9 @@ from collectors.listfiles import expand_lists, is_file, target_path
 from collectors.pages import gunzip_capped, parse_product, read_page, sitemap_locs
 from schemas.errors import DataFormatError, FetchError
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
+from schemas.redact import redacted_logger
 
-log = logging.getLogger("collectors.netaporter")
+log = redacted_logger("collectors.netaporter")
 
 
 def _is_list(path: Path) -> bool:

@@ -17,7 +17,6 @@ record (:mod:`collectors.cluster`).
 from __future__ import annotations
 
 import contextlib
-import logging
 import queue
 import threading
 import time
@@ -33,8 +32,9 @@ from movingfashion.executors import Executor, WorkerLostError, WorkerResources, 
 from schemas.cli_support import progress_bar
 from schemas.errors import CatalogCorrupt, FetchError, LocalFault, MFError
 from schemas.items import given_up
+from schemas.redact import redacted_logger
 
-log = logging.getLogger("collectors")
+log = redacted_logger("collectors")
 
 
 def lost_reason(error: BaseException) -> str:

@@ -21,7 +21,6 @@ with another shop image than the map names now is paired anew on the rerun
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -37,8 +36,9 @@ from collectors.shopmap import ShopRef, check_one_shop_each, load_shop_map, url_
 from collectors.ytdl import YtdlSource, load_info_file
 from schemas.errors import DataFormatError, FetchError
 from schemas.items import SourceName
+from schemas.redact import redacted_logger
 
-log = logging.getLogger("collectors.tiktok")
+log = redacted_logger("collectors.tiktok")
 
 #: yt-dlp's words when a listing needs TikTok's app API and no app info is given
 _NO_APP_INFO = "No working app info is available"

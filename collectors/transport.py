@@ -14,7 +14,6 @@ a library that makes a session behind our back fails closed.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -25,11 +24,12 @@ from requests.adapters import HTTPAdapter
 
 from collectors.config import normalize_host
 from schemas.errors import FetchError
+from schemas.redact import redacted_logger
 
 if TYPE_CHECKING:
     from collectors.http import PoliteClient
 
-log = logging.getLogger("collectors.transport")
+log = redacted_logger("collectors.transport")
 
 #: Headers that carry a site's credentials (the login session's cookies, tokens tied to it):
 #: dropped from a request :func:`moved` to another host. The session's cookie jar holds them for

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import re
 import time
@@ -57,12 +56,12 @@ from schemas.atomic import sweep_partials
 from schemas.errors import DataFormatError, FetchError, LocalFault
 from schemas.faults import as_local_fault, local_faults
 from schemas.items import AssetKind, MediaAsset, SourceItem, Status
-from schemas.redact import add_secrets
+from schemas.redact import add_secrets, redacted_logger
 
 if TYPE_CHECKING:
     from collectors.http import PoliteClient
 
-log = logging.getLogger("collectors.ytdl")
+log = redacted_logger("collectors.ytdl")
 
 #: Info-dict keys not kept as item metadata (big, private or request-specific).
 DROP_KEYS = {

@@ -101,7 +101,6 @@ import contextlib
 import functools
 import hashlib
 import json
-import logging
 import math
 import numbers
 import os
@@ -151,11 +150,12 @@ from schemas.official import (
 )
 from schemas.official_checks import PAST_END_HINT
 from schemas.paths import PathEscapeError, inside, resolve_under, unicode_form_hint
+from schemas.redact import redacted_logger
 from schemas.taxonomy import DF2_CLASSES, Partition, class_from_text
 from schemas.text_input import read_file_bytes
 from schemas.tracklet_names import shared_videos, tracklet_stem
 
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 #: Whole frames (``crop="frame"``) with more pixels than Full HD and no ``frame_size`` are returned
 #: as decoded with one warning: a 4K item of 10 frames is about 1 GB as float32.

@@ -42,7 +42,6 @@ does not decode); ``mf training-copy`` run again writes it anew.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import threading
 import zlib
@@ -57,11 +56,12 @@ import numpy as np
 from schemas.atomic import sample_digest
 from schemas.errors import ConfigError
 from schemas.paths import MAX_NAME, inside
+from schemas.redact import redacted_logger
 
 if TYPE_CHECKING:
     from movingfashion.dataset import MovingFashionDataset, VideoRecord
 
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 FORMAT = "mf-training-copy"
 VERSION = 1

@@ -25,7 +25,6 @@ import errno
 import fcntl
 import hashlib
 import json
-import logging
 import math
 import os
 import re
@@ -42,6 +41,7 @@ from typing import IO, Any
 
 from schemas.errors import DataFormatError, MFError
 from schemas.faults import as_local_fault, path_faults
+from schemas.redact import redacted_logger
 
 
 def _read_umask() -> int:
@@ -52,7 +52,7 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 #: ``.<name>.<host>-<pid>.<random>.part``: a temporary file of :func:`atomic_open`
 _PARTIAL = re.compile(r"\.(?P<name>.+)\.(?P<host>[A-Za-z0-9_-]+)-(?P<pid>\d+)\.[A-Za-z0-9_]+\.part")

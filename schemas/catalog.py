@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import sqlite3
 import time
@@ -48,6 +47,7 @@ from schemas.errors import CatalogCorrupt, CatalogError, ConfigError, LocalFault
 from schemas.faults import HINTS, path_faults, read_only_mount, sqlite_fault
 from schemas.holds import hold_by_flags
 from schemas.items import GAVE_UP_PREFIX, AssetKind, MediaAsset, SourceItem, SourceName, Status
+from schemas.redact import redacted_logger
 
 #: how long (seconds) a write waits, by default, for another process's write lock on the catalog
 LOCK_WAIT_S = 180.0
@@ -58,7 +58,7 @@ LOCK_TRY_S = 1.0
 #: writers queueing as they should (parallel cleaning, a pick during a build)
 LOCK_WARN_S = 5.0
 
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 #: Numbered migrations. Append only; never edit a released one.
 MIGRATIONS: list[str] = [

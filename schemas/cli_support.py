@@ -46,7 +46,7 @@ from typing import Any, TypeVar
 import click
 
 from schemas.errors import CatalogError, ConfigError, MFError
-from schemas.redact import redact
+from schemas.redact import REDACTED_ATTR, redact, redact_record
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -385,12 +385,14 @@ class TerminalFormatter(logging.Formatter):
     """A log line as :func:`terminal_text` shows it: a message, an exception's text or a stack
     quoting what a site sent (a title, a reason phrase, a video's metadata) cannot drive the
     terminal; a request's secrets a line names (a URL's ``iid``, a cookie: a library's debug
-    lines too) are redacted (:func:`schemas.redact.redact`). Formats as
+    lines too) are redacted (:func:`schemas.redact.redact`; a record the toolkit's own loggers
+    redacted already, :func:`schemas.redact.redacted_logger`, is not redacted twice). Formats as
     :class:`logging.Formatter` does otherwise."""
 
     def format(self, record: logging.LogRecord) -> str:
         """The record's line(s), secrets redacted, control characters shown as escapes."""
-        return terminal_text(redact(super().format(record)))
+        text = super().format(record)
+        return terminal_text(text if getattr(record, REDACTED_ATTR, False) else redact(text))
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -470,15 +472,14 @@ _SGR = re.compile(r"\x1b\[[0-9;]*m")
 
 class _EscapingFilter(logging.Filter):
     """Rewrites a record a library's own handler will print as :func:`terminal_text` shows it
-    (message, exception and stack text; the library's colour codes dropped)."""
+    (message, exception and stack text, secrets redacted; the library's colour codes dropped)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         def clean(text: str) -> str:
-            return terminal_text(redact(_SGR.sub("", text)))
+            return terminal_text(_SGR.sub("", text))
 
+        redact_record(record)  # its secrets first (its exception's text made too)
         record.msg, record.args = clean(record.getMessage()), None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = clean(record.exc_text)
         if record.stack_info:

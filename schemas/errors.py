@@ -15,15 +15,18 @@ from schemas.redact import redact
 class MFError(Exception):
     """Base class of every error the toolkit raises on purpose.
 
-    ``where`` names the file, field or URL at fault; ``hint`` says what to do about it.
+    ``where`` names the file, field or URL at fault; ``hint`` says what to do about it. All
+    three are kept with their secrets redacted (:func:`schemas.redact.redact`: a URL's token or
+    session id, an ``Authorization`` header, a cookie), whichever subclass is raised, so an
+    error line, ``--json``, a problem record or a user's own handler never shows them.
     """
 
     exit_code = 2
 
     def __init__(self, message: str, *, where: str | None = None, hint: str | None = None) -> None:
-        self.message = message
-        self.where = where
-        self.hint = hint
+        self.message = redact(message)
+        self.where = None if where is None else redact(where)
+        self.hint = None if hint is None else redact(hint)
         super().__init__(self.render())
 
     def render(self) -> str:
@@ -79,7 +82,7 @@ class FetchError(MFError):
     """A network request failed or was refused by policy (names the URL).
 
     The one place a collector reports a request: its message, URL and hint are kept with their
-    secrets redacted (:func:`schemas.redact.redact`: an app install's id, a device id, tokens,
+    secrets redacted as every :class:`MFError`'s are (an app install's id, a device id, tokens,
     cookies), so problem records, the catalog, ``--json`` and error lines never show them."""
 
     def __init__(
@@ -93,11 +96,7 @@ class FetchError(MFError):
     ) -> None:
         self.reason = reason
         self.retryable = retryable
-        super().__init__(
-            redact(message),
-            where=None if where is None else redact(where),
-            hint=None if hint is None else redact(hint),
-        )
+        super().__init__(message, where=where, hint=hint)
 
 
 class CatalogError(MFError):

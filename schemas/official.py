@@ -54,10 +54,11 @@ from schemas.atomic import atomic_write_bytes, atomic_write_json, json_bytes, sa
 from schemas.errors import ConfigError, DataFormatError, MFError, validation_text
 from schemas.geometry import Box, plain_boxes_valid, valid_box_array
 from schemas.paths import MAX_NAME, MAX_PATH, PathEscapeError, UnsafePathValue, check_relpath
+from schemas.redact import redacted_logger
 from schemas.taxonomy import Partition, partition_from_source_code
 from schemas.text_input import decode_utf8, load_json
 
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 # The JSON Schema forms of the reader's rules, for ``mf schema export``. Patterns are written for
 # both ECMA 262 and Python's ``re`` (what jsonschema uses): the end of the string is

@@ -15,10 +15,17 @@ cookies (Instagram's ``--session-file``). :func:`redact` replaces
   extractor arguments, a session's cookies), as written or URL-encoded,
 
 with :data:`REDACTED`. A URL's scheme, host, path and other parameters stay, for diagnosis.
+
+Redaction happens where the text is made, once: every :class:`~schemas.errors.MFError` redacts
+its message, ``where`` and hint when it is built, and every logger of the toolkit carries
+:class:`RedactingFilter` (:func:`redacted_logger`), so whatever handler shows a record (the CLI's,
+a user's own, a test's) shows it redacted. The CLI's formatter still redacts the records of
+other libraries (``urllib3``'s request lines, a record with no filter on its logger).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Iterable
@@ -131,3 +138,53 @@ def _param(m: re.Match[str]) -> str:
     if not m["value"] or m["value"] == REDACTED or not secret_name(m["name"]):
         return m.group()
     return f"{m['lead']}{m['name']}={REDACTED}"
+
+
+#: set on a log record once :class:`RedactingFilter` has redacted it (a formatter that redacts
+#: what it shows, :class:`schemas.cli_support.TerminalFormatter`, skips it then)
+REDACTED_ATTR = "mf_redacted"
+
+
+def redact_record(record: logging.LogRecord) -> None:
+    """Redact ``record`` in place, once: its message (its arguments merged in), its exception's
+    text and its stack, so every handler shows it without secrets."""
+    if getattr(record, REDACTED_ATTR, False):
+        return
+    try:
+        message = record.getMessage()
+    except Exception:  # arguments that do not fit: left for the handler to report
+        return
+    clean = redact(message)
+    if clean != message:
+        record.msg, record.args = clean, None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+    setattr(record, REDACTED_ATTR, True)
+
+
+class RedactingFilter(logging.Filter):
+    """A logger filter that redacts each record (:func:`redact_record`) before any handler sees
+    it: the CLI's, a user's own logging setup, a test's ``caplog``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact ``record``; never drops one."""
+        redact_record(record)
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def redacted_logger(name: str) -> logging.Logger:
+    """The logger ``name`` with :class:`RedactingFilter` on it (added once): every module of the
+    toolkit takes its logger here, so a URL, header or cookie one of its records names reaches
+    no handler with its secrets. (A logger's filter sees only records logged on it, not those
+    of its children: hence one call per logger, not one per package.)"""
+    logger = logging.getLogger(name)
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)
+    return logger

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -37,6 +36,7 @@ from schemas.dataset import Tracklet, VideoTracklets
 from schemas.errors import ConfigError, DataFormatError, MediaError
 from schemas.official import BadVideo, OfficialEntry
 from schemas.paths import resolve_under
+from schemas.redact import redacted_logger
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS
 from schemas.tracklet_names import shared_videos as _listed_shared
 
@@ -48,7 +48,7 @@ TRACK_CHOICES = ("gt", "all")
 #: frames listed in a warning before "and N more"
 SHOWN_FRAMES = 5
 
-log = logging.getLogger("annotations.exchange")
+log = redacted_logger("annotations.exchange")
 
 
 def label_of(t: Tracklet) -> str:

@@ -72,7 +72,6 @@ overwritten.
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from collections.abc import Iterator
@@ -112,6 +111,7 @@ from annotations.tracklet_files import (
 from schemas.dataset import Tracklet, VideoTracklets
 from schemas.errors import ConfigError, DataFormatError
 from schemas.official import BadVideo
+from schemas.redact import redacted_logger
 from schemas.taxonomy import DF2_CLASSES
 
 #: how far (pixels) a box may reach outside the frame and still be clipped into it
@@ -121,7 +121,7 @@ BOX_TOLERANCE = 2.0
 #: how far (pixels) a coordinate may move and still be the stored box: CVAT writes two decimals
 ROUND_TRIP = 0.005
 
-log = logging.getLogger("annotations.exchange")
+log = redacted_logger("annotations.exchange")
 
 
 @dataclass

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +40,7 @@ from annotations.tracklet_files import (
 from schemas.catalog import Catalog
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError
+from schemas.redact import redacted_logger
 from schemas.review import (
     Decision,
     ItemState,
@@ -50,7 +50,7 @@ from schemas.review import (
     undo_decision,
 )
 
-log = logging.getLogger("annotations.review")
+log = redacted_logger("annotations.review")
 
 
 def _tracklets_with(

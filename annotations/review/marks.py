@@ -12,7 +12,6 @@ builder renames a file because the products listing its video changed, the decis
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from schemas.catalog import Catalog
 from schemas.errors import DataFormatError
 from schemas.faults import local_faults
 from schemas.items import TRACKLETS_PREFIX
+from schemas.redact import redacted_logger
 from schemas.review import (
     LEGACY_REVIEW_LOG,
     REVIEW_LOG,
@@ -39,7 +39,7 @@ from schemas.review import (
 from schemas.text_input import clean_text
 from schemas.tracklet_names import split_stem, tracklet_stem, video_stem
 
-log = logging.getLogger("annotations.review")
+log = redacted_logger("annotations.review")
 
 STAGE = "tracklets"
 REVIEW_FILE = REVIEW_LOG

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -60,11 +59,12 @@ from schemas.official import (
     split_identity,
 )
 from schemas.paths import PathEscapeError, UnsafePathValue, resolve_under
+from schemas.redact import redacted_logger
 from schemas.review import REVIEW_SHOP_REASON, HeldReview, held_for_review, published_ids
 from schemas.taxonomy import DF2_CLASSES, Partition, partition_from_source_code
 from schemas.tracklet_names import is_tracklet_stem, tracklet_key, video_stem
 
-log = logging.getLogger("annotations.review")
+log = redacted_logger("annotations.review")
 
 #: how a queue item's video or shop image is served: ``media`` from the dataset's media folders
 #: (``/media/<path>``), ``file`` from the collection folder (``/api/file``), None: not found

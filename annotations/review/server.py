@@ -46,9 +46,7 @@ import contextlib
 import hmac
 import ipaddress
 import json
-import logging
 import os
-import re
 import secrets
 import socket
 import threading
@@ -87,6 +85,7 @@ from schemas.catalog import WAL_OWNER_SUFFIX, Catalog, CatalogLocked
 from schemas.dataset import Tracklet
 from schemas.errors import CatalogError, ConfigError, MFError, listen_error
 from schemas.paths import resolve_under
+from schemas.redact import redact, redacted_logger
 from schemas.review import (
     KINDS,
     NO_CLASS,
@@ -101,13 +100,11 @@ from schemas.review import (
 from schemas.taxonomy import DF2_CLASSES
 from schemas.text_input import clean_text
 
-log = logging.getLogger("annotations.review")
+log = redacted_logger("annotations.review")
 
 STATIC_DIR = Path(__file__).with_name("static")
 STATIC_FILES = {"index.html": "text/html", "review.js": "text/javascript", "review.css": "text/css"}
 TOKEN_HEADER = "X-Review-Token"
-#: the token as a query value (media URLs carry it), masked in the access log (MF_REVIEW_LOG=1)
-_TOKEN_IN_LOG = re.compile(r"([?&]token=)[^&\s\"]*")
 MAX_BODY = 64 * 1024
 #: the decisions the page makes (an ``import`` is made by ``mf-tracklets import``), and the field
 #: each takes besides ``video``, ``kind`` and ``request_id``
@@ -898,10 +895,8 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-        if os.environ.get("MF_REVIEW_LOG"):
-            super().log_message(
-                format, *(_TOKEN_IN_LOG.sub(r"\1***", a) if isinstance(a, str) else a for a in args)
-            )
+        if os.environ.get("MF_REVIEW_LOG"):  # the token media URLs carry as a query value: redacted
+            super().log_message(format, *(redact(a) if isinstance(a, str) else a for a in args))
 
     # -- plumbing -----------------------------------------------------------------
     def _send(

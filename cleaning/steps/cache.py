@@ -20,7 +20,6 @@ cached value of the wrong shape as a miss (the work is done again and the entry 
 from __future__ import annotations
 
 import json
-import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,9 @@ from cleaning.config import CleaningConfig, ShopPickConfig
 from cleaning.phash import HASH_VERSION
 from schemas.atomic import atomic_write_json
 from schemas.catalog import Catalog
+from schemas.redact import redacted_logger
 
-log = logging.getLogger("cleaning.cache")
+log = redacted_logger("cleaning.cache")
 
 
 def cache_path(catalog: Catalog) -> Path:

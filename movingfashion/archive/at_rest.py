@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import logging
 import os
 import time
 from pathlib import Path
@@ -30,8 +29,9 @@ from typing import Any
 from movingfashion.archive.report import VerifyReport
 from movingfashion.archive.verify import ENTRIES, MANIFEST, SPLITS, verify_dataset
 from schemas.atomic import LockBusy, describe_holder, lock_holder
+from schemas.redact import redacted_logger
 
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 #: the dataset's write lock, held by every read-modify-write of its split and tracklet files
 DATASET_LOCK = ".lock"

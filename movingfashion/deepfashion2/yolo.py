@@ -23,7 +23,6 @@ measure fit to the training set, not generalisation).
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 from collections.abc import Callable, Iterable
@@ -36,11 +35,12 @@ from movingfashion.deepfashion2.reader import check_box_in_image, has_split, ite
 from movingfashion.media.images import image_size
 from schemas.atomic import atomic_copy, atomic_write_text
 from schemas.errors import DataFormatError
+from schemas.redact import redacted_logger
 from schemas.taxonomy import DF2_CLASSES
 
 YOLO_SPLIT = {"train": "train", "validation": "val", "val": "val", "test": "test"}
 
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 
 def yolo_line(class_id: int, box: list[float], width: int, height: int) -> str | None:

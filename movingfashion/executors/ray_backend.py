@@ -98,8 +98,9 @@ from schemas.cli_support import (
 from schemas.errors import ConfigError
 from schemas.faults import missing_library, reraise_local_fault
 from schemas.library_state import private_state_dir
+from schemas.redact import redacted_logger
 
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 #: What a pool call raises when its worker died while running it (an actor task killed for
 #: memory comes back as OutOfMemoryError, not as an actor error).

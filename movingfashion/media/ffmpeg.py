@@ -16,7 +16,6 @@ for :data:`STALL_S` seconds.
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 import subprocess
 import threading
@@ -32,8 +31,9 @@ from schemas.atomic import partial_path
 from schemas.errors import MediaError
 from schemas.faults import fault_in_text
 from schemas.paths import media_path
+from schemas.redact import redacted_logger
 
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 
 def ffmpeg_exe() -> str:

@@ -24,6 +24,8 @@ import logging
 import os
 import threading
 
+from schemas.redact import redacted_logger
+
 #: Environment variable that keeps the native loggers untouched.
 KEEP_ENV = "MF_NATIVE_LOGS"
 
@@ -35,7 +37,7 @@ _done: set[str] = set()
 KEEP_VALUES = frozenset({"1", "true", "yes"})
 MANAGE_VALUES = frozenset({"", "0", "false", "no"})
 
-_log = logging.getLogger(__name__)
+_log = redacted_logger(__name__)
 
 
 def keep_native_logs() -> bool:

@@ -67,7 +67,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 import os
 import re
 import threading
@@ -83,8 +82,9 @@ from movingfashion.media.logs import quiet_decord_logs, quiet_native_logs
 from schemas.config import DECODE_DEVICE_ENV, DECODE_DEVICES, env_decode_device
 from schemas.errors import MediaError
 from schemas.paths import media_path
+from schemas.redact import redacted_logger
 
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 #: Readers kept open per process (each holds a demuxer and decoder, about 30 ms to open).
 DEFAULT_CACHE_SIZE = 16

@@ -11,7 +11,6 @@ DeepFashion2-format set from a MovingFashion split when no DeepFashion2 set is a
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,9 @@ from movingfashion.deepfashion2 import resolve_root
 from movingfashion.models.pretrain import pretrain_matcher
 from schemas.official import OnBad
 from schemas.paths import inside
+from schemas.redact import redacted_logger
 
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 #: where :func:`run_phase1`'s training code lives (reported as ``via``)
 VIA = f"{pretrain_matcher.__module__}.{pretrain_matcher.__name__}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import re
 import sys
@@ -27,9 +26,10 @@ from movingfashion.models.pickle_calls import PickleShapeError, checkpoint_calls
 from schemas.atomic import sha256_file
 from schemas.errors import ModelError
 from schemas.library_state import private_state_dir
+from schemas.redact import redacted_logger
 from schemas.taxonomy import DF2_CLASSES, class_from_text
 
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 if TYPE_CHECKING:
     from movingfashion.models.detectors.capture import FeatureCapture

@@ -12,7 +12,6 @@ chose another product's picture), with the end-to-end pair precision/recall.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections import defaultdict
 from collections.abc import Iterable
@@ -27,8 +26,9 @@ from movingfashion.world.truth import WorldTruth
 from schemas.catalog import Catalog
 from schemas.items import CANDIDATE_URL, SPLITSCREEN_URL, AssetKind, MediaAsset, Status
 from schemas.paths import resolve_under
+from schemas.redact import redacted_logger
 
-log = logging.getLogger("movingfashion.world.scoring")
+log = redacted_logger("movingfashion.world.scoring")
 
 
 def _pick_stats(picks: list[tuple[bool, bool]]) -> dict[str, Any]:
