@@ -28,6 +28,7 @@ from movingfashion.models.detectors.ultralytics_backend import (
     refuse_nonfinite_network,
 )
 from schemas.atomic import atomic_copy
+from schemas.config import parse_config_text
 from schemas.errors import ConfigError, DataFormatError, MFError, ModelError
 from schemas.text_input import read_text_input
 
@@ -46,18 +47,13 @@ def check_data_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     ``train``/``val`` (``validation``) images exist under ``path:`` (default: the yaml's folder,
     a relative one read from the current folder, as ultralytics does) and with ``names`` or
     ``nc``. A ``download:`` key is refused: ultralytics would fetch the dataset from the internet
-    into its own datasets folder, outside the output folder. Raises :class:`ConfigError`."""
-    import yaml
-
+    into its own datasets folder, outside the output folder. Read as a config file is
+    (:func:`schemas.config.parse_config_text`: a key given twice, an alias bomb refused). Raises
+    :class:`ConfigError`."""
     p = Path(path)
     where = str(p)
     text = read_text_input(p, "data yaml", ConfigError, hint=DATA_HINT)  # not UTF-8: the byte, and what to do
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            f"cannot parse the data yaml: {one_line(exc)}", where=where, hint=DATA_HINT
-        ) from None
+    data = parse_config_text(p, text, "data yaml")
     if not isinstance(data, dict):
         raise ConfigError(
             f"not a YOLO data yaml: it holds a {type(data).__name__}, not a mapping",

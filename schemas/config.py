@@ -109,9 +109,11 @@ def _check_aliases(root: yaml.Node) -> None:
         todo.extend((c, False) for c in reversed(_node_children(node)))
 
 
-def _load_yaml(text: str) -> Any:
-    """``yaml.load`` with :class:`_UniqueKeyLoader`, its aliases checked (:func:`_check_aliases`)
-    before the data is built."""
+def load_yaml(text: str) -> Any:
+    """The one safe YAML loader of the toolkit: ``yaml.load`` with :class:`_UniqueKeyLoader`
+    (safe tags only, a key given twice refused), its aliases checked (:func:`_check_aliases`:
+    an alias bomb or a loop refused) before the data is built. Raises ``yaml.YAMLError`` or
+    ``ValueError``; :func:`parse_config_text` turns them into one :class:`ConfigError` line."""
     loader = _UniqueKeyLoader(text)
     try:
         node = loader.get_single_node()
@@ -185,21 +187,23 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _parse(p: Path, text: str) -> Any:
-    """The data of a YAML/JSON config file; a syntax error (one line: the problem and its line),
-    a key given twice, a number of more digits than Python reads (over 4300) or nesting too deep
-    is a ConfigError naming the file. A suffix other than .yaml/.yml/.json (a .toml file, say)
-    is refused rather than read as YAML; a file without a suffix is read as YAML."""
+def parse_config_text(path: str | os.PathLike[str], text: str, what: str = "config file") -> Any:
+    """The data of a YAML/JSON file of settings (``text``, read from ``path``; ``what`` names
+    it); a syntax error (one line: the problem and its line), a key given twice, an alias bomb
+    (:func:`load_yaml`), a number of more digits than Python reads (over 4300) or nesting too
+    deep is a ConfigError naming the file. A suffix other than .yaml/.yml/.json (a .toml file,
+    say) is refused rather than read as YAML; a file without a suffix is read as YAML."""
+    p = Path(path)
     if p.suffix and p.suffix.lower() not in _SUFFIXES:
         raise ConfigError(
-            f"a config file must be YAML (.yaml, .yml) or JSON (.json), not {p.suffix}",
+            f"a {what} must be YAML (.yaml, .yml) or JSON (.json), not {p.suffix}",
             where=str(p),
             hint="write the settings in YAML or JSON",
         )
     try:
         if p.suffix.lower() == ".json":
             return json.loads(text, object_pairs_hook=_unique_pairs)
-        return _load_yaml(text)
+        return load_yaml(text)
     except _DuplicateKey as exc:
         raise ConfigError(str(exc), where=str(p), hint="give each setting once") from None
     except _AliasProblem as exc:
@@ -221,7 +225,7 @@ def read_config_data(path: str | os.PathLike[str], what: str = "config file") ->
     :func:`load_config` reads one: UTF-8, a regular file of sane size, a key given twice refused,
     every error one :class:`ConfigError` line naming the file."""
     p = Path(path)
-    return _parse(p, read_text_input(p, what, ConfigError))
+    return parse_config_text(p, read_text_input(p, what, ConfigError), what)
 
 
 def short_repr(value: Any, limit: int = 80) -> str:

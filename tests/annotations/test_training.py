@@ -29,7 +29,7 @@ GOOD = "train: images/train\nval: images/val\nnames: {0: short_sleeved_shirt, 1:
     [
         ("hello\n", "not a mapping"),
         ("- a\n- b\n", "not a mapping"),
-        ("train: [unclosed\n", "cannot parse"),
+        ("train: [unclosed\n", "line 2: expected ',' or ']'"),
         (GOOD + "download: https://example.com/df2.zip\n", "download: key"),
         ("val: images/val\nnames: [a]\n", "no train: images"),
         ("train: images/train\nnames: [a]\n", "no val: images"),
@@ -46,6 +46,31 @@ def test_bad_data_yaml_is_refused(tmp_path, text, match):
     (tmp_path / "data.yaml").write_text(text)
     with pytest.raises(ConfigError, match=match):
         check_data_yaml(tmp_path / "data.yaml")
+
+
+#: an alias bomb: eight short lines standing for 9**8 class names, each walked by ultralytics
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefg", "bcdefgh", strict=True)
+)
+
+
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        (BOMB + "train: images/train\nval: images/val\nnames: *h\n", "expand to more than 1,000,000 values"),
+        ("train: images/train\nval: images/val\nnames: &n [a, *n]\n", "refers to a node that holds it"),
+        ("train: images/train\nval: images/val\ntrain: images/val\nnames: [a]\n", "'train' is given twice"),
+    ],
+)
+def test_a_data_yaml_is_read_by_the_one_safe_loader(tmp_path, text, match):
+    """Before: plain ``yaml.safe_load`` took an alias bomb or a loop (ultralytics then walked
+    billions of names, or for ever) and kept the last of two ``train:`` keys; now the data yaml
+    is read as a config file is (``schemas.config.parse_config_text``), one line naming it."""
+    _dataset(tmp_path)
+    (tmp_path / "data.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=match) as err:
+        check_data_yaml(tmp_path / "data.yaml")
+    assert err.value.where == str(tmp_path / "data.yaml")
 
 
 def test_good_data_yaml_passes(tmp_path):
