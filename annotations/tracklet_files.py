@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from movingfashion.archive.at_rest import DATASET_LOCK
 from movingfashion.archive.verify import TRACKLET_BUILD_DIR, TRACKLET_SHEET_DIR
@@ -385,9 +386,11 @@ def read_video_tracklets(
             "tracklet file not found", where=str(p), hint="run mf-tracklets build"
         ) from None
     except ValidationError as exc:
-        raise DataFormatError(
-            field_error(exc), where=str(p), hint="delete it and rerun mf-tracklets build"
-        ) from None
+        message = field_error(exc)
+        hint = "delete it and rerun mf-tracklets build"
+        if "lone surrogate" in message:
+            hint = f"rename the video (or the product) with a UTF-8 name in the split files, then {hint}"
+        raise DataFormatError(message, where=str(p), hint=hint) from None
     except OSError as exc:
         raise DataFormatError(
             f"unreadable tracklet file ({exc.strerror or exc})", where=str(p), hint="check the file"
@@ -398,12 +401,22 @@ def read_video_tracklets(
 
 def field_error(exc: ValidationError) -> str:
     """The first error of a validation as ``field 'a.b': msg`` (a dict key's error as ``field
-    'tracklets.0.boxes': key '-3': msg``)."""
+    'tracklets.0.boxes': key '-3': msg``; one of the whole file, its JSON, as ``msg``)."""
     err = exc.errors()[0]
     loc = [str(x) for x in err["loc"]]
     if loc and loc[-1] == "[key]":
         return f"field '{'.'.join(loc[:-2])}': key {loc[-2]!r}: {validation_text(err)}"
+    if not loc:
+        return _surrogate_or(validation_text(err))
     return f"field '{'.'.join(loc)}': {validation_text(err)}"
+
+
+def _surrogate_or(message: str) -> str:
+    """``message``, said plainly when it is about a lone UTF-16 surrogate (``\\udcff``: a file
+    name that is not UTF-8, half an emoji), which tracklet files (strict UTF-8 JSON) cannot hold."""
+    if "surrogate" not in message:
+        return message
+    return f"a product id or video path holds a lone surrogate (a name that is not UTF-8 text) ({message})"
 
 
 def _check_owner(p: Path, vt: VideoTracklets, video: str | None, product_id: str | None) -> None:
@@ -478,7 +491,15 @@ def write_video_tracklets(
     a :class:`DataFormatError` names the file and the field instead.
     """
     p = tracklet_file(dataset, vt.video, vt.product_id, shared=shared)
-    text = vt.model_dump_json(indent=1) + "\n"
+    try:
+        text = vt.model_dump_json(indent=1) + "\n"
+    except PydanticSerializationError as exc:  # a lone surrogate: a name that is not UTF-8 text
+        raise DataFormatError(
+            f"cannot write the tracklet file of product {vt.product_id!r}, video {vt.video!r}: "
+            f"{_surrogate_or(str(exc))}; nothing written",
+            where=str(p),
+            hint="rename the video (or the product) with a UTF-8 name in the split files and rerun",
+        ) from None
     try:
         VideoTracklets.model_validate_json(text)
     except ValidationError as exc:

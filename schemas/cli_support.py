@@ -246,7 +246,10 @@ def _report(exc: BaseException, message: str, as_json: bool) -> None:
     :func:`error_document` on stdout."""
     interrupted = isinstance(exc, KeyboardInterrupt | click.exceptions.Abort)
     message = terminal_text(message)  # an error may quote what a site sent
-    click.echo(message if interrupted else f"error: {message}", err=True)
+    line = message if interrupted else f"error: {message}"
+    # a path holding a lone surrogate (a file name that is not UTF-8) shown as its escape, on
+    # any stderr (a strict one too), instead of a UnicodeEncodeError in place of the error
+    click.echo(_encodable(line, sys.stderr), err=True)
     _print_error_document(exc, message, as_json)
 
 

@@ -56,7 +56,7 @@ from schemas.geometry import Box, plain_boxes_valid, valid_box_array
 from schemas.paths import MAX_NAME, MAX_PATH, PathEscapeError, UnsafePathValue, check_relpath
 from schemas.redact import redacted_logger
 from schemas.taxonomy import Partition, partition_from_source_code
-from schemas.text_input import decode_utf8, load_json
+from schemas.text_input import decode_utf8, has_surrogate, load_json
 
 log = redacted_logger(__name__)
 
@@ -434,6 +434,13 @@ def _parse(data: Any, where: str, *, owned: bool, box_arrays: bool = False) -> O
         except ValidationError as exc:
             err = exc.errors()[0]
             field = _field_path(err["loc"])
+            named = next((k for k in value if not field and isinstance(k, str) and has_surrogate(k)), None)
+            if named is not None:  # pydantic names no field: the field's own name is not text
+                raise DataFormatError(
+                    f"product '{pid}': field '{named}': its name holds a lone surrogate (not UTF-8 text)",
+                    where=where,
+                    hint="rename or remove that field",
+                ) from None
             cause = (err.get("ctx") or {}).get("error")
             if isinstance(cause, UnsafePathValue):
                 raise PathEscapeError(

@@ -26,6 +26,12 @@ from schemas.errors import DataFormatError, MFError
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def has_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a UTF-16 surrogate (valid JSON ``"\\udcff"``, a file name that is
+    not UTF-8 decoded by Python): not text a UTF-8 file or a strict JSON reader can hold."""
+    return _SURROGATE.search(text) is not None
+
+
 def clean_text(text: str) -> str:
     """``text`` with each lone UTF-16 surrogate (a title cut inside an emoji's pair, a valid
     JSON ``"\\ud83d"``) replaced by U+FFFD; a pair that arrived as two code points is joined
