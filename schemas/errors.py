@@ -24,9 +24,9 @@ class MFError(Exception):
     exit_code = 2
 
     def __init__(self, message: str, *, where: str | None = None, hint: str | None = None) -> None:
-        self.message = redact(message)
-        self.where = None if where is None else redact(where)
-        self.hint = None if hint is None else redact(hint)
+        self.message = _redacted(message)
+        self.where = _redacted(where)
+        self.hint = _redacted(hint)
         super().__init__(self.render())
 
     def render(self) -> str:
@@ -39,6 +39,11 @@ class MFError(Exception):
         # picklable whatever a subclass's __init__ asks for (errors come back from cluster
         # workers): rebuilt from its attributes, __init__ not called again
         return _rebuild, (type(self), self.args, dict(self.__dict__))
+
+
+def _redacted(text: Any) -> Any:
+    """``text`` redacted when it is text (a caller's ``where`` may be a path object: kept)."""
+    return redact(text) if isinstance(text, str) else text
 
 
 def _rebuild(cls: type[MFError], args: tuple[Any, ...], state: dict[str, Any]) -> MFError:
