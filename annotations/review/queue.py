@@ -255,6 +255,7 @@ class Queue:
     accepted: int  #: videos the builder accepted (the population of the QA sample)
     sampled: int
     by_stem: dict[str, QueueItem] = field(default_factory=dict)
+    by_key: dict[tuple[str, str], QueueItem] = field(default_factory=dict)
     held_back: int = 0  #: flagged items the split files do not list (publish holds them back)
     missing_media: int = 0  #: held-back items whose video neither the dataset nor the collection holds
     #: videos left out of the queue because their split-file tracklet holds a bad box: one line
@@ -263,9 +264,18 @@ class Queue:
     #: items neither flagged nor sampled, queued for their live review decisions (:attr:`QueueItem.kept`);
     #: they follow the flagged ones (``items[flagged + kept:]`` is the QA sample)
     kept: int = 0
+    #: product -> the first line of :attr:`held_out` about it (why a request about its item is
+    #: refused: the file, product and field named)
+    held_out_products: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.index()
+
+    def index(self) -> None:
+        """Index :attr:`items` by stem (:attr:`by_stem`) and by (video, product) (:attr:`by_key`);
+        again after the items change."""
         self.by_stem = {it.stem: it for it in self.items}
+        self.by_key = {(it.video, it.product_id): it for it in self.items}
 
 
 def sample_draw(seed: int, video: str) -> float:
@@ -358,7 +368,10 @@ def build_queue(
     refused = {(b.path, b.product_id, b.video) for b in bad}
     held_out = [b.line() for b in bad]
     for line in held_out:
-        log.warning("held out of the review queue: %s (fix the box, then reload the page)", line)
+        log.warning("held out of the review queue: %s (fix that entry, then reload the page)", line)
+    held_by: dict[str, str] = {}
+    for b in bad:
+        held_by.setdefault(b.product_id, b.line())
     rows = read_entry_rows(root / "entries.jsonl") if (root / "entries.jsonl").is_file() else {}
     published = published_ids((pid for split in splits.values() for pid in split), rows)
     held = held_for_review(catalog, published) if catalog is not None else []
@@ -441,6 +454,7 @@ def build_queue(
         missing_media=sum(it.video_src is None for it in held_items),
         held_out=held_out,
         kept=len(kept),
+        held_out_products=held_by,
     )
 
 

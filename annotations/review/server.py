@@ -32,7 +32,9 @@ dataset's lock within :data:`LOCK_WAIT_S` (a publish or a build holds it) 503 na
 and so does any write that cannot take the catalog's write lock within that time (an sqlite3 shell
 in a transaction, a long writer), while the page's other requests keep answering (writes go
 through a connection of their own); an accept of an item without a DeepFashion2 class 400
-(choose one first); a request about an item that left the queue 410 saying why; anything
+(choose one first); a request about an item that left the queue 410 saying why (every request
+about one item, the item, its crops and files, a decision, an undo, looks at the queue as the
+dataset and the catalog are when it arrives: :meth:`ReviewApp.current_item`); anything
 unforeseen 500 (logged),
 so every request gets an answer.
 Requests naming a Host other than the bound address are refused (DNS rebinding), and so is
@@ -268,6 +270,8 @@ class ReviewApp:
             self._summaries: SummaryCache = {}  # the tracklet files' summaries, kept between builds
             #: stem -> why it left the queue, of each item that did since the start (none decided on)
             self.left: dict[str, str] = {}
+            #: (video, product) -> stem of each item in :attr:`left` (an undo by decision id)
+            self._left_keys: dict[tuple[str, str], str] = {}
             self._queue_stamp = self._dataset_stamp()
             self.queue: Queue = self._build_queue()
             rec = reconcile_picks(self.root, self.cat)
@@ -379,17 +383,28 @@ class ReviewApp:
                     )
                 carried.append(it)
             else:
-                self.left[it.stem] = self._left_note(it)
+                self.left[it.stem] = self._left_note(it, new)
+                self._left_keys[key] = it.stem
         if carried:
             head = new.flagged + new.kept
             new.items = sorted([*new.items[:head], *carried], key=lambda i: i.video) + new.items[head:]
             new.kept += len(carried)
-            new.by_stem = {it.stem: it for it in new.items}
+            new.index()
         for stem in new.by_stem:
             self.left.pop(stem, None)
+        for it in new.items:
+            self._left_keys.pop((it.video, it.product_id), None)
 
-    def _left_note(self, it: QueueItem) -> str:
-        """Why ``it`` left the queue, in words: what the catalog holds of its product now."""
+    def _left_note(self, it: QueueItem, new: Queue) -> str:
+        """Why ``it`` left the queue, in words: its product's split-file entry no longer reads
+        (held out of ``new``, the queue built now: the file, product and field named), else what
+        the catalog holds of its product now."""
+        held = new.held_out_products.get(it.product_id)
+        if held is not None:
+            return (
+                f"{it.stem} left the review queue: its split-file entry no longer reads ({held}); "
+                "fix that entry, then reload the page (nothing can be decided on it until then)"
+            )
         row = find_item(self.cat, it.product_id)
         if row is None:
             now = f"its product {it.product_id} is no longer in the catalog"
@@ -441,8 +456,35 @@ class ReviewApp:
             "left": dict(left),
         }
 
+    def current_item(self, stem: str) -> QueueItem:
+        """The item ``stem`` as the dataset and the catalog have it now: the one home of "is this
+        item still reviewable, and what is its state" for every request about one item (the
+        item, its crops, its files, a decision, an undo). The queue is built again first when
+        anything it is built from changed (:meth:`refresh_queue`: a ``mf clean`` rerun holding or
+        letting go an item, a tracklet build, a publish), so no request answers from a queue
+        built before; :class:`LeftQueue` (410, with why) for an item that left it, KeyError for
+        one it never held."""
+        with self.lock:
+            self.refresh_queue()
+            return self._queue_item(stem)
+
+    def current_item_of(self, video: str, product_id: str) -> QueueItem | None:
+        """:meth:`current_item` by (video, product): an undo by decision id names no stem;
+        None when no item of the queue, nor one that left it, is about it."""
+        with self.lock:
+            self.refresh_queue()
+            it = self.queue.by_key.get((video, product_id))
+            if it is not None:
+                return it
+            stem = self._left_keys.get((video, product_id))
+            note = self.left.get(stem) if stem is not None else None
+        if note is not None:
+            raise LeftQueue(note)
+        return None
+
     def _queue_item(self, stem: str) -> QueueItem:
-        """The queue's item ``stem``; :class:`LeftQueue` for one that left it, else KeyError."""
+        """The queue's item ``stem`` as last built (:meth:`current_item` brings it up to date
+        first); :class:`LeftQueue` for one that left it, else KeyError."""
         it = self.queue.by_stem.get(stem)
         if it is None:
             note = self.left.get(stem)  # read once: a rebuild may take it out meanwhile
@@ -503,7 +545,7 @@ class ReviewApp:
         return self._timing[key]
 
     def item_json(self, stem: str) -> dict[str, Any]:
-        it = self._queue_item(stem)
+        it = self.current_item(stem)
         timing = self.timing(it)
         out: dict[str, Any] = {
             "video": it.video,
@@ -554,7 +596,7 @@ class ReviewApp:
         return out
 
     def crops(self, stem: str, index: int) -> bytes:
-        it = self._queue_item(stem)
+        it = self.current_item(stem)
         path = it.tracklet_file(self.root)
         try:  # before the read: a file replaced in between gets a new key next time
             st = path.stat()
@@ -654,8 +696,7 @@ class ReviewApp:
         (:meth:`_kept_changing` when commits keep coming in between)."""
         for _ in range(RECHECKS):
             with self.lock:
-                self.refresh_queue()
-                it = self._queue_item(stem)
+                it = self.current_item(stem)
                 state = item_state(self.cat, it.product_id)
                 if self._dataset_stamp() == self._queue_stamp:
                     return it, state
@@ -748,6 +789,17 @@ class ReviewApp:
         finally:
             self._write_lock.release()
 
+    def _undo_target_current(self, decision_id: int) -> None:
+        """:class:`LeftQueue` when decision ``decision_id`` is about an item that left the queue
+        since the page loaded it (it has no live decision left: another page undid them, and a
+        rerun let it go); an unknown id is left to the undo to refuse."""
+        with self.lock:
+            rows = self.cat.read(
+                "SELECT video, product_id FROM review_decisions WHERE id = ?", (decision_id,)
+            )
+        if rows:
+            self.current_item_of(rows[0]["video"], rows[0]["product_id"])
+
     def _may_undo_pick(self, decision_id: int | None, item: QueueItem | None) -> bool:
         """Whether the undo asked for may be of a pick (a live ``tracklet`` decision of the
         item's video, or the one named), which writes the dataset's files (see :meth:`decide`)."""
@@ -768,7 +820,11 @@ class ReviewApp:
         seen = _int_field(body, "seen_decision", low=1) if "seen_decision" in body else _UNSEEN
         if seen is not _UNSEEN and (did is not None or not stem):
             raise BadRequest("seen_decision goes with video (an undo by id names its decision)")
-        item = self._queue_item(stem) if stem else None  # a shared video's item: its product's review
+        # the item as it is now (410 for one that left the queue); a shared video's item: its
+        # product's review
+        item = self.current_item(stem) if stem else None
+        if did is not None:
+            self._undo_target_current(did)
         pick = self._may_undo_pick(did, item)
         with self._dataset_lock() if pick else contextlib.nullcontext(), self._writing() as cat:
             if seen is not _UNSEEN and item is not None:
@@ -959,7 +1015,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self._media(path[len("/media/") :], head)
             if path == "/api/file":
                 which = (query.get("file") or [""])[0]
-                it = app._queue_item((query.get("video") or [""])[0])
+                it = app.current_item((query.get("video") or [""])[0])
                 if which.startswith("candidate-") and which[len("candidate-") :].isdigit():
                     return self._file(app.candidate_file(it, int(which[len("candidate-") :])), head)
                 if which not in ("video", "shop"):
