@@ -1191,7 +1191,7 @@ def review(
     # out: named here, the rest listed and decided on
     held_out = {(b.video, b.product_id): b for b in bad}
     for b in bad:
-        click.echo(f"warning: held out of the review (fix the box first): {b.line()}", err=True)
+        click.echo(f"warning: held out of the review (fix that entry first): {b.line()}", err=True)
     shared = shared_videos(heads)
     held_all, needs = _catalog_holds(dataset, catalog_path, heads)
     # no tracklet file, the split file's ground truth

@@ -641,6 +641,32 @@ def set_official_tracklet(dataset: str | os.PathLike[str], vt: VideoTracklets) -
     return written[0] if written else None
 
 
+def check_split_writable(dataset: str | os.PathLike[str], pairs: Iterable[tuple[str, str]]) -> None:
+    """Refuse (:class:`DataFormatError`) a write of the split-file tracklet of any ``(product,
+    video)`` of ``pairs`` whose entry the split file holds out (a malformed number in its
+    ``source``, a bad box in that video's tracklet: :func:`read_official_heads_rows`), naming the
+    file, product and field and what to do: nothing can be written into an entry that does not
+    read (the readers hold it out; its bytes stay for a person to fix). The other products'
+    entries of the file are written as usual."""
+    wanted = set(pairs)
+    if not wanted:
+        return
+    products = {pid for pid, _ in wanted}
+    root = Path(dataset)
+    for name in SPLIT_FILES:
+        p = root / name
+        if not p.is_file():
+            continue
+        _, bad = read_official_heads_rows(p)
+        for b in bad:
+            if b.product_id in products and (b.video is None or (b.product_id, b.video) in wanted):
+                raise DataFormatError(
+                    f"{b.line()}; the split file's tracklet of this product cannot be written until"
+                    " its entry reads (nothing was saved)",
+                    hint=HELD_OUT_HINT,
+                )
+
+
 class GroundTruthSource(Protocol):
     """What :func:`set_official_tracklets` reads of a video: a :class:`VideoTracklets`, or anything
     with its ``product_id``, ``video`` and ``official()``."""
@@ -665,6 +691,7 @@ def set_official_tracklets(dataset: str | os.PathLike[str], vts: Iterable[Ground
         before = _split_stamp(dataset)
         written = []
         todo = {(vt.product_id, vt.video): vt for vt in vts}
+        check_split_writable(dataset, todo)  # an entry held out is refused before any write
         for name in SPLIT_FILES:
             p = root / name
             if not todo or not p.is_file():

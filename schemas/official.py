@@ -1690,6 +1690,14 @@ def write_official_keeping(path: str | os.PathLike[str], entries: Mapping[str, O
     if got is not None and kept is not None and all(pid in kept[1] for pid in entries):
         write_official_entries(p, entries)
         return
+    _write_whole_keeping(p, entries)
+
+
+def _write_whole_keeping(p: Path, entries: Mapping[str, OfficialEntry]) -> None:
+    """Rewrite the split file ``p`` whole with ``entries`` put in: every other entry as it
+    decodes, one that does not decode (:class:`_Broken`: a malformed number, a key twice) as the
+    file holds it, byte for byte (raising as :func:`read_official_rows` does for a file that does
+    not read as a whole)."""
     _, data = _load(p)
     if not isinstance(data, dict):
         parse_official(data, where=str(p))  # raises, naming the file
@@ -1715,7 +1723,9 @@ def write_official_entries(path: str | os.PathLike[str], entries: Mapping[str, O
     next :func:`read_official_heads` (the review queue refreshed after a pick) checks no box
     again instead of scanning the whole file. Only the new entries are checked (decoded and
     validated from the bytes written). A file whose entries' places are not known (one the scan
-    cannot read) is read and written whole (:func:`read_official`, :func:`write_official`)."""
+    cannot read: a malformed number in another product's field, say) is written whole, every
+    other entry kept as the file holds it (:func:`_write_whole_keeping`: an entry the readers hold
+    out stays, byte for byte, for a person to fix)."""
 
     p = Path(path)
     got = _scanned_heads(p)  # where each entry is: kept, or one scan
@@ -1724,9 +1734,7 @@ def write_official_entries(path: str | os.PathLike[str], entries: Mapping[str, O
         kept = _entry_spans.get(identity) if identity is not None else None
     raw = p.read_bytes() if kept is not None else b""
     if got is None or kept is None or len(raw) != identity[3] or any(pid not in kept[1] for pid in entries):
-        split = read_official(p)
-        split.update(entries)
-        write_official(p, split)
+        _write_whole_keeping(p, entries)
         return
     heads, places, bad = dict(kept[0]), kept[1], kept[2]
     new: dict[str, bytes] = {}

@@ -25,13 +25,17 @@ import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotations.refresh_mark import BY_PICK, clear_pending, pending_by, refresh_if_pending, set_pending
 from annotations.tracklet_files import (
+    HELD_OUT_HINT,
+    check_split_writable,
     dataset_lock,
     dataset_shared_videos,
+    load_split_heads_rows,
     read_video_tracklets,
     set_official_tracklet,
     tracklet_file,
@@ -112,6 +116,22 @@ def _tables_current(root: Path, unfinished: bool) -> bool:
     return not unfinished and tables_current(root)
 
 
+def _refreshed(root: Path, refresh: Callable[[], object]) -> bool:
+    """Run ``refresh`` (a published folder's description written again); False, with a warning,
+    when a split-file entry the readers hold out (a malformed number, a bad box: another
+    product's) keeps the tables from reading the split file whole: the refresh-pending mark stays,
+    so the first write or review start after the fix refreshes the folder (what ``mf-tracklets
+    build`` does). Any other error is raised."""
+    try:
+        refresh()
+    except DataFormatError as exc:
+        if not load_split_heads_rows(root)[1]:
+            raise
+        log.warning("the folder's description is not refreshed: %s (%s)", exc.render(), HELD_OUT_HINT)
+        return False
+    return True
+
+
 def _apply_pick(root: Path, video: str, index: int | None, product_id: str | None) -> bool:
     """:func:`_set_ground_truth` under the refresh-pending mark, then the refresh (of the whole
     folder when a killed run left the mark); True when a file changed. The caller holds the
@@ -120,11 +140,13 @@ def _apply_pick(root: Path, video: str, index: int | None, product_id: str | Non
     current = _tables_current(root, unfinished)
     set_pending(root, BY_PICK)
     changed = _set_ground_truth(root, video, index, product_id)
+    done = True
     if unfinished:
-        refresh_if_pending(root)
+        done = _refreshed(root, lambda: refresh_if_pending(root))
     elif changed:
-        _refresh(root, [(video, product_id)], current)
-    clear_pending(root, BY_PICK)
+        done = _refreshed(root, lambda: _refresh(root, [(video, product_id)], current))
+    if done:
+        clear_pending(root, BY_PICK)
     return changed
 
 
@@ -158,6 +180,9 @@ def decide(
         if kind == "tracklet":
             vt = _tracklets_with(root, video, tracklet, required=True, product_id=product_id)
             extra = {"ground_truth": vt.ground_truth, "tracklets": fingerprint(vt)}
+            # its split-file entry must take the pick: one the readers hold out (a malformed
+            # number in its source, a bad box) is refused, naming it, before anything is stored
+            check_split_writable(root, [(product_id, video)])
         d, created = record_decision(
             cat,
             video=video,
@@ -206,6 +231,7 @@ def undo(
     superseded. A repeated ``request_id`` changes no file.
     """
     root = Path(dataset)
+    _check_undo_writable(root, cat, decision_id, video=video, product_id=product_id, request_id=request_id)
     d, created = undo_decision(cat, decision_id, video=video, product_id=product_id, request_id=request_id)
     if (
         not created
@@ -223,6 +249,38 @@ def undo(
         else:
             _apply_pick(root, d.video, before, d.product_id)
     return d, created
+
+
+def _check_undo_writable(
+    root: Path,
+    cat: Catalog,
+    decision_id: int | None,
+    *,
+    video: str | None,
+    product_id: str | None,
+    request_id: str | None,
+) -> None:
+    """Refuse, before anything is stored, the undo of a pick whose split-file entry the readers
+    hold out (:func:`~annotations.tracklet_files.check_split_writable`): its file side could not
+    be written. The decision is the one :func:`~schemas.review.undo_decision` would take back (a
+    retried ``request_id`` is left to it: it changes no file)."""
+    if request_id is not None and cat.read(
+        "SELECT 1 FROM review_decisions WHERE undo_request_id = ?", (request_id,)
+    ):
+        return
+    if decision_id is not None:  # its video's decisions only (an indexed read)
+        found = cat.read("SELECT video FROM review_decisions WHERE id = ?", (decision_id,))
+        if not found:
+            return  # undo_decision says there is no such decision
+        video = found[0]["video"]
+    live = list_decisions(cat, video=video)
+    if decision_id is not None:
+        target = next((d for d in live if d.id == decision_id), None)
+    else:
+        mine = [d for d in live if product_id is None or d.product_id == product_id]
+        target = mine[-1] if mine else None
+    if target is not None and target.kind == "tracklet" and not target.superseded:
+        check_split_writable(root, [(target.product_id, target.video)])
 
 
 @dataclass
@@ -296,11 +354,13 @@ def _reconcile(root: Path, cat: Catalog, out: Reconciled, *, unfinished: bool = 
         if _set_ground_truth(root, video, after, pid):
             out.fixed.append(video)
             fixed.append((video, pid))
+    done = True
     if unfinished:
-        refresh_if_pending(root)  # every file hashed again
+        done = _refreshed(root, lambda: refresh_if_pending(root))  # every file hashed again
     elif fixed:
-        _refresh(root, fixed, current)
-    clear_pending(root, BY_PICK)
+        done = _refreshed(root, lambda: _refresh(root, fixed, current))
+    if done:
+        clear_pending(root, BY_PICK)
 
 
 def reconcile(dataset: str | os.PathLike[str], cat: Catalog) -> list[str]:
