@@ -280,10 +280,22 @@
     try {
       item = await getJSON("/api/item", { video: stem });
     } catch (e) {
-      if (S.want === stem) {
-        const here = S.cur ? "; the page still shows " + S.cur + ", and a decision goes to it" : "";
-        status("cannot load " + stem + ": " + e.message + here, true);
+      if (S.want !== stem) return false;
+      if (e.status === 410) {
+        // it left the queue since the list was loaded (a clean rerun let it go): the list follows,
+        // and the status says why (the video shown stays, unless it is the one that left)
+        try {
+          await loadQueue();
+        } catch (_e) {
+          // the status below says why this one did not load; the next move loads again
+        }
+        if (S.want !== stem && S.want !== null) return false; // another video chosen meanwhile
+        const here = S.cur ? "; the page shows " + S.cur : "";
+        status(e.message + here, true);
+        return false;
       }
+      const here = S.cur ? "; the page still shows " + S.cur + ", and a decision goes to it" : "";
+      status("cannot load " + stem + ": " + e.message + here, true);
       return false;
     }
     if (S.want !== stem) return false; // another video was chosen meanwhile (a click while the page loads)
@@ -676,6 +688,14 @@
       try {
         res = await saving("undoing", () => post("/api/undo", body));
       } catch (e) {
+        if (id != null && e.status === 410) {
+          // its item left the queue (nothing of it is live any more): no later u can undo it,
+          // so it leaves this page's undo list; the status says why
+          S.undo.pop();
+          await showStored();
+          status("not undone: " + e.message + " (taken off this page's undo list)", true);
+          return;
+        }
         // refused: the decision stays this page's next to undo (never another page's decision
         // in its place); the status says how to go on
         const refused = id != null && e.status >= 400 && e.status < 500;
