@@ -68,6 +68,10 @@ SIGNALS: dict[str, str] = {
     " (which never sees the shop image) holds (1 when inference tracking is unknown): low when the"
     " tracklet strings together detections that appearance alone keeps apart, e.g. the item on some"
     " frames and another garment on others",
+    "jump_shop": "largest difference of the mean shop match score of the tracklet's detections before"
+    " and after a box jump (consecutive boxes at IoU < 0.2; 0 without one): the tracklet joins a part"
+    " the shop image matches to a part it does not, e.g. the item on the first frames and another"
+    " person's look-alike garment, which took the pivot, on the later ones",
 }
 
 
@@ -180,6 +184,19 @@ def _extents(
     return float(np.mean(nested.any(axis=1))), float(np.mean(holds.any(axis=1)))
 
 
+#: ``jump_shop`` and ``jump_share``: consecutive tracklet boxes overlapping below this IoU jumped.
+JUMP_IOU = 0.2
+
+
+def _jump_shop(member_shop: np.ndarray, steps: np.ndarray) -> float:
+    """``jump_shop`` of :data:`SIGNALS` from the IoUs of consecutive boxes (``steps``)."""
+    shop = np.asarray(member_shop, np.float64)
+    best = 0.0
+    for k in np.flatnonzero(steps < JUMP_IOU):
+        best = max(best, abs(float(np.mean(shop[: k + 1]) - np.mean(shop[k + 1 :]))))
+    return best
+
+
 def tracklet_signals(
     member_frames: np.ndarray,
     member_boxes: np.ndarray,
@@ -248,7 +265,7 @@ def tracklet_signals(
         "det_p20": float(np.percentile(member_det_scores, 20)) if n else 0.0,
         "shop_low": float(np.mean(np.asarray(member_shop) < 0.5)) if n else 1.0,
         "step_iou": float(np.mean(steps)) if len(steps) else 1.0,
-        "jump_share": float(np.mean(steps < 0.2)) if len(steps) else 0.0,
+        "jump_share": float(np.mean(steps < JUMP_IOU)) if len(steps) else 0.0,
         "area_jump": float(ratios.max()) if len(ratios) else 0.0,
         "rival_share": float(np.mean(rival)) if n else 0.0,
         "pivot_class": float(pc is not None and pc == ref_class),
@@ -277,6 +294,7 @@ def tracklet_signals(
             if member_track is not None and n
             else 1.0
         ),
+        "jump_shop": _jump_shop(member_shop, steps),
     }
 
 

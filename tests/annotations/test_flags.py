@@ -200,6 +200,20 @@ def test_track_agree_is_the_largest_share_one_inference_tracklet_holds():
     assert tracklet_signals(**kw)["track_agree"] == 1.0  # inference tracking unknown
 
 
+def test_jump_shop_is_the_shop_score_step_across_a_box_jump():
+    # seed 5104's trousers: the item (shop 0.1) on frames 0 and 2, then the box jumps to another
+    # person's look-alike trousers (shop ~1.0, the pivot) on frames 4 and 6
+    kw = _four_members([3, 3, 3, 3], [0.1, 0.1, 1.0, 0.9], 0.7)
+    item, other = [10.0, 10.0, 50.0, 90.0], [100.0, 200.0, 140.0, 280.0]
+    jumped = {**kw, "member_boxes": np.array([item, item, other, other])}
+    assert tracklet_signals(**jumped)["jump_shop"] == pytest.approx(0.95 - 0.1)
+    # the same scores without a jump (the boxes overlap throughout): 0
+    assert tracklet_signals(**kw)["jump_shop"] == 0.0
+    # a jump between two parts the shop image matches alike: small
+    alike = {**jumped, "member_shop": np.array([0.9, 0.95, 1.0, 0.9])}
+    assert tracklet_signals(**alike)["jump_shop"] == pytest.approx(0.025)
+
+
 def test_the_builder_gives_track_agree_from_the_inference_tracklets():
     """The builder's signals: members 0, 2, 3 and 5 of the training tracklet; inference tracking
     put 0 and 2 in one tracklet and 3 and 5 in another, so no tracklet holds more than half."""
