@@ -930,10 +930,10 @@ class RayPool(Pool):
             # death: run again, elsewhere, unless it has killed its worker max_retries times already
             why, worker = ray_line(exc), self.worker_ids[i]
             self._drop(i)
-            self._replace(i)
-            if self.stopped:  # not run again after a stop: cancelled (a rerun does it)
-                self.cancelled.append(tag)
+            if self.stopped:  # not run again after a stop: cancelled (a rerun does it), and no
+                self.cancelled.append(tag)  # worker started in its place: none would get work
                 return None
+            self._replace(i)
             if deaths < self.max_retries:
                 self.worker_retries.append({"tag": tag, "worker": worker, "reason": why})
                 self._queue.appendleft((task, tag, key, deaths + 1))
@@ -950,7 +950,16 @@ class RayPool(Pool):
 
     def cancel_pending(self) -> int:
         self.stopped = True
+        self._stop_starting()
         return self._cancel_queued()
+
+    def _stop_starting(self) -> None:
+        """Kill the replacements still starting: after a stop none would be given work (a worker
+        started and killed at once could hold its CPU for seconds after the kill)."""
+        for _, actor, _ in self._starting.values():
+            with contextlib.suppress(Exception):
+                ray.kill(actor, no_restart=True)
+        self._starting.clear()
 
     def _cancel_queued(self) -> int:
         """Cancel the queued tasks (new ones, and those put back after their worker died)."""
@@ -965,10 +974,7 @@ class RayPool(Pool):
         self.cancelled.extend(res.tag for res in self._ready)  # never handed to the caller
         self._inflight.clear()
         self._ready.clear()
-        for _, actor, _ in self._starting.values():
-            with contextlib.suppress(Exception):
-                ray.kill(actor, no_restart=True)
-        self._starting.clear()
+        self._stop_starting()
         for i in range(len(self._actors)):
             if self._alive[i]:
                 self._drop(i, lost=False)

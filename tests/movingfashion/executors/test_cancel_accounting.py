@@ -81,7 +81,8 @@ def _wait_for(check, what: str, timeout_s: float = 60.0) -> None:
 @pytest.mark.parametrize("seen", ["before", "after"])
 def test_a_ray_task_put_back_by_its_workers_death_is_cancelled_by_a_stop(ray_session, tmp_path, seen):
     """One worker, three tasks; task 0 kills the worker. ``before``: the death is seen (task 0 is
-    back in the queue, waiting for the replacement) before the stop; ``after``: after it."""
+    back in the queue, waiting for the replacement) before the stop; ``after``: after it. No
+    replacement is left starting once the pool is stopped."""
     from movingfashion.executors.ray_backend import RayExecutor
 
     with RayExecutor(workers=1) as ex, ex.pool(partial(_dies_first, tmp_path)) as pool:
@@ -99,5 +100,8 @@ def test_a_ray_task_put_back_by_its_workers_death_is_cancelled_by_a_stop(ray_ses
         assert n == (3 if seen == "before" else 2)
         got = list(pool.drain())
         assert got == [] and sorted(pool.cancelled) == [0, 1, 2]
+        # no worker starts in the dead one's place after the stop (``after``: one was started and
+        # killed at close, and held a CPU for seconds after the kill: "1 of 2 CPUs still taken")
+        assert pool._starting == {}
     assert _runs(tmp_path, 0) == 1  # not run again after the stop
     assert _runs(tmp_path, 1) == _runs(tmp_path, 2) == 0
