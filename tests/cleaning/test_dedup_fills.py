@@ -127,33 +127,21 @@ def test_reposts_filling_a_portrait_frame_are_duplicates_of_their_landscape_sour
     ) == [["bars2", "src2"]]
 
 
-@pytest.fixture(scope="module")
-def filled_world(tmp_path_factory):
-    """A small world with two crop-to-fill and two blurred-fill re-posts, and two retakes."""
-    from movingfashion.world.config import WorldConfig
-    from movingfashion.world.generate import generate_world
-
-    out = tmp_path_factory.mktemp("filled-world") / "world"
-    generate_world(out, 20, 48, quick=True, config=WorldConfig(filled_reposts=2, retakes=2), workers=1)
-    return out
-
-
 @pytest.mark.slow
-def test_world_filled_reposts_are_found_and_nothing_else(filled_world):
-    from movingfashion.world.dedup_eval import kind_scores, world_records
-    from movingfashion.world.truth import FILLED_VARIANTS, load_world
+def test_world_filled_reposts_are_found_and_nothing_else(dedup_world, world_dedup):
+    """A small world with two crop-to-fill and two blurred-fill re-posts, and two retakes."""
+    from movingfashion.world.truth import FILLED_VARIANTS
 
-    truth = load_world(filled_world)
-    cfg = DedupConfig()
-    recs = world_records(filled_world, truth, cfg)
-    scores = kind_scores(truth, find_video_duplicates(recs, cfg))
+    world = dedup_world("filled")
+    found = world_dedup(world)
+    truth, recs, scores = found.truth, found.records, found.scores
     for kind in [*FILLED_VARIANTS, "exact", "reencode", "subclip"]:
         assert scores[str(kind)]["n"] >= 1
         assert scores[str(kind)]["recall"] == 1.0 and scores[str(kind)]["precision"] == 1.0, (kind, scores)
     assert scores["false_pairs"]["pairs"] == [] and scores["hard_negatives"]["merged"] == 0
     # the fill is found on the blurred-fill re-posts, where the truth put the picture, and nowhere else
     by_id = {v.video_id: v for v in truth.videos}
-    plain = world_records(filled_world, truth, DedupConfig(strip_blurred_fill=False))
+    plain = world_dedup(world, DedupConfig(strip_blurred_fill=False)).records
     for r, p in zip(recs, plain, strict=True):
         v = by_id[r.key]
         if v.variant == "blur_fill":

@@ -110,29 +110,16 @@ def test_a_clip_off_centre_between_two_bars_is_a_duplicate(tmp_path):
     assert sorted(map(sorted, res.clusters)) == [["src", "tall", "wide"]]
 
 
-@pytest.fixture(scope="module")
-def flipped_world(tmp_path_factory):
+@pytest.mark.slow
+def test_world_mirrored_turned_and_reframed_reposts_are_found_and_nothing_else(dedup_world, world_dedup):
     """A small world with one mirrored re-post per quarter turn and one frame-rate, 16:9 pillarbox
     and trimmed re-post planted, and two retakes (hard negatives)."""
-    from movingfashion.world.config import WorldConfig
-    from movingfashion.world.generate import generate_world
+    from movingfashion.world.dedup_eval import score_margin
+    from movingfashion.world.truth import MIRRORED_ROTATED_VARIANTS, REFRAMED_VARIANTS
 
-    out = tmp_path_factory.mktemp("flipped-world") / "world"
-    cfg = WorldConfig(mirrored_rotated_reposts=1, reframed_reposts=1, retakes=2)
-    generate_world(out, 20, 47, quick=True, config=cfg, workers=1)
-    return out
-
-
-@pytest.mark.slow
-def test_world_mirrored_turned_and_reframed_reposts_are_found_and_nothing_else(flipped_world):
-    from movingfashion.world.dedup_eval import kind_scores, score_margin, world_records
-    from movingfashion.world.truth import MIRRORED_ROTATED_VARIANTS, REFRAMED_VARIANTS, load_world
-
-    truth = load_world(flipped_world)
     cfg = DedupConfig()
-    recs = world_records(flipped_world, truth, cfg)
-    res = find_video_duplicates(recs, cfg)
-    scores = kind_scores(truth, res)
+    found = world_dedup(dedup_world("flipped"), cfg)
+    truth, recs, res, scores = found.truth, found.records, found.result, found.scores
     for kind in [*MIRRORED_ROTATED_VARIANTS, *REFRAMED_VARIANTS, "exact", "reencode", "subclip"]:
         assert scores[str(kind)]["n"] >= 1
         assert scores[str(kind)]["recall"] == 1.0 and scores[str(kind)]["precision"] == 1.0, (kind, scores)

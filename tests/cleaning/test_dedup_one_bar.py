@@ -7,36 +7,21 @@ import re
 import pytest
 
 from cleaning.config import DedupConfig
-from cleaning.dedup import find_video_duplicates
-
-
-@pytest.fixture(scope="module")
-def one_bar_world(tmp_path_factory):
-    """A small world with three one-bar re-posts and two retakes (a seed not tuned on)."""
-    from movingfashion.world.config import WorldConfig
-    from movingfashion.world.generate import generate_world
-
-    out = tmp_path_factory.mktemp("one-bar-world") / "world"
-    generate_world(out, 20, 53, quick=True, config=WorldConfig(one_bar_reposts=3, retakes=2), workers=1)
-    return out
 
 
 @pytest.mark.slow
-def test_world_one_bar_reposts_are_found_their_bar_cut_and_nothing_else_changes(one_bar_world):
-    from movingfashion.world.dedup_eval import kind_scores, world_records
-    from movingfashion.world.truth import load_world
-
-    truth = load_world(one_bar_world)
-    cfg = DedupConfig()
-    recs = world_records(one_bar_world, truth, cfg)
-    scores = kind_scores(truth, find_video_duplicates(recs, cfg))
+def test_world_one_bar_reposts_are_found_their_bar_cut_and_nothing_else_changes(dedup_world, world_dedup):
+    """A small world with three one-bar re-posts and two retakes (a seed not tuned on)."""
+    world = dedup_world("one_bar")
+    found = world_dedup(world)
+    truth, recs, scores = found.truth, found.records, found.scores
     assert scores["one_bar"]["n"] == 3
     for kind in ("one_bar", "exact", "reencode", "subclip"):
         assert scores[kind]["recall"] == 1.0 and scores[kind]["precision"] == 1.0, (kind, scores)
     assert scores["false_pairs"]["pairs"] == [] and scores["hard_negatives"]["merged"] == 0
     # the bar is cut where the truth put the clip; every other video's box is the old rule's
     by_id = {v.video_id: v for v in truth.videos}
-    old = world_records(one_bar_world, truth, DedupConfig(max_lone_bar=0))
+    old = world_dedup(world, DedupConfig(max_lone_bar=0)).records
     for r, o in zip(recs, old, strict=True):
         v = by_id[r.key]
         if v.variant == "one_bar":

@@ -71,26 +71,13 @@ def test_rotations_off_find_none_and_on_pair_nothing_else(clips):
     assert dup == {("orig0", "turn90"), ("orig1", "turn180"), ("orig2", "turn270")}
 
 
-@pytest.fixture(scope="module")
-def rotated_world(tmp_path_factory):
-    """A small world with one re-post per quarter turn planted (and nothing else new)."""
-    from movingfashion.world.config import WorldConfig
-    from movingfashion.world.generate import generate_world
-
-    out = tmp_path_factory.mktemp("rotated-world") / "world"
-    generate_world(out, 20, 47, quick=True, config=WorldConfig(rotated_reposts=1), workers=1)
-    return out
-
-
 @pytest.mark.slow
-def test_world_rotated_reposts_are_found_with_their_turn_and_nothing_else(rotated_world):
-    from movingfashion.world.dedup_eval import kind_scores, world_records
-    from movingfashion.world.truth import ROTATED_VARIANTS, load_world
+def test_world_rotated_reposts_are_found_with_their_turn_and_nothing_else(dedup_world, world_dedup):
+    """A small world with one re-post per quarter turn planted (and nothing else new)."""
+    from movingfashion.world.truth import ROTATED_VARIANTS
 
-    truth = load_world(rotated_world)
-    cfg = DedupConfig()
-    res = find_video_duplicates(world_records(rotated_world, truth, cfg), cfg)
-    scores = kind_scores(truth, res)
+    found = world_dedup(dedup_world("rotated"))
+    truth, res, scores = found.truth, found.result, found.scores
     for kind in [*ROTATED_VARIANTS, "exact", "reencode", "subclip"]:
         assert scores[str(kind)]["n"] >= 1
         assert scores[str(kind)]["recall"] == 1.0 and scores[str(kind)]["precision"] == 1.0, (kind, scores)
@@ -104,14 +91,9 @@ def test_world_rotated_reposts_are_found_with_their_turn_and_nothing_else(rotate
 
 
 @pytest.mark.slow
-def test_world_without_rotated_reposts_gets_no_new_duplicate(repost_world):
-    from movingfashion.world.dedup_eval import kind_scores, world_records
-    from movingfashion.world.truth import load_world
-
-    truth = load_world(repost_world)
-    cfg = DedupConfig()
-    recs = world_records(repost_world, truth, cfg)
-    on, off = find_video_duplicates(recs, cfg), find_video_duplicates(recs, DedupConfig(match_rotated=False))
+def test_world_without_rotated_reposts_gets_no_new_duplicate(repost_world, world_dedup):
+    found = world_dedup(repost_world)
+    on, off = found.result, find_video_duplicates(found.records, DedupConfig(match_rotated=False))
     assert sorted(map(sorted, on.clusters)) == sorted(map(sorted, off.clusters))
     assert not any("rotated" in p.transform for p in on.pairs)
-    assert kind_scores(truth, on)["false_pairs"]["pairs"] == []
+    assert found.scores["false_pairs"]["pairs"] == []

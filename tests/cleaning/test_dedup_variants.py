@@ -5,24 +5,22 @@ from __future__ import annotations
 import pytest
 
 from cleaning.config import DedupConfig
-from cleaning.dedup import find_video_duplicates, video_pair_evidence
-from movingfashion.world.dedup_eval import kind_scores, score_margin, world_records
-from movingfashion.world.truth import COPY_VARIANTS, load_world
+from cleaning.dedup import video_pair_evidence
+from movingfashion.world.dedup_eval import score_margin
+from movingfashion.world.truth import COPY_VARIANTS
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def detected(repost_world):
-    truth = load_world(repost_world)
+@pytest.fixture()
+def detected(repost_world, world_dedup):
     cfg = DedupConfig()
-    recs = world_records(repost_world, truth, cfg)
-    return truth, recs, cfg, find_video_duplicates(recs, cfg)
+    found = world_dedup(repost_world, cfg)
+    return found.truth, found.records, cfg, found.result
 
 
-def test_every_variant_kind_meets_the_precision_and_recall_goal(detected):
-    truth, _, _, res = detected
-    scores = kind_scores(truth, res)
+def test_every_variant_kind_meets_the_precision_and_recall_goal(repost_world, world_dedup):
+    scores = world_dedup(repost_world).scores
     assert set(COPY_VARIANTS) <= set(scores)  # every kind was planted and scored
     for kind in [*COPY_VARIANTS, "exact", "reencode", "subclip"]:
         s = scores[str(kind)]
