@@ -12,6 +12,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAIN = "".join(f"def test_{n}():\n    pass\n\n\n" for n in range(6))
+#: what ``tests.conftest.pytest_configure`` uses of torch: the runs below check the hooks' groups
+#: and ids, not torch, and each of their processes (a run, each of its xdist workers) paid 3-10 s
+#: importing the real one (most of the file's 60-300 s)
+TORCH_STUB = "def set_num_threads(n):\n    pass\n"
 
 
 def _pytest(
@@ -19,7 +23,11 @@ def _pytest(
 ) -> subprocess.CompletedProcess[str]:
     """A verbose pytest run of ``args`` in ``tmp_path`` (this repository importable), which must
     pass (``ok``) or fail; ``cache``: with pytest's cache (in ``tmp_path``), for ``--lf``."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    stub = tmp_path / "stub"  # holds no test
+    stub.mkdir(exist_ok=True)
+    (stub / "torch.py").write_text(TORCH_STUB)
+    path = [str(stub), str(ROOT), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     res = subprocess.run(
         [
             sys.executable,
@@ -31,6 +39,7 @@ def _pytest(
             "-v",
             "-p",
             "no:randomly",
+            "--assert=plain",  # no rewriting of every plugin's modules in each process (3x the CPU)
             *args,
         ],
         cwd=tmp_path,
