@@ -148,9 +148,13 @@ class Source(ABC):
                 looks_like_file = t.startswith("@") or "/" in t or Path(t).suffix != ""
                 what = "file not found" if looks_like_file else "not a target this source reads"
                 raise DataFormatError(f"cannot read target {target!r}: {what}", where="TARGETS", hint=hint)
-        for target in targets:  # list files read now: one naming itself is refused here
-            for _ in cls.expand_target(target.strip()):
-                pass
+        for target in targets:  # list files read whole now: one naming itself or nothing is refused
+            if not sum(1 for _ in cls.expand_target(target.strip())):
+                raise DataFormatError(
+                    "list file names no target (only blank or # comment lines)",
+                    where=str(target_path(target.strip())),
+                    hint=f"one target a line (mf-collect {cls.name} --help lists the forms)",
+                )
 
     @staticmethod
     def expand_target(target: str) -> Iterator[str]:

@@ -345,7 +345,14 @@ class Instagram(Source):
         super().check_targets(targets)
         for target in targets:
             for t in _targets(target.strip()):
-                for path in _structure_files(target_path(t)) or ():
+                paths = _structure_files(target_path(t))
+                if paths == []:
+                    raise DataFormatError(
+                        "folder holds no saved structure file (*.json, *.json.xz)",
+                        where=str(target_path(t)),
+                        hint="give the folder instaloader saved the posts' structures in, or a post, profile or hashtag",
+                    )
+                for path in paths or ():
                     read_structure(path)
 
     @classmethod

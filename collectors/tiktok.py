@@ -307,6 +307,12 @@ class TikTok(YtdlSource):
         for target in targets:
             for t in _targets(target.strip()):
                 paths = _info_paths(target_path(t))
+                if paths == []:
+                    raise DataFormatError(
+                        "folder holds no saved info file (*.json)",
+                        where=str(target_path(t)),
+                        hint="give the folder yt-dlp --write-info-json wrote, or a video, user or hashtag URL",
+                    )
                 if paths is not None:
                     for p in paths:
                         read_infos(p)
