@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from movingfashion.deepfashion2 import df2_to_yolo
+from movingfashion.deepfashion2 import check_df2_splits, df2_to_yolo
 from movingfashion.models.checkpoints import one_line, pick_device
 from movingfashion.models.detectors.base import refuse_other_checkpoint
 from movingfashion.models.detectors.ultralytics_backend import (
@@ -197,6 +197,7 @@ def train_detector(
         check_data_yaml(data_yaml)
     else:
         df2_root = df2_folder(df2_root)
+        check_df2_splits(df2_root)  # before ultralytics loads, builds the model and makes --out
     check_model(model)
     with offline_ultralytics(), no_eval_models():
         return _train(df2_root, out, epochs, imgsz, batch, model, device, data_yaml, patience, train_args)

@@ -31,13 +31,20 @@ from movingfashion.deepfashion2.reader import (
     resolve_root,
     split_dir,
 )
-from movingfashion.deepfashion2.yolo import YOLO_SPLIT, df2_to_yolo, write_yolo_dataset, yolo_line
+from movingfashion.deepfashion2.yolo import (
+    YOLO_SPLIT,
+    check_df2_splits,
+    df2_to_yolo,
+    write_yolo_dataset,
+    yolo_line,
+)
 
 __all__ = [
     "LANDMARK_COUNTS",
     "LANDMARK_SLOTS",
     "NUM_LANDMARK_SLOTS",
     "YOLO_SPLIT",
+    "check_df2_splits",
     "DF2Image",
     "DF2Item",
     "coco_categories",

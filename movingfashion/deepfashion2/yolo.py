@@ -191,22 +191,17 @@ def write_yolo_dataset(
     return out / "data.yaml"
 
 
-def df2_to_yolo(
+def check_df2_splits(
     df2_root: str | os.PathLike[str],
-    out_dir: str | os.PathLike[str],
     splits: tuple[str, ...] = ("train", "validation"),
     *,
-    progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
     val_as_train: bool = False,
     train_as_val: bool = False,
-) -> Path:
-    """Convert a DeepFashion2-format folder to a YOLO dataset; returns the ``data.yaml`` path.
-
-    Splits missing from ``df2_root`` are skipped; none present is a :class:`DataFormatError`, and
-    so is no ``train`` split among them unless ``val_as_train``, and no ``validation`` split
-    unless ``train_as_val`` (both checked before anything is written). ``progress`` wraps the
-    image loop (e.g. a progress bar).
-    """
+) -> list[str]:
+    """The splits of ``splits`` that ``df2_root`` holds (``<split>/annos``), as
+    :func:`df2_to_yolo` converts them; refused (:class:`DataFormatError` naming the folder) when
+    none is there, when no train split is among them unless ``val_as_train``, or no validation
+    split unless ``train_as_val``. Reads no annotation: callers check before building anything."""
     root = Path(df2_root)
     present = [s for s in splits if has_split(root, s)]
     if not present:
@@ -232,6 +227,27 @@ def df2_to_yolo(
             where=str(root),
             hint=NO_VAL_HINT,
         )
+    return present
+
+
+def df2_to_yolo(
+    df2_root: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    splits: tuple[str, ...] = ("train", "validation"),
+    *,
+    progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+    val_as_train: bool = False,
+    train_as_val: bool = False,
+) -> Path:
+    """Convert a DeepFashion2-format folder to a YOLO dataset; returns the ``data.yaml`` path.
+
+    Splits missing from ``df2_root`` are skipped; none present is a :class:`DataFormatError`, and
+    so is no ``train`` split among them unless ``val_as_train``, and no ``validation`` split
+    unless ``train_as_val`` (both checked before anything is written). ``progress`` wraps the
+    image loop (e.g. a progress bar).
+    """
+    root = Path(df2_root)
+    present = check_df2_splits(root, splits, val_as_train=val_as_train, train_as_val=train_as_val)
 
     def samples():
         for split in present:

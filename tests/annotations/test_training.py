@@ -190,3 +190,38 @@ def test_df2_takes_a_synthetic_world_folder_as_pretrain_matcher_does(tmp_path, c
     with pytest.raises(SystemExit) as exc:
         run_main(train_detector, ["--df2", str(world), "--out", str(tmp_path / "det_none"), "--json"])
     assert exc.value.code != 0 and "no DeepFashion2 split folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("drop", "message"),
+    [
+        (("train", "validation"), "no DeepFashion2 split folder with annos/ among ['train', 'validation']"),
+        (("validation",), "no validation split to convert"),
+        (("train",), "no train split to convert"),
+    ],
+    ids=["no split (a dataset folder)", "train only", "validation only"],
+)
+def test_a_df2_root_without_its_splits_is_refused_before_the_model_or_out(
+    tmp_path, capsys, monkeypatch, drop, message
+):
+    """The finding: `mf train-detector --df2 dataset` (a MovingFashion dataset, no annos/) loaded
+    ultralytics (its settings banner on stderr), built the YOLO model and made --out before the
+    conversion said the folder holds no DeepFashion2 split. Now the splits are checked first:
+    one line, exit 2, no model built, --out not made."""
+    import shutil
+
+    import ultralytics
+
+    from tests.movingfashion.helpers import make_df2_black
+
+    monkeypatch.setattr(ultralytics, "YOLO", lambda *a, **kw: pytest.fail("built the model"))
+    df2 = make_df2_black(tmp_path / "df2")
+    (df2 / "train.json").write_text("{}")  # as a dataset folder beside it would hold
+    for split in drop:
+        shutil.rmtree(df2 / split)
+    out = tmp_path / "det"
+    with pytest.raises(SystemExit) as exc:
+        run_main(train_detector, ["--df2", str(df2), "--out", str(out), "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith(f"error: {df2}: {message}") and err.count("\n") == 1, err
+    assert not out.exists()
