@@ -146,7 +146,14 @@ class Source(ABC):
                 checked_url(t, "TARGETS")
             if not t or not any(f.matches(t) for f in cls.target_forms):
                 looks_like_file = t.startswith("@") or "/" in t or Path(t).suffix != ""
-                what = "file not found" if looks_like_file else "not a target this source reads"
+                if is_url(t):  # never a file: say what is wrong with the URL
+                    what = (
+                        "a URL holds no space (a pasted one cut in two? write a space as %20)"
+                        if re.search(r"\s", t)
+                        else "not a URL this source reads"
+                    )
+                else:
+                    what = "file not found" if looks_like_file else "not a target this source reads"
                 raise DataFormatError(f"cannot read target {target!r}: {what}", where="TARGETS", hint=hint)
         for target in targets:  # list files read whole now: one naming itself or nothing is refused
             if not sum(1 for _ in cls.expand_target(target.strip())):

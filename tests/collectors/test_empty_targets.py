@@ -1,4 +1,4 @@
-"""A target that stands for nothing to collect is an input error, not a run of nothing.
+"""Targets no run can collect are refused naming what is wrong: a list or folder of nothing, a URL.
 
 The finding: ``mf-collect netaporter ids.txt`` with an id file of only comments (or zero bytes),
 ``mf-collect tiktok DIR/`` and ``mf-collect instagram DIR/`` with an empty folder said
@@ -59,3 +59,19 @@ def test_a_list_naming_one_target_among_comments_is_still_read(tmp_path, capsys)
     )
     assert code == 0, err
     assert "1234567" in out
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "what"),
+    [
+        ("urls", "http://exa mple.com/x.mp4", "a URL holds no space (a pasted one cut in two?"),
+        ("tiktok", "https://www.tiktok.com/@u/video/73 00", "a URL holds no space (a pasted one cut in two?"),
+        ("instagram", "https://www.instagram.com/someuser/", "not a URL this source reads"),
+    ],
+)
+def test_a_url_target_no_form_reads_is_not_called_a_missing_file(tmp_path, capsys, source, target, what):
+    """The finding: a URL target with a space in it (pasted unquoted parts) or one of a page the
+    source does not read was refused as "file not found", sending the user looking for a file."""
+    line = _refused(tmp_path, capsys, source, target)
+    assert line.startswith(f"error: TARGETS: cannot read target {target!r}: {what}")
+    assert "file not found" not in line
