@@ -294,16 +294,18 @@ def load_video_gt(world_dir: str | os.PathLike[str], video: WorldVideo) -> Video
 
 
 def _validated(validate: Any, data: Any, what: str, path: Path, hint: str) -> Any:
-    """``validate(data)``; a pydantic error becomes a :class:`DataFormatError` naming ``path``
-    with the first lines of the error."""
+    """``validate(data)``; a pydantic error becomes a :class:`DataFormatError` naming ``path``,
+    the first field at fault and what is wrong with it (and how many more problems there are)."""
     from pydantic import ValidationError
 
-    from schemas.errors import DataFormatError
+    from schemas.errors import DataFormatError, validation_text
 
     try:
         return validate(data)
     except ValidationError as exc:
-        first = str(exc).splitlines()
-        raise DataFormatError(
-            f"{what} does not parse: {' '.join(first[:2])}", where=str(path), hint=hint
-        ) from None
+        errors = exc.errors(include_url=False, include_input=False)
+        first = errors[0]
+        loc = ".".join(str(part) for part in first["loc"])
+        problem = f"field '{loc}': {validation_text(first)}" if loc else validation_text(first)
+        more = f"; {len(errors) - 1} more problem(s)" if len(errors) > 1 else ""
+        raise DataFormatError(f"{what} does not parse: {problem}{more}", where=str(path), hint=hint) from None

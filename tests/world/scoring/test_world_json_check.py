@@ -29,3 +29,21 @@ def test_a_world_json_that_is_a_folder_is_refused_naming_it(tmp_path):
     said = _said(load_world, tmp_path)
     assert str(tmp_path / "world.json") in said and "no world.json" in said
     assert said == _said(truth_boxes_for_dataset, tmp_path / "dataset", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("{}", "world.json does not parse: field 'seed': Field required; 2 more problem(s)"),
+        ('{"seed": 1, "products": [], "videos": 5}', "world.json does not parse: field 'videos': "),
+        ('{\n "seed": 1,\n "prod', "world.json does not parse: Invalid JSON: EOF while parsing"),
+    ],
+    ids=["empty object", "wrong type", "cut short"],
+)
+def test_a_world_json_that_does_not_parse_names_the_field(tmp_path, text, said):
+    """The finding: pydantic's first two lines were pasted in ("3 validation errors for
+    WorldTruth seed"), naming no field's problem; now the field, what is wrong, and how many more."""
+    (tmp_path / "world.json").write_text(text)
+    message = _said(load_world, tmp_path)
+    assert message.startswith(f"{tmp_path / 'world.json'}: {said}"), message
+    assert "validation error" not in message and "\n" not in message
