@@ -1217,10 +1217,6 @@ def review(
         return (results[name].video, results[name].product_id) if name in results else fileless[name][:2]
 
     if accept or reject or shops:
-        if catalog_path is None:
-            click.echo(
-                f"warning: {NO_CATALOG_WARNING.format(where=Path(dataset) / '.review.jsonl')}", err=True
-            )
         chosen = _shop_choices(shops, catalog_path)
         for name in [*accept, *reject, *chosen]:
             if name in out_names:
@@ -1237,6 +1233,10 @@ def review(
             for name, n in chosen.items()
         }
         _accept_classes(catalog_path, {name: target(name)[1] for name in accept})
+        if catalog_path is None:  # said once the decisions are known good: a refused one is one line
+            click.echo(
+                f"warning: {NO_CATALOG_WARNING.format(where=Path(dataset) / '.review.jsonl')}", err=True
+            )
         listed = _listed_by_decisions(dataset, catalog_path)  # before the legacy log is moved
         recs = [
             # an accept or reject of the same name stores its note: stored once

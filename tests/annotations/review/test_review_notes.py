@@ -79,3 +79,21 @@ def test_a_single_decision_takes_a_plain_note_and_a_shop_choice_keeps_it(review_
     with Catalog(review_setup.catalog) as cat:
         kinds = {(d.kind, d.note) for d in list_decisions(cat)}
     assert ("note", "the red one") in kinds and any(k == "shop" for k, _ in kinds), kinds
+
+
+def test_a_refused_decision_without_catalog_is_one_line_and_the_warning_follows_good_ones(
+    review_setup, capsys
+):
+    """The finding: without --catalog, the "no --catalog: decisions go to ... only" warning came
+    before the names were checked, so an unknown video was two lines on stderr (a warning about
+    decisions that were never stored, then the error). Now a refused call is the error alone; a
+    good one still warns."""
+    base = ["review", "--dataset", str(review_setup.dataset)]
+    code, _, err = run_tracklets([*base, "--accept", "nosuch_0"], capsys)
+    assert code == 2 and err.startswith("error: ") and "nosuch_0" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert read_decisions(review_setup.dataset) == {}
+    a = review_setup.facts["flagged"][0]
+    code, _, err = run_tracklets([*base, "--reject", a], capsys)
+    assert code == 0 and "warning: no --catalog: decisions go to" in err, err
+    assert read_decisions(review_setup.dataset)[a]["decision"] == "reject"
