@@ -73,6 +73,7 @@ def stats(
         world_truth = load_world(folder)
         with Catalog(catalog_path, read_only=True, must_exist=True) as cat:
             require_world_overlap(cat, world_truth, str(truth))
+            require_collected_files(cat, root)
             res["truth"] = score_cleaning(cat, root, world_truth, folder)
     emit(res, as_json, stats_human)
 
@@ -94,3 +95,17 @@ def require_world_overlap(catalog: Any, truth: Any, where: str) -> None:
             where=where,
             hint="pass the world this catalog was collected from",
         )
+
+
+def require_collected_files(catalog: Any, root: str) -> None:
+    """Refuse a ``--root`` that holds none of the catalog's collected videos and shop images (a
+    wrong folder), as mf clean and mf publish do, naming the option; not one scoring step's
+    missing image deep inside it."""
+    from schemas.items import AssetKind
+    from schemas.paths import check_collection_root
+
+    files: dict[str, list[str]] = {}
+    for a in catalog.assets():
+        if a.path and a.kind in (AssetKind.VIDEO, AssetKind.SHOP):
+            files.setdefault(f"{a.source}/{a.source_id}", []).append(a.path)
+    check_collection_root(root, files, items="items with collected files", nothing="nothing was scored")

@@ -282,6 +282,23 @@ def test_stats_with_a_world_that_knows_none_of_the_items_exits_2(seeded, small_w
     assert code == 0 and json.loads(out)["truth"]["scored_items"] > 0, err
 
 
+def test_stats_with_a_root_holding_none_of_the_files_names_the_option(seeded, small_world, tmp_path, capsys):
+    """The finding: ``mf stats --world W --root WRONG`` failed deep in the scoring on one file
+    ("WRONG/tiktok/.../shop-recovered.png: image file not found (check the image path)"); now it
+    is refused as mf clean and mf publish refuse a wrong root: one line naming --root, exit 2."""
+    from tests.mf_cli import run_mf
+
+    path, _ = seeded
+    wrong = tmp_path / "elsewhere"
+    wrong.mkdir()
+    args = ["stats", "--catalog", str(path), "--root", str(wrong), "--world", str(small_world)]
+    code, out, err = run_mf(args, capsys)
+    assert code == 2 and out == "" and "Traceback" not in err, err
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"error: {wrong}: --root lacks the collected files of "), line
+    assert "nothing was scored" in line and "the one mf-collect wrote" in line
+
+
 def test_a_wrong_carousel_pick_counts_as_a_published_wrong_pair(seeded, small_world, world_truth):
     """The association figures count only the wrong pairs the world plants: a carousel pick that
     chose another product's picture, left accepted, was published and reported nowhere but under
