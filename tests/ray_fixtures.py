@@ -1,21 +1,27 @@
 """Ray for the tests.
 
-``ray_session``: one local Ray per test module (2 CPUs, no dashboard, no usage stats), started by
-the module's first test that asks for it and shut down after the module's last, so no module
-inherits what another left running; pool workers get :data:`TEST_STARTUP_TIMEOUT_S` to start (a
-worker that cannot start fails its test with the pool's own error, well within pytest's timeout),
-and a module that leaves CPUs taken says so in the run's warnings when its Ray stops. Its address is
-``ray_session_address`` so a CLI run in a subprocess joins it instead of starting its own.
+``ray_session``: one local Ray (2 CPUs, no dashboard, no usage stats) for each run of consecutive
+tests that ask for it: started by the first, kept while the next test asks for it too (pytest's
+``nextitem``, :func:`pytest_runtest_teardown`), shut down after the last of the run (or at the end
+of the session), so no other test shares its process with Ray's threads and a test that needs
+Ray *not* to run in-process (a CLI joining another cluster) never finds it running; one Ray
+serves all the Ray test modules, instead of a start and a shutdown (5 to 19 s) per module. Pool
+workers get :data:`TEST_STARTUP_TIMEOUT_S` to start while it runs (a worker that cannot start fails
+its test with the pool's own error, well within pytest's timeout). When a module's last test
+using it ends, a module that left CPUs taken says so in the run's warnings, and the Ray is
+restarted for the next module, which would otherwise wait for them unexplained; a test that shut
+the Ray down gets the next one a fresh one. Its address is ``ray_session_address`` so a CLI run in
+a subprocess joins it instead of starting its own.
 ``two_nodes``: a real two-node cluster on loopback for one test (``ray start --head`` and ``ray
 start --address``, each a ``--block`` process in its own session with one CPU and its own custom
 resource), stopped at the end (SIGTERM, then SIGKILL of the nodes' process groups) even when the
 test fails. ``local_crop_cache``: the crop cache of the small world's dataset built locally once,
 the reference every Ray-built cache is compared with.
 
-Tests using it run last (``pytest_collection_modifyitems``), so no other test shares its process
-with Ray's threads, and tests that need Ray *not* to run in-process (a CLI joining another
-cluster) run before it starts. Under pytest-xdist (``make test``) each worker process keeps that
-order for the tests it is given, and a worker that runs one starts its own session Ray.
+Tests using it run last, in their collected order (``pytest_collection_modifyitems``), so they
+are consecutive and one Ray serves them all. Under pytest-xdist (``make test``, where they are one
+group handed to one worker, tests/conftest.py) each worker process keeps that order for the tests
+it is given, and a worker that runs one starts its own Ray.
 """
 
 from __future__ import annotations
@@ -48,44 +54,103 @@ RAY_INIT = {"num_cpus": 2, "include_dashboard": False}
 #: Seconds a pool worker may take to start in the tests (the toolkit's default is 600 s, pytest's
 #: timeout per test too): a worker that cannot start fails its test with the pool's own error.
 TEST_STARTUP_TIMEOUT_S = 240.0
-#: Seconds a module's Ray is given, when the module ends, to free the CPUs its tests used.
+#: Seconds the session's Ray is given, when a module's tests end, to free the CPUs they used.
 FREED_WAIT_S = 20.0
 
 
-@pytest.fixture(scope="module")
+class _SessionRay:
+    """The Ray that :func:`ray_session` started, while it runs: the patch that gives pool workers
+    :data:`TEST_STARTUP_TIMEOUT_S` (undone at its shutdown)."""
+
+    patch: pytest.MonkeyPatch | None = None
+
+    @classmethod
+    def start(cls):
+        import ray
+
+        from movingfashion.executors import ray_backend
+
+        for k, v in RAY_ENV.items():
+            os.environ.setdefault(k, v)
+        ray.init(address="local", object_store_memory=200 * 1024**2, log_to_driver=False, **RAY_INIT)
+        cls.patch = pytest.MonkeyPatch()
+        cls.patch.setattr(ray_backend, "STARTUP_TIMEOUT_S", TEST_STARTUP_TIMEOUT_S)
+        return ray
+
+    @classmethod
+    def stop(cls) -> None:
+        import ray
+
+        patch, cls.patch = cls.patch, None
+        try:
+            ray.shutdown()
+        finally:
+            if patch is not None:
+                patch.undo()
+
+
+@pytest.fixture()
 def ray_session():
-    """The ``ray`` module, initialised once for the test module."""
+    """The ``ray`` module, initialised: the Ray the previous test used when it asked for it too
+    and left it running, else a new one (:class:`_SessionRay`, stopped by
+    :func:`pytest_runtest_teardown`)."""
     import ray
 
-    from movingfashion.executors import ray_backend
+    if _SessionRay.patch is not None and ray.is_initialized():
+        return ray
+    if _SessionRay.patch is not None:  # a test shut it down
+        _SessionRay.stop()
+    return _SessionRay.start()
 
-    for k, v in RAY_ENV.items():
-        os.environ.setdefault(k, v)
-    ray.init(address="local", object_store_memory=200 * 1024**2, log_to_driver=False, **RAY_INIT)
+
+def _uses_ray_session(item: pytest.Item | None) -> bool:
+    return item is not None and "ray_session" in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    """After a test's teardown, with the session's Ray running: when the test was its module's
+    last one using it, checks that no CPUs are left taken (and restarts Ray for the next module
+    if some are); stops it unless the next test asks for it too."""
     try:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(ray_backend, "STARTUP_TIMEOUT_S", TEST_STARTUP_TIMEOUT_S)
-            yield ray
-            _report_taken_cpus(ray)
+        return (yield)
     finally:
-        ray.shutdown()
+        if _SessionRay.patch is not None:
+            import ray
+
+            keep = _uses_ray_session(nextitem)
+            if getattr(item, "path", None) != getattr(nextitem, "path", None) and ray.is_initialized():
+                module = item.nodeid.split("::")[0]
+                keep = _report_taken_cpus(ray, module, restart=keep) and keep
+            if not keep:
+                _SessionRay.stop()
 
 
-def _report_taken_cpus(ray) -> None:
-    """One warning when the module's tests left some of its Ray's CPUs taken (an actor or a
-    task still running): what a later test's pool would otherwise wait for, unexplained."""
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The session's Ray stopped if a test left it running (an interrupted run)."""
+    if _SessionRay.patch is not None:
+        _SessionRay.stop()
+
+
+def _report_taken_cpus(ray, module: str, *, restart: bool) -> bool:
+    """Whether all the session Ray's CPUs are free once ``module``'s tests ended (given
+    :data:`FREED_WAIT_S`); if not, one warning (an actor or a task still running: what a later
+    test's pool would otherwise wait for, unexplained), saying so when Ray is restarted for the
+    next module."""
     deadline = time.monotonic() + FREED_WAIT_S
     total = ray.cluster_resources().get("CPU", 0)
     while (free := ray.available_resources().get("CPU", 0)) < total and time.monotonic() < deadline:
         time.sleep(0.2)
-    if free < total:  # in the run's warnings summary (a fixture's stderr is not shown)
+    if free < total:  # in the run's warnings summary (a hook's stderr is not shown)
+        then = "; Ray restarted for the next module" if restart else ""
         warnings.warn(
-            f"ray_session: {total - free:g} of {total:g} CPUs still taken when the module ended",
+            f"ray_session: {total - free:g} of {total:g} CPUs still taken when {module}'s tests ended{then}",
             stacklevel=1,
         )
+    return free >= total
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def ray_session_address(ray_session) -> str:
     """``HOST:PORT`` of the session's Ray, for a driver in another process (with ``CLUSTER_ENV``)."""
     return ray_session.get_runtime_context().gcs_address
