@@ -227,11 +227,22 @@ def _seams(lines: np.ndarray, first: int, last: int) -> tuple[float, int, int]:
     return min(float(near.max()), float(far.max())) / level, a + 1, n - b
 
 
+def _blur_outside(f: np.ndarray, outside: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``f`` blurred (sigma :data:`FILL_COMPARE_SIGMA`) from its ``outside`` pixels alone
+    (``weight``: the blurred mask). A plain blur of the frame spreads the picture across its seam
+    into the fill: a fill darkened to 0.6 over a flat wall was then mostly that spill (its
+    correlation with the copy 0.34; 0.95 without it)."""
+    return cv2.GaussianBlur(
+        np.where(outside, f, 0).astype(np.float32), (0, 0), FILL_COMPARE_SIGMA
+    ) / np.maximum(weight, 1e-6)
+
+
 def _copy_score(g: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> float:
     """Correlation of the frames outside ``(x0, y0, x1, y1)`` with the picture inside it enlarged
-    to cover the frame (centred) and blurred, as a blurred fill is made; both blurred alike. The
-    lower of two: over all pixels and frames, and of their changes over time (each pixel's mean
-    over the frames taken off): a fill moves with its picture, a smooth wall's shading does not."""
+    to cover the frame (centred) and blurred, as a blurred fill is made; both blurred alike, over
+    the outside pixels only (:func:`_blur_outside`). The lower of two: over all pixels and frames,
+    and of their changes over time (each pixel's mean over the frames taken off): a fill moves
+    with its picture, a smooth wall's shading does not."""
     _, h, w = g.shape
     cw, ch = x1 - x0, y1 - y0
     cover = max(w / cw, h / ch)
@@ -239,11 +250,12 @@ def _copy_score(g: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> float:
     bx, by = (bw - w) // 2, (bh - h) // 2
     outside = np.ones((h, w), bool)
     outside[y0:y1, x0:x1] = False
+    weight = cv2.GaussianBlur(outside.astype(np.float32), (0, 0), FILL_COMPARE_SIGMA)
     got, want = [], []
     for f in g:
         big = cv2.resize(f[y0:y1, x0:x1], (bw, bh), interpolation=cv2.INTER_LINEAR)[by : by + h, bx : bx + w]
-        want.append(cv2.GaussianBlur(big, (0, 0), FILL_COMPARE_SIGMA)[outside])
-        got.append(cv2.GaussianBlur(f, (0, 0), FILL_COMPARE_SIGMA)[outside])
+        want.append(_blur_outside(big, outside, weight)[outside])
+        got.append(_blur_outside(f, outside, weight)[outside])
     a, b = np.stack(got), np.stack(want)
     scores = []
     for x, y in ((a - a.mean(), b - b.mean()), (a - a.mean(axis=0), b - b.mean(axis=0))):

@@ -575,8 +575,10 @@ _EVIDENCE_FIELDS = {"hash_score", "bits", "score", "duplicate", "kind", "offset"
 #: 2: rotated copies (``match_rotated``) are candidates. 3: mirrored and rotated copies
 #: (``match_mirrored_rotated``) are candidates, landscape frames are decoded by their shorter side
 #: and bars off centre are trimmed (``max_paired_bar``). 4: crop-to-fill windows (``fill_aspects``)
-#: are candidates and a blurred fill is cut off (``strip_blurred_fill``).
-PAIR_EVIDENCE_VERSION = 4
+#: are candidates and a blurred fill is cut off (``strip_blurred_fill``). 5: the views' margins
+#: are left out of the comparison (``verify_margin``) and a fill is compared with the picture
+#: without the picture's seam blurred into it (a darkened fill is found).
+PAIR_EVIDENCE_VERSION = 5
 
 
 def pair_stamp(cfg: DedupConfig) -> dict[str, Any]:

@@ -5,7 +5,8 @@ video B (maybe turned by quarter turns) shows, with B's time ``speed * t + offse
 along that time map are decoded; A's window is registered onto B's view with an affine ECC
 alignment (from the window's own mapping, on two of the frames), and both are compared as
 high-passed grey images (brightness, contrast and colour grading drop out; edges and texture
-stay) cell by cell: the mean normalised correlation of the best ``verify_keep`` share of a
+stay) cell by cell, less a margin of ``verify_margin`` at the views' edges (where a bar's edge
+bleeds in): the mean normalised correlation of the best ``verify_keep`` share of a
 ``verify_cells`` x ``verify_cells`` grid, so that a caption band or a watermark over a few cells
 does not sink a true copy; cells flat in both views (a plain wall) are no evidence and left out. The score is the median over the frame pairs, the best over B's time
 shifted by up to :data:`SHIFTS` frames.
@@ -107,6 +108,14 @@ def robust_score(a: np.ndarray, b: np.ndarray, cells: int, keep: float, flat: fl
     return float(np.median(per_frame)) if per_frame else 0.0
 
 
+def _inner(views: np.ndarray, margin: float) -> np.ndarray:
+    """``[N, side, side]`` views less ``margin`` of the side at each edge (``verify_margin``): a
+    box's edge next to a bar carries the bar's colour and the seam's ringing, which the copy it is
+    compared with does not have."""
+    m = int(round(margin * views.shape[-1]))
+    return views[:, m : views.shape[-2] - m, m : views.shape[-1] - m] if m else views
+
+
 def _pixel_box(box: tuple[float, float, float, float], shape: tuple[int, ...]) -> tuple[float, ...]:
     h, w = shape[-2], shape[-1]
     return (box[0] * w, box[1] * h, box[2] * w, box[3] * h)
@@ -174,9 +183,9 @@ def verify_pair(
             w = _ecc(tb[q], fa[q], m_a0)
             if w is not None:
                 warps.append(w)
-        hb = _high_pass(tb)
+        hb = _inner(_high_pass(tb), cfg.verify_margin)
         for w in warps:
-            va = _high_pass(np.stack([sample_view(f, w, VIEW_SIDE) for f in fa]))
+            va = _inner(_high_pass(np.stack([sample_view(f, w, VIEW_SIDE) for f in fa])), cfg.verify_margin)
             best = max(best, robust_score(va, hb, cfg.verify_cells, cfg.verify_keep))
         if best >= cfg.verify_threshold and not exhaustive:
             break

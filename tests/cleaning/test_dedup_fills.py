@@ -111,6 +111,37 @@ def test_the_blurred_fill_of_a_tiktok_repost_is_cut_off_like_bars(clips):
         assert blurred_fill_box(g, content_box(g)) == content_box(g)
 
 
+def _fill_over_a_wall(dim: float, n: int = 16, w: int = 64, h: int = 96, ow: int = 170):
+    """Grey frames of a portrait clip (a figure walking before a flat wall) fitted into a wider
+    frame over a copy of itself enlarged to cover it, blurred and darkened by ``dim`` (as the
+    world's blur_fill re-posts are made), and the picture's box."""
+    x0, cover = (ow - w) // 2, ow / w
+    bw, bh = int(np.ceil(w * cover)), int(np.ceil(h * cover))
+    bx, by = (bw - ow) // 2, (bh - h) // 2
+    out = []
+    for t in range(n):
+        pic = np.full((h, w), 170.0, np.float32) + np.linspace(0, 8, h, dtype=np.float32)[:, None]
+        cx = 24 + t
+        pic[30:80, cx - 8 : cx + 8] = 90.0
+        pic[30:80:4, cx - 8 : cx + 8] = 140.0
+        pic[18:30, cx - 4 : cx + 4] = 60.0
+        back = cv2.resize(pic, (bw, bh), interpolation=cv2.INTER_LINEAR)[by : by + h, bx : bx + ow]
+        frame = cv2.GaussianBlur(back, (0, 0), 5.0) * dim
+        frame[:, x0 : x0 + w] = pic
+        out.append(np.clip(np.round(frame), 0, 255).astype(np.uint8))
+    return np.stack(out), (x0, 0, x0 + w, h)
+
+
+@pytest.mark.parametrize("dim", [1.0, 0.6])
+def test_a_darkened_fill_around_a_flat_picture_is_found(dim):
+    """Darkened, the fill meets the bright wall at a step; blurring the whole frame spread that
+    step into the compared fill, which then did not look like the picture (world 47: a blur_fill
+    re-post at 0.6 kept the whole frame as its box)."""
+    g, (x0, y0, x1, y1) = _fill_over_a_wall(dim)
+    got = blurred_fill_box(g, (0, 0, g.shape[2], g.shape[1]))
+    assert got == pytest.approx((x0, y0, x1, y1), abs=2)
+
+
 def test_reposts_filling_a_portrait_frame_are_duplicates_of_their_landscape_source(clips):
     res = find_video_duplicates(_records(clips, DedupConfig()))
     assert sorted(sorted(c) for c in res.clusters if len(c) > 1) == [
