@@ -14,7 +14,7 @@ from schemas.catalog import Catalog
 from schemas.items import Status
 from schemas.review import list_decisions
 from tests.annotations.review.conftest import running
-from tests.annotations.review.test_queue_follows_catalog import _hold, _queue, _stems, _unflagged_products
+from tests.annotations.review.test_queue_follows_catalog import _hold, _queue, _two_held_items
 from tests.annotations.review.test_server import _post
 
 
@@ -44,13 +44,7 @@ def test_a_rerun_committing_between_the_check_and_the_write_lets_no_decision_thr
 ):
     f = review_setup.facts
     with running(review_setup, sample_rate=0.0) as srv:
-        released, moved = _unflagged_products(review_setup, set(_stems(_queue(srv))))[:2]
-        stem_of = {
-            pid: sorted(s for s in f["videos"] if f["product"][s] == pid)[0] for pid in (released, moved)
-        }
-        for pid in (released, moved):
-            _hold(review_setup, pid, reason="association: held by the test")
-        assert set(stem_of.values()) <= set(_stems(_queue(srv)))  # the page loads them
+        released, moved, stem_of = _two_held_items(review_setup, srv)
 
         # the rerun lets the item go after the check: refused with why, nothing stored
         gone = stem_of[released]

@@ -43,6 +43,18 @@ def _unflagged_products(setup, before: set[str]) -> list[str]:
     return pids
 
 
+def _two_held_items(setup, srv) -> tuple[str, str, dict[str, str]]:
+    """Two products the page had not queued, both held for review by a rerun and loaded by the
+    page: (first, second, their first video's stem by product)."""
+    f = setup.facts
+    first, second = _unflagged_products(setup, set(_stems(_queue(srv))))[:2]
+    stem_of = {pid: sorted(s for s in f["videos"] if f["product"][s] == pid)[0] for pid in (first, second)}
+    for pid in (first, second):
+        _hold(setup, pid, reason="association: held by the test")
+    assert set(stem_of.values()) <= set(_stems(_queue(srv)))  # the page loads them
+    return first, second, stem_of
+
+
 def test_a_held_item_joins_an_accepted_one_stays_and_a_released_one_leaves_with_a_note(review_setup):
     f = review_setup.facts
     with running(review_setup, sample_rate=0.0) as srv:

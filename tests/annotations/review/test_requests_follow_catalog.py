@@ -18,7 +18,13 @@ from schemas.catalog import Catalog
 from schemas.items import Status
 from schemas.review import list_decisions
 from tests.annotations.review.conftest import running
-from tests.annotations.review.test_queue_follows_catalog import _hold, _queue, _stems, _unflagged_products
+from tests.annotations.review.test_queue_follows_catalog import (
+    _hold,
+    _queue,
+    _stems,
+    _two_held_items,
+    _unflagged_products,
+)
 from tests.annotations.review.test_server import _post, _req
 
 
@@ -32,15 +38,8 @@ def _decisions(setup, stem: str) -> list:
 
 
 def test_item_crops_and_undo_of_an_item_that_left_the_queue_are_410(review_setup):
-    f = review_setup.facts
     with running(review_setup, sample_rate=0.0) as srv:
-        released, undone = _unflagged_products(review_setup, set(_stems(_queue(srv))))[:2]
-        stem_of = {
-            pid: sorted(s for s in f["videos"] if f["product"][s] == pid)[0] for pid in (released, undone)
-        }
-        for pid in (released, undone):
-            _hold(review_setup, pid, reason="association: held by the test")
-        assert set(stem_of.values()) <= set(_stems(_queue(srv)))  # the page loads them
+        released, undone, stem_of = _two_held_items(review_setup, srv)
         gone = stem_of[released]
         for path in (f"/api/item?video={gone}", f"/api/crops?video={gone}&tracklet=0"):
             assert _get(srv, path)[0] == 200, path
