@@ -4,7 +4,7 @@ Every command of ``mf`` (each subcommand and sub-subcommand), ``mf-collect`` and
 ``mf-tracklets``: ``--help`` exits 0 with examples and the exit rule (and ``--json`` on every
 leaf command); a missing or unusable input exits 2 with one line on stderr, naming it; called
 without its required inputs it exits 2 with one line. The entry points answer ``--version``; ``mf-tracklets`` reports a missing dataset
-without importing torch or ultralytics.
+without importing torch or ultralytics; no ``--help`` imports a heavy library (torch, OpenCV, ...).
 """
 
 from __future__ import annotations
@@ -209,6 +209,44 @@ def test_tracklets_answers_before_importing_torch():
     assert "HEAVY []" in proc.stdout, proc.stdout
     assert "EXIT --help 0" in proc.stdout and "EXIT build 2" in proc.stdout and "EXIT review 2" in proc.stdout
     assert proc.stderr.count("dataset folder not found") == 3, proc.stderr
+
+
+#: libraries a command loads only where it uses them (torch 3 s a process, torchcodec 2.5 s more),
+#: never to show its ``--help``
+HEAVY = ("torch", "torchvision", "torchcodec", "decord", "cv2", "ultralytics", "ray", "av", "matplotlib")
+
+
+def test_help_of_every_command_imports_no_heavy_library():
+    """Importing the three entry points and showing every command's ``--help`` (one fresh
+    process, commands in turn) loads none of :data:`HEAVY`; a failure names the first command
+    whose --help loaded each (`mf clean`, `splits`, `publish` and `stats` loaded OpenCV through
+    the cleaning state)."""
+    code = (
+        "import json, sys\n"
+        "from annotations.cli import tracklets\n"
+        "from collectors.cli import collect\n"
+        "from movingfashion.app.cli import cli\n"
+        "from schemas.cli_support import run_main\n"
+        "groups = {'mf': cli, 'mf-collect': collect, 'mf-tracklets': tracklets}\n"
+        "heavy, paths = json.loads(sys.argv[1]), json.loads(sys.argv[2])\n"
+        "def loaded():\n"
+        "    return {m.split('.')[0] for m in sys.modules} & set(heavy)\n"
+        "first = {m: 'import' for m in loaded()}\n"
+        "for path in paths:\n"
+        "    exe, *sub = path.split()\n"
+        "    try:\n        run_main(groups[exe], [*sub, '--help'])\n"
+        "    except SystemExit as exc:\n        assert not exc.code, (path, exc.code)\n"
+        "    first.update({m: path for m in loaded() - set(first)})\n"
+        "print('HEAVY', json.dumps(first, sort_keys=True))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(HEAVY), json.dumps(sorted(COMMAND_PATHS))],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines()[-1] == "HEAVY {}", proc.stdout.splitlines()[-1]
 
 
 def test_every_number_option_refuses_what_would_crash_later():

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from cleaning.fingerprint import VideoFingerprint
 from schemas.catalog import Catalog, ItemRow
 from schemas.items import (
     DERIVED_URLS,
@@ -27,6 +27,9 @@ from schemas.items import (
 from schemas.items import MERGE_PREFIX as MERGE_PREFIX  # publish's hold reason, re-exported
 from schemas.review import rejected_by_review
 from schemas.taxonomy import Partition
+
+if TYPE_CHECKING:  # OpenCV behind it: `mf splits`, `mf stats` and every --help load this module
+    from cleaning.fingerprint import VideoFingerprint
 
 #: reasons set by cleaning start with these, so a rerun recognises (and redoes) its own decisions;
 #: a needs_review with another reason (``tracklets: ...``, a reviewer's) is another stage's, and
