@@ -82,14 +82,15 @@ def crop_cache(
       mf crop-cache --dataset /shared/dataset --out /shared/cache/train --executor ray --ray-address HEAD:6379
     """
     dataset = require_dataset(merge_legacy(dataset, legacy_dataset, "--dataset"))
-    from movingfashion.dataset import build_crop_cache, describe_skips, skipped_lines
-    from movingfashion.executors import make_executor
     from schemas.paths import outside_dataset
 
     outside_dataset(out, dataset, what="crop cache")
-
     if workers is not None and executor != "ray":
         raise click.UsageError("--workers is read with --executor ray (local decodes one video at a time)")
+    # after the checks above, which answer at once: torch loads with the dataset (3 s)
+    from movingfashion.dataset import build_crop_cache, describe_skips, skipped_lines
+    from movingfashion.executors import make_executor
+
     with make_executor(executor or "local", workers=workers, address=ray_address) as ex:
         ds = open_split(
             dataset,

@@ -68,11 +68,13 @@ def training_copy(
       mf training-copy --dataset dataset --out dataset-copy/train
       mf training-copy --dataset dataset --split test --out dataset-copy/test --quality 95 --json
     """
-    from movingfashion.dataset import describe_skips, skipped_lines
-    from movingfashion.training_copy import TOLERANCE, build_training_copy
     from schemas.paths import outside_dataset
 
+    # before torch loads with the dataset (3 s): a wrong --out answers at once
     outside_dataset(out, dataset, what="training copy")
+    from movingfashion.dataset import describe_skips, skipped_lines
+    from movingfashion.training_copy import TOLERANCE, build_training_copy
+
     ds = open_split(
         dataset,
         split,

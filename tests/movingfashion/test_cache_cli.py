@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -90,3 +92,30 @@ def test_a_pool_below_one_frame_names_the_pool(tiny_dataset, tmp_path, capsys, p
     with pytest.raises(ConfigError, match="pool must be a whole number >= 1") as exc:
         build_crop_cache(MovingFashionDataset(tiny_dataset, "train", crop_size=32), out, pool=int(pool))
     assert exc.value.where == "pool" and not out.exists()
+
+
+def test_a_wrong_out_or_workers_answers_before_torch_loads(tmp_path):
+    """The checks of the command line come before the dataset module (torch, 3 s a process) is
+    imported: a --out inside the dataset, --workers without Ray."""
+    root = tmp_path / "dataset"
+    root.mkdir()
+    (root / "train.json").write_text("{}")
+    inside = "inside the dataset folder"
+    runs = [  # (command, options, what its one error line says)
+        ("training-copy", ["--out", str(root / "copy")], inside),
+        ("crop-cache", ["--out", str(root / "copy")], inside),
+        ("crop-cache", ["--out", str(tmp_path / "cache"), "--workers", "2"], "--workers is read"),
+    ]
+    code = (
+        "import json, sys\n"
+        "from movingfashion.app.cli import cli\n"
+        "from schemas.cli_support import run_main\n"
+        "try:\n    run_main(cli, json.loads(sys.argv[1]))\n"
+        "except SystemExit as exc:\n    print('EXIT', exc.code)\n"
+        "print('TORCH', 'torch' in sys.modules)\n"
+    )
+    for command, options, says in runs:
+        argv = [command, "--dataset", str(root), *options]
+        proc = subprocess.run([sys.executable, "-c", code, json.dumps(argv)], capture_output=True, text=True)
+        assert proc.stdout.split()[-4:] == ["EXIT", "2", "TORCH", "False"], (argv, proc.stdout, proc.stderr)
+        assert says in proc.stderr, (argv, proc.stderr)
