@@ -84,7 +84,7 @@ def _train() -> type[BaseModel]:
 
 
 def _asymnet() -> type[BaseModel]:
-    from movingfashion.seam.asymnet import AsymNetConfig
+    from movingfashion.seam.config import AsymNetConfig
 
     return AsymNetConfig
 

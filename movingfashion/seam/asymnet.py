@@ -29,11 +29,10 @@ import math
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 from torch.nn import functional as F
 
@@ -44,36 +43,14 @@ from movingfashion.models.checkpoints import (  # checkpoint_kind: evaluate, sea
     unreadable_checkpoint,
 )
 from movingfashion.models.matchrcnn import EmbeddingHead, twin
+from movingfashion.seam.config import AsymNetConfig  # defined there: mf config loads it without torch
 from movingfashion.seam.train import json_line
-from schemas.config import SEED_MAX
 from schemas.errors import ModelError
 
 ASYMNET_KIND = "asymnet"
 ASYMNET_VERSION = 1
 #: Method keys of the three scores an AsymNet gives (``evaluate`` rows).
 MODES = {"tree": "asymnet", "avg": "asymnet_avg", "max": "asymnet_max"}
-
-
-class AsymNetConfig(BaseModel):
-    """Shapes and training of AsymNet (two stages, see the module docstring)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    hidden: int = Field(256, ge=1, description="LSTM hidden size")
-    layers: int = Field(2, ge=1, description="stacked LSTM layers (paper: 2)")
-    snn_hidden: int = Field(256, ge=1, description="fc1 outputs of a similarity network node (paper: 256)")
-    levels: int = Field(5, ge=1, description="gate vectors: one per tree level (enough for 2**levels frames)")
-    frames: int = Field(10, ge=1, description="T frames per training tracklet (Restricted Random Sampling)")
-    batch_size: int = Field(16, ge=2, description="videos per batch, each other's negatives")
-    snn_epochs: int = Field(20, ge=1, description="epochs of stage 1 (LSTM + SNN)")
-    fusion_epochs: int = Field(10, ge=1, description="epochs of stage 2 (fusion nodes)")
-    lr: float = Field(1e-3, gt=0, description="Adam learning rate of both stages")
-    weight_decay: float = Field(1e-4, ge=0, description="the paper's lambda ||W||^2 on the SNN")
-    pool_frames: int = Field(30, ge=1, description="tracklet frames cached per video")
-    seed: int = Field(
-        0, ge=0, le=SEED_MAX, description="the new LSTM / SNN / gate weights, sampling and shuffling"
-    )
-    on_bad: Literal["raise", "skip"] = Field("skip", description="rows the loader cannot use: skip or raise")
 
 
 class AsymNet(nn.Module):

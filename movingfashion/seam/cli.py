@@ -94,8 +94,8 @@ def _log(as_json: bool):
     "config_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="YAML/JSON overrides of TrainConfig (movingfashion/seam/config.py) or, with --method asymnet, "
-    "of AsymNetConfig (movingfashion/seam/asymnet.py).",
+    help="YAML/JSON overrides of TrainConfig or, with --method asymnet, of AsymNetConfig "
+    "(both in movingfashion/seam/config.py).",
 )
 @click.option("--frames", type=int, default=None, help="T frames per tracklet (default 10).")
 @click.option("--batch-size", type=int, default=None, help="Videos per batch (in-batch negatives).")

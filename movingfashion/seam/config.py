@@ -233,3 +233,25 @@ class EvalConfig(BaseModel):
         "its IoU); below it the ground truth is the query, counted in results.json as "
         "protocol.query_fallbacks.below_min_iou and printed beside every table",
     )
+
+
+class AsymNetConfig(BaseModel):
+    """Shapes and training of AsymNet (two stages, see movingfashion/seam/asymnet.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hidden: int = Field(256, ge=1, description="LSTM hidden size")
+    layers: int = Field(2, ge=1, description="stacked LSTM layers (paper: 2)")
+    snn_hidden: int = Field(256, ge=1, description="fc1 outputs of a similarity network node (paper: 256)")
+    levels: int = Field(5, ge=1, description="gate vectors: one per tree level (enough for 2**levels frames)")
+    frames: int = Field(10, ge=1, description="T frames per training tracklet (Restricted Random Sampling)")
+    batch_size: int = Field(16, ge=2, description="videos per batch, each other's negatives")
+    snn_epochs: int = Field(20, ge=1, description="epochs of stage 1 (LSTM + SNN)")
+    fusion_epochs: int = Field(10, ge=1, description="epochs of stage 2 (fusion nodes)")
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate of both stages")
+    weight_decay: float = Field(1e-4, ge=0, description="the paper's lambda ||W||^2 on the SNN")
+    pool_frames: int = Field(30, ge=1, description="tracklet frames cached per video")
+    seed: int = Field(
+        0, ge=0, le=SEED_MAX, description="the new LSTM / SNN / gate weights, sampling and shuffling"
+    )
+    on_bad: Literal["raise", "skip"] = Field("skip", description="rows the loader cannot use: skip or raise")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -141,3 +143,23 @@ def test_reference_writes_and_check_says_when_stale(tmp_path, capsys, reference)
     code, _, err = _run(["config", "reference", "--out", str(out), "--check"], capsys)
     assert code == 1 and "stale" in err and "mf config reference --out" in err
     assert out.read_text(encoding="utf-8") != reference  # --check writes nothing
+
+
+def test_the_reference_and_asymnet_values_load_without_torch(tmp_path):
+    """``mf config reference`` and ``mf config show asymnet`` read pydantic models only: the
+    AsymNet config lived in the module of its torch model, so both imported torch and torchvision
+    (3-5 s a run)."""
+    code = (
+        "import sys\n"
+        "from movingfashion.app.cli import cli\n"
+        "from schemas.cli_support import run_main\n"
+        f"for args in (['config', 'reference', '--out', {str(tmp_path / 'config.md')!r}],"
+        " ['config', 'show', 'asymnet']):\n"
+        "    try:\n        run_main(cli, args)\n"
+        "    except SystemExit as exc:\n        assert not exc.code, (args, exc.code)\n"
+        "print('HEAVY', sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'torchvision'}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines()[-1] == "HEAVY []", proc.stdout[-500:]
+    assert (tmp_path / "config.md").read_text() == DOCS.read_text()
