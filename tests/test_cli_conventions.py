@@ -10,6 +10,7 @@ without importing torch or ultralytics; no ``--help`` imports a heavy library (t
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -214,13 +215,13 @@ def test_tracklets_answers_before_importing_torch():
 #: libraries a command loads only where it uses them (torch 3 s a process, torchcodec 2.5 s more),
 #: never to show its ``--help``
 HEAVY = ("torch", "torchvision", "torchcodec", "decord", "cv2", "ultralytics", "ray", "av", "matplotlib")
+#: what no command loads before it has checked its inputs (OpenCV, 0.05 s, may come first)
+SLOW = ("torch", "torchvision", "torchcodec", "decord", "ultralytics", "ray")
 
 
-def test_help_of_every_command_imports_no_heavy_library():
-    """Importing the three entry points and showing every command's ``--help`` (one fresh
-    process, commands in turn) loads none of :data:`HEAVY`; a failure names the first command
-    whose --help loaded each (`mf clean`, `splits`, `publish` and `stats` loaded OpenCV through
-    the cleaning state)."""
+def _first_loaders(runs: list[list[str]], libraries: tuple[str, ...], cwd: Path) -> dict[str, str]:
+    """Runs each argv of ``runs`` (``mf ...``, ``mf-collect ...``, ``mf-tracklets ...``) in turn
+    in one fresh process: library of ``libraries`` -> the first run that loaded it."""
     code = (
         "import json, sys\n"
         "from annotations.cli import tracklets\n"
@@ -228,25 +229,43 @@ def test_help_of_every_command_imports_no_heavy_library():
         "from movingfashion.app.cli import cli\n"
         "from schemas.cli_support import run_main\n"
         "groups = {'mf': cli, 'mf-collect': collect, 'mf-tracklets': tracklets}\n"
-        "heavy, paths = json.loads(sys.argv[1]), json.loads(sys.argv[2])\n"
+        "libraries, runs = json.loads(sys.argv[1]), json.loads(sys.argv[2])\n"
         "def loaded():\n"
-        "    return {m.split('.')[0] for m in sys.modules} & set(heavy)\n"
+        "    return {m.split('.')[0] for m in sys.modules} & set(libraries)\n"
         "first = {m: 'import' for m in loaded()}\n"
-        "for path in paths:\n"
-        "    exe, *sub = path.split()\n"
-        "    try:\n        run_main(groups[exe], [*sub, '--help'])\n"
-        "    except SystemExit as exc:\n        assert not exc.code, (path, exc.code)\n"
-        "    first.update({m: path for m in loaded() - set(first)})\n"
-        "print('HEAVY', json.dumps(first, sort_keys=True))\n"
+        "for exe, *args in runs:\n"
+        "    try:\n        run_main(groups[exe], args)\n"
+        "    except SystemExit:\n        pass\n"
+        "    first.update({m: ' '.join([exe, *args]) for m in loaded() - set(first)})\n"
+        "print('LOADED', json.dumps(first, sort_keys=True))\n"
     )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(HEAVY), json.dumps(sorted(COMMAND_PATHS))],
+        [sys.executable, "-c", code, json.dumps(libraries), json.dumps(runs)],
         capture_output=True,
         text=True,
-        cwd=ROOT,
+        cwd=cwd,
+        env=env,
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.splitlines()[-1] == "HEAVY {}", proc.stdout.splitlines()[-1]
+    last = proc.stdout.splitlines()[-1] if proc.stdout else ""
+    assert proc.returncode == 0 and last.startswith("LOADED "), proc.stderr[-2000:]
+    return json.loads(last.removeprefix("LOADED "))
+
+
+def test_help_of_every_command_imports_no_heavy_library(tmp_path):
+    """Importing the three entry points and showing every command's ``--help`` (one process,
+    commands in turn) loads none of :data:`HEAVY` (`mf clean`, `splits`, `publish` and `stats`
+    loaded OpenCV through the cleaning state)."""
+    runs = [[*path.split(), "--help"] for path in sorted(COMMAND_PATHS)]
+    assert _first_loaders(runs, HEAVY, tmp_path) == {}
+
+
+def test_a_missing_input_answers_before_torch_loads(tmp_path):
+    """Every command's missing-input stop (:data:`MISSING_INPUT`) comes before any of :data:`SLOW`
+    loads (`mf config reference` loaded torch for the AsymNet config, `mf demo` to set its
+    threads)."""
+    runs = [[*path.split(), *MISSING_INPUT[path][0]] for path in LEAVES]
+    assert _first_loaders(runs, SLOW, tmp_path) == {}
 
 
 def test_every_number_option_refuses_what_would_crash_later():

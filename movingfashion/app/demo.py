@@ -229,10 +229,6 @@ def demo(
       mf demo --out /tmp/demo      # another working folder (--work before, still accepted)
     """
     folder = merge_legacy(out, work, "--out", required=False) or "demo-out"
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
     n = products if products is not None else (QUICK_PRODUCTS if quick else FULL_PRODUCTS)
     ctx = DemoContext(
         work=Path(folder), products=n, seed=seed, quick=quick, progress=StageProgress.to_stderr()
@@ -245,6 +241,10 @@ def demo(
             where=str(ctx.work),
             hint="pass another --out",
         ) from None
+    if threads:  # after the folder check, which answers at once: torch takes seconds to load
+        import torch
+
+        torch.set_num_threads(threads)
     with stdout_to_stderr():
         report = run_demo(ctx)
     emit(report.as_dict(), as_json, lambda _: format_report(report), sort_keys=False)  # stages in order
