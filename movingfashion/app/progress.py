@@ -148,15 +148,22 @@ class StageProgress:
 
     def seconds_left(self) -> float:
         """Expected seconds of the stages not finished yet, at the measured speed (the running
-        stage counts what is left of its expectation)."""
+        stage counts what is left of its expectation). A running stage already past its
+        expectation is at least that much slower, so the stages after it are scaled by that too:
+        otherwise the figure stood still while it overran."""
+        speed = self.speed()
+        running = dict(self.plan).get(self.stage or "", 0.0)
+        spent = self.clock() - self._stage_t0 if self.stage is not None else 0.0
+        if running > 1 and spent > running * speed:
+            speed = min(5.0, spent / running)
         left = 0.0
         for name, expected in self.plan:
             if name in self.actual:
                 continue
             if name == self.stage:
-                left += max(0.0, expected * self.speed() - (self.clock() - self._stage_t0))
+                left += max(0.0, expected * speed - spent)
             else:
-                left += expected * self.speed()
+                left += expected * speed
         return left
 
     # -- stages --------------------------------------------------------------------------------

@@ -40,6 +40,19 @@ def test_eta_scales_with_the_measured_speed():
     assert "== [2/3] b (expected 40 s; about 1 min 40 s left in all)" in out.getvalue()
 
 
+def test_a_stage_past_its_expectation_slows_the_estimate_of_the_stages_after_it():
+    clock = Clock()
+    p, _ = _progress(clock)
+    p.begin([("a", 10.0), ("b", 20.0), ("c", 30.0)])
+    p.start("a")
+    clock.t = 8.0
+    assert p.seconds_left() == 52.0  # within its expectation: 2 s of a, then b and c
+    clock.t = 30.0  # three times what a was expected to take, still running
+    assert p.seconds_left() == 150.0  # b and c at a's speed so far, not a frozen 50 s
+    clock.t = 100.0
+    assert p.seconds_left() == 250.0  # capped at five times slower
+
+
 def test_counter_prints_lines_with_eta_without_a_terminal():
     clock = Clock()
     p, out = _progress(clock, interval_s=10.0)
