@@ -88,6 +88,7 @@ from schemas.naming import check_safe_name
 from schemas.official import (
     NONFINITE,
     SHOP_DIR,
+    SPLIT_FILES,
     VIDEO_DIR,
     BadVideo,
     BrokenEntry,
@@ -623,7 +624,10 @@ class _Audit:
             if rel in self.safe:
                 continue  # named by a product: reported above
             self.results["files"].checked += 1
-            self.add("files", None, rel, _escape_problem(real), ESCAPE_FIX)
+            if os.path.isdir(real):
+                self.add("files", None, rel, _folder_escape_problem(real), FOLDER_ESCAPE_FIX)
+            else:
+                self.add("files", None, rel, _escape_problem(real), ESCAPE_FIX)
 
     def decodable(self) -> None:
         refs = self._referrers()
@@ -1147,6 +1151,19 @@ def _escape_problem(real: str) -> str:
     return f"is a link to '{real}', outside the dataset folder (it would not be published)"
 
 
+FOLDER_ESCAPE_FIX = (
+    "remove the link, or point it at the dataset's own folder (one holding the files train.json "
+    "and test.json name under it)"
+)
+
+
+def _folder_escape_problem(real: str) -> str:
+    return (
+        f"is a link to the folder '{real}', outside the dataset folder, holding no file the split "
+        "files name under it: not walked"
+    )
+
+
 def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
@@ -1170,11 +1187,46 @@ def outside_link(root: str | os.PathLike[str], rel: str) -> str | None:
     return None if any(_inside(real, a) for a in allowed) else real
 
 
+def _named_paths(root: Path) -> set[str]:
+    """The paths the split files of ``root`` name (videos, shop images and the videos' tracklet
+    files), read leniently: a split file that does not read names nothing (``mf verify`` reports
+    it)."""
+    named: set[str] = set()
+    for name in SPLIT_FILES:
+        try:
+            data = json.loads((root / name).read_bytes())
+        except (OSError, ValueError):
+            continue
+        for entry in data.values() if isinstance(data, dict) else ():
+            if not isinstance(entry, dict):
+                continue
+            videos = entry.get("video_paths")
+            for v in videos if isinstance(videos, list) else ():
+                if isinstance(v, str):
+                    named.add(v)
+                    named.add(f"tracklets/{PurePosixPath(v).stem}.json")
+            if isinstance(entry.get("img_path"), str):
+                named.add(entry["img_path"])
+    return named
+
+
+def _holds_named(folder: str, prefix: str, named: set[str]) -> bool:
+    """Whether the linked folder ``folder`` (reached as ``prefix``) holds a file the split files
+    name under ``prefix``: it is the dataset's own folder kept elsewhere, not a link to ``/etc``."""
+    for rel in named:
+        if rel.startswith(prefix) and os.path.isfile(os.path.join(folder, rel[len(prefix) :])):
+            return True
+    return False
+
+
 def list_dataset(root: str | os.PathLike[str]) -> DatasetListing:
     """Every file of a dataset folder, and every file a symlink takes out of it.
 
     Symlinked folders are followed (``videos/`` on another disk), once per branch: a link back to
-    a folder above it is not walked again. A file counts when its real path lies inside the folder
+    a folder above it is not walked again. A linked folder whose real path leaves the folder (and
+    the linked folders it is reached through) is walked only when it holds a file the split files
+    name under it: any other (``imgs -> /etc``, a link to ``/``) is never walked and is an
+    *escape* named by its link. A file counts when its real path lies inside the folder
     or inside a linked folder it is reached through; a file link leaving both is an *escape*,
     listed apart and never in a manifest or a zip. Hidden files and folders (a leading ``.``:
     publish state, locks) are left out of both, and ``manifest.json`` itself out of ``files``; so
@@ -1184,8 +1236,10 @@ def list_dataset(root: str | os.PathLike[str]) -> DatasetListing:
     base = Path(root)
     files: list[str] = []
     escapes: dict[str, str] = {}
+    named: set[str] | None = None
 
     def visit(folder: str, prefix: str, chain: frozenset[str], allowed: tuple[str, ...]) -> None:
+        nonlocal named
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -1204,6 +1258,11 @@ def list_dataset(root: str | os.PathLike[str]) -> DatasetListing:
                 real = os.path.realpath(entry.path)
                 if real in chain:
                     continue  # a link back to a folder above it: a loop
+                if entry.is_symlink() and not any(_inside(real, a) for a in allowed):
+                    named = _named_paths(base) if named is None else named
+                    if not _holds_named(entry.path, rel + "/", named):
+                        escapes[rel] = real  # never walked
+                        continue
                 inner = (*allowed, real) if entry.is_symlink() else allowed
                 visit(entry.path, rel + "/", chain | {real}, inner)
             elif is_file:

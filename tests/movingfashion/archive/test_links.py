@@ -65,3 +65,26 @@ def test_a_link_loop_is_walked_once(linked):
     files = dataset_files(linked)
     assert len(files) == len(set(files)) and not any(f.startswith("videos/again/") for f in files)
     assert "train.json" in files
+
+
+@pytest.mark.parametrize("name", ["imgs", "stuff"])
+def test_a_linked_folder_outside_holding_no_named_file_is_never_walked(archive_dir, tmp_path, name):
+    """``imgs -> /etc`` (or any link to a folder the split files name nothing in) is named by its
+    link and never walked: no file under it is listed, hashed or packed."""
+    root = tmp_path / "ds"
+    shutil.copytree(archive_dir, root)
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "deep" / "deeper").mkdir(parents=True)
+    (elsewhere / "deep" / "deeper" / "secret.txt").write_text("not the dataset's\n")
+    if name == "imgs":
+        shutil.rmtree(root / "imgs")
+    (root / name).symlink_to(elsewhere, target_is_directory=True)
+    listing = list_dataset(root)
+    assert not any(f.startswith(f"{name}/") for f in listing.files)
+    assert listing.escapes == {name: str(elsewhere.resolve())}
+    report = verify_dataset(root)
+    found = [b for b in report.check("files").breaks if b.field == name]
+    assert len(found) == 1 and "not walked" in found[0].describe()
+    assert not any("secret.txt" in b.describe() for b in report.breaks)
+    with pytest.raises(DataFormatError, match=rf"'{name}' is a link to .*elsewhere"):
+        pack_dataset(root, tmp_path / "ds.zip")
