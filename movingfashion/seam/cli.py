@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,6 +16,7 @@ from schemas.cli_support import (
     FiniteFloatRange,
     dataset_option,
     emit,
+    exit_if_failed,
     json_option,
     legacy_folder,
     on_interrupt,
@@ -133,6 +136,10 @@ def train(
     An interrupted phase-2 run continues with the same command plus --resume; a finished one
     is made longer with --resume --extend and a larger --epochs (third and fourth examples).
 
+    Phase 2 trains on the products of the train split it can load; those it skips (a missing
+    video, say) are listed after the result and the exit status is 1, as for mf crop-cache and
+    mf training-copy. Options (--epochs 0, a bad --config) are checked before the dataset is read.
+
     \b
     Examples:
       mf train --df2 world --phase 1 --out runs/phase1 --steps 300
@@ -171,20 +178,14 @@ def train(
         on_interrupt("interrupted: phase 1 does not resume; rerun to start it again")
         result = run_phase1(df2, out, steps=steps, seed=seed or 0, progress=progress, log=log)
     elif method == "asymnet":
-        _phase2_dataset(dataset, out)
         if resume or extend:
             raise click.UsageError(
                 "--resume/--extend are for SEAM runs: AsymNet writes OUT/last.pt only when both of its "
                 "stages are done (a few minutes on frozen features); rerun without --resume in a new --out"
             )
-        _no_finished_run(out, "remove it to train AsymNet again, or pass another --out")
         from movingfashion.seam.asymnet import AsymNetConfig, run_asymnet
 
-        on_interrupt(
-            "interrupted: AsymNet writes OUT/last.pt only when both stages are done; rerun to start again"
-        )
-
-        acfg = load_config(
+        acfg = load_config(  # the options first: a bad --epochs is named before the dataset is read
             AsymNetConfig,
             config_path,
             option_names={"snn_epochs": "--epochs"},
@@ -193,25 +194,39 @@ def train(
             batch_size=batch_size,
             seed=seed,
         )
+        skips = _phase2_dataset(dataset, out)
+        _no_finished_run(out, "remove it to train AsymNet again, or pass another --out")
+        on_interrupt(
+            "interrupted: AsymNet writes OUT/last.pt only when both stages are done; rerun to start again"
+        )
         result = run_asymnet(dataset, out, acfg, matcher=matcher, progress=progress, log=log)
     else:
-        _phase2_dataset(dataset, out)
-        _resume_start(out, resume, extend)
-        on_interrupt(f"interrupted: rerun with --resume to go on from the last epoch saved in {out}/last.pt")
         from movingfashion.seam.config import TrainConfig
         from movingfashion.seam.train import run_phase2
 
-        cfg = load_config(
+        cfg = load_config(  # the options first: a bad --epochs is named before the dataset is read
             TrainConfig, config_path, epochs=epochs, frames=frames, batch_size=batch_size, seed=seed
         )
         if variant is not None:
             cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"variant": Variant(variant)})})
+        skips = _phase2_dataset(dataset, out)
+        _resume_start(out, resume, extend)
+        on_interrupt(f"interrupted: rerun with --resume to go on from the last epoch saved in {out}/last.pt")
         result = run_phase2(
             dataset, out, cfg, resume=resume, extend=extend, matcher=matcher, progress=progress, log=log
         )
         if result.get("rank", 0) != 0:
             return
-    emit(result, as_json, _train_human)
+    if phase == "1":
+        emit(result, as_json, _train_human)
+        return
+    from movingfashion.dataset import skipped_lines
+
+    result = {**result, **(skips or {})}
+    emit(result, as_json, lambda r: _train_human(r) + skipped_lines(r.get("skipped", [])))
+    exit_if_failed(
+        result.get("skipped", [])
+    )  # as mf crop-cache and mf training-copy: a skipped product is exit 1
 
 
 def _phase1_options(given: dict[str, bool], out: str) -> None:
@@ -231,33 +246,42 @@ def _phase1_options(given: dict[str, bool], out: str) -> None:
         )
 
 
-def _phase2_dataset(dataset: str | None, out: str) -> None:
+def _phase2_dataset(dataset: str | None, out: str) -> dict[str, Any]:
     """Usage error (exit 2) unless ``--dataset`` names a published dataset folder; ``--out`` inside
     it is refused (exit 2), as for ``mf evaluate``: the run's files (last.pt, history.jsonl,
-    features/) are none of the dataset's, so they broke ``mf verify`` and stopped ``mf publish``."""
+    features/) are none of the dataset's, so they broke ``mf verify`` and stopped ``mf publish``.
+    Returns the train split's skips (:func:`require_usable_train`)."""
     from schemas.paths import outside_dataset
 
     if dataset is None:
         raise click.UsageError("Missing option '--dataset' (phase 2 trains on a published dataset).")
     require_dataset(dataset)
     outside_dataset(out, dataset, what="training run")
-    require_usable_train(dataset)
+    return require_usable_train(dataset)
 
 
-def require_usable_train(dataset: str) -> None:
+def require_usable_train(dataset: str) -> dict[str, Any]:
     """Before ``--out`` is made: a DataFormatError saying why when the train split has no usable
-    video (the tracklets not built yet, say), with its first skipped row and what to do."""
+    video (the tracklets not built yet, say), with its first skipped row and what to do. Else the
+    split's skips (``skipped``, ``skipped_counts``: :meth:`MovingFashionDataset.skipped_report`),
+    read without the loader's warning: the run's own read of the split gives it (once)."""
     from movingfashion.dataset import MovingFashionDataset
+    from movingfashion.dataset import log as dataset_log
     from schemas.errors import DataFormatError
 
-    train = MovingFashionDataset(
-        dataset,
-        "train",
-        crop="tracklet",
-        shop_size=None,
-        on_bad="skip",
-        empty_tracklet_hint=f"run mf-tracklets build --dataset {dataset} first",
-    )
+    level = dataset_log.level
+    dataset_log.setLevel(logging.ERROR)
+    try:
+        train = MovingFashionDataset(
+            dataset,
+            "train",
+            crop="tracklet",
+            shop_size=None,
+            on_bad="skip",
+            empty_tracklet_hint=f"run mf-tracklets build --dataset {dataset} first",
+        )
+    finally:
+        dataset_log.setLevel(level)
     if len(train) == 0:
         first = f" (first: {train.skipped[0][1]})" if train.skipped else ""
         raise DataFormatError(
@@ -265,6 +289,7 @@ def require_usable_train(dataset: str) -> None:
             where=str(train.split_path),
             hint=f"fix the rows listed, or build the tracklets first: mf-tracklets build --dataset {dataset}",
         )
+    return train.skipped_report()
 
 
 def _no_finished_run(out: str, todo: str) -> None:
