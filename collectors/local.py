@@ -87,6 +87,8 @@ COLUMNS: dict[str, str] = {
     "caption": "caption",
 }
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+#: the fields that name a file: a JSON number there (``{"video": 5}``) is a mistake, not the path "5"
+PATH_FIELDS = frozenset({"video", "shop"})
 #: reason of an item whose video or shop image file is not where its row says (a rerun retries)
 FILE_MISSING = "local_file_missing"
 _HINT = "a header row naming video[,shop_image,id,partition,class,title,description,caption]; see mf-collect local --help"
@@ -223,7 +225,7 @@ def _csv_records(text: str, path: Path) -> list[tuple[str, dict[str, str]]]:
     """The rows of a CSV manifest by field, each with its ``FILE line N``: the whole text is read as
     CSV (a quoted field may hold commas and line breaks); a row whose first field starts with
     ``#`` is a comment, blank rows are skipped."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: list[tuple[int, list[str]]] = []
     start = 1
     try:
@@ -232,6 +234,13 @@ def _csv_records(text: str, path: Path) -> list[tuple[str, dict[str, str]]]:
                 rows.append((start, cells))
             start = reader.line_num + 1
     except csv.Error as exc:
+        if "unexpected end of data" in str(exc):  # a quote opened and never closed
+            raise DataFormatError(
+                f"line {start}: {_open_quote_field(text, start, rows)}: a quoted field is not closed "
+                "(it would run to the end of the file)",
+                where=str(path),
+                hint='close the quote, or write a quote inside a quoted field as two: ""',
+            ) from None
         raise DataFormatError(
             f"line {reader.line_num}: not CSV: {exc}", where=str(path), hint=_HINT
         ) from None
@@ -252,6 +261,19 @@ def _csv_records(text: str, path: Path) -> list[tuple[str, dict[str, str]]]:
             )
         out.append((f"{path} line {n}", {COLUMNS[h]: c.strip() for h, c in zip(header, cells, strict=False)}))
     return out
+
+
+def _open_quote_field(text: str, start: int, rows: list[tuple[int, list[str]]]) -> str:
+    """The column whose quote, opened in the CSV record starting on line ``start``, is never
+    closed: the last field of that record read leniently (it holds the rest of the file), named
+    by the header row when that came before, else by its number."""
+    rest = "".join(text.splitlines(keepends=True)[start - 1 :])
+    cells = next(csv.reader(io.StringIO(rest, newline="")), [""])
+    index = len(cells) - 1
+    header = [c.strip().lower() for c in rows[0][1]] if rows else []
+    if index < len(header) and header[index]:
+        return f"column {header[index]!r}"
+    return f"field {index + 1}"
 
 
 def _json_records(text: str, path: Path) -> list[tuple[str, dict[str, str]]]:
@@ -278,6 +300,12 @@ def _json_records(text: str, path: Path) -> list[tuple[str, dict[str, str]]]:
                 v = int(v)  # 8.0: the number 8
             if isinstance(v, bool) or not isinstance(v, str | int):
                 raise DataFormatError(f"line {n}: {k!r} must be a string or a whole number", where=str(path))
+            if COLUMNS[str(k).lower()] in PATH_FIELDS and not isinstance(v, str):
+                raise DataFormatError(
+                    f"line {n}: {k!r} is the number {v!r}, not a file name",
+                    where=str(path),
+                    hint=f'write the path as a string, e.g. "{k}": "clips/a.mp4"',
+                )
             fields[COLUMNS[str(k).lower()]] = str(v).strip()
         out.append((where, fields))
     return out

@@ -141,6 +141,11 @@ def test_a_folder_pairs_each_video_with_the_image_of_its_name(tmp_path):
         ("video\n../outside.mp4\n", ["points outside", "the folder of the manifest", "line 2"]),
         ("video\n/etc/hostname\n", ["the folder of the manifest", "line 2"]),
         ("video,shop_image\nclips/look-a.mp4,../../etc/passwd\n", ["shop image", "line 2"]),
+        # an unclosed quote swallowed the rest of the file into one field, without a word
+        (
+            'video,title\nclips/look-a.mp4,"a look\nclips/look-b.mp4,b\n',
+            ["line 2", "column 'title'", "quoted field is not closed"],
+        ),
     ],
 )
 def test_a_bad_manifest_is_refused_before_anything_is_created(mine, tmp_path, text, words, capsys):
@@ -321,3 +326,16 @@ def test_ffmpegs_own_complaints_about_a_damaged_file_stay_off_the_terminal(tmp_p
     )
     assert proc.returncode == 1, proc.stderr
     assert "cut" in proc.stdout and "libav" not in proc.stderr and " @ 0x" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("field", ["video", "shop_image"])
+def test_a_jsonl_path_given_as_a_number_is_refused_naming_the_line_and_field(mine, tmp_path, field, capsys):
+    """``{"video": 5}`` was read as the path "5" (and failed later as a missing file, exit 1)."""
+    lst = mine / "items.jsonl"
+    row = {"video": "clips/look-a.mp4", field: 5}
+    lst.write_text(json.dumps({"video": "clips/look-b.mp4"}) + "\n" + json.dumps(row) + "\n")
+    root = tmp_path / "data"
+    code, out = _exit(["local", str(lst), "--root", str(root)], capsys)
+    assert code == 2, out
+    assert str(lst) in out and f"line 2: '{field}' is the number 5" in out, out
+    assert not root.exists()
