@@ -13,27 +13,49 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: bounds of the probe's thresholds: past them a value is a typo (``min_frames: 1e18`` rejected every
+#: video as too_short without a word): a day of video at 120 fps, a day, the largest side (px)
+#: FFmpeg's decoders take
+MAX_PROBE_FRAMES = 86_400 * 120
+MAX_PROBE_SECONDS = 86_400.0
+MAX_PROBE_SIDE = 32_768
+
+
 class ProbeConfig(_Model):
     """Media validation thresholds."""
 
-    min_frames: int = Field(default=10, ge=1, description="videos with fewer decodable frames are rejected")
-    min_duration_s: float = Field(default=0.5, ge=0, description="videos shorter than this are rejected")
-    min_video_side: int = Field(default=64, ge=1, description="smallest allowed video width/height (px)")
-    min_image_side: int = Field(default=32, ge=1, description="smallest allowed image width/height (px)")
+    min_frames: int = Field(
+        default=10,
+        ge=1,
+        le=MAX_PROBE_FRAMES,
+        description="videos with fewer decodable frames are rejected",
+    )
+    min_duration_s: float = Field(
+        default=0.5, ge=0, le=MAX_PROBE_SECONDS, description="videos shorter than this are rejected"
+    )
+    min_video_side: int = Field(
+        default=64, ge=1, le=MAX_PROBE_SIDE, description="smallest allowed video width/height (px)"
+    )
+    min_image_side: int = Field(
+        default=32, ge=1, le=MAX_PROBE_SIDE, description="smallest allowed image width/height (px)"
+    )
     max_duration_s: float = Field(
         default=900.0,
         gt=0,
+        le=MAX_PROBE_SECONDS,
         description="videos longer than this are rejected (too_long): every later stage costs time in "
         "proportion (MovingFashion's videos last 13-16 s; TikTok and Instagram allow up to 10-15 min)",
     )
     max_frames: int = Field(
         default=54_000,
         ge=1,
+        le=MAX_PROBE_FRAMES,
         description="videos with more decodable frames are rejected (too_long; 15 min at 60 fps)",
     )
     max_video_pixels: int = Field(
         default=3840 * 2160,
         ge=1,
+        le=MAX_PROBE_SIDE * MAX_PROBE_SIDE,
         description="videos whose frames have more pixels are rejected (too_large; 4K UHD passes, 8K "
         "does not): a whole frame costs 3 bytes a pixel in every decoder and loader",
     )

@@ -11,10 +11,12 @@ values in effect).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import math
 import os
+import re
 import reprlib
 import threading
 from collections.abc import Callable, Mapping
@@ -57,6 +59,15 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 raise _DuplicateKey(f"key {key!r} is given twice (line {key_node.start_mark.line + 1})")
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+# ``1e-4``, ``1E5``: a float in YAML 1.2 and JSON, text in PyYAML's YAML 1.1 (which wants a dot);
+# read as the number it is, so that a number written in quotes (``"8"``) can be refused as text
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
 
 
 #: the most values a YAML config may stand for once its aliases are expanded (an alias bomb: a
@@ -292,10 +303,16 @@ def _in_data(data: Any, loc: tuple[Any, ...]) -> tuple[str, Any]:
     return ".".join(out), data
 
 
-def _coerced_bool(model: type[BaseModel], data: dict[str, Any], skip: set[str]) -> tuple[str, Any] | None:
-    """Where a boolean of ``data`` was read as a number (lax validation turns ``no`` into 0), keys
-    in ``skip`` left out; None when nowhere. Only such errors of a strict validation count (of the
-    data as JSON, where a list may be a tuple and a string an enum, as a file writes them)."""
+#: the largest integer a config value may be: what SQLite, numpy and torch store (int64); a
+#: bigger one (``99999999999999999999999999``) is a typo that would only overflow later
+MAX_CONFIG_INT = 2**63 - 1
+
+
+def _coerced(model: type[BaseModel], data: dict[str, Any], skip: set[str]) -> tuple[str, Any] | None:
+    """Where a boolean, or a string, of ``data`` was read as a number (lax validation turns ``no``
+    into 0 and ``"8"`` into 8), keys in ``skip`` left out; None when nowhere. Only such errors of a
+    strict validation count (of the data as JSON, where a list may be a tuple and a string an
+    enum, as a file writes them)."""
     try:
         text = json.dumps(data, default=str)
     except (TypeError, ValueError):  # keys JSON cannot hold (lax validation took them): no verdict
@@ -304,13 +321,17 @@ def _coerced_bool(model: type[BaseModel], data: dict[str, Any], skip: set[str]) 
         model.model_validate_json(text, strict=True)
     except ValidationError as exc:
         for err in exc.errors():
-            if isinstance(err.get("input"), bool) and err["loc"] and err["loc"][0] not in skip:
+            value = err.get("input")
+            number = err.get("type") in ("int_type", "float_type")
+            coerced = isinstance(value, bool) or (number and isinstance(value, str))
+            if coerced and err["loc"] and err["loc"][0] not in skip:
                 return _in_data(data, err["loc"])
     return None
 
 
 def _check_values(model: type[BaseModel], data: dict[str, Any], where: str, overrides: set[str]) -> None:
-    """Refuse a non-finite number, or a boolean read as a number, in the file's part of ``data``."""
+    """Refuse a non-finite number, or a boolean or a string read as a number, in the file's part
+    of ``data``."""
     from_file = {k: v for k, v in data.items() if k not in overrides}
     found = _find(from_file, lambda v: isinstance(v, float) and not math.isfinite(v))
     if found is not None:
@@ -319,23 +340,50 @@ def _check_values(model: type[BaseModel], data: dict[str, Any], where: str, over
             where=where,
             hint="give a finite number",
         )
-    if _find(from_file, lambda v: isinstance(v, bool)) is None:
+    if _find(from_file, lambda v: isinstance(v, (bool, str))) is None:
         return
-    found = _coerced_bool(model, data, overrides)
-    if found is not None:
+    found = _coerced(model, data, overrides)
+    if found is None:
+        return
+    if isinstance(found[1], bool):
         raise ConfigError(
             f"field '{found[0]}': {found[1]!r} is a boolean, not a number (YAML reads no/yes/on/off as "
             "booleans)",
             where=where,
             hint="write the number, e.g. 0 or 1",
         )
+    with contextlib.suppress(ValueError):
+        if not math.isfinite(float(found[1])):  # "inf", "nan": the finite check's words
+            raise ConfigError(
+                f"field '{found[0]}': {found[1]!r} is not a finite number",
+                where=where,
+                hint="give a finite number",
+            )
+    raise ConfigError(
+        f"field '{found[0]}': {short_repr(found[1])} is text, not a number",
+        where=where,
+        hint=f"write the number without quotes, e.g. {found[0].rsplit('.', 1)[-1]}: 8",
+    )
 
 
 def _check_finite(cfg: BaseModel, where: str, given: Mapping[str, Any], names: Mapping[str, str]) -> None:
     """Refuse a non-finite number the model holds however it was written: YAML keeps ``1e309``
     (no dot) and ``"inf"`` as strings, which pydantic then reads as inf; ``mf config show`` would
-    print a config it refuses."""
-    found = _find(cfg.model_dump(), lambda v: isinstance(v, float) and not math.isfinite(v))
+    print a config it refuses. An integer past :data:`MAX_CONFIG_INT` (``99999999999999999999999999``,
+    or ``1e26`` given where an integer is wanted) is refused the same way."""
+    dumped = cfg.model_dump()
+    found = _find(
+        dumped, lambda v: isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_CONFIG_INT
+    )
+    if found is not None:
+        path, value = found
+        key = path.split(".", 1)[0]
+        text = f"{short_repr(value)} is past the largest integer a setting takes ({MAX_CONFIG_INT})"
+        hint = "give a smaller number (`mf config reference --out -` lists each key's bounds)"
+        if key in given:
+            raise ConfigError(text, where=names.get(key, option_name(key)), hint=hint)
+        raise ConfigError(f"field '{path}': {text}", where=where, hint=hint)
+    found = _find(dumped, lambda v: isinstance(v, float) and not math.isfinite(v))
     if found is None:
         return
     path, value = found

@@ -181,7 +181,7 @@ class WorldConfig(BaseModel):
         description="tracklet noise of real footage (wrong boxes, occlusion, blur, out of frame, look-alikes); "
         "off by default, on in the 'hard' preset",
     )
-    workers: int = Field(2, ge=1, description="processes rendering/encoding videos")
+    workers: int = Field(2, ge=1, le=256, description="processes rendering/encoding videos (at most 256)")
     min_products: int = Field(20, ge=1, description="smallest world that still covers every class and case")
 
     @field_validator("df2_users_per_pair")

@@ -219,3 +219,44 @@ def test_a_yaml_alias_that_loops_or_explodes_is_refused_naming_the_file(tmp_path
     assert str(exc.value).startswith(f"{p}: ") and "by alias" in str(exc.value)
     with pytest.raises(ConfigError, match=words):
         load_config(Cfg, p)
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "words"),
+    [
+        ('workers: "8"\n', "workers", "is text, not a number"),
+        ("http:\n  read_timeout_s: '30'\n", "http.read_timeout_s", "is text, not a number"),
+        ("max_failed_runs: 99999999999999999999999999\n", "max_failed_runs", "past the largest integer"),
+    ],
+)
+def test_a_number_given_as_text_or_past_int64_is_refused_naming_the_field(tmp_path, text, field, words):
+    from collectors.config import CollectConfig
+
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(CollectConfig, path)
+    assert f"field '{field}'" in str(err.value) and words in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_an_exponent_without_a_dot_is_the_number_it_reads_as_a_quoted_one_is_text(tmp_path):
+    """``lr: 1e-4`` (text to YAML 1.1) is a float, so refusing quoted numbers does not refuse it."""
+    from movingfashion.seam.config import TrainConfig
+
+    path = tmp_path / "t.yaml"
+    path.write_text("lr: 1e-4\n")
+    assert load_config(TrainConfig, path).lr == pytest.approx(1e-4)
+    path.write_text('lr: "1e-4"\n')
+    with pytest.raises(ConfigError, match=r"field 'lr': '1e-4' is text, not a number"):
+        load_config(TrainConfig, path)
+
+
+@pytest.mark.parametrize("value", ["1e26", "99999999999999999999999999", "1e18", "20000000"])
+def test_an_absurd_probe_min_frames_is_refused(tmp_path, value):
+    from cleaning.config import CleaningConfig
+
+    path = tmp_path / "c.yaml"
+    path.write_text(f"probe:\n  min_frames: {value}\n")
+    with pytest.raises(ConfigError, match=r"probe\.min_frames"):
+        load_config(CleaningConfig, path)
