@@ -80,18 +80,31 @@ def _open_catalog(catalog: str | os.PathLike[str], *, dry_run: bool, root: Path)
     return Catalog(":memory:")  # SQLite's private in-memory database: nothing on disk
 
 
+#: the names a new catalog may take over an empty file (a touched or mktemp'd ``catalog.sqlite``)
+CATALOG_SUFFIXES = (".sqlite", ".sqlite3", ".db", ".db3")
+
+
 def refuse_emptied_catalog(catalog: Path, root: Path) -> None:
     """:class:`~schemas.errors.CatalogError` when ``catalog`` is a file of 0 bytes (no catalog
     SQLite wrote: one cut short by a crash, a full disk or a truncating copy) while ``root``
     holds a collected item's folder (``ROOT/<source>/<id>/``): SQLite would take it for a new
     catalog, and the run would fetch every item again and drop, for good and unsaid, what cleaning
-    and review decided. An empty file beside no collected item is a new catalog."""
+    and review decided. An empty file beside no collected item is a new catalog when its name is
+    a catalog's (:data:`CATALOG_SUFFIXES`); any other (``--catalog notes.json``, ``empty.txt``) is
+    refused: a file of the user's, turned into a SQLite catalog without a word."""
     from collectors.registry import SOURCES
     from schemas.errors import CatalogError
 
     try:
         if not catalog.is_file() or catalog.stat().st_size > 0:
             return
+        if catalog.suffix.lower() not in CATALOG_SUFFIXES:
+            raise CatalogError(
+                f"'{catalog.name}' is an empty file (0 bytes), not a catalog: mf-collect would turn it into one",
+                where=str(catalog),
+                hint="remove it (a new catalog is made there), or give another path, e.g. "
+                f"--catalog {catalog.with_name('catalog.sqlite')}",
+            )
         found = next(
             (
                 f"{name}/{d.name}"

@@ -35,3 +35,19 @@ def test_an_empty_catalog_beside_an_empty_root_is_a_new_one(tmp_path, capsys):
     assert code == 1 and "Traceback" not in err, err  # nothing answers on port 9: the item fails
     with Catalog(catalog, must_exist=True) as cat:
         assert cat.schema_version > 0
+
+
+def test_an_empty_file_not_named_as_a_catalog_is_refused_not_turned_into_one(tmp_path, capsys):
+    """``--catalog empty.json``: a file of the user's (0 bytes) was silently made a SQLite catalog."""
+    root = tmp_path / "data"
+    root.mkdir()
+    catalog = tmp_path / "empty.json"
+    catalog.write_bytes(b"")
+    code, _, err = run_cli(
+        ["netaporter", "120980", "--root", root, "--catalog", catalog, "--base-url", "http://127.0.0.1:9"],
+        capsys,
+    )
+    assert code == 2 and "Traceback" not in err, err
+    assert str(catalog) in err and "empty file" in err and "remove it" in err and "another path" in err
+    assert catalog.stat().st_size == 0  # left as it was
+    assert not list(root.iterdir())
