@@ -22,8 +22,9 @@ leakage           no product id, video or shop image in both splits (by path; al
                   when ``manifest.json`` gives the files' SHA-256)
 files             every referenced file is present (a regular file inside the folder), and no file
                   of the folder is a symlink leaving it (a linked *folder*, such as ``videos/`` on
-                  another disk, is trusted as :mod:`schemas.paths` says; a file whose real path
-                  leaves the folder and its linked folders is a break)
+                  another disk, is trusted as :mod:`schemas.paths` says when it holds a file the
+                  split files name under it, else never walked and a break; a file whose real
+                  path leaves the folder and its linked folders is a break)
 decodable         images decode; videos open and their first, middle and last frames decode
                   (``deep``: every frame decodes); when fewer frames decode than the container
                   declares, every packet is read and decoded: the video is truncated when decoding
