@@ -5,6 +5,7 @@ never makes a rerun read outside the collection root."""
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from schemas.catalog import Catalog
 from schemas.cli_support import run_main
 from schemas.items import SourceName
 from schemas.paths import PathEscapeError
-from tests.collectors.conftest import FAST_HTTP
+from tests.collectors.conftest import FAST_HTTP, info
 from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, mp4_bytes
 
 
@@ -66,6 +67,8 @@ def test_a_shop_map_path_outside_its_folder_is_refused(tmp_path):
     m.write_text("video,shop\n7001,mine.jpg\n")
     assert load_shop_map(m)["7001"].path == folder / "mine.jpg"
     (folder / "bad.csv").write_text("video,shop\n7002,../secret.jpg\n")
+    # a saved info folder is a target only with an info file in it (none is fetched: the map fails first)
+    (folder / "7002.info.json").write_text(json.dumps(info("7002", "http://127.0.0.1:9/7002.mp4")))
     with pytest.raises(PathEscapeError):
         collect("tiktok", [str(folder)], root=tmp_path / "data", shop_map=str(folder / "bad.csv"))
     assert not (tmp_path / "data").exists()
