@@ -183,7 +183,7 @@ def train(
                 "--resume/--extend are for SEAM runs: AsymNet writes OUT/last.pt only when both of its "
                 "stages are done (a few minutes on frozen features); rerun without --resume in a new --out"
             )
-        from movingfashion.seam.asymnet import AsymNetConfig, run_asymnet
+        from movingfashion.seam.config import AsymNetConfig  # no torch before the inputs are checked
 
         acfg = load_config(  # the options first: a bad --epochs is named before the dataset is read
             AsymNetConfig,
@@ -199,10 +199,11 @@ def train(
         on_interrupt(
             "interrupted: AsymNet writes OUT/last.pt only when both stages are done; rerun to start again"
         )
+        from movingfashion.seam.asymnet import run_asymnet
+
         result = run_asymnet(dataset, out, acfg, matcher=matcher, progress=progress, log=log)
     else:
-        from movingfashion.seam.config import TrainConfig
-        from movingfashion.seam.train import run_phase2
+        from movingfashion.seam.config import TrainConfig  # no torch before the inputs are checked
 
         cfg = load_config(  # the options first: a bad --epochs is named before the dataset is read
             TrainConfig, config_path, epochs=epochs, frames=frames, batch_size=batch_size, seed=seed
@@ -212,6 +213,8 @@ def train(
         skips = _phase2_dataset(dataset, out)
         _resume_start(out, resume, extend)
         on_interrupt(f"interrupted: rerun with --resume to go on from the last epoch saved in {out}/last.pt")
+        from movingfashion.seam.train import run_phase2
+
         result = run_phase2(
             dataset, out, cfg, resume=resume, extend=extend, matcher=matcher, progress=progress, log=log
         )
