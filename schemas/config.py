@@ -231,6 +231,26 @@ def parse_config_text(path: str | os.PathLike[str], text: str, what: str = "conf
         raise _unreadable(p, exc) from None
 
 
+def parse_yaml_value(where: str, text: str) -> Any:
+    """A YAML value given on a command line (``--set KEY=VALUE``), read by :func:`load_yaml`
+    (an alias bomb, a key given twice refused); any problem is a :class:`ConfigError` naming
+    ``where`` (the option and key)."""
+    try:
+        return load_yaml(text)
+    except _DuplicateKey as exc:
+        raise ConfigError(str(exc), where=where, hint="give each key once") from None
+    except _AliasProblem as exc:
+        raise ConfigError(str(exc), where=where, hint="write the values out instead of by alias") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(_yaml_problem(exc), where=where, hint="fix the YAML value there") from None
+    except (ValueError, RecursionError) as exc:
+        raise ConfigError(
+            f"cannot read the value: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+            where=where,
+            hint="give a plain YAML value (a number, a word, a short list)",
+        ) from None
+
+
 def read_config_data(path: str | os.PathLike[str], what: str = "config file") -> Any:
     """The data of a YAML/JSON file of settings (a config, a taxonomy rules file), read as
     :func:`load_config` reads one: UTF-8, a regular file of sane size, a key given twice refused,

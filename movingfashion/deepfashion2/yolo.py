@@ -34,6 +34,7 @@ import yaml
 from movingfashion.deepfashion2.reader import check_box_in_image, has_split, iter_split
 from movingfashion.media.images import image_size
 from schemas.atomic import atomic_copy, atomic_write_text
+from schemas.config import load_yaml
 from schemas.errors import DataFormatError
 from schemas.redact import redacted_logger
 from schemas.taxonomy import DF2_CLASSES
@@ -102,8 +103,8 @@ def _written_here(out: Path) -> bool:
     if (out / YOLO_MARK).is_file():
         return True
     try:
-        data = yaml.safe_load((out / "data.yaml").read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
+        data = load_yaml((out / "data.yaml").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError, yaml.YAMLError):  # an alias bomb too: not ours
         return False
     return isinstance(data, dict) and data.get("names") == {i - 1: n for i, n in DF2_CLASSES.items()}
 

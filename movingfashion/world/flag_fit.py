@@ -79,7 +79,7 @@ class VideoRow:
 def build_config(embed: str | None = None, settings: Sequence[str] = ()) -> BuildConfig:
     """The build's config: stride :data:`STRIDE`, the matching path ``embed`` (None: the default)
     and ``KEY=VALUE`` settings (dotted keys, YAML values)."""
-    import yaml
+    from schemas.config import parse_yaml_value
 
     data: dict[str, Any] = {"stride": STRIDE}
     if embed is not None:
@@ -90,7 +90,7 @@ def build_config(embed: str | None = None, settings: Sequence[str] = ()) -> Buil
         d = data
         for k in parents:
             d = d.setdefault(k, {})
-        d[leaf] = yaml.safe_load(value)
+        d[leaf] = parse_yaml_value(f"--set {key.strip()}", value)
     return BuildConfig(**data)
 
 
@@ -706,10 +706,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             ap.error(f"--rows-in: {exc}")
         for r in stored:
             by_world.setdefault(r.world, []).append(r)
+    if args.world:  # checked before any world is generated
+        from schemas.errors import MFError
+
+        try:
+            config = build_config(args.embed, args.set)
+        except MFError as exc:
+            ap.error(str(exc))
     for spec in args.world:
         wd = world_spec(spec, args.work)
         name = spec.split("=", 1)[0] if "=" in spec else wd.name if wd.name != "world" else wd.parent.name
-        config = build_config(args.embed, args.set)
         by_world[name] = world_rows(
             wd, args.work / name, config, retrack=args.retrack, weights=args.weights, matcher=args.matcher
         )

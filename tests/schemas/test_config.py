@@ -3,8 +3,10 @@ key given twice, a boolean where a number is wanted, a number that is not finite
 
 from __future__ import annotations
 
+import ast
 import json
 from enum import StrEnum
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel, Field
@@ -260,3 +262,28 @@ def test_an_absurd_probe_min_frames_is_refused(tmp_path, value):
     path.write_text(f"probe:\n  min_frames: {value}\n")
     with pytest.raises(ConfigError, match=r"probe\.min_frames"):
         load_config(CleaningConfig, path)
+
+
+def test_every_yaml_the_toolkit_reads_goes_through_its_one_safe_loader():
+    """``yaml.safe_load`` takes an alias bomb and keeps the last of a key given twice without a
+    word; the DeepFashion2 converter's data.yaml check and ``flag_fit --set`` used it. Every YAML
+    read of the toolkit's modules goes through :func:`schemas.config.load_yaml` now."""
+    root = Path(__file__).resolve().parents[2]
+    plain = []
+    for pkg in ("schemas", "collectors", "cleaning", "annotations", "movingfashion"):
+        for path in sorted((root / pkg).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            if "yaml" not in text:  # parse only the files that could load YAML (cheap)
+                continue
+            for node in ast.walk(ast.parse(text)):
+                name = ast.unparse(node.func) if isinstance(node, ast.Call) else ""
+                loads = name.startswith("yaml.") and "load" in name.split(".")[-1]
+                if loads:
+                    plain.append(f"{path.relative_to(root)}:{node.lineno}: {name}")
+                if isinstance(node, ast.ImportFrom) and node.module == "yaml":
+                    plain.extend(
+                        f"{path.relative_to(root)}:{node.lineno}: from yaml import {a.name}"
+                        for a in node.names
+                        if "load" in a.name
+                    )
+    assert plain == [], plain

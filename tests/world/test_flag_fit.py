@@ -12,6 +12,7 @@ from annotations.flags import FlagRule
 from movingfashion.world.flag_fit import (
     CAUSES,
     VideoRow,
+    build_config,
     build_world,
     fit_rules,
     flag_decisions,
@@ -20,6 +21,7 @@ from movingfashion.world.flag_fit import (
     world_rows,
 )
 from movingfashion.world.generate import generate_world
+from schemas.errors import ConfigError
 
 
 def _row(i: int, passed: bool, **sig: float) -> VideoRow:
@@ -414,3 +416,27 @@ def test_a_video_without_a_tracklet_file_is_listed_not_scored(gt_dataset, tmp_pa
     d = json.loads(out.read_text())
     assert d["no_tracklet_file"] == {"w1": [gone]} and d["pooled"]["videos"] == 3
     assert "w1: 3 videos, 1 without a tracklet file left out" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("{max_gap: 4, max_gap: 5}", "given twice"),
+        (
+            "[&a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"
+            + "".join(
+                f", &{c} [" + ", ".join([f"*{p}"] * 10) + "]" for p, c in zip("abcdef", "bcdefg", strict=True)
+            )
+            + "]",
+            "alias",
+        ),
+        ("[1, 2", "line 1"),
+    ],
+)
+def test_a_set_value_is_read_by_the_toolkits_yaml_loader_naming_the_setting(value, words):
+    """``--set KEY=VALUE`` values were read with plain ``yaml.safe_load``: a key given twice kept
+    the last one without a word, and a syntax error was PyYAML's own several lines naming no
+    setting. Now each is one ConfigError naming ``--set KEY``."""
+    with pytest.raises(ConfigError, match=words) as err:
+        build_config(settings=[f"tracker={value}"])
+    assert err.value.where == "--set tracker"

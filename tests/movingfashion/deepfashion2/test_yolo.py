@@ -10,6 +10,7 @@ import yaml
 
 from movingfashion.deepfashion2 import df2_to_yolo, write_yolo_dataset, yolo_line
 from schemas.errors import DataFormatError
+from schemas.taxonomy import DF2_CLASSES
 from tests.movingfashion.helpers import make_df2, make_df2_black
 
 
@@ -152,3 +153,19 @@ def test_an_out_folder_whose_images_no_run_wrote_is_refused_and_kept(tmp_path):
     (mine / "data.yaml").unlink()
     df2_to_yolo(tmp_path / "df2", mine)
     assert (mine / "labels" / "train" / "000001.txt").is_file()
+
+
+def test_a_data_yaml_naming_the_classes_twice_is_not_taken_for_an_earlier_runs(tmp_path):
+    """``data.yaml`` was read with plain ``yaml.safe_load``, which keeps the last of a key given
+    twice: a folder whose data.yaml named the classes after other names passed for the
+    converter's own, and its images/ was rebuilt (deleted). Read by the toolkit's one YAML loader
+    now, such a file is not ours and the folder is refused."""
+    make_df2_black(tmp_path / "df2")
+    out = tmp_path / "photos"
+    (out / "images").mkdir(parents=True)
+    (out / "images" / "beach.jpg").write_bytes(b"precious")
+    names = yaml.safe_dump({"names": {i: n for i, n in enumerate(DF2_CLASSES.values())}})
+    (out / "data.yaml").write_text("names: {0: holiday}\n" + names)
+    with pytest.raises(DataFormatError, match="images/ holds files no earlier YOLO conversion wrote"):
+        df2_to_yolo(tmp_path / "df2", out)
+    assert (out / "images" / "beach.jpg").read_bytes() == b"precious"
