@@ -420,6 +420,7 @@ def _parse(data: Any, where: str, *, owned: bool, box_arrays: bool = False) -> O
             raise DataFormatError(
                 f"product '{pid}': value must be an object, got {type(value).__name__}", where=where
             )
+        _refuse_surrogates(pid, value, where)
         kept: list[Any] = []
         context = {_OWNED: owned, _BOX_ARRAYS: kept} if box_arrays else {_OWNED: owned}
         try:
@@ -456,6 +457,42 @@ def _parse(data: Any, where: str, *, owned: bool, box_arrays: bool = False) -> O
                 hint=_fix_hint(value, err["loc"]),
             ) from None
     return out
+
+
+def _not_text(value: object) -> bool:
+    """Whether ``value`` is a string holding a lone UTF-16 surrogate (valid JSON ``"\\udc80"``, a
+    file name that is not UTF-8): no file can be named by it, nor a tracklet file written for it."""
+    return isinstance(value, str) and not value.isascii() and has_surrogate(value)
+
+
+def _refuse_surrogates(pid: str, value: Mapping[str, Any], where: str) -> None:
+    """Refuse product ``pid`` of split file ``where`` when its id, a video path or its shop image
+    path holds a lone surrogate, naming the file, the product and the field."""
+    videos = value.get("video_paths")
+    named = [
+        ("video_paths", f"video_paths[{i}]", v)
+        for i, v in enumerate(videos if isinstance(videos, list) else ())
+    ]
+    for what, field, text in [
+        ("product id", "", pid),
+        *named,
+        ("img_path", "img_path", value.get("img_path")),
+    ]:
+        if not _not_text(text):
+            continue
+        if not field:
+            raise DataFormatError(
+                f"product '{pid}': its id holds a lone surrogate (a name that is not UTF-8 text)",
+                where=where,
+                hint="rename that product with a UTF-8 id in the split file",
+            )
+        raise DataFormatError(
+            f"product '{pid}': field '{field}': '{text}' holds a lone surrogate (a name that is not"
+            " UTF-8 text)",
+            where=where,
+            hint=f"rename that {'video' if what == 'video_paths' else 'shop image'} file with a UTF-8 name and"
+            " write its new path into the split file",
+        )
 
 
 def _fix_hint(value: Mapping[str, Any], loc: tuple[Any, ...]) -> str:

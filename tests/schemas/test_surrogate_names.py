@@ -56,12 +56,49 @@ def test_writing_a_tracklet_file_for_a_name_that_is_not_utf8_is_a_clear_error(tm
 
 def test_schema_validate_names_an_entry_field_whose_name_holds_a_surrogate(tmp_path, capsys):
     path = tmp_path / "train.json"
-    path.write_text('{"P\\udcff": {' + ROW + ', "x\\udcff": 1}}')
+    path.write_text('{"P": {' + ROW + ', "x\\udcff": 1}}')
     code, out, _ = run_mf(["schema", "validate", str(path), "--json"], capsys)
     assert code == 1
     got = json.loads(out)["files"][str(path)]
-    assert (got["product"], got["field"]) == (S, "x\udcff"), got
+    assert (got["product"], got["field"]) == ("P", "x\udcff"), got
     assert "its name holds a lone surrogate" in got["error"] and got["hint"] == "rename or remove that field"
     code, out, err = run_mf(["schema", "validate", str(path)], capsys)
     assert code == 2 and "Traceback" not in err
-    assert "product 'P\\udcff': field 'x\\udcff': its name holds a lone surrogate" in err, err
+    assert "product 'P': field 'x\\udcff': its name holds a lone surrogate" in err, err
+
+
+@pytest.mark.parametrize(
+    ("pid", "field", "value", "fix"),
+    [
+        ("P\\udcff", None, None, "rename that product with a UTF-8 id"),
+        ("P", "video_paths[1]", "videos/\\udc80.mp4", "rename that video file with a UTF-8 name"),
+        ("P", "img_path", "imgs/P\\udc80.jpg", "rename that shop image file with a UTF-8 name"),
+    ],
+)
+def test_a_split_file_naming_a_product_or_video_that_is_not_utf8_is_refused(
+    tmp_path, capsys, pid, field, value, fix
+):
+    """A split file's product id, video path or shop image path holding a lone surrogate (valid
+    JSON ``"\\udc80"``) was read as it was: no file can be named so, and the tracklet file of
+    such a video failed later, naming the tracklet file. The split file is refused now, naming the
+    file, the product and the field, and saying what to rename."""
+    from schemas.official import read_official
+
+    row = ROW.replace('"videos/P2_0.mp4"]', '"videos/P2_0.mp4", "videos/P2_1.mp4"]')
+    if field == "video_paths[1]":
+        row = row.replace("videos/P2_1.mp4", value)
+    elif field == "img_path":
+        row = row.replace("imgs/P2.jpg", value)
+    path = tmp_path / "train.json"
+    path.write_text('{"Q": {' + ROW + "}, " + f'"{pid}": {{' + row + "}}")
+    with pytest.raises(DataFormatError, match=fix) as err:
+        read_official(path)
+    assert err.value.where == str(path)
+    shown = json.loads(f'"{pid}"')
+    assert err.value.message.startswith(
+        f"product '{shown}': " + (f"field '{field}': " if field else "its id ")
+    )
+    assert "lone surrogate" in err.value.message
+    code, out, _ = run_mf(["schema", "validate", str(path), "--json"], capsys)
+    got = json.loads(out)["files"][str(path)]
+    assert code == 1 and (got["product"], got["field"]) == (shown, field), got
