@@ -84,7 +84,11 @@ def number_value(text: str, where: str) -> int | float:
     try:
         return int(s) if _INT.match(s) else float(s)
     except ValueError:
-        raise DataFormatError(f"{text!r} is not a number", where=where) from None
+        raise DataFormatError(
+            f"{text!r} is not a number",
+            where=where,
+            hint="write a plain number there (a pixel position, as the export wrote it)",
+        ) from None
 
 
 @dataclass

@@ -304,7 +304,11 @@ def _int(text: str | None, where: str) -> int | None:
     try:
         return int(text.strip())
     except ValueError:  # not digits, or more than Python converts (4300)
-        raise DataFormatError(f"{_shown(text)} is not an integer", where=where) from None
+        raise DataFormatError(
+            f"{_shown(text)} is not an integer",
+            where=where,
+            hint="write a whole number there (as CVAT writes it), or export the file from CVAT again",
+        ) from None
 
 
 def _shown(text: str, limit: int = 60) -> str:
@@ -367,11 +371,17 @@ def _refuse_dtd(data: bytes, where: str) -> None:
         ) from None
     except expat.ExpatError as exc:
         _refuse_not_utf8(data, where)
-        raise DataFormatError(f"not well-formed XML: {exc}", where=where) from None
+        raise DataFormatError(f"not well-formed XML: {exc}", where=where, hint=_XML_HINT) from None
     except ValueError as exc:  # an encoding expat cannot read ("multi-byte encodings are not supported")
         raise DataFormatError(
             f"unreadable XML encoding: {exc}", where=where, hint="save it as UTF-8"
         ) from None
+
+
+#: what to do about a file that is not well-formed XML
+_XML_HINT = "fix the XML at that line, or export the task from CVAT again (CVAT for video 1.1)"
+#: what to do about XML that is not a CVAT for video 1.1 export
+_EXPORT_HINT = "export the task from CVAT as CVAT for video 1.1 and import its annotations.xml"
 
 
 #: largest XML file :func:`read_cvat` reads (bytes): parsing holds about 9 times the file in
@@ -402,12 +412,16 @@ def read_cvat(path: str | os.PathLike[str]) -> CvatVideo:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
         _refuse_not_utf8(data, str(p))
-        raise DataFormatError(f"not well-formed XML: {exc}", where=str(p)) from None
+        raise DataFormatError(f"not well-formed XML: {exc}", where=str(p), hint=_XML_HINT) from None
     if root.tag != "annotations":
-        raise DataFormatError(f"root element is <{root.tag}>, not <annotations>", where=str(p))
+        raise DataFormatError(
+            f"root element is <{root.tag}>, not <annotations>: not a CVAT annotations file",
+            where=str(p),
+            hint=_EXPORT_HINT,
+        )
     version = (root.findtext("version") or "").strip()
     if version and version != "1.1":
-        raise DataFormatError(f"CVAT XML version {version}, expected 1.1", where=str(p))
+        raise DataFormatError(f"CVAT XML version {version}, expected 1.1", where=str(p), hint=_EXPORT_HINT)
     if root.find("image") is not None:
         raise DataFormatError(
             "this is CVAT for images (<image> elements)", where=str(p), hint="export as CVAT for video 1.1"
@@ -494,8 +508,13 @@ def _read_track(te: ET.Element, file: str) -> CvatTrack:
     tid = te.get("id", "")
     where = f"{file}: track {tid}"
     track = CvatTrack(id=tid, label=te.get("label", ""))
-    if te.find("polygon") is not None or te.find("points") is not None or te.find("polyline") is not None:
-        raise DataFormatError("only box tracks can be imported", where=where)
+    shape = next((s for s in ("polygon", "points", "polyline") if te.find(s) is not None), None)
+    if shape is not None:
+        raise DataFormatError(
+            f"the track holds <{shape}> shapes: only box tracks can be imported",
+            where=where,
+            hint="delete that track in CVAT (or draw it again with rectangles) and export again",
+        )
     seen: set[int] = set()
     keys: set[str] = set()
     revs: set[str] = set()
@@ -523,7 +542,11 @@ def _read_track(te: ET.Element, file: str) -> CvatTrack:
         try:
             box = [number_value(be.attrib[k], at) for k in ("xtl", "ytl", "xbr", "ybr")]
         except KeyError as exc:
-            raise DataFormatError(f"box attribute {exc.args[0]} missing", where=at) from None
+            raise DataFormatError(
+                f"box attribute {exc.args[0]} missing",
+                where=at,
+                hint="give the <box> its xtl, ytl, xbr and ybr, or export the file from CVAT again",
+            ) from None
         if not all(math.isfinite(v) for v in box):  # inf: before the order check, which it passes or fails
             raise DataFormatError(
                 f"box {box} has a coordinate that is not a finite number",
@@ -531,7 +554,11 @@ def _read_track(te: ET.Element, file: str) -> CvatTrack:
                 hint="set xtl, ytl, xbr and ybr to pixel positions inside the frame",
             )
         if box[2] < box[0] or box[3] < box[1]:
-            raise DataFormatError(f"box {box} has xbr < xtl or ybr < ytl", where=at)
+            raise DataFormatError(
+                f"box {box} has xbr < xtl or ybr < ytl",
+                where=at,
+                hint="swap the corners so that xtl <= xbr and ytl <= ybr, or draw the box again in CVAT",
+            )
         rotation = number_value(be.get("rotation") or "0", at)
         if rotation % 360:
             raise DataFormatError(

@@ -198,7 +198,9 @@ def _tracklet(
     kept = {} if old is None or span is None else _outside(old.boxes, span, vt.frames)
     if not track.boxes and not kept:
         raise DataFormatError(
-            "the track has no visible box" + (f" (file frames {span.text()})" if span else ""), where=where
+            "the track has no visible box" + (f" (file frames {span.text()})" if span else ""),
+            where=where,
+            hint="draw a box on a frame the file covers, or delete the track in CVAT, and export again",
         )
     if old is not None:
         kept = {**kept, **left_out_by_export(old.boxes, vt)}
@@ -225,7 +227,11 @@ def _tracklet(
             mode="manual",
         )
     except ValidationError as exc:
-        raise DataFormatError(f"invalid track: {exc.errors()[0]['msg']}", where=where) from None
+        raise DataFormatError(
+            f"invalid track: {exc.errors()[0]['msg']}",
+            where=where,
+            hint="fix the track's boxes in CVAT and export again",
+        ) from None
     return t, changed
 
 
@@ -548,8 +554,14 @@ def cvat_files(source: str | os.PathLike[str]) -> list[Path]:
         files = sorted(p.rglob("*.xml"))
         if files:
             return files
-        raise DataFormatError("no .xml file in the folder", where=str(p))
-    raise DataFormatError("file not found", where=str(p))
+        raise DataFormatError(
+            "no .xml file in the folder",
+            where=str(p),
+            hint="pass the XML file the export wrote, or its folder",
+        )
+    raise DataFormatError(
+        "file not found", where=str(p), hint="pass the XML file the export wrote, or its folder"
+    )
 
 
 def _dataset_videos(root: Path) -> tuple[dict[str, tuple[str, set[str]]], dict[str, BadVideo]]:
@@ -640,7 +652,11 @@ def _read_files(source: str | os.PathLike[str], videos: dict[str, tuple[str, set
                 hint="name the file <video stem>.xml or set the task's <source>",
             )
         if stem in out:
-            raise DataFormatError(f"video {stem} also comes from {out[stem]}", where=str(f))
+            raise DataFormatError(
+                f"video {stem} also comes from {out[stem]}",
+                where=str(f),
+                hint="import one file per video: move one of the two out of the folder",
+            )
         out[stem] = f
     return out
 
@@ -689,7 +705,9 @@ def _official_start(root: Path, video: str, product_id: str) -> VideoTracklets:
         if entry is not None:
             return official_video_tracklets(root, product_id, entry, video)
     raise DataFormatError(  # _dataset_videos read it from the split files: changed since
-        f"no product {product_id!r} listing {video!r} in the split files", where=str(root)
+        f"no product {product_id!r} listing {video!r} in the split files",
+        where=str(root),
+        hint="the split files changed during the import: run it again",
     )
 
 
