@@ -73,6 +73,16 @@ class UnsafePathValue(ValueError):
         self.value = value
 
 
+def folder_listing(names: Sequence[str], shown: int = 3) -> str:
+    """What a folder holds, for an error refusing it: ``N entries: a, b, c and N-3 more``, the
+    visible names first (sorted) and hidden ones (``.DS_Store``, ``.git``) after them, so that the
+    names shown are the ones a user put there."""
+    ordered = sorted(names, key=lambda n: (n.startswith("."), n))
+    more = f" and {len(ordered) - shown} more" if len(ordered) > shown else ""
+    count = "1 entry" if len(ordered) == 1 else f"{len(ordered)} entries"
+    return f"{count}: {', '.join(ordered[:shown])}{more}"
+
+
 def _problem(value: str) -> str | None:
     """Why ``value`` is not a canonical relative path, or None when it is one."""
     if not value:

@@ -29,6 +29,7 @@ from movingfashion.world.truth import (
 from schemas.atomic import atomic_copy, atomic_write_json, sha256_file, sweep_partials
 from schemas.errors import ConfigError
 from schemas.items import SourceName
+from schemas.paths import folder_listing
 from schemas.worker_life import dying_with_parent, ending_pool
 
 from .catalog import ProductSpec, plan_world, random_garment
@@ -126,7 +127,7 @@ def _check_out(out: Path, params: dict[str, Any]) -> None:
     with its own)."""
     if out.exists() and not out.is_dir():
         raise ConfigError("not a folder", where=str(out), hint="pass a new or empty folder as --out")
-    entries = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    entries = [p.name for p in out.iterdir()] if out.is_dir() else []
     if not entries:
         return
     before = _read_params(out)
@@ -138,9 +139,8 @@ def _check_out(out: Path, params: dict[str, Any]) -> None:
                 hint="rerun with its parameters to resume it; for these, pass another --out or remove the folder",
             )
         return
-    shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
     raise ConfigError(
-        f"folder is not empty and holds no world of mf world generate ({shown})",
+        f"folder is not empty and holds no world of mf world generate ({folder_listing(entries)})",
         where=str(out),
         hint="pass a new or empty folder as --out",
     )

@@ -38,6 +38,7 @@ from schemas.official import (
     video_relpath,
     write_official,
 )
+from schemas.paths import folder_listing
 from schemas.taxonomy import PARTITION_SOURCE_CODE
 
 if TYPE_CHECKING:
@@ -242,7 +243,7 @@ def _check_out(out: Path) -> None:
     files would be replaced)."""
     if out.exists() and not out.is_dir():
         raise ConfigError("not a folder", where=str(out), hint="pass a new or empty folder as --out")
-    entries = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    entries = [p.name for p in out.iterdir()] if out.is_dir() else []
     if not entries:
         return
     manifest = out / "manifest.json"
@@ -252,10 +253,9 @@ def _check_out(out: Path) -> None:
         doc = None
     if isinstance(doc, dict) and doc.get("built_from") == BUILT_FROM:
         return
-    shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
     raise ConfigError(
-        f"folder is not empty and holds no earlier export of mf world export-gt ({shown}); an export "
-        "replaces its --out folder whole",
+        f"folder is not empty and holds no earlier export of mf world export-gt ({folder_listing(entries)});"
+        " an export replaces its --out folder whole",
         where=str(out),
         hint="pass a new or empty folder as --out",
     )

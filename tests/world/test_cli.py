@@ -69,6 +69,26 @@ def test_generate_refuses_a_folder_that_holds_something_else(tmp_path, capsys):
         generate_world(cut, products=5)
 
 
+def test_a_refused_out_folder_lists_the_visible_files_first_and_counts_them(tmp_path, capsys):
+    """Before, the refusal named the first three names in sort order, hidden ones first: a folder
+    holding ``.DS_Store``, ``.git`` and ``.idea`` beside the user's files was shown as ``.DS_Store,
+    .git, .idea and 2 more``. Now the visible names come first and the entries are counted (the
+    same for mf world export-gt)."""
+    from movingfashion.world.gt_dataset import _check_out
+
+    mine = tmp_path / "my-project"
+    for folder in (".git", "media"):
+        (mine / folder).mkdir(parents=True)
+    for name in (".DS_Store", ".idea", "notes.txt"):
+        (mine / name).write_text("mine\n")
+    with pytest.raises(SystemExit) as exc:
+        run_main(world, ["generate", "--out", str(mine), "--products", "20", "--quick"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "(5 entries: media, notes.txt, .DS_Store and 2 more)" in err, err
+    with pytest.raises(ConfigError, match=r"\(5 entries: media, notes.txt, .DS_Store and 2 more\)"):
+        _check_out(mine)
+
+
 @pytest.mark.parametrize("field", ["frames", "quick_frames"])
 def test_clips_too_short_for_a_sub_clip_are_a_config_error(tmp_path, field, capsys):
     """Before: 9 frames passed the config and crashed the render (numpy 'low >= high' drawing a
