@@ -351,13 +351,16 @@ def build_queue(
     collection: str | os.PathLike[str] | None = None,
     decided: Collection[tuple[str, str]] = (),
     cache: SummaryCache | None = None,
+    warned: Collection[str] = (),
 ) -> Queue:
     """Every video of the dataset's split files, flagged or sampled, and every held-back one (see
     the module docstring), in review order. ``decided``: the (video, product) keys with live
     review decisions; such a video the builder accepted outside the sample is queued too
     (:data:`KEPT_DECIDED`), after the flagged ones in video order, so an accept that lets the
     catalog's hold go does not take the video out of the queue. ``cache``: summaries of the
-    tracklet files kept from an earlier build (:data:`SummaryCache`; updated)."""
+    tracklet files kept from an earlier build (:data:`SummaryCache`; updated). ``warned``: the
+    :attr:`Queue.held_out` lines of the last build, logged then: only a video held out anew is
+    logged (the page rebuilds the queue at every change of the dataset or the catalog)."""
     root = Path(dataset)
     # (what an earlier build read, what this one reads: kept for the next, files gone dropped)
     cached: tuple[SummaryCache, SummaryCache] | None = None if cache is None else (dict(cache), {})
@@ -368,6 +371,8 @@ def build_queue(
     refused = {(b.path, b.product_id, b.video) for b in bad}
     held_out = [b.line() for b in bad]
     for line in held_out:
+        if line in warned:
+            continue
         log.warning("held out of the review queue: %s (fix that entry, then reload the page)", line)
     held_by: dict[str, str] = {}
     for b in bad:

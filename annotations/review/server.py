@@ -54,7 +54,7 @@ import socket
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -273,6 +273,7 @@ class ReviewApp:
             #: (video, product) -> stem of each item in :attr:`left` (an undo by decision id)
             self._left_keys: dict[tuple[str, str], str] = {}
             self._queue_stamp = self._dataset_stamp()
+            self._held_out: Collection[str] = ()  # the held-out lines logged by the last build
             self.queue: Queue = self._build_queue()
             rec = reconcile_picks(self.root, self.cat)
         except BaseException:
@@ -333,14 +334,18 @@ class ReviewApp:
         return {(d.video, d.product_id) for d in list_decisions(self.cat) if d.kind in PAGE_FIELDS}
 
     def _build_queue(self, decided: set[tuple[str, str]] | None = None) -> Queue:
-        return build_queue(
+        """The queue built now; a video held out is logged when the last build did not hold it out."""
+        queue = build_queue(
             self.root,
             *self._queue_args,
             catalog=self.cat,
             collection=self.collection.resolve(),
             decided=self._decided() if decided is None else decided,
             cache=self._summaries,
+            warned=self._held_out,
         )
+        self._held_out = frozenset(queue.held_out)
+        return queue
 
     def refresh_queue(self) -> bool:
         """Build the queue again when the dataset (``mf publish``, a tracklet build) or the catalog

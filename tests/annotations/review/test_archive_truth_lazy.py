@@ -103,3 +103,30 @@ def test_a_bad_box_in_one_video_keeps_the_products_other_video(tmp_path):
     assert "r1_0" in q.by_stem and "r1_1" not in q.by_stem and q.by_stem["r1_0"].split_boxes
     (line,) = q.held_out
     assert "video 'videos/r1_1.mp4'" in line and "frame key '3'" in line and "y2 (1) < y1 (9)" in line, line
+
+
+def test_the_page_logs_a_held_out_video_once_per_change_not_at_every_rebuild(tmp_path, caplog):
+    """The review page rebuilds its queue at every change of the dataset or the catalog; each
+    rebuild logged the held-out warning again (a page open for an hour repeated it at every
+    decision). Now a video is logged when it is held out anew: once, and again only after what
+    is held out changed."""
+    from annotations.review.server import ReviewApp
+
+    root = make_archive(tmp_path / "mf")
+    edit_split(root, "train", lambda d: d["r1"]["tracklets"][1].update({"3": [5, 9, 6, 1]}))
+    app = ReviewApp(root, root / ".review.sqlite", sample_rate=1.0, create_catalog=True)
+
+    def logged() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "held out of the review queue" in r.getMessage()]
+
+    try:
+        assert len(logged()) == 1 and "frame key '3'" in logged()[0]
+        for n in range(2):  # the dataset changes elsewhere: the queue is rebuilt, the same video held out
+            (root / "entries.jsonl").write_text("\n" * (n + 1))
+            assert app.refresh_queue()
+        assert len(logged()) == 1
+        edit_split(root, "train", lambda d: d["r1"]["tracklets"][1].update({"3": [5, 9, 6, 2]}))
+        assert app.refresh_queue()  # what is held out changed (another box): said again
+        assert len(logged()) == 2 and "y2 (2) < y1 (9)" in logged()[1]
+    finally:
+        app.close()
