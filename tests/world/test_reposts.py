@@ -75,23 +75,43 @@ def test_knobs_off_plan_the_same_world_and_on_only_add_items():
     assert sum(1 for s in extra if s.retake_of) == 2
 
 
-def test_rotated_reposts_are_off_by_default_and_only_appended():
-    base = plan_world(24, 0, WorldConfig(repost_variants=1, retakes=2))
-    assert not any(str(s.variant).startswith("rotate_") for s in base)
-    more = plan_world(24, 0, WorldConfig(repost_variants=1, retakes=2, rotated_reposts=1))
+#: each later re-post knob: the world it is added to (every knob before it on), what it is set
+#: to, and the re-posts that adds, in order
+LATER_KNOBS = [
+    pytest.param({}, {"rotated_reposts": 1}, list(ROTATED_VARIANTS), id="rotated"),
+    pytest.param(
+        {"rotated_reposts": 1},
+        {"mirrored_rotated_reposts": 1, "reframed_reposts": 1},
+        [*MIRRORED_ROTATED_VARIANTS, *REFRAMED_VARIANTS],
+        id="mirrored_rotated+reframed",
+    ),
+    pytest.param({"reframed_reposts": 1}, {"filled_reposts": 2}, list(FILLED_VARIANTS) * 2, id="filled"),
+    pytest.param({"filled_reposts": 1}, {"one_bar_reposts": 3}, list(ONE_BAR_VARIANTS) * 3, id="one_bar"),
+]
+
+
+@pytest.mark.parametrize(("before", "knobs", "added"), LATER_KNOBS)
+def test_a_later_repost_knob_is_off_by_default_and_only_appends(before, knobs, added):
+    """A world planned with the knobs before it is planned the same with it on, plus its re-posts
+    (each a re-encode of its source, a trim a sub-clip of it) at the end; a world's parameters
+    name the knob only when it is on (those of earlier worlds stay as they were)."""
+    from movingfashion.world.generate import _params
+
+    cfg = WorldConfig(repost_variants=1, retakes=2, **before)
+    base = plan_world(24, 0, cfg)
+    assert not any(str(s.variant) in set(map(str, added)) for s in base)
+    more = plan_world(24, 0, cfg.model_copy(update=knobs))
     assert [(s.product_id, s.variant, s.meta) for s in more[: len(base)]] == [
         (s.product_id, s.variant, s.meta) for s in base
     ]
     extra = more[len(base) :]
-    assert [s.variant for s in extra] == [str(k) for k in ROTATED_VARIANTS]
-    assert all(s.duplicate_of and s.duplicate_kind == DuplicateKind.REENCODE for s in extra)
-
-
-def test_params_of_worlds_without_rotated_reposts_are_unchanged():
-    from movingfashion.world.generate import _params
-
-    assert "rotated_reposts" not in _params(20, 0, True, WorldConfig())["config"]
-    assert _params(20, 0, True, WorldConfig(rotated_reposts=2))["config"]["rotated_reposts"] == 2
+    assert [s.variant for s in extra] == [str(k) for k in added]
+    for s in extra:
+        kind = DuplicateKind.SUBCLIP if s.variant == RepostVariant.TRIM else DuplicateKind.REENCODE
+        assert s.duplicate_of and s.duplicate_kind == kind, s
+    assert not set(knobs) & set(_params(20, 0, True, WorldConfig())["config"])
+    config = _params(20, 0, True, WorldConfig(**knobs))["config"]
+    assert {k: config[k] for k in knobs} == knobs
 
 
 @pytest.mark.parametrize("kind", ROTATED_VARIANTS)
@@ -105,30 +125,6 @@ def test_rotated_reposts_turn_frames_and_boxes_clockwise(kind):
     marked[10:20, 5:15] = 255
     ys, xs = np.nonzero(r.pixels(marked)[..., 0])
     assert r.box([5, 10, 15, 20]) == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
-
-
-def test_mirrored_rotated_and_reframed_reposts_are_off_by_default_and_only_appended():
-    cfg = WorldConfig(repost_variants=1, retakes=2, rotated_reposts=1)
-    base = plan_world(24, 0, cfg)
-    assert not any(str(s.variant) in {*MIRRORED_ROTATED_VARIANTS, *REFRAMED_VARIANTS} for s in base)
-    more = plan_world(24, 0, cfg.model_copy(update={"mirrored_rotated_reposts": 1, "reframed_reposts": 1}))
-    assert [(s.product_id, s.variant, s.meta) for s in more[: len(base)]] == [
-        (s.product_id, s.variant, s.meta) for s in base
-    ]
-    extra = more[len(base) :]
-    assert [s.variant for s in extra] == [str(k) for k in (*MIRRORED_ROTATED_VARIANTS, *REFRAMED_VARIANTS)]
-    kinds = {s.variant: s.duplicate_kind for s in extra}
-    assert kinds.pop(RepostVariant.TRIM) == DuplicateKind.SUBCLIP  # a part of its source
-    assert set(kinds.values()) == {DuplicateKind.REENCODE} and all(s.duplicate_of for s in extra)
-
-
-def test_params_of_worlds_without_the_later_knobs_are_unchanged():
-    from movingfashion.world.generate import _params
-
-    config = _params(20, 0, True, WorldConfig())["config"]
-    assert "mirrored_rotated_reposts" not in config and "reframed_reposts" not in config
-    config = _params(20, 0, True, WorldConfig(mirrored_rotated_reposts=1, reframed_reposts=2))["config"]
-    assert (config["mirrored_rotated_reposts"], config["reframed_reposts"]) == (1, 2)
 
 
 @pytest.mark.parametrize("kind", MIRRORED_ROTATED_VARIANTS)
@@ -160,23 +156,6 @@ def test_frame_rate_pillarbox_and_trim_reposts_map_time_and_boxes():
     idx = trim.source_index
     assert idx == list(range(idx[0], idx[0] + len(idx))) and idx[0] > 0 and idx[-1] < 59
     assert 0.25 * 60 <= len(idx) <= 0.45 * 60
-
-
-def test_filled_reposts_are_off_by_default_and_only_appended():
-    from movingfashion.world.generate import _params
-
-    cfg = WorldConfig(repost_variants=1, retakes=2, reframed_reposts=1)
-    base = plan_world(24, 0, cfg)
-    assert not any(str(s.variant) in FILLED_VARIANTS for s in base)
-    more = plan_world(24, 0, cfg.model_copy(update={"filled_reposts": 2}))
-    assert [(s.product_id, s.variant, s.meta) for s in more[: len(base)]] == [
-        (s.product_id, s.variant, s.meta) for s in base
-    ]
-    extra = more[len(base) :]
-    assert [s.variant for s in extra] == [str(k) for k in FILLED_VARIANTS] * 2
-    assert all(s.duplicate_of and s.duplicate_kind == DuplicateKind.REENCODE for s in extra)
-    assert "filled_reposts" not in _params(20, 0, True, WorldConfig())["config"]
-    assert _params(20, 0, True, WorldConfig(filled_reposts=1))["config"]["filled_reposts"] == 1
 
 
 @pytest.mark.parametrize("size", [(288, 512), (320, 384), (256, 144)])
@@ -215,23 +194,6 @@ def test_a_blurred_fill_fits_the_clip_over_its_blurred_enlarged_copy(size, seed)
         fill = np.concatenate([out[:, : int(bx)].reshape(-1, 3), out[:, int(bx) + iw :].reshape(-1, 3)])
     assert fill.std(axis=0).max() > 0.5  # not a bar: the picture blurred (noise: all but flat)
     assert r.box([0, 0, w, h]) == [round(bx, 1), round(by, 1), round(bx + w * ax, 1), round(by + h * ay, 1)]
-
-
-def test_one_bar_reposts_are_off_by_default_and_only_appended():
-    from movingfashion.world.generate import _params
-
-    cfg = WorldConfig(repost_variants=1, retakes=2, filled_reposts=1)
-    base = plan_world(24, 0, cfg)
-    assert not any(str(s.variant) in ONE_BAR_VARIANTS for s in base)
-    more = plan_world(24, 0, cfg.model_copy(update={"one_bar_reposts": 3}))
-    assert [(s.product_id, s.variant, s.meta) for s in more[: len(base)]] == [
-        (s.product_id, s.variant, s.meta) for s in base
-    ]
-    extra = more[len(base) :]
-    assert [s.variant for s in extra] == [str(RepostVariant.ONE_BAR)] * 3
-    assert all(s.duplicate_of and s.duplicate_kind == DuplicateKind.REENCODE for s in extra)
-    assert "one_bar_reposts" not in _params(20, 0, True, WorldConfig())["config"]
-    assert _params(20, 0, True, WorldConfig(one_bar_reposts=1))["config"]["one_bar_reposts"] == 1
 
 
 @pytest.mark.parametrize("size", [(288, 512), (320, 384), (256, 144)])
