@@ -320,7 +320,8 @@ class TikTokConfig(_Model):
         description="yt-dlp's TikTok extractor arguments (its extractor_args 'tiktok:' ones), name -> "
         "values; a hashtag listing (#NAME) is read from TikTok's app API and needs app_info "
         "(IID/APP_NAME/APP_VERSION/MANIFEST_APP_VERSION/AID, the IID of a real app install) or "
-        "device_id; with app_info, single videos are asked of the app API first too",
+        "device_id; with app_info, single videos are asked of the app API first too (until it refuses"
+        " one with a client error: later videos are read from their pages only)",
     )
 
     @field_validator("extractor_args", mode="before")

@@ -42,6 +42,18 @@ log = redacted_logger("collectors.tiktok")
 
 #: yt-dlp's words when a listing needs TikTok's app API and no app info is given
 _NO_APP_INFO = "No working app info is available"
+#: yt-dlp's warning when TikTok's app API did not give a single video's details (it then reads
+#: the video's web page), with the HTTP status the API answered
+_APP_API_FAILED = re.compile(r"HTTP Error (\d{3})\b.*; trying with webpage", re.S)
+
+
+def _app_api_refused(warning: str) -> bool:
+    """Whether ``warning`` says the app API refused a video's details with a client error that
+    asking again would get too (not 408 or 429, which a later request may pass)."""
+    m = _APP_API_FAILED.search(warning)
+    return m is not None and 400 <= int(m.group(1)) < 500 and int(m.group(1)) not in (408, 429)
+
+
 _VIDEO_URL = re.compile(r"tiktok\.com/@[^/]+/video/(?P<id>[^/?#]+)|/video/(?P<id2>[^/?#]+)")
 
 
@@ -266,6 +278,8 @@ class TikTok(YtdlSource):
 
     def __init__(self, ctx: CollectContext, *, shop_map: str | None = None) -> None:
         super().__init__(ctx)
+        #: TikTok's app API refused a single video's details this run (:meth:`extract`)
+        self._app_api_refused = False
         self.shop_map_file = shop_map
         if shop_map:
             self.shop_map = load_tiktok_shop_map(shop_map)
@@ -298,6 +312,24 @@ class TikTok(YtdlSource):
     def extractor_args(self) -> dict[str, dict[str, list[str]]]:
         """``tiktok.extractor_args`` as yt-dlp's ``extractor_args`` of its TikTok extractors."""
         return {"tiktok": dict(self.cfg.extractor_args)} if self.cfg.extractor_args else {}
+
+    def extract(self, sid: str, cand: Candidate) -> dict[str, Any]:
+        """:meth:`YtdlSource.extract`. With app info (``app_info`` or ``device_id``), yt-dlp asks
+        TikTok's app API for a single video first and reads its web page when that fails: once
+        the app API has refused such a request with a client error (it does not serve it there:
+        405, 404, 403), later videos of the run are read from their web pages straight away, as
+        yt-dlp would have read them after the same refusal (one request a video less)."""
+        if not self.cfg.extractor_args:
+            return super().extract(sid, cand)
+        url = cand.url or sid
+        if self._app_api_refused:
+            args = {**self.cfg.extractor_args, "app_info": []}  # none: yt-dlp asks the web page only
+            return self.fetcher.extract(url, extractor_args={"tiktok": args})
+        warnings: list[str] = []
+        try:
+            return self.fetcher.extract(url, warnings=warnings)
+        finally:
+            self._app_api_refused = any(_app_api_refused(w) for w in warnings)
 
     @classmethod
     def check_targets(cls, targets: Sequence[str]) -> None:

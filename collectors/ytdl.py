@@ -221,16 +221,28 @@ class YtdlFetcher:
 
         return wait
 
-    def extract(self, url: str, *, process: bool = True) -> dict[str, Any]:
+    def extract(
+        self,
+        url: str,
+        *,
+        process: bool = True,
+        warnings: list[str] | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
         """yt-dlp's info dict for a URL (no download). ``process=False`` keeps playlists lazy.
+        ``warnings``: yt-dlp's warnings of this extraction are added to it; ``extra``: options
+        that replace the fetcher's (:meth:`params`) for this extraction.
 
         Busy answers (429/5xx) are retried with backoff, honouring Retry-After when present.
         """
         import yt_dlp
 
         for attempt in range(self.http.max_retries + 1):
+            logger = _Log()
             try:
-                with polite_youtubedl(self.params(where=url), self.client, self.host_map) as ydl:
+                with polite_youtubedl(
+                    self.params(where=url, logger=logger, **extra), self.client, self.host_map
+                ) as ydl:
                     info = ydl.extract_info(url, download=False, process=process)
                 break
             except yt_dlp.utils.DownloadError as exc:
@@ -252,6 +264,9 @@ class YtdlFetcher:
             except Exception as exc:  # a refusal yt-dlp did not wrap (its extractors pass it through)
                 _raise_refusal(exc)
                 raise
+            finally:
+                if warnings is not None:
+                    warnings.extend(logger.messages)
         if info is None:
             raise FetchError("yt-dlp returned nothing", where=url, reason="ytdlp_error")
         return info

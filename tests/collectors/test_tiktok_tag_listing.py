@@ -175,16 +175,44 @@ def test_a_single_value_is_read_as_a_list(tmp_path):
     assert load_collect_config(path).tiktok.extractor_args == {"device_id": ["7300000000000000042"]}
 
 
-def test_with_app_info_a_video_page_is_still_collected_when_the_app_api_does_not_answer(
+def test_with_app_info_video_pages_are_collected_and_the_app_api_refusing_one_is_not_asked_again(
     small_world, world_truth, tmp_path, capsys
 ):
     """yt-dlp asks the app API for a single video first when app_info is given; the world does
-    not answer that call (405), and yt-dlp reads the video's page instead."""
-    _, (p, *_) = _tag(world_truth)
-    url = f"https://www.tiktok.com/@{tiktok_user(p)}/video/{p.product_id}"
+    not answer that call (405), and yt-dlp reads the video's page instead. Each video cost that
+    refused request again; once the API has refused one, the run's later videos are read from
+    their pages straight away, and what is collected is the same (one video at a time here:
+    videos asked at once each try the API)."""
+    _, mine = _tag(world_truth)
+    urls = [f"https://www.tiktok.com/@{tiktok_user(p)}/video/{p.product_id}" for p in mine[:2]]
+    config = tmp_path / "collect.yaml"
+    config.write_text(CONFIG + APP_INFO)
     with WorldServer(small_world) as srv:
-        code, summary, err = _collect(srv, url, tmp_path, capsys, CONFIG + APP_INFO)
-        assert [s for m, path, s in srv.log if m == "POST" and path.startswith("/aweme/")] == [405]
-        assert _paths(srv, f"/@{tiktok_user(p)}/video/{p.product_id}")
-    assert code == 0, (summary, err)
-    assert (summary["ok"], summary["failed"]) == (1, 0)
+        args = [
+            "tiktok",
+            *urls,
+            "--root",
+            str(tmp_path / "data"),
+            "--base-url",
+            srv.base_url,
+            "--workers",
+            "1",
+        ]
+        code, out, err = run_command(collect_cli, [*args, "--config", str(config), "--json"], capsys)
+        asked = [s for m, path, s in srv.log if m == "POST" and path.startswith("/aweme/")]
+        pages = [path for p in mine[:2] for path in _paths(srv, f"/@{tiktok_user(p)}/video/{p.product_id}")]
+    summary = json.loads(out)
+    assert code == 0 and (summary["ok"], summary["failed"]) == (2, 0), (summary, err)
+    assert asked == [405] and len(pages) == 2, (asked, pages)
+
+
+@pytest.mark.parametrize(
+    ("status", "refused"), [(405, True), (404, True), (429, False), (408, False), (503, False)]
+)
+def test_only_a_client_error_of_the_app_api_skips_it_for_the_next_videos(status, refused):
+    """A busy answer (429, 408, 5xx) may pass next time: the next video asks the app API again."""
+    from collectors.tiktok import _app_api_refused
+
+    warning = f"[TikTok] 7: Unable to download API page: HTTP Error {status}: X (caused by <HTTPError {status}>); trying with webpage"
+    assert _app_api_refused(warning) is refused
+    assert not _app_api_refused(f"[TikTok] 7: HTTP Error {status}: X")  # no fallback to the page: not it
