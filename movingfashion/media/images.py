@@ -119,9 +119,51 @@ def _checked_header(path: Path) -> tuple[int, int, bool] | None:
         ) from None
     except (UnidentifiedImageError, OSError, ValueError):
         return None
+    _check_pixels(path, w, h)
+    return w, h, clear
+
+
+def _check_pixels(path: Path, w: int, h: int) -> None:
+    """:class:`ImageTooLarge` when ``w`` x ``h`` is past :data:`MAX_IMAGE_PIXELS`."""
     if w * h > MAX_IMAGE_PIXELS:
         raise _too_large(path, f"{w}x{h} ({w * h / 1e6:.0f} megapixels)")
-    return w, h, clear
+
+
+#: JPEG start-of-frame markers (every coding process but the DHT / JPG / DAC markers among 0xC0-0xCF)
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+#: markers that stand alone (no length field): TEM, RST0-7, SOI
+_JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})
+
+
+def _jpeg_header(data: np.ndarray) -> tuple[int, int, bool] | None:
+    """(width, height, False) of a JPEG from its bytes ``data``: the start-of-frame marker found
+    by walking the segments, nothing decoded (a JPEG has no transparency). None when ``data`` is
+    no JPEG or the walk does not reach a frame header with a size; :func:`_checked_header` then
+    asks Pillow. The same size Pillow reads, without its marker parser in Python: a tenth of
+    what a small shop image costs to read (docs/performance.md, per-clip overhead)."""
+    buf = data.data if data.ndim == 1 and data.dtype == np.uint8 else None
+    if buf is None or len(buf) < 4 or buf[0] != 0xFF or buf[1] != 0xD8:
+        return None
+    i, end = 2, len(buf)
+    while i + 3 < end:
+        if buf[i] != 0xFF:
+            return None
+        marker = buf[i + 1]
+        if marker == 0xFF:  # a fill byte before the marker
+            i += 1
+            continue
+        if marker in _JPEG_STANDALONE:
+            i += 2
+            continue
+        if marker in _JPEG_SOF:
+            if i + 9 > end:
+                return None
+            h, w = (buf[i + 5] << 8) | buf[i + 6], (buf[i + 7] << 8) | buf[i + 8]
+            return (w, h, False) if w and h else None  # 0: a DNL marker gives it later
+        if marker in (0xD9, 0xDA):  # end of image, or scan data before any frame header
+            return None
+        i += 2 + ((buf[i + 2] << 8) | buf[i + 3])
+    return None
 
 
 def check_image_pixels(path: str | os.PathLike[str]) -> None:
@@ -157,13 +199,17 @@ def read_image(
         raise ValueError(f"orientation must be 'exif' or 'stored', got {orientation!r}")
     if not p.is_file():
         raise MediaError("image file not found", where=str(p), hint="check the image path")
-    header = _checked_header(p)
     data = np.fromfile(str(p), dtype=np.uint8)
-    flags = cv2.IMREAD_COLOR | (cv2.IMREAD_IGNORE_ORIENTATION if orientation == "stored" else 0)
+    header = _jpeg_header(data)
+    if header is None:
+        header = _checked_header(p)
+    else:
+        _check_pixels(p, header[0], header[1])
+    # RGB straight from the decoder: the same bytes as decoding to BGR and swapping, one pass less
+    flags = cv2.IMREAD_COLOR_RGB | (cv2.IMREAD_IGNORE_ORIENTATION if orientation == "stored" else 0)
     img = cv2.imdecode(data, flags) if data.size else None
     if img is None or img.size == 0:
         raise MediaError("image does not decode", where=str(p), hint="the file is corrupt or not an image")
-    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     # only a header with transparency is opened again (most shop images have none)
     alpha = _alpha(p, orientation) if header is not None and header[2] else None
     if alpha is not None and alpha.shape == img.shape[:2]:
