@@ -10,7 +10,12 @@ Here each worker keeps a pool of *slots* (anonymous ``memfd`` files, mapped once
 :func:`collate_clips <movingfashion.batching.collate_clips>` opens an :func:`arena` for each
 batch, and :func:`batch_empty` cuts every tensor of the batch out of one slot. When the batch
 is pickled for the main process, the slot crosses once (its descriptor, as torch's own tensors'
-do) and the receiver maps it once; it gets plain tensors. A slot is reused only when neither
+do) and the receiver maps it once and keeps that mapping: the slot's later batches carry only
+its token (no socket round trip to pass a descriptor, no mmap/munmap per batch), and a batch
+takes one slot (its first slot is made as large as the largest batch yet). The receiver drops a
+kept mapping when its worker closed the slot or left (checked when it maps a new slot; the
+slots of workers that leave after the last batch stay mapped until then), and it gets plain
+tensors. A slot is reused only when neither
 side holds it: the worker counts the tensors it still holds on it, and the slot's header counts
 the times it was sent (written by the worker) and released (written by the receiver, when the
 last tensor or view of that message on it is freed). A batch the training loop keeps, or a view
@@ -31,6 +36,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import mmap
+import multiprocessing.util
 import os
 import struct
 import threading
@@ -42,11 +48,13 @@ from typing import Any
 import numpy as np
 import torch
 
-#: Bytes before a slot's data: the ``sent`` count (bytes 0-7, written by the worker only) and
-#: the ``released`` count (bytes 8-15, written by the receiver only), little-endian uint64.
+#: Bytes before a slot's data, little-endian uint64 fields: the ``sent`` count (bytes 0-7,
+#: written by the worker only), the ``released`` count (8-15, by the receiver only), the pid of
+#: the receiver that keeps the slot mapped (16-23, by the receiver), 1 once the worker closed the
+#: slot or exited (24-31, by the worker) and the worker's pid (32-39).
 HEADER = 64
 _COUNT = struct.Struct("<Q")
-_SENT, _RELEASED = 0, 8
+_SENT, _RELEASED, _RECEIVER, _CLOSED, _OWNER = 0, 8, 16, 24, 32
 #: Slots one worker keeps at most (busy ones count; at the limit a free slot too small is
 #: replaced, and with none free the tensor takes fresh shared memory). A batch takes one, and
 #: a worker has ``prefetch_factor`` + 1 batches in flight plus those the training loop keeps.
@@ -79,6 +87,8 @@ class _Slot:
             raise
         self.data = np.frombuffer(self.map, dtype=np.uint8, offset=HEADER)
         self.address = int(self.data.ctypes.data)
+        self.token = int.from_bytes(os.urandom(8), "little")  # the receiver's key for its mapping
+        _COUNT.pack_into(self.map, _OWNER, os.getpid())
         self.held = 0  # tensors the worker still holds on it
         self.used = 0  # bytes handed out in the current arena
         self.handle = _SlotHandle(self)
@@ -87,6 +97,7 @@ class _Slot:
         return self.held == 0 and _count(self.map, _SENT) == _count(self.map, _RELEASED)
 
     def close(self) -> None:
+        _COUNT.pack_into(self.map, _CLOSED, 1)  # the receiver may let go of its mapping
         del self.data
         self.map.close()
         os.close(self.fd)
@@ -94,7 +105,9 @@ class _Slot:
 
 class _SlotHandle:
     """What crosses for a slot: pickled once per message however many tensors use it (the
-    pickler's memo), counted as one send."""
+    pickler's memo), counted as one send. Its descriptor crosses only while the process that
+    started this worker (the DataLoader's) has not mapped the slot yet; after that the slot's
+    token alone, and the receiver reuses its mapping (no socket round trip, no mmap)."""
 
     def __init__(self, slot: _Slot) -> None:
         self.slot = slot
@@ -102,7 +115,16 @@ class _SlotHandle:
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         slot = self.slot
         _COUNT.pack_into(slot.map, _SENT, _count(slot.map, _SENT) + 1)
-        return _map_slot, (DupFd(slot.fd), slot.capacity)
+        if _count(slot.map, _RECEIVER) == _parent_pid():
+            return _mapped_slot, (slot.token,)
+        return _map_slot, (DupFd(slot.fd), slot.capacity, slot.token)
+
+
+def _parent_pid() -> int:
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()
+    return parent.pid if parent is not None and parent.pid is not None else os.getppid()
 
 
 class _Pool:
@@ -110,16 +132,23 @@ class _Pool:
 
     def __init__(self) -> None:
         self.slots: list[_Slot] = []  # sorted by address
+        self.pid = os.getpid()
         self.created = 0
         self.lock = threading.Lock()
         self.arena: _Slot | None = None
-        self.arena_bytes = 0  # the largest batch an arena held: the size of the next new slot
+        self.arena_total = 0  # bytes cut in the open arena, over every slot it took
+        self.arena_bytes = 0  # the largest batch an arena held: what a batch's first slot must hold
 
     def _new_slot(self, nbytes: int) -> _Slot | None:
         free = [s for s in self.slots if s.free()]
         fits = [s for s in free if s.capacity >= nbytes]
         if fits:
             return min(fits, key=lambda s: s.capacity)
+        # free slots too small for a whole batch would never again start one: closed
+        for old in [s for s in free if s.capacity < self.arena_bytes]:
+            self.slots.remove(old)
+            old.close()
+            free.remove(old)
         if len(self.slots) >= MAX_SLOTS:
             if not free:
                 return None
@@ -136,20 +165,30 @@ class _Pool:
         with self.lock:
             slot = self.arena
             if slot is None or slot.used + nbytes > slot.capacity:
-                slot = self._new_slot(nbytes)
+                # a batch's first slot holds the largest batch yet, so one batch takes one slot
+                slot = self._new_slot(max(nbytes, self.arena_bytes) if slot is None else nbytes)
                 if slot is None:
                     return None
                 slot.used = 0
                 self.arena = slot
             start = slot.used
             slot.used = -(-(start + nbytes) // ALIGN) * ALIGN
-            self.arena_bytes = max(self.arena_bytes, slot.used)
+            self.arena_total += slot.used - start
+            self.arena_bytes = max(self.arena_bytes, self.arena_total)
             slot.held += 1
             return slot, start
 
     def release(self, slot: _Slot) -> None:
         with self.lock:
             slot.held -= 1
+
+    def close_all(self) -> None:
+        """Mark every slot closed (the worker is leaving): its receiver drops their mappings."""
+        if os.getpid() != self.pid:  # a forked child leaving: its parent's slots stay open
+            return
+        with self.lock:
+            for slot in self.slots:
+                _COUNT.pack_into(slot.map, _CLOSED, 1)
 
     def slot_of(self, t: torch.Tensor) -> _Slot | None:
         address = t.untyped_storage().data_ptr()
@@ -175,6 +214,7 @@ def arena() -> Iterator[None]:
         if depth == 0 and _pool is not None:
             with _pool.lock:
                 _pool.arena = None
+                _pool.arena_total = 0
 
 
 def batch_empty(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor | None:
@@ -189,6 +229,8 @@ def batch_empty(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor | None
     if _pool is None:
         _pool = _Pool()
         ForkingPickler.register(torch.Tensor, _reduce_tensor)
+        # at the worker's exit its receiver may let go of the slots it keeps mapped
+        multiprocessing.util.Finalize(_pool, _pool.close_all, exitpriority=0)
     if nbytes < MIN_POOLED:
         return torch.empty(tuple(shape), dtype=dtype)
     got = _pool.cut(nbytes)
@@ -281,12 +323,62 @@ def _pin_before_fork() -> None:
                 mapped.pinned = True
 
 
-def _map_slot(df: Any, capacity: int) -> _Mapped:
+#: the slots this process keeps mapped as a receiver, by token: a slot's later messages carry
+#: its token only (:class:`_SlotHandle`)
+_kept: dict[int, mmap.mmap] = {}
+#: descriptors this process received and mapped (one per slot, not one per batch)
+_maps = 0
+
+
+def received_stats() -> dict[str, int]:
+    """This process as a receiver: slot descriptors it mapped, mappings it keeps for reuse."""
+    with _receiver_lock:
+        return {"mapped": _maps, "kept": len(_kept)}
+
+
+def _map_slot(df: Any, capacity: int, token: int) -> _Mapped:
+    """The first message of a slot to this process: map it, keep the mapping for its later ones."""
+    global _maps
     fd = df.detach()
     try:
-        return _Mapped(mmap.mmap(fd, HEADER + capacity))
+        mapped = mmap.mmap(fd, HEADER + capacity)
     finally:
         os.close(fd)
+    with _receiver_lock:
+        _forget_closed()
+        _maps += 1
+        _kept[token] = mapped
+        _COUNT.pack_into(mapped, _RECEIVER, os.getpid())
+    return _Mapped(mapped)
+
+
+def _mapped_slot(token: int) -> _Mapped:
+    """A later message of a slot this process keeps mapped."""
+    with _receiver_lock:
+        mapped = _kept.get(token)
+    if mapped is None:
+        raise RuntimeError(
+            "a batch's shared-memory slot arrived without its descriptor in a process that has not"
+            " mapped it: batches of DataLoader workers can only be received by the process that"
+            " started the workers"
+        )
+    return _Mapped(mapped)
+
+
+def _forget_closed() -> None:
+    """Drop the kept mappings of slots their worker closed, or whose worker is gone (a tensor
+    still on one keeps its mapping alive until it is freed)."""
+    for token, mapped in list(_kept.items()):
+        gone = _count(mapped, _CLOSED) != 0
+        if not gone:
+            try:
+                os.kill(_count(mapped, _OWNER), 0)
+            except ProcessLookupError:
+                gone = True
+            except OSError:
+                pass
+        if gone:
+            del _kept[token]
 
 
 def _rebuild_inline(data: bytes, dtype: torch.dtype, shape: tuple[int, ...]) -> torch.Tensor:

@@ -41,6 +41,10 @@ def _collate_with_stats(items: list[dict]) -> dict:
     batch["pool"] = batch_memory.pool_stats()
     batch["in_slot"] = batch_memory.in_slot(batch["frames"])
     batch["small_in_slot"] = [k for k in SMALL if batch_memory.in_slot(batch[k])]
+    pool = batch_memory._pool
+    batch["slots_used"] = (
+        len({id(pool.slot_of(batch[k])) for k in ("frames", "shop")}) if pool is not None else 0
+    )
     return batch
 
 
@@ -98,6 +102,66 @@ def test_slots_are_reused():
             created = max(created, batch["pool"]["created"])
     prefetch = loader_settings(2)["prefetch_factor"]
     assert 1 <= created <= prefetch + 3
+
+
+class _ShopFirst(_Numbered):
+    """The shop before the frames, as in ``MovingFashionDataset`` items."""
+
+    def __getitem__(self, i: int) -> dict:
+        item = super().__getitem__(i)
+        return {"shop": item.pop("shop"), **item}
+
+
+def test_a_batch_crosses_in_one_slot():
+    """After a worker's first batch (which shows it how large a batch is) the frames and the shop
+    of a batch share one slot: one descriptor, one mapping. Before, the shop (collated first)
+    went into a small slot and the frames into another, for every batch."""
+    dl = torch.utils.data.DataLoader(
+        _ShopFirst(), batch_size=4, collate_fn=_collate_with_stats, **loader_settings(2, pin_memory=False)
+    )
+    for epoch in range(3):
+        for batch in dl:
+            assert batch["in_slot"]
+            if epoch:
+                assert batch["slots_used"] == 1
+
+
+def test_a_slot_crosses_its_descriptor_once():
+    """The main process maps a slot once and keeps the mapping: later batches in that slot carry
+    its token only (before, every batch passed a descriptor over a socket and was mapped anew)."""
+    before = batch_memory.received_stats()["mapped"]
+    dl = _loader(2)
+    batches, created = 0, 0
+    for _ in range(6):
+        for k, batch in enumerate(dl):
+            assert _same(batch, _expected(4 * k))
+            batches += 1
+            created = max(created, batch["pool"]["created"])
+    assert batches == 36
+    assert batch_memory.received_stats()["mapped"] - before <= 2 * created < batches
+
+
+def test_mappings_of_workers_that_left_are_dropped():
+    """Workers that are not persistent leave after each epoch: the next epoch's first batch drops
+    the main process's kept mappings of their slots (else each epoch would add its slots)."""
+    dl = torch.utils.data.DataLoader(
+        _Numbered(),
+        batch_size=4,
+        collate_fn=_collate_with_stats,
+        **{**loader_settings(1, pin_memory=False), "persistent_workers": False},
+    )
+    for _ in dl:
+        pass
+    it = iter(dl)
+    next(it)
+    owners = {batch_memory._count(m, batch_memory._OWNER) for m in batch_memory._kept.values()}
+    assert owners and owners <= {w.pid for w in it._workers}
+    del it
+
+
+def test_a_token_without_its_mapping_is_refused():
+    with pytest.raises(RuntimeError, match="without its descriptor"):
+        batch_memory._mapped_slot(12345)
 
 
 def test_keeping_the_small_tensors_of_every_batch_keeps_no_slot():
