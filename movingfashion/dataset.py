@@ -522,6 +522,25 @@ def skipped_lines(skipped: list[dict[str, str]]) -> str:
     return "".join(f"\n  skipped {s['left_out']}: {s['reason']}" for s in skipped)
 
 
+def integer_index(index: Any) -> int:
+    """``index`` as an ``int``: a Python or numpy integer, or a one-element integer tensor; a
+    TypeError for anything else (``1.0``, a slice, ``tensor(1.7)``), which ``int()`` would turn
+    into another item or a confusing error. Shared by the datasets of this package."""
+    if isinstance(index, torch.Tensor) and (
+        index.numel() != 1 or index.is_floating_point() or index.is_complex() or index.dtype == torch.bool
+    ):
+        raise TypeError(
+            f"dataset indices are integers, not a {index.dtype} tensor of shape {tuple(index.shape)}; "
+            "use torch.utils.data.Subset(dataset, indices) for a part of it"
+        )
+    if not isinstance(index, numbers.Integral | torch.Tensor):  # numpy's integers are Integral
+        raise TypeError(
+            f"dataset indices are integers, not {type(index).__name__}; "
+            "use torch.utils.data.Subset(dataset, indices) for a part of it"
+        )
+    return int(index)
+
+
 class MovingFashionDataset(torch.utils.data.Dataset):
     """Video-to-shop items from an official-format MovingFashion folder.
 
@@ -1408,19 +1427,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         """``index`` as the non-negative draw it stands for: a negative one counts from the end,
         as for a list (IndexError past the start); TypeError for anything but an integer (a tensor:
         of one element, of an integer dtype: ``tensor(1.7)`` is no index 1)."""
-        if isinstance(index, torch.Tensor) and (
-            index.numel() != 1 or index.is_floating_point() or index.is_complex() or index.dtype == torch.bool
-        ):
-            raise TypeError(
-                f"dataset indices are integers, not a {index.dtype} tensor of shape {tuple(index.shape)}; "
-                "use torch.utils.data.Subset(dataset, indices) for a part of it"
-            )
-        if not isinstance(index, numbers.Integral | torch.Tensor):  # numpy's integers are Integral
-            raise TypeError(
-                f"dataset indices are integers, not {type(index).__name__}; "
-                "use torch.utils.data.Subset(dataset, indices) for a part of it"
-            )
-        index = int(index)
+        index = integer_index(index)
         self._require_items()
         if index < 0:  # the generator needs a non-negative index
             if index < -len(self._index):

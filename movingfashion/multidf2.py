@@ -23,7 +23,15 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from movingfashion.dataset import ITEM_DTYPES, _Resizer, _size, _whole, clip_tensor, parse_classes
+from movingfashion.dataset import (
+    ITEM_DTYPES,
+    _Resizer,
+    _size,
+    _whole,
+    clip_tensor,
+    integer_index,
+    parse_classes,
+)
 from movingfashion.deepfashion2 import iter_split
 from movingfashion.deepfashion2.reader import df2_folder
 from movingfashion.epochs import SharedEpoch
@@ -233,10 +241,27 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.sequences)
 
+    def __repr__(self) -> str:
+        """What the dataset serves, as :class:`~movingfashion.dataset.MovingFashionDataset` shows it."""
+        size_arg, size = (
+            ("crop_size", self.crop_size) if self.crop == "tracklet" else ("frame_size", self.frame_size)
+        )
+        lines = [
+            f"Number of datapoints: {len(self)}",
+            f"Root location: {self.root}",
+            f"Split: {self.split} ({'training' if self.train else 'evaluation'})",
+            f"Clip: {self.frames} frames, sampler={self.sampler.name}, crop={self.crop}, {size_arg}={size}"
+            f", dtype={self.dtype}",
+        ]
+        for name in ("transform", "shop_transform"):
+            if getattr(self, name) is not None:
+                lines.append(f"{name}: {getattr(self, name)!r}")
+        return "\n".join([f"Dataset {type(self).__name__}", *(f"    {line}" for line in lines)])
+
     def set_epoch(self, epoch: int) -> None:
         """Change training randomness for a new epoch (DataLoader workers see it, persistent
         ones included: :class:`movingfashion.epochs.SharedEpoch`)."""
-        self._epoch.set(epoch)
+        self._epoch.set(_whole(epoch, "epoch", least=0))
 
     @property
     def epoch(self) -> int:
@@ -248,8 +273,13 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
         return [s["id"] for s in self.sequences]
 
     def _item_index(self, index: int) -> int:
-        """``index`` with a negative one counted from the end (IndexError past the start)."""
-        index = int(index)
+        """``index`` with a negative one counted from the end (IndexError past the start, or for
+        a dataset with no sequence); TypeError for anything but an integer."""
+        index = integer_index(index)
+        if not self.sequences:
+            raise IndexError(
+                f"{self.root}: the dataset is empty: no sequence of split {self.split!r} (check the split and classes)"
+            )
         if index < 0:  # as for a list; the generator needs a non-negative index
             if index < -len(self.sequences):
                 raise IndexError(f"index {index} out of range for {len(self.sequences)} items")

@@ -216,3 +216,24 @@ def test_multidf2_arguments_are_checked_when_made_as_movingfashion_checks_them(d
     with pytest.raises(ConfigError) as err:
         MultiDeepFashion2Dataset(df2_root, "validation", **kw)
     assert err.value.where == field
+
+
+def test_multidf2_repr_indices_empty_dataset_and_epoch_are_checked_as_movingfashion_checks_them(df2_root):
+    """repr() was ``<... object at 0x...>``; ``ds[1.0]`` read item 1; indexing a dataset whose
+    classes keep no sequence was a ZeroDivisionError; ``set_epoch(-1)`` was numpy's ValueError
+    in the next training item."""
+    ds = MultiDeepFashion2Dataset(df2_root, "validation", frames=5, seed=0, crop_size=16)
+    text = repr(ds)
+    assert "Number of datapoints: 3" in text and str(ds.root) in text
+    assert "validation (evaluation)" in text and "5 frames, sampler=rrs" in text
+    for bad in (1.0, slice(0, 2), torch.tensor(1.5)):
+        with pytest.raises(TypeError, match="dataset indices are integers"):
+            ds[bad]
+    assert ds[np.int64(1)]["index"] == ds[torch.tensor(1)]["index"] == 1
+    with pytest.raises(ConfigError) as err:
+        ds.set_epoch(-1)
+    assert err.value.where == "epoch"
+    empty = MultiDeepFashion2Dataset(df2_root, "validation", classes=["sling"])
+    assert len(empty) == 0
+    with pytest.raises(IndexError, match="the dataset is empty"):
+        empty[0]
