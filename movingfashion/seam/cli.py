@@ -285,6 +285,12 @@ def require_usable_train(dataset: str) -> dict[str, Any]:
         )
     finally:
         dataset_log.setLevel(level)
+    if len(train) == 0 and not train.skipped:  # not the tracklets: nothing to train on at all
+        raise DataFormatError(
+            "the train split lists no product",
+            where=str(train.split_path),
+            hint="pass a dataset whose train split has products (mf publish, mf splits)",
+        )
     if len(train) == 0:
         first = f" (first: {train.skipped[0][1]})" if train.skipped else ""
         raise DataFormatError(

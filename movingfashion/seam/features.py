@@ -512,6 +512,12 @@ def build_bank(
         full_tracklet_files=True,  # each video's file read once, in full: its inference tracklets
     )
     del rows  # the dataset holds what it uses of them
+    if len(ds) == 0 and not ds.skipped:  # not the tracklets: no query and an empty gallery
+        raise DataFormatError(
+            f"the {split} split lists no product",
+            where=str(ds.split_path),
+            hint=f"pass a dataset whose {split} split has products (mf publish, mf splits)",
+        )
     if len(ds) == 0:
         raise DataFormatError(
             f"no usable videos in the {split} split"

@@ -240,3 +240,29 @@ def test_an_out_folder_inside_the_dataset_is_refused_before_anything_is_written(
     assert exc.value.code == 2 and "the training run folder is inside the dataset folder" in err, err
     assert f"--out {dataset / 'runs'}" in err and calls == []
     assert sorted(p.relative_to(dataset) for p in dataset.rglob("*")) == before
+
+
+def test_an_empty_split_says_it_lists_no_product_not_to_build_tracklets(tmp_path, capsys):
+    """A split file with no product (``{}``) was "no usable videos ... build the tracklets
+    first: mf-tracklets build", in mf train and mf evaluate alike, which cannot help."""
+    from torch import nn
+
+    from movingfashion.app.cli import cli
+    from movingfashion.seam.features import build_bank
+    from schemas.cli_support import run_main
+    from schemas.errors import DataFormatError
+
+    root = tmp_path / "dataset"
+    root.mkdir()
+    (root / "train.json").write_text("{}")
+    (root / "test.json").write_text("{}")
+    out = tmp_path / "runs" / "a"
+    with pytest.raises(SystemExit) as exc:
+        run_main(cli, ["train", "--dataset", str(root), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2, err
+    assert "train split lists no product" in err and "mf-tracklets" not in err
+    assert not out.exists()
+    with pytest.raises(DataFormatError, match="test split lists no product") as bank_err:
+        build_bank(root, "test", nn.Linear(1, 1), crop_size=8, pool=3)
+    assert "mf-tracklets" not in str(bank_err.value)
