@@ -233,6 +233,12 @@ def read_tagged_checkpoint(
                 hint="pass it as --weights FILE to mf-tracklets build; "
                 + (kind_hint or f"--matcher takes a {what} checkpoint"),
             ) from None
+        if _is_json_text(p):  # a results.json or a config passed as the checkpoint
+            raise ModelError(
+                f"this is a JSON text file, not a {what} checkpoint (a torch file)",
+                where=str(p),
+                hint="mf evaluate's results.json goes to mf report; " + (hint or "pass the run's last.pt"),
+            ) from None
         raise ModelError(unreadable_checkpoint(exc), where=str(p), hint=hint) from None
     if not isinstance(ckpt, dict) or ckpt.get("kind") != kind:
         found = ckpt.get("kind") if isinstance(ckpt, dict) else type(ckpt).__name__
@@ -250,6 +256,17 @@ def read_tagged_checkpoint(
             hint=hint,
         )
     return ckpt
+
+
+def _is_json_text(path: Path) -> bool:
+    """Whether ``path`` starts (after blanks) like a JSON object or array: a text file that
+    ``torch.load`` cannot read (a results.json given for a checkpoint)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64).lstrip(b" \t\r\n\xef\xbb\xbf")
+    except OSError:
+        return False
+    return head[:1] in (b"{", b"[")
 
 
 def unreadable_checkpoint(exc: BaseException) -> str:

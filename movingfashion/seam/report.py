@@ -98,6 +98,12 @@ def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
         ) from None
     except OSError as exc:
         raise DataFormatError(f"cannot read the results file: {exc.strerror or exc}", where=str(p)) from None
+    if raw.startswith(b"PK\x03\x04"):  # torch.save's zip: a checkpoint passed as the results
+        raise DataFormatError(
+            "this is a torch file (a model checkpoint), not evaluation results",
+            where=str(p),
+            hint="mf report reads the results.json that `mf evaluate --checkpoint RUN/last.pt --out DIR` writes",
+        )
     data = load_json(raw, str(p), hint=RESULTS_HINT)
     _empty_bins_as_null(data)
     check_results(data, str(p))
