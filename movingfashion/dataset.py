@@ -562,6 +562,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     a product several times that way), and iterating the dataset gives each item once. A dataset
     with no item (an empty split file, or ``partition`` / ``classes`` that keep no product) is
     made with one warning naming the split file and the filters; indexing it raises IndexError.
+    A video with fewer candidate frames than ``frames`` gets them repeated (evenly, in order) by
+    the fixed-length samplers, so that every clip has exactly ``frames`` frames (``"all"``: its
+    candidates once).
 
     ``train`` (default: True for ``train.json`` only) samples as in training: random RRS frames
     and a random video of the product, drawn anew for each :meth:`set_epoch`; otherwise the
