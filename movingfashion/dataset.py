@@ -1529,7 +1529,8 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         for _ in range(3):
             rec, vi, idx = self.plan(index)
             video = rec.videos[vi]
-            n = len(self.cache.get(video.path)) if not video.checked else None
+            with self._naming_product(rec):
+                n = len(self.cache.get(video.path)) if not video.checked else None
             if n is not None and max(idx) >= n:
                 # a frame past the real end: a video cut short raises MediaError (the file's
                 # fault); else the JSON's frame count or boxes are off: drop those frames first
@@ -1538,12 +1539,32 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 self._raise_if_cut_short(rec, video, n)
                 self._drop_past_end(rec, video, n)
                 continue
-            clip, out_boxes, (h0, w0) = self._cut(video, idx, planar=True)
+            with self._naming_product(rec):
+                clip, out_boxes, (h0, w0) = self._cut(video, idx, planar=True)
             if self._check_video(rec, video, (h0, w0)):
                 break
         else:  # pragma: no cover - _check_video converges after one pruning
             raise DataFormatError("cannot sample a valid clip", where=str(video.path))
         return self._make_item(index, rec, vi, video, idx, clip, out_boxes, (h0, w0), planar=True)
+
+    @contextlib.contextmanager
+    def _naming_product(self, rec: ProductRecord) -> Iterator[None]:
+        """A reader's MediaError (a video deleted or damaged since the dataset was made: "video
+        file not found") raised again naming the product, and with ``on_bad="raise"`` that
+        ``on_bad="skip"`` drops such videos, as the errors found when the dataset is made say."""
+        try:
+            yield
+        except BrokenVideo:
+            raise  # names product and video already
+        except MediaError as exc:
+            if f"product '{rec.product_id}'" in exc.message:
+                raise
+            skip = "pass on_bad='skip' to drop such videos" if self.on_bad == "raise" else None
+            raise MediaError(
+                f"product '{rec.product_id}': {exc.message}",
+                where=exc.where,
+                hint="; or ".join(h for h in (exc.hint, skip) if h) or None,
+            ) from None
 
     def _make_item(
         self,

@@ -182,3 +182,22 @@ def test_each_video_of_a_product_that_fails_is_listed_once(tiny_dataset, tmp_pat
         next(v for v in ("102_0.mp4", "102_1.mp4") if v in r) for pid, r in ds.skipped if pid == "102"
     )
     assert listed == ["102_0.mp4", "102_1.mp4"], ds.skipped
+
+
+def test_a_video_deleted_after_the_dataset_is_made_names_its_product(tiny_dataset, tmp_path):
+    """Mid-training, a removed video was "video file not found" naming the file only, with no
+    word of on_bad="skip" (the same file missing when the dataset is made names the product and
+    the option); an unreadable one the same (not tested here: every backend takes seconds)."""
+    root = _copy(tiny_dataset, tmp_path)
+    ds = MovingFashionDataset(root, "train", frames=2, train=False)
+    gone = ds.plan(0)[0]
+    (root / gone.videos[0].rel_path).unlink()
+    with pytest.raises(MediaError, match="video file not found") as err:
+        ds[0]
+    assert f"product '{gone.product_id}'" in str(err.value) and "on_bad='skip'" in (err.value.hint or "")
+    skip = MovingFashionDataset(_copy(tiny_dataset, tmp_path / "again"), "train", frames=2, on_bad="skip")
+    (skip.root / skip.plan(0)[0].videos[0].rel_path).unlink()
+    item = skip[0]
+    assert (
+        item["skipped"][0]["product_id"] == gone.product_id and "on_bad" not in item["skipped"][0]["reason"]
+    )
