@@ -25,6 +25,7 @@ GPU takes the batches, and convert on the device with :func:`frames_to_float`.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -99,7 +100,17 @@ class PKSampler(Sampler[int]):
 
     def set_epoch(self, epoch: int) -> None:
         """Use ``epoch`` from now on, whatever the dataset's (as ``DistributedSampler.set_epoch``)."""
-        self._epoch = int(epoch)
+        self._epoch = _at_least(epoch, "epoch", 0)
+
+    def __repr__(self) -> str:
+        """P, K, the products, the batches per epoch and which epoch it follows."""
+        follows = f"epoch={self._epoch}" if self._epoch is not None else "epoch=the dataset's"
+        return (
+            f"PKSampler(P={self.p}, K={self.k}, products={len(self.groups)}, "
+            f"batches={len(self) // (self.p * self.k)}, seed={self.seed}, {follows}"
+            + (f", rank={self.rank}/{self.num_replicas}" if self.num_replicas > 1 else "")
+            + ")"
+        )
 
     def batches(self) -> list[list[int]]:
         """The batches of this replica for the current epoch."""
@@ -222,6 +233,13 @@ def _collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _at_least(value: Any, name: str, least: int) -> int:
+    """``value`` as an int (numpy's too) of at least ``least``; ConfigError naming ``name`` else."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+        raise ConfigError(f"{name} must be a whole number >= {least}, got {value!r}", where=name)
+    return int(value)
+
+
 def loader_settings(num_workers: int = 2, *, pin_memory: bool | None = None) -> dict[str, Any]:
     """DataLoader keyword arguments for fast clip loading (see the module docstring).
 
@@ -231,7 +249,7 @@ def loader_settings(num_workers: int = 2, *, pin_memory: bool | None = None) -> 
         DataLoader(ds, batch_size=8, sampler=PKSampler(ds, 4, 2), collate_fn=collate_clips,
                    **loader_settings(2))
     """
-    workers = max(0, int(num_workers))
+    workers = _at_least(num_workers, "num_workers", 0)  # -1 was silently 0, 2.5 silently 2
     out: dict[str, Any] = {
         "num_workers": workers,
         "pin_memory": torch.cuda.is_available() if pin_memory is None else bool(pin_memory),

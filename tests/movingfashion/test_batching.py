@@ -149,3 +149,26 @@ def test_collate_builds_batches_in_shared_memory_inside_workers():
     assert torch.equal(here["boxes"].nan_to_num(-7.0), there["boxes"].nan_to_num(-7.0))
     assert there["frames"][0, 2].eq(0).all() and there["boxes"][0, 2].isnan().all()
     assert there["frames"][3, 2].eq(3).all() and there["frame_indices"][0, 2] == -1
+
+
+def test_loader_settings_and_pk_sampler_epoch_refuse_what_they_cannot_use_and_the_sampler_shows_itself():
+    """``loader_settings(-1)`` was silently no worker and ``(2.5)`` two; ``sampler.set_epoch(-1)``
+    was numpy's ValueError at the next epoch; repr() was ``<... object at 0x...>``."""
+    import numpy as np
+
+    from movingfashion.batching import PKSampler, loader_settings
+    from schemas.errors import ConfigError
+
+    for bad in (-1, 2.5, "2"):
+        with pytest.raises(ConfigError, match="num_workers") as err:
+            loader_settings(bad, pin_memory=False)
+        assert err.value.where == "num_workers"
+    assert loader_settings(np.int64(1), pin_memory=False)["num_workers"] == 1
+    sampler = PKSampler(None, 2, 2, labels=["a", "b", "c", "d", "e"])
+    text = repr(sampler)
+    assert "P=2, K=2, products=5, batches=2" in text and "epoch=the dataset's" in text
+    with pytest.raises(ConfigError) as err:
+        sampler.set_epoch(-1)
+    assert err.value.where == "epoch"
+    sampler.set_epoch(np.int64(3))
+    assert sampler.epoch == 3 and "epoch=3" in repr(sampler)
