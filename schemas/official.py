@@ -509,6 +509,24 @@ def _fix_hint(value: Mapping[str, Any], loc: tuple[Any, ...]) -> str:
 SPLIT_FILES = ("train.json", "test.json")
 
 
+def no_splits_hint(root: str | os.PathLike[str], default: str) -> str:
+    """What to do about a folder without train.json or test.json: for a synthetic world (its
+    ``world.json``) or a collection folder (its ``catalog.sqlite``), the command that makes a
+    dataset of it; else ``default``."""
+    folder = Path(root)
+    if (folder / "world.json").is_file():
+        return (
+            "this is a synthetic world, not a dataset: `mf world export-gt --world "
+            f"{folder} --out DATASET` writes the dataset it stands for"
+        )
+    if (folder / "catalog.sqlite").is_file():
+        return (
+            "this is a collection folder, not a dataset: `mf publish --catalog "
+            f"{folder / 'catalog.sqlite'} --root {folder} --out DATASET` writes one"
+        )
+    return default
+
+
 def split_files(dataset: str | os.PathLike[str], *, option: str = "--dataset") -> list[Path]:
     """The split files present in a published dataset folder (at least one), or a
     :class:`DataFormatError` naming the folder."""
@@ -522,7 +540,7 @@ def split_files(dataset: str | os.PathLike[str], *, option: str = "--dataset") -
         raise DataFormatError(
             "no train.json or test.json",
             where=str(root),
-            hint="pass a dataset in the official MovingFashion format",
+            hint=no_splits_hint(root, "pass a dataset in the official MovingFashion format"),
         )
     return found
 
@@ -555,7 +573,8 @@ def split_json(root: str | os.PathLike[str], split: str | os.PathLike[str]) -> P
             where=str(folder),
             hint=f"its splits: {', '.join(have)}"
             if have
-            else "it has no train.json or test.json: pass the folder mf publish wrote, or a split JSON",
+            else "it has no train.json or test.json: "
+            + no_splits_hint(folder, "pass the folder mf publish wrote, or a split JSON"),
         )
     return path
 

@@ -96,6 +96,7 @@ from schemas.official import (
     broken_entry_fields,
     canonical_frame_keys,
     is_frame_key,
+    no_splits_hint,
     nonfinite_field,
     past_any_video,
     split_entries_apart,
@@ -381,7 +382,7 @@ class _Audit:
             raise DataFormatError(
                 "no train.json or test.json",
                 where=str(self.root),
-                hint="pass a dataset folder in the official MovingFashion format",
+                hint=no_splits_hint(self.root, "pass a dataset folder in the official MovingFashion format"),
             )
 
     def _unreadable(

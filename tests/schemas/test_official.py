@@ -321,3 +321,31 @@ def test_nan_in_an_extra_key_is_refused_on_read_naming_product_and_key(tmp_path)
     with pytest.raises(DataFormatError, match=r"product 'p0': field 'score': NaN or Infinity") as err:
         read_official(path)
     assert err.value.where == str(path)
+
+
+def test_a_world_or_a_collection_given_as_a_dataset_says_which_command_makes_one(tmp_path):
+    """A synthetic world or mf-collect's folder passed as ``--dataset`` (or to the loader) was
+    "no train.json or test.json (pass a dataset in the official MovingFashion format)", which a
+    newcomer holding only a world cannot act on."""
+    from movingfashion.archive.verify import verify_dataset
+    from schemas.official import split_files, split_json
+
+    world, collected = tmp_path / "world", tmp_path / "collected"
+    world.mkdir()
+    collected.mkdir()
+    (world / "world.json").write_text("{}")
+    (collected / "catalog.sqlite").write_bytes(b"")
+    for call in (
+        lambda: split_files(world),
+        lambda: split_json(world, "train"),
+        lambda: verify_dataset(world),
+    ):
+        with pytest.raises(DataFormatError, match="synthetic world") as err:
+            call()
+        assert f"mf world export-gt --world {world} --out DATASET" in (err.value.hint or "")
+    with pytest.raises(DataFormatError, match="collection folder") as err:
+        split_files(collected)
+    assert "mf publish --catalog" in (err.value.hint or "")
+    with pytest.raises(DataFormatError) as err:  # any other folder: as before
+        split_files(tmp_path)
+    assert err.value.hint == "pass a dataset in the official MovingFashion format"
