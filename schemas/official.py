@@ -566,6 +566,13 @@ def split_json(root: str | os.PathLike[str], split: str | os.PathLike[str]) -> P
         return given
     folder = Path(root)
     path = folder / f"{split}.json"
+    if not folder.exists():  # was "ROOT/train.json: file not found (pass the dataset root ...)"
+        raise DataFormatError(
+            "dataset folder not found",
+            where=str(folder),
+            hint="pass the folder mf publish wrote (relative paths start at the working directory, "
+            f"{os.getcwd()})",
+        )
     if folder.is_dir() and not path.is_file():
         have = [Path(name).stem for name in SPLIT_FILES if (folder / name).is_file()]
         raise DataFormatError(

@@ -349,3 +349,8 @@ def test_a_world_or_a_collection_given_as_a_dataset_says_which_command_makes_one
     with pytest.raises(DataFormatError) as err:  # any other folder: as before
         split_files(tmp_path)
     assert err.value.hint == "pass a dataset in the official MovingFashion format"
+    with pytest.raises(
+        DataFormatError, match="dataset folder not found"
+    ) as err:  # was "train.json: file not found"
+        split_json(tmp_path / "nope", "train")
+    assert err.value.where == str(tmp_path / "nope")
