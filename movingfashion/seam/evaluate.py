@@ -50,6 +50,9 @@ from movingfashion.seam.model import SeamModel
 from movingfashion.seam.protocol import STD, make_pools, per_query_hits, pooled_topk, query_groups, roc_auc
 from movingfashion.seam.report import query_note
 from schemas.errors import ConfigError
+from schemas.redact import redacted_logger
+
+log = redacted_logger(__name__)
 
 BASELINES = ["max_confidence", "max_matching", "average_distance"]
 VARIANT_METHOD = {Variant.NO_NLB_G: "seam_no_nlb_g", Variant.NO_NLB: "seam_no_nlb", Variant.FULL: "seam"}
@@ -334,6 +337,16 @@ def evaluate_bank(
         )
     groups = query_groups(bank.partitions, bank.classes)
     pools = make_pools(len(bank.gallery_ids), cfg.pools, cfg.pool_size, cfg.seed)
+    if cfg.pools > 1 and len(pools) == 1:
+        log.warning(
+            "asked for %d pools of %d shop images, but the gallery holds %d: one pool of the whole "
+            "gallery is evaluated, so no std over pools is given (use a larger test split, or "
+            "--pool-size under %d for pools drawn from it)",
+            cfg.pools,
+            cfg.pool_size,
+            len(bank.gallery_ids),
+            len(bank.gallery_ids),
+        )
     targets = bank.targets
     frames_list = sorted(set(cfg.frames) | {cfg.main_frames})
     main = _main_method(models)

@@ -1,0 +1,33 @@
+"""Pools larger than the gallery collapse to one pool of the whole gallery: said, not silent."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from movingfashion.seam.config import EvalConfig
+from movingfashion.seam.evaluate import evaluate_bank
+from tests.movingfashion.seam.conftest import tiny_model
+from tests.movingfashion.seam.synthetic import synthetic_bank
+
+
+def _run(caplog, pools: int, pool_size: int) -> tuple[dict, list[str]]:
+    bank = synthetic_bank(12, pool=12)
+    cfg = EvalConfig(ks=[1], frames=[4], main_frames=4, pools=pools, pool_size=pool_size, attention_frames=4)
+    with caplog.at_level(logging.WARNING, logger="movingfashion.seam.evaluate"):
+        res = evaluate_bank([tiny_model()], bank, cfg, device=torch.device("cpu"))
+    return res, [r.getMessage() for r in caplog.records if r.name == "movingfashion.seam.evaluate"]
+
+
+def test_pools_larger_than_the_gallery_warn_naming_the_sizes(caplog):
+    res, lines = _run(caplog, pools=20, pool_size=800)
+    assert res["protocol"]["pools"] == 1
+    assert len(lines) == 1
+    assert "20 pools of 800" in lines[0] and "gallery holds 12" in lines[0] and "--pool-size" in lines[0]
+
+
+def test_pools_that_fit_or_one_pool_asked_do_not_warn(caplog):
+    assert _run(caplog, pools=3, pool_size=6)[1] == []
+    caplog.clear()
+    assert _run(caplog, pools=1, pool_size=800)[1] == []
