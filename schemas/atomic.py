@@ -27,7 +27,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import shutil
 import socket
 import sys
@@ -41,6 +40,8 @@ from typing import IO, Any
 
 from schemas.errors import DataFormatError, MFError
 from schemas.faults import as_local_fault, path_faults
+from schemas.partials import _PARTIAL, host_tag
+from schemas.partials import partial_prefix as _partial_prefix
 from schemas.redact import redacted_logger
 
 
@@ -53,30 +54,6 @@ def _read_umask() -> int:
 
 _UMASK = _read_umask()
 log = redacted_logger(__name__)
-
-#: ``.<name>.<host>-<pid>.<random>.part``: a temporary file of :func:`atomic_open`
-_PARTIAL = re.compile(r"\.(?P<name>.+)\.(?P<host>[A-Za-z0-9_-]+)-(?P<pid>\d+)\.[A-Za-z0-9_]+\.part")
-
-
-def host_tag() -> str:
-    """This host's name as temporary files and lock marks carry it (at most 64 characters:
-    letters, digits and ``_``)."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:64] or "host"
-
-
-#: the longest target name a temporary file's name carries whole (the rest of its name, host and
-#: pid included, stays under 100 bytes: the whole within the usual 255-byte limit of a name)
-_NAME_BYTES = 140
-
-
-def _partial_prefix(name: str) -> str:
-    """The start of a temporary file's name for target ``name``: the name itself, or a long one
-    cut short with a hash of it, so a legal long target name gives a legal temporary name."""
-    raw = name.encode("utf-8", "surrogateescape")
-    if len(raw) > _NAME_BYTES:
-        digest = hashlib.sha1(raw, usedforsecurity=False).hexdigest()[:10]
-        name = raw[: _NAME_BYTES - 11].decode("utf-8", "ignore") + "~" + digest
-    return f".{name}.{host_tag()}-{os.getpid()}."
 
 
 def pid_alive(pid: int) -> bool:

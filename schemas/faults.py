@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from schemas.errors import ConfigError, LocalFault
+from schemas.partials import partial_target
 
 #: errno -> reason, one reason per family.
 LOCAL_REASONS: dict[int, str] = {
@@ -89,11 +90,14 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 def local_reason(exc: BaseException) -> tuple[str, int, str | None] | None:
     """(reason, errno, file name) when ``exc`` is, or wraps, a local fault; else None.
 
+    The file of a rename or a link (``os.replace(tmp, target)``) is its destination, where the
+    file goes: not the temporary file it came from, which is gone once the write gave up.
     Also reads an ``[Errno N]`` in the message of a library that kept only the text (yt-dlp).
     """
     for e in _chain(exc):
         if isinstance(e, OSError) and e.errno in LOCAL_REASONS:
-            return LOCAL_REASONS[e.errno], e.errno, e.filename if isinstance(e.filename, str) else None
+            name = next((n for n in (e.filename2, e.filename) if isinstance(n, str)), None)
+            return LOCAL_REASONS[e.errno], e.errno, name
     for e in _chain(exc):
         m = _ERRNO_TEXT.search(str(e))
         if m and int(m.group(1)) in LOCAL_REASONS:
@@ -134,11 +138,18 @@ def as_local_fault(exc: BaseException, path: str | os.PathLike[str] | None = Non
     if found is None:
         return None
     reason, code, filename = found
-    where = filename or (str(path) if path is not None else None)
+    where = _named(filename or (str(path) if path is not None else None))
     reason = _on_read_only_mount(reason, where)
     return LocalFault(
         reason, where, f"{errno.errorcode.get(code, code)}: {os.strerror(code)}", hint=HINTS[reason]
     )
+
+
+def _named(where: str | None) -> str | None:
+    """``where``, or the file a temporary file of :mod:`schemas.atomic` stands for (the OS, and
+    ffmpeg writing one, name the temporary file: gone once the write gave up)."""
+    target = None if where is None else partial_target(where)
+    return where if target is None else str(target)
 
 
 def _existing(path: str | os.PathLike[str]) -> Path:
@@ -184,7 +195,7 @@ def fault_in_text(text: str, path: str | os.PathLike[str] | None) -> LocalFault 
     decoder says "Input/output error" of a damaged input too."""
     for code, reason in LOCAL_REASONS.items():
         if code not in (errno.EIO, errno.EPERM) and os.strerror(code) in text:
-            where = None if path is None else str(path)
+            where = None if path is None else _named(str(path))
             return LocalFault(
                 reason, where, f"{errno.errorcode.get(code, code)}: {os.strerror(code)}", hint=HINTS[reason]
             )

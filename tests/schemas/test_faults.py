@@ -236,3 +236,61 @@ def test_a_permission_error_on_a_read_only_mount_is_named_read_only(tmp_path, mo
     assert fault.reason == "read_only_filesystem" and fault.path == str(tmp_path / "ro" / "x.json")
     other = as_local_fault(OSError(errno.EACCES, "Permission denied", str(tmp_path / "x.json")))
     assert other.reason == "permission_denied"
+
+
+def _refuse_partials(monkeypatch, call: str, code: int) -> None:
+    """``os.open`` (making the temporary file) or ``os.replace`` (renaming it into place) failing
+    with ``code`` as the OS does: naming the temporary file (the rename also its destination)."""
+    real = getattr(os, call)
+
+    def refused(*args, **kwargs):
+        if call == "replace":
+            raise OSError(code, os.strerror(code), os.fspath(args[0]), None, os.fspath(args[1]))
+        if os.fspath(args[0]).endswith(".part"):
+            raise OSError(code, os.strerror(code), os.fspath(args[0]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(os, call, refused)
+
+
+@pytest.mark.parametrize(
+    ("call", "code", "reason"),
+    [
+        ("open", errno.EACCES, "permission_denied"),
+        ("open", errno.EROFS, "read_only_filesystem"),
+        ("open", errno.EDQUOT, "quota_exceeded"),
+        ("replace", errno.ENOSPC, "disk_full"),
+        ("replace", errno.EPERM, "permission_denied"),
+    ],
+)
+def test_a_refused_temporary_file_is_named_by_its_target(tmp_path, monkeypatch, call, code, reason):
+    """The OS names the temporary file (``.train.json.HOST-PID.RANDOM.part``), which is gone once
+    the write gave up: the error names the file being written (was: the temporary file)."""
+    target = tmp_path / "out" / "train.json"
+    _refuse_partials(monkeypatch, call, code)
+    with pytest.raises(LocalFault) as err:
+        atomic_write_text(target, "new")
+    assert err.value.reason == reason and err.value.path == str(target), err.value
+    assert ".part" not in str(err.value)
+    assert not list((tmp_path / "out").iterdir())  # no target, no temporary file
+
+
+def test_a_long_target_name_cut_short_in_the_temporary_file_is_named_by_its_folder(tmp_path, monkeypatch):
+    target = tmp_path / ("x" * 200 + ".json")
+    _refuse_partials(monkeypatch, "open", errno.EACCES)
+    with pytest.raises(LocalFault) as err:
+        atomic_write_text(target, "new")
+    assert err.value.path == str(tmp_path)
+
+
+def test_a_tool_writing_a_temporary_file_names_its_target(tmp_path):
+    """ffmpeg writing a :func:`~schemas.atomic.partial_path` says which file it could not write:
+    the fault names the video being made (was: the temporary file)."""
+    from schemas.atomic import partial_path
+
+    tmp = partial_path(tmp_path / "clip.mp4")
+    fault = fault_in_text(f"{tmp}: No space left on device", tmp)
+    assert fault is not None and fault.path == str(tmp_path / "clip.mp4")
+    assert as_local_fault(OSError(errno.EROFS, "Read-only file system", str(tmp))).path == str(
+        tmp_path / "clip.mp4"
+    )
