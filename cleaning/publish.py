@@ -421,13 +421,18 @@ class _Publisher:
         """Note ``rel`` as publish's own before writing it (survives a killed run)."""
         if rel in self.recorded:
             return
-        fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
-        try:
-            os.write(fd, (rel + "\n").encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        self._append(rel + "\n", durable=True)
         self.recorded.add(rel)
+
+    def _append(self, line: str, *, durable: bool) -> None:
+        """Append ``line`` to the journal whole (a short write on a nearly full disk is written
+        on, not left torn before the next line); a full disk or a forbidden folder is the
+        :class:`~schemas.errors.LocalFault` naming the journal (was: an ``OSError`` naming no file)."""
+        with local_faults(self.journal_path), open(self.journal_path, "ab") as fh:
+            fh.write(line.encode())
+            fh.flush()
+            if durable:
+                os.fsync(fh.fileno())
 
     def _source_sha(
         self, src: Path, asset: MediaAsset, prev: dict[str, Any] | None, trusted: bool = True
@@ -551,12 +556,7 @@ class _Publisher:
         """Append the record of ``rel``, just written, to the journal: a rerun after a kill keeps
         the file once it hashes to it. Not synced: a record lost to a crash only makes its file
         again, and one kept without its file's bytes does not hash to it."""
-        line = json.dumps({"rel": rel, **self.new_state[rel]}, sort_keys=True) + "\n"
-        fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
-        try:
-            os.write(fd, line.encode())
-        finally:
-            os.close(fd)
+        self._append(json.dumps({"rel": rel, **self.new_state[rel]}, sort_keys=True) + "\n", durable=False)
 
     def save_state(self) -> None:
         """Write the state file, dated :attr:`stamp`, then drop the journal it supersedes. A
