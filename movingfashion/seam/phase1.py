@@ -81,7 +81,7 @@ def df2_from_dataset(
     """
     from movingfashion.media.images import encode_image, read_image
     from movingfashion.media.readers import read_frames
-    from schemas.atomic import atomic_write_json
+    from schemas.atomic import atomic_write_bytes, atomic_write_json
     from schemas.dataset import read_entry_classes
     from schemas.official import read_official_on_bad, warn_held_out
 
@@ -96,7 +96,7 @@ def df2_from_dataset(
     def write(img: np.ndarray, anno: dict[str, Any]) -> None:
         nonlocal n
         n += 1
-        (out / "train" / "image" / f"{n:06d}.jpg").write_bytes(encode_image(img, ".jpg", quality=95))
+        atomic_write_bytes(out / "train" / "image" / f"{n:06d}.jpg", encode_image(img, ".jpg", quality=95))
         atomic_write_json(out / "train" / "annos" / f"{n:06d}.json", anno)
 
     official, held = read_official_on_bad(root / f"{split}.json", on_bad)
