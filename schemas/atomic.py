@@ -160,6 +160,32 @@ def partial_path(path: str | os.PathLike[str]) -> Path:
     return Path(tmp)
 
 
+def commit_partial(
+    tmp: str | os.PathLike[str], target: str | os.PathLike[str], *, durable: bool = True
+) -> Path:
+    """Rename ``tmp`` (a :func:`partial_path` another program filled, such as ffmpeg) over
+    ``target`` as :func:`atomic_open` renames its own: synced first and its folder after
+    (``durable``); on any failure ``tmp`` is removed and ``target`` left as it was, and a local
+    fault (the rename refused: a full disk, a read-only file system) names ``target``."""
+    tmp, dst = Path(tmp), Path(target)
+    try:
+        with path_faults(dst):
+            if durable:
+                fd = os.open(tmp, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            os.replace(tmp, dst)
+            if durable:
+                _fsync_dir(dst.parent)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return dst
+
+
 def _new_partial(target: Path) -> tuple[int, str]:
     """A new empty temporary sibling of ``target`` (:func:`partial_path`'s naming), open for
     writing, with a new file's usual permissions (``0o666`` minus the umask)."""

@@ -17,8 +17,7 @@ from pathlib import Path
 
 from annotations.exchange.common import ExportVideo
 from annotations.exchange.cvat import video_xml
-from schemas.atomic import atomic_copy, partial_path, write_if_changed
-from schemas.faults import path_faults
+from schemas.atomic import atomic_copy, commit_partial, partial_path, write_if_changed
 from schemas.paths import resolve_under
 
 
@@ -38,12 +37,7 @@ def _place(src: Path, dst: Path) -> None:
         tmp.unlink(missing_ok=True)
         atomic_copy(src, dst)
         return
-    try:
-        with path_faults(dst):
-            os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    commit_partial(tmp, dst)
 
 
 def write_fiftyone(

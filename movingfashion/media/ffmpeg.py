@@ -27,7 +27,7 @@ import numpy as np
 
 from movingfashion.media.logs import log_subprocess_stderr
 from schemas.activity import activity
-from schemas.atomic import partial_path
+from schemas.atomic import commit_partial, partial_path
 from schemas.errors import MediaError
 from schemas.faults import fault_in_text
 from schemas.paths import media_path
@@ -256,8 +256,7 @@ def encode_frames(
             proc.wait()
         tmp.unlink(missing_ok=True)
         raise
-    os.replace(tmp, target)
-    return target
+    return commit_partial(tmp, target)
 
 
 def transcode(
@@ -321,5 +320,4 @@ def transcode(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    os.replace(tmp, target)
-    return target
+    return commit_partial(tmp, target)

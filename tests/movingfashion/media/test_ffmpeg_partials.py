@@ -44,3 +44,27 @@ def test_a_failed_encode_leaves_no_temporary_file(tmp_path):
     with pytest.raises(ffmpeg.MediaError):
         transcode(bad, tmp_path / "out" / "x.mp4")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_refused_rename_leaves_the_old_video_and_no_temporary_file(tmp_path, monkeypatch):
+    """The encoded temporary file renamed into place is refused (a read-only remount, a sticky
+    folder): the fault names the video, the temporary file goes and the old video stays (was: a
+    bare OSError naming the temporary file, which stayed behind)."""
+    import errno
+
+    from schemas.errors import LocalFault
+
+    src = encode_frames((coded_frame(i) for i in range(6)), tmp_path / "src.mp4")
+    out = tmp_path / "videos" / "p_0.mp4"
+    out.parent.mkdir()
+    out.write_bytes(b"old")
+
+    def refused(a, b):
+        raise OSError(errno.EROFS, "Read-only file system", os.fspath(a), None, os.fspath(b))
+
+    monkeypatch.setattr(os, "replace", refused)
+    for make in (lambda: transcode(src, out), lambda: encode_frames((coded_frame(i) for i in range(4)), out)):
+        with pytest.raises(LocalFault) as err:
+            make()
+        assert err.value.reason == "read_only_filesystem" and err.value.path == str(out)
+        assert sorted(p.name for p in out.parent.iterdir()) == ["p_0.mp4"] and out.read_bytes() == b"old"
