@@ -18,6 +18,7 @@ from pathlib import Path
 from annotations.exchange.common import ExportVideo
 from annotations.exchange.cvat import video_xml
 from schemas.atomic import atomic_copy, commit_partial, partial_path, write_if_changed
+from schemas.errors import MediaError
 from schemas.paths import resolve_under
 
 
@@ -25,7 +26,23 @@ def _place(src: Path, dst: Path) -> None:
     """``dst`` as a hard link to ``src`` (an atomic copy across file systems), left as it is when
     it already is that file or a copy of the same bytes. Either way ``dst`` appears whole or not
     at all: a copy a full disk cuts short leaves no file behind (:func:`schemas.atomic.atomic_copy`)
-    and its error names ``dst``."""
+    and its error names ``dst``. A video missing from the dataset (deleted, or gone while the
+    export ran) is a :class:`~schemas.errors.MediaError` naming it (was: a traceback)."""
+    try:
+        _link_or_copy(src, dst)
+    except FileNotFoundError:
+        if src.is_file():
+            raise
+        raise MediaError(
+            "video not found: the dataset's tracklet file names it, a FiftyOne export needs it",
+            where=str(src),
+            hint="restore the video (mf verify --dataset lists what is missing) or leave it out with "
+            "--video for the others, then rerun the same command: the files already exported are kept",
+        ) from None
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """:func:`_place`'s work."""
     same_size = dst.exists() and dst.stat().st_size == src.stat().st_size
     if same_size and (dst.stat().st_ino == src.stat().st_ino or filecmp.cmp(src, dst, shallow=False)):
         return
