@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from schemas.errors import DataFormatError, MFError
-from schemas.faults import as_local_fault, path_faults
+from schemas.faults import as_local_fault, path_faults, write_fault
 from schemas.partials import _PARTIAL, host_tag
 from schemas.partials import partial_prefix as _partial_prefix
 from schemas.redact import redacted_logger
@@ -144,7 +144,7 @@ def atomic_open(
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        fault = as_local_fault(exc, target) if isinstance(exc, OSError) else None
+        fault = write_fault(exc, target)
         if fault is not None:
             raise fault from exc
         raise

@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from schemas.errors import ConfigError, LocalFault
+from schemas.errors import ConfigError, LocalFault, MFError
 from schemas.partials import partial_target
 
 #: errno -> reason, one reason per family.
@@ -176,6 +176,19 @@ def _on_read_only_mount(reason: str, where: str | None) -> str:
     if reason == "permission_denied" and where is not None and read_only_mount(where):
         return "read_only_filesystem"
     return reason
+
+
+def write_fault(exc: BaseException, path: str | os.PathLike[str]) -> LocalFault | None:
+    """The :class:`LocalFault` of ``exc``, raised while writing ``path``: an ``OSError`` that is
+    one, or a library's error (not one of the toolkit's own) raised because a write under it
+    failed with one: torch's zip writer turns a full disk into a ``RuntimeError`` ("enforce fail
+    ... unexpected pos") whose context is the ``OSError``. Else None."""
+    if isinstance(exc, OSError):
+        return as_local_fault(exc, path)
+    if not isinstance(exc, Exception) or isinstance(exc, MFError):
+        return None
+    cause = next((e for e in _chain(exc) if isinstance(e, OSError) and e.errno in LOCAL_REASONS), None)
+    return None if cause is None else as_local_fault(cause, path)
 
 
 def reraise_local_fault(exc: BaseException, path: str | os.PathLike[str] | None = None) -> None:

@@ -294,3 +294,24 @@ def test_a_tool_writing_a_temporary_file_names_its_target(tmp_path):
     assert as_local_fault(OSError(errno.EROFS, "Read-only file system", str(tmp))).path == str(
         tmp_path / "clip.mp4"
     )
+
+
+def test_a_library_error_raised_by_a_refused_write_is_the_fault_of_the_file_being_written(tmp_path):
+    """An error a library raises because a write under an atomic write failed (its context: the
+    OSError) is the local fault naming the file; the toolkit's own errors, and an error behind no
+    local fault, pass as they are. Nothing is left behind either way."""
+    from schemas.atomic import atomic_open
+    from schemas.errors import DataFormatError
+
+    target = tmp_path / "last.pt"
+    with pytest.raises(LocalFault) as err, atomic_open(target) as fh:
+        fh.write(b"x")
+        try:
+            raise OSError(errno.EDQUOT, "Disk quota exceeded")
+        except OSError:
+            raise RuntimeError("enforce fail: unexpected pos") from None  # context kept, as torch's
+    assert err.value.reason == "quota_exceeded" and err.value.path == str(target)
+    for exc in (DataFormatError("bad", where="x.json"), RuntimeError("a bug")):
+        with pytest.raises(type(exc)), atomic_open(target):
+            raise exc
+    assert list(tmp_path.iterdir()) == []
