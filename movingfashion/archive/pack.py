@@ -95,7 +95,7 @@ def pack_dataset(
         )
     files = sorted(set(listing.files) | ({MANIFEST} if (base / MANIFEST).is_file() else set()))
     with atomic_open(target, "wb") as fh, zipfile.ZipFile(fh, "w") as zf:
-        zipped = {rel: _store(zf, base / rel, f"{top}/{rel}", keep=rel == MANIFEST) for rel in files}
+        zipped = {rel: _store_listed(zf, base, rel, top) for rel in files}
         if check_manifest:  # raised inside the block: the half-written zip is removed
             _check_manifest(base, zipped, manifest_sha256)
     digest = sha256_file(target)
@@ -174,6 +174,23 @@ def stale_archive(root: str | os.PathLike[str]) -> Path | None:
         return None if here.is_file() and zipped == here.read_bytes() else target
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return target
+
+
+def _store_listed(zf: zipfile.ZipFile, base: Path, rel: str, top: str) -> _Hashing:
+    """:func:`_store` of the listed file ``rel``; one removed since it was listed (a writer, a
+    user deleting it) is :class:`MixedArchive` naming it, raised inside the zip's block so the
+    half-written zip goes (was: a FileNotFoundError traceback)."""
+    try:
+        return _store(zf, base / rel, f"{top}/{rel}", keep=rel == MANIFEST)
+    except FileNotFoundError:
+        if (base / rel).exists():
+            raise
+        raise MixedArchive(
+            f"'{rel}' was removed while the folder was zipped: not written",
+            where=str(base),
+            hint="run mf verify on the folder, then pack it again once nothing else writes it "
+            "(mf publish --archive does so under the dataset's lock)",
+        ) from None
 
 
 def _store(zf: zipfile.ZipFile, src: Path, name: str, *, keep: bool) -> _Hashing:

@@ -65,3 +65,21 @@ def test_a_manifest_other_than_the_one_verified_gives_no_zip(tmp_path):
     with pytest.raises(MixedArchive, match="manifest.json changed while the folder was zipped"):
         pack_dataset(ds, tmp_path / "b.zip", check_manifest=True, manifest_sha256=verified)
     assert not (tmp_path / "b.zip").exists()
+
+
+def test_a_file_removed_while_zipped_gives_no_zip(tmp_path, monkeypatch):
+    """A file listed, then deleted before its turn (a user, a writer): the zip is refused naming
+    it, as a rewritten one is (was: a FileNotFoundError traceback); nothing is left behind."""
+    ds = _folder(tmp_path / "ds")
+    copy = shutil.copyfileobj
+
+    def remove_after_the_manifest(fsrc, fdst, *args, **kwargs):
+        res = copy(fsrc, fdst, *args, **kwargs)
+        if str(fsrc.name).endswith("/manifest.json"):
+            (ds / "train.json").unlink()
+        return res
+
+    monkeypatch.setattr(shutil, "copyfileobj", remove_after_the_manifest)
+    with pytest.raises(MixedArchive, match="'train.json' was removed while the folder was zipped"):
+        pack_dataset(ds, tmp_path / "ds.zip", check_manifest=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
