@@ -635,6 +635,13 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self._opened_in: str | None = _cwd()
         self.root = Path(root)
         self.empty_tracklet_hint = empty_tracklet_hint
+        # options that need no file are checked before the split is looked for
+        if backend not in backend_names():
+            raise ConfigError(
+                f"unknown video backend {backend!r}",
+                where="backend",
+                hint=f"use one of {', '.join(backend_names())}",
+            )
         split_path = split_json(self.root, split)
         self.split_path = split_path
         if crop not in ("tracklet", "frame"):
@@ -707,12 +714,6 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         cache_size = _whole(cache_size, "cache_size")
         self.seed = _whole(seed, "seed", least=0) if seed is not None else torch.initial_seed() % 2**31
         self._epoch = SharedEpoch(0)
-        if backend not in backend_names():
-            raise ConfigError(
-                f"unknown video backend {backend!r}",
-                where="backend",
-                hint=f"use one of {', '.join(backend_names())}",
-            )
         self.cache = ReaderCache(cache_size, backend)
         self.skipped: list[tuple[str, str]] = []
         self._probed: dict[str, tuple[int, int, int]] = {}  # video path -> (frames, H, W), per process
