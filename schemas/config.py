@@ -343,9 +343,11 @@ def _coerced(model: type[BaseModel], data: dict[str, Any], skip: set[str]) -> tu
         for err in exc.errors():
             value = err.get("input")
             number = err.get("type") in ("int_type", "float_type")
-            coerced = isinstance(value, bool) or (number and isinstance(value, str))
-            if coerced and err["loc"] and err["loc"][0] not in skip:
-                return _in_data(data, err["loc"])
+            if not (number and isinstance(value, bool | str)) or not err["loc"] or err["loc"][0] in skip:
+                continue  # an unknown key or a text field holding a boolean: lax validation's words
+            found = _in_data(data, err["loc"])
+            if type(found[1]) is type(value) and found[1] == value:  # not a key JSON made text (1: no)
+                return found
     return None
 
 
