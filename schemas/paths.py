@@ -200,6 +200,16 @@ def resolve_under(
         raise PathEscapeError(
             f"{what} {text!r} contains a NUL byte", value=text, what=what, root=root, where=where
         )
+    too_long = _too_long(text)
+    if too_long:
+        raise PathEscapeError(
+            f"{what} {short_text(text)} {too_long}",
+            value=text,
+            what=what,
+            root=root,
+            where=where,
+            hint=NAME_HINT,
+        )
     joined = os.path.normpath(os.path.join(os.fspath(root), text))
     base = os.path.abspath(root)
     full = os.path.abspath(joined)
@@ -218,6 +228,24 @@ def resolve_under(
             hint="paths from data must stay inside the folder they belong to",
         )
     return Path(joined)
+
+
+def _too_long(text: str) -> str | None:
+    """Why no file system can hold the path ``text`` (a name over :data:`MAX_NAME` bytes, the whole
+    over :data:`MAX_PATH` characters: ``os.stat`` would raise ENAMETOOLONG), or None."""
+    if len(text) > MAX_PATH:
+        return f"is longer than {MAX_PATH} characters"
+    for part in text.split(os.sep):
+        size = len(part.encode("utf-8", "surrogatepass"))
+        if size > MAX_NAME:
+            return f"has a file or folder name of {size} bytes, longer than {MAX_NAME}"
+    return None
+
+
+def short_text(value: str, limit: int = 80) -> str:
+    """``repr(value)``, cut to about ``limit`` characters (an error line never echoes a whole field)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 def media_path(path: str | os.PathLike[str]) -> str:
