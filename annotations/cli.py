@@ -838,11 +838,19 @@ def _listed_decisions(dataset, catalog, shared: frozenset[str]) -> dict[str, str
     from schemas.catalog import Catalog
     from schemas.review import VERDICTS, list_decisions, review_states
 
-    def when(at: str | None) -> datetime:
-        return datetime.fromisoformat(at) if at else datetime.min.replace(tzinfo=UTC)
+    def when(at: object) -> datetime:
+        """An ISO time (one without a zone read as UTC); none, or not a time (a log edited by
+        hand: ``5``, ``"yesterday"``), is the earliest: the catalog's decision wins over it."""
+        try:
+            t = datetime.fromisoformat(at)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return datetime.min.replace(tzinfo=UTC)
+        return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
     logged = read_decisions(dataset)
-    out: dict[str, str | None] = {stem: rec.get("decision") for stem, rec in logged.items()}
+    out: dict[str, str | None] = {
+        stem: d if isinstance(d := rec.get("decision"), str) else None for stem, rec in logged.items()
+    }
     path = Path(catalog) if catalog else Path(dataset) / ".review.sqlite"
     if not path.is_file():
         return out
