@@ -1791,6 +1791,11 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
             if not isinstance(meta, dict):
                 raise ValueError("not a JSON object")
+        except RecursionError:
+            log.warning(
+                "%s: unreadable crop cache entry (JSON nested too deeply); decoding the video live", meta_path
+            )
+            return None
         except (OSError, ValueError) as exc:
             log.warning("%s: unreadable crop cache entry (%s); decoding the video live", meta_path, exc)
             return None
@@ -2262,7 +2267,7 @@ def entry_problem(meta: dict[str, Any], video: VideoRecord) -> str | None:
         frames = [int(f) for f in meta["frames"]]
         orig = [int(v) for v in meta["orig_size"]]
         crop, boxes = meta["params"]["crop"], meta["boxes"]
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: int(Infinity)
         return f"damaged meta ({type(exc).__name__}: {exc})"
     if len(orig) != 2 or not isinstance(boxes, list):
         return "damaged meta (orig_size or boxes)"
@@ -2311,7 +2316,7 @@ def _cache_built(
         return False
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deeply
         return False
     if not (
         isinstance(meta, dict)

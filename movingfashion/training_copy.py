@@ -55,6 +55,7 @@ import numpy as np
 
 from schemas.atomic import sample_digest
 from schemas.errors import ConfigError
+from schemas.official import MAX_FRAMES
 from schemas.paths import MAX_NAME, inside
 from schemas.redact import redacted_logger
 
@@ -394,7 +395,8 @@ def load_index(index_path: Path) -> dict[str, Any]:
             "boxes": list(meta["boxes"]),
             "orig_size": (int(meta["orig_size"][0]), int(meta["orig_size"][1])),
         }
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, IndexError, OverflowError, RecursionError) as exc:
+        # OverflowError: int(Infinity), an offset past int64; RecursionError: JSON nested too deeply
         raise CorruptCopy(f"unreadable index {index_path.name} ({type(exc).__name__})") from None
     if index["format"] != FORMAT or index.get("version") != VERSION:
         raise CorruptCopy(f"{index_path.name} is not a version-{VERSION} training copy")
@@ -448,6 +450,8 @@ def frames_problem(
     they can be."""
     if any(b <= a for a, b in zip(frames, frames[1:], strict=False)) or (frames and frames[0] < 0):
         return "frame indices do not increase"
+    if frames and frames[-1] >= MAX_FRAMES:  # no video has it; the loader's int32 arrays cannot hold it
+        return f"frame index {frames[-1]} is past any video's"
     if crop == "tracklet":
         stray = next((f for f in frames if f not in video.boxes), None)
         if stray is not None:
