@@ -370,13 +370,18 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 
 
 def _not_finite(value: Any) -> bool:
-    """Whether ``value`` (parsed JSON) holds a NaN or an infinity anywhere."""
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, dict):
-        return any(_not_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_not_finite(v) for v in value)
+    """Whether ``value`` (parsed JSON) holds a NaN or an infinity anywhere (walked with a stack:
+    an extra field nested 600 deep, which JSON parses, overflowed the recursion that was here)."""
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                return True
+        elif isinstance(v, dict):
+            todo.extend(v.values())
+        elif isinstance(v, list):
+            todo.extend(v)
     return False
 
 
