@@ -38,7 +38,7 @@ def read_memo(root: Path) -> dict[str, dict[str, Any]]:
     """``rel -> {"stamp": [...], "facts": {...} | None}`` ({} when absent or unreadable)."""
     try:
         data = json.loads((root / DECODED_MEMO).read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deeply
         return {}
     media = data.get("media") if isinstance(data, dict) and data.get("version") == VERSION else None
     if not isinstance(media, dict):

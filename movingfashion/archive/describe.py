@@ -141,7 +141,7 @@ def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any] | None:
     path = Path(root) / MANIFEST
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # not UTF-8 or JSON, a 5000-digit number, nested too deeply
         return None
     return doc if isinstance(doc, dict) else None
 

@@ -1197,7 +1197,7 @@ def _named_paths(root: Path) -> set[str]:
     for name in SPLIT_FILES:
         try:
             data = json.loads((root / name).read_bytes())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deeply
             continue
         for entry in data.values() if isinstance(data, dict) else ():
             if not isinstance(entry, dict):
