@@ -526,7 +526,7 @@ def read_build_record(tracklet_path: str | os.PathLike[str]) -> dict | None:
         data = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -2077,7 +2077,7 @@ def _file_video(path: Path) -> str | None:
     """The ``video`` a tracklet file says it is about; None when it cannot be read as one."""
     try:
         data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     video = data.get("video") if isinstance(data, dict) else None
     return video if isinstance(video, str) else None

@@ -72,7 +72,7 @@ def kept_part(part: Path, url: str) -> KeptPart | None:
     try:
         size = part.stat().st_size
         state = json.loads(state_path(part).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(state, dict) or state.get("url") != url:
         return None

@@ -142,7 +142,7 @@ def remove_legacy(folder: Path, rel_path: str, product_id: str | None, suffixes:
     data = meta.with_name(f"{legacy_stem(rel_path, product_id)}{suffixes[0]}")
     try:
         doc = json.loads(meta.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         doc = None
     if isinstance(doc, dict) and doc.get("naming") == NAMING:
         return  # a current entry whose name happens to look old

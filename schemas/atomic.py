@@ -428,7 +428,7 @@ def lock_holder(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     try:
         with open(path, "rb") as fh:
             rec = json.loads(fh.read(_HOLDER_BYTES + 1))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(rec, dict) or not isinstance(rec.get("pid"), int):
         return None

@@ -83,7 +83,7 @@ def sweep_orphans(base: str | os.PathLike[str]) -> list[Path]:
             if entry.stat(follow_symlinks=False).st_uid != os.getuid():
                 continue
             owner = json.loads((Path(entry.path) / OWNER_FILE).read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             continue
         if isinstance(owner, dict) and _gone(owner, me):
             shutil.rmtree(entry.path, ignore_errors=True)

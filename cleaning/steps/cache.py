@@ -75,7 +75,7 @@ class ResultCache:
         files' records); {} (with a warning) when it is damaged."""
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
             log.warning("%s: damaged cleaning result cache (%s); starting a fresh one", path, exc)
             return {}
         if not isinstance(raw, dict):
