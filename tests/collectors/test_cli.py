@@ -425,7 +425,8 @@ def test_a_page_discovery_cannot_read_is_exit_1_with_the_summary(tmp_path, capsy
         ]
         code, out, err = run_cli(args, capsys)  # rerun, text: the two are skipped, the child listed
         assert code == 1 and f"failed   {site.url('/sitemap-gone.xml')}  http_404" in out, out
-        code, out, err = run_cli(["netaporter", "--base-url", site.base, "--root", tmp_path / "l"], capsys)
+        listing = ["netaporter", "--base-url", site.base, "--root", tmp_path / "l"]
+        code, out, err = run_cli([*listing, "--config", fast_config(tmp_path)], capsys)
         assert code == 1 and "Traceback" not in err, err
         assert f"{site.url('/en-us/shop/clothing')}  http_503_exhausted" in out, out
 
