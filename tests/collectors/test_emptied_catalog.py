@@ -6,7 +6,7 @@ decisions, which the files do not hold, gone). An empty catalog beside an empty 
 from __future__ import annotations
 
 from schemas.catalog import Catalog
-from tests.collectors.test_cli import run_cli
+from tests.collectors.test_cli import fast_config, run_cli
 
 
 def test_an_emptied_catalog_beside_collected_items_is_refused(tmp_path, capsys):
@@ -30,7 +30,9 @@ def test_an_empty_catalog_beside_an_empty_root_is_a_new_one(tmp_path, capsys):
     catalog = root / "catalog.sqlite"
     catalog.write_bytes(b"")
     code, _, err = run_cli(
-        ["netaporter", "120980", "--root", root, "--base-url", "http://127.0.0.1:9", "--json"], capsys
+        ["netaporter", "120980", "--root", root, "--base-url", "http://127.0.0.1:9", "--json"]
+        + ["--config", fast_config(tmp_path)],  # no backoff of seconds between the refused retries
+        capsys,
     )
     assert code == 1 and "Traceback" not in err, err  # nothing answers on port 9: the item fails
     with Catalog(catalog, must_exist=True) as cat:
