@@ -24,7 +24,10 @@ UNSEEN = (30, 91919)
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory) -> tuple[Path, Path, Path]:
-    """(world, catalog, root): the unseen world seeded into a fresh catalog (not cleaned yet)."""
+    """(world, catalog, root): the unseen world seeded into a fresh catalog (not cleaned yet).
+    Beside the catalog: the result cache of one `mf clean --no-association` of a copy, so that
+    each test's clean decodes and fingerprints nothing again and scores the associations alone
+    (the cache holds no association score: each test's first clean computes them all)."""
     from movingfashion.world.generate import generate_world
     from movingfashion.world.seed import seed_catalog_from_world
 
@@ -35,13 +38,27 @@ def planted(tmp_path_factory) -> tuple[Path, Path, Path]:
     assert kinds == ["carousel", "shop", "split_screen"]
     with Catalog(work / "catalog.sqlite") as cat:
         seed_catalog_from_world(work / "world", cat, work / "root", truth)
+    warm = work / "warm" / "catalog.sqlite"
+    warm.parent.mkdir()
+    shutil.copyfile(work / "catalog.sqlite", warm)
+    res = CliRunner().invoke(
+        clean_cmd, ["--catalog", str(warm), "--root", str(work / "root"), "--no-association", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    shutil.copyfile(warm.with_name(CACHE), work / CACHE)
     return work / "world", work / "catalog.sqlite", work / "root"
 
 
+#: the result cache's name beside a catalog named catalog.sqlite (cleaning.steps.cache.cache_path)
+CACHE = "catalog.cleaning-cache.json"
+
+
 def _fresh(planted, tmp_path) -> Path:
+    """A copy of the planted catalog, with the cache of the decode and dedup results beside it."""
     world, cat_path, root = planted
     dst = tmp_path / "catalog.sqlite"
     shutil.copyfile(cat_path, dst)
+    shutil.copyfile(cat_path.with_name(CACHE), dst.with_name(CACHE))
     return dst
 
 
@@ -67,6 +84,7 @@ def test_planted_wrong_pairs_are_flagged(planted, tmp_path, with_matcher, capsys
     assert res.exit_code == 0, res.output
     report = json.loads(res.output)
     assert report["steps"]["associations"] == "done"
+    assert report["association_cached"] == 0 < report["association_pairs"]  # scored in this run
     a = _stats(cat_path, root, world)
     with capsys.disabled():
         print(f"\n[association {'--matcher' if with_matcher else 'default'}] {a}")
