@@ -126,10 +126,39 @@ def clean_seeded_world(world: Path, truth: WorldTruth, work: Path) -> CleanedWor
     return CleanedWorld(world, truth, cat_path, root, report)
 
 
+def _shared_clean(
+    tmp_path_factory: pytest.TempPathFactory, name: str, world: Path, truth: WorldTruth
+) -> CleanedWorld:
+    """:func:`clean_seeded_world` of ``world`` once per xdist run: the first worker to need it
+    cleans it in the run's temporary folder (its report pickled beside it), and every worker
+    works on its own copy (tests write to the catalog and the collected files: a publish records
+    its release in the catalog, a test recovers a file), made with the files' modification times,
+    so the copy's result cache still vouches for every file. Without xdist: cleaned in place."""
+    import pickle
+
+    own = tmp_path_factory.mktemp(name)
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return clean_seeded_world(world, truth, own)
+    root = tmp_path_factory.getbasetemp().parent / "worlds"  # the run's, not MF_WORLD_CACHE's
+    shared = root / name
+    with _locked(root, name):
+        if not (shared / "report.pickle").is_file():  # none yet, or a worker died building it
+            shutil.rmtree(shared, ignore_errors=True)
+            shared.mkdir()
+            built = clean_seeded_world(world, truth, shared)
+            (shared / "report.pickle.part").write_bytes(pickle.dumps(built.report))
+            (shared / "report.pickle.part").rename(shared / "report.pickle")
+    work = own / "w"
+    shutil.copytree(shared, work, symlinks=True)
+    report = pickle.loads((work / "report.pickle").read_bytes())
+    return CleanedWorld(world, truth, work / "catalog.sqlite", work / "collected", report)
+
+
 @pytest.fixture(scope="session")
 def cleaned_world(small_world: Path, world_truth: WorldTruth, tmp_path_factory) -> CleanedWorld:
-    """The small world as a collector would have stored it, after one `mf clean` and splits."""
-    return clean_seeded_world(small_world, world_truth, tmp_path_factory.mktemp("cleaned"))
+    """The small world as a collector would have stored it, after one `mf clean` and splits
+    (cleaned once per xdist run; each worker has its own copy to write to)."""
+    return _shared_clean(tmp_path_factory, "cleaned", small_world, world_truth)
 
 
 def copy_cleaning_cache(cleaned: CleanedWorld, catalog: Path) -> Path:
