@@ -113,8 +113,12 @@ def test_the_cli_reports_the_gone_items_and_refuses_what_it_cannot_recheck(colle
     gone = sorted(_states(kw["catalog"], "netaporter"))[0]
     srv.set_faults(Faults(taken_down=[gone]))
     where = ["--root", str(kw["root"]), "--catalog", str(kw["catalog"]), "--base-url", srv.base_url]
+    fast = tmp_path / "fast.yaml"  # a loopback site: no need for a shop's 2 requests a second
+    fast.write_text("http:\n  rate_per_host: 1000\n  burst_per_host: 100\n")
     code, out, err = run_command(
-        collect_cli, ["netaporter", "--recheck", *where, "--json", "--no-progress"], capsys
+        collect_cli,
+        ["netaporter", "--recheck", *where, "--config", str(fast), "--json", "--no-progress"],
+        capsys,
     )
     assert code == 0, err
     assert [g["source_id"] for g in json.loads(out)["gone"]] == [gone]
