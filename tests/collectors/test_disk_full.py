@@ -151,7 +151,10 @@ def test_real_tmpfs_disk_full_4_workers_then_rerun_on_a_larger_disk(reference, w
     mnt.mkdir()
     kept.mkdir()
     exe = [str(Path(sys.executable).with_name("mf-collect"))]
+    fast = tmp_path / "http.yaml"  # a loopback site: no need for a shop's 2 requests a second
+    fast.write_text("http:\n  rate_per_host: 1000\n  burst_per_host: 100\n")
     common = ["--root", f"{mnt}/data", "--base-url", world_server.base_url, "--workers", "4", "--json"]
+    common += ["--config", str(fast)]
     nap = [*exe, "netaporter", fx["sitemap"], *common]
     tt = [*exe, "tiktok", *fx["tiktok_info"], "--shop-map", fx["tiktok_shops"], *common]
     q = " ".join
