@@ -522,6 +522,26 @@ def skipped_lines(skipped: list[dict[str, str]]) -> str:
     return "".join(f"\n  skipped {s['left_out']}: {s['reason']}" for s in skipped)
 
 
+def clip_dataset_repr(
+    ds: Any, split: str, sampler: str, extra: list[str], transform_names: tuple[str, ...]
+) -> str:
+    """The ``repr`` of a clip dataset (this one and Multi-DeepFashion2), as torchvision's datasets
+    show theirs: size, root, ``split`` (already worded), the clip's settings, ``extra`` lines, then
+    each of ``transform_names`` that is set."""
+    size_arg, size = ("crop_size", ds.crop_size) if ds.crop == "tracklet" else ("frame_size", ds.frame_size)
+    lines = [
+        f"Number of datapoints: {len(ds)}",
+        f"Root location: {ds.root}",
+        f"Split: {split}",
+        f"Clip: {ds.frames} frames, sampler={sampler}, crop={ds.crop}"
+        + (f", {size_arg}={size}" if size is not None else "")
+        + f", dtype={ds.dtype}",
+        *extra,
+    ]
+    lines += [f"{name}: {getattr(ds, name)!r}" for name in transform_names if getattr(ds, name) is not None]
+    return "\n".join([f"Dataset {type(ds).__name__}", *(f"    {line}" for line in lines)])
+
+
 def integer_index(index: Any) -> int:
     """``index`` as an ``int``: a Python or numpy integer, or a one-element integer tensor; a
     TypeError for anything else (``1.0``, a slice, ``tensor(1.7)``), which ``int()`` would turn
@@ -1271,23 +1291,14 @@ class MovingFashionDataset(torch.utils.data.Dataset):
 
     def __repr__(self) -> str:
         """What the dataset serves, as torchvision's datasets show it: its size, files and settings."""
-        size_arg, size = (
-            ("crop_size", self.crop_size) if self.crop == "tracklet" else ("frame_size", self.frame_size)
+        extra = [f"Skipped: {len(self.skipped)} (see .skipped)"] if self.skipped else []
+        return clip_dataset_repr(
+            self,
+            f"{self.split_path.name} ({'training' if self.train else 'evaluation'}, videos={self.videos_mode})",
+            self.sampler_name,
+            extra,
+            ("transform", "transforms", "shop_transform"),
         )
-        lines = [
-            f"Number of datapoints: {len(self)}",
-            f"Root location: {self.root}",
-            f"Split: {self.split_path.name} ({'training' if self.train else 'evaluation'}, videos={self.videos_mode})",
-            f"Clip: {self.frames} frames, sampler={self.sampler_name}, crop={self.crop}"
-            + (f", {size_arg}={size}" if size is not None else "")
-            + f", dtype={self.dtype}",
-        ]
-        if self.skipped:
-            lines.append(f"Skipped: {len(self.skipped)} (see .skipped)")
-        for name in ("transform", "transforms", "shop_transform"):
-            if getattr(self, name) is not None:
-                lines.append(f"{name}: {getattr(self, name)!r}")
-        return "\n".join([f"Dataset {type(self).__name__}", *(f"    {line}" for line in lines)])
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """The items ``0 .. len - 1`` once (indices past the end are only for samplers)."""

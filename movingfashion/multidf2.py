@@ -28,6 +28,7 @@ from movingfashion.dataset import (
     _Resizer,
     _size,
     _whole,
+    clip_dataset_repr,
     clip_tensor,
     integer_index,
     parse_classes,
@@ -243,20 +244,8 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
 
     def __repr__(self) -> str:
         """What the dataset serves, as :class:`~movingfashion.dataset.MovingFashionDataset` shows it."""
-        size_arg, size = (
-            ("crop_size", self.crop_size) if self.crop == "tracklet" else ("frame_size", self.frame_size)
-        )
-        lines = [
-            f"Number of datapoints: {len(self)}",
-            f"Root location: {self.root}",
-            f"Split: {self.split} ({'training' if self.train else 'evaluation'})",
-            f"Clip: {self.frames} frames, sampler={self.sampler.name}, crop={self.crop}, {size_arg}={size}"
-            f", dtype={self.dtype}",
-        ]
-        for name in ("transform", "shop_transform"):
-            if getattr(self, name) is not None:
-                lines.append(f"{name}: {getattr(self, name)!r}")
-        return "\n".join([f"Dataset {type(self).__name__}", *(f"    {line}" for line in lines)])
+        split = f"{self.split} ({'training' if self.train else 'evaluation'})"
+        return clip_dataset_repr(self, split, self.sampler.name, [], ("transform", "shop_transform"))
 
     def set_epoch(self, epoch: int) -> None:
         """Change training randomness for a new epoch (DataLoader workers see it, persistent
