@@ -152,7 +152,8 @@ def run(ctx: DemoContext) -> SeamSection:
     res = run_evaluate(
         evaluate_on,
         checkpoints,
-        EvalConfig(frames=frames, seed=ctx.seed),
+        # the demo's gallery (~100 shop images) is one pool of everything: asked for as such
+        EvalConfig(frames=frames, seed=ctx.seed, pools=1),
         out_dir=runs / "eval",
         progress=ctx.progress.iterate,
         cache_dir=runs / "features",
