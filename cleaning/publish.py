@@ -210,6 +210,7 @@ from schemas.review import (
     with_review_shop,
 )
 from schemas.taxonomy import DF2_CLASSES, PARTITION_SOURCE_CODE, Partition
+from schemas.text_input import read_json_record
 from schemas.tracklet_names import (
     is_tracklet_stem,
     shared_videos,
@@ -2075,10 +2076,7 @@ def _tracklet_paths(out: Path) -> list[Path]:
 
 def _file_video(path: Path) -> str | None:
     """The ``video`` a tracklet file says it is about; None when it cannot be read as one."""
-    try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError, RecursionError):
-        return None
+    data = read_json_record(path)
     video = data.get("video") if isinstance(data, dict) else None
     return video if isinstance(video, str) else None
 

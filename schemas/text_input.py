@@ -190,3 +190,13 @@ def load_json(
     except ValueError as exc:  # e.g. "Exceeds the limit (4300 digits) for integer string conversion"
         detail = "a number with more than 4300 digits" if "digits" in str(exc) else str(exc).splitlines()[0]
         raise error(f"JSON value out of range: {detail}", where=where, hint=hint) from None
+
+
+def read_json_record(path: str | os.PathLike[str]) -> Any | None:
+    """The JSON in the file at ``path`` for a lenient reader (a record the toolkit wrote and can
+    do without), or None when it is missing, unreadable, not JSON, a number past what Python
+    converts, or nested too deeply: the twin of :func:`load_json`, which names the failure."""
+    try:
+        return json.loads(Path(path).read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return None

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.atomic import write_if_changed
+from schemas.text_input import read_json_record
 
 #: the memo's file name, in the dataset folder (hidden: in no manifest or zip)
 DECODED_MEMO = ".publish-decoded.json"
@@ -36,10 +37,7 @@ def file_stamp(path: Path) -> Stamp | None:
 
 def read_memo(root: Path) -> dict[str, dict[str, Any]]:
     """``rel -> {"stamp": [...], "facts": {...} | None}`` ({} when absent or unreadable)."""
-    try:
-        data = json.loads((root / DECODED_MEMO).read_bytes())
-    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deeply
-        return {}
+    data = read_json_record(root / DECODED_MEMO)
     media = data.get("media") if isinstance(data, dict) and data.get("version") == VERSION else None
     if not isinstance(media, dict):
         return {}

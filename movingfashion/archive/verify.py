@@ -126,7 +126,7 @@ from schemas.paths import (
     unicode_form_hint,
 )
 from schemas.taxonomy import partition_from_source_code
-from schemas.text_input import decode_utf8, load_json, read_file_bytes
+from schemas.text_input import decode_utf8, load_json, read_file_bytes, read_json_record
 from schemas.tracklet_names import (
     is_tracklet_stem,
     product_stem_pattern,
@@ -1195,10 +1195,7 @@ def _named_paths(root: Path) -> set[str]:
     it)."""
     named: set[str] = set()
     for name in SPLIT_FILES:
-        try:
-            data = json.loads((root / name).read_bytes())
-        except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deeply
-            continue
+        data = read_json_record(root / name)
         for entry in data.values() if isinstance(data, dict) else ():
             if not isinstance(entry, dict):
                 continue
