@@ -30,6 +30,21 @@ from schemas.config import SEED_MAX
 VARIANTS = [v.value for v in Variant]
 
 
+def run_checkpoint(path: str) -> str:
+    """``--checkpoint``: a checkpoint file as given, or a run folder of ``mf train`` as its
+    ``last.pt``; a folder without one is a usage error naming the folder."""
+    if not Path(path).is_dir():
+        return path
+    last = Path(path) / "last.pt"
+    if not last.is_file():
+        raise click.BadParameter(
+            f"{path} is a folder without last.pt: give a checkpoint file, or the --out folder of an "
+            "mf train run that finished at least one epoch",
+            param_hint="'--checkpoint'",
+        )
+    return str(last)
+
+
 def _log(as_json: bool):
     return lambda s: click.echo(s, err=True) if not as_json else None
 
@@ -354,10 +369,11 @@ def _train_human(r: dict) -> str:
     "checkpoints",
     required=True,
     multiple=True,
-    type=click.Path(dir_okay=False, exists=True),
-    help="SEAM checkpoint (repeat: one per variant, the first one also gives the baselines); beside "
-    "them at most one AsymNet checkpoint (mf train --method asymnet: adds the AsymNet, [AVG] and [MAX] "
-    "rows; it needs a SEAM checkpoint too).",
+    type=click.Path(exists=True),
+    callback=lambda ctx, param, value: tuple(run_checkpoint(p) for p in value or ()),
+    help="SEAM checkpoint, or the run folder of mf train (its last.pt is read) (repeat: one per "
+    "variant, the first one also gives the baselines); beside them at most one AsymNet checkpoint "
+    "(mf train --method asymnet: adds the AsymNet, [AVG] and [MAX] rows; it needs a SEAM checkpoint too).",
 )
 @click.option(
     "--variant",

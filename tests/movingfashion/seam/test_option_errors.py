@@ -95,3 +95,30 @@ def test_a_sequence_length_below_one_names_frames_before_the_checkpoint_is_read(
     ckpt.write_bytes(b"not read")
     line = _error(evaluate, ["--dataset", str(dataset), "--checkpoint", str(ckpt), "--frames", value], capsys)
     assert line.startswith("error: --frames: ") and words in line, line
+
+
+def test_a_run_folder_given_as_checkpoint_reads_its_last_pt(dataset, tmp_path, capsys, monkeypatch):
+    """``--checkpoint runs/full`` (the folder ``mf train --out`` filled) stopped on click's
+    "File ... is a directory"; the folder now stands for its last.pt."""
+    from movingfashion.seam import evaluate as evaluate_module
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.pt").write_bytes(b"not read")
+    seen: list = []
+
+    def fake_run_evaluate(dataset, checkpoints, cfg, **kw):
+        seen.extend(checkpoints)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(evaluate_module, "run_evaluate", fake_run_evaluate)
+    with pytest.raises(SystemExit):
+        run_main(evaluate, ["--dataset", str(dataset), "--checkpoint", str(run)])
+    assert seen == [str(run / "last.pt")]
+
+
+def test_a_folder_without_last_pt_given_as_checkpoint_is_named(dataset, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    line = _error(evaluate, ["--dataset", str(dataset), "--checkpoint", str(run)], capsys)
+    assert "--checkpoint" in line and f"{run} is a folder without last.pt" in line, line
