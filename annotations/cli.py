@@ -1400,7 +1400,9 @@ def export(fmt, dataset, out, tracks, videos, clean, on_bad, as_json) -> None:
 
     A product whose split-file entry is refused (a bad box, a missing field) is held out: its
     videos are left out, each problem named (a warning line; --json: held_out), the others
-    exported (exit 1; --on-bad raise refuses the dataset instead, exit 2).
+    exported (exit 1; --on-bad raise refuses the dataset instead, exit 2). A video FiftyOne's
+    folder needs but the dataset lacks is skipped and listed (product, path; --json: failed), the
+    others exported (exit 1); once it is back, rerun: the files already exported are kept.
 
     \b
     cvat      OUT/<video>.xml: CVAT for video 1.1, one task per video; OUT/cvat-labels.json:
@@ -1425,6 +1427,10 @@ def export(fmt, dataset, out, tracks, videos, clean, on_bad, as_json) -> None:
         lambda d: (
             f"{d['videos']} videos, {d['tracks']} tracks, {d['boxes']} boxes -> {d['out']} ({d['format']})"
             + held_out_lines(d["held_out"])
+            + "".join(
+                f"\n  failed: product {terminal_text(f['product_id'])}: {terminal_text(_failure(f))}"
+                for f in d["failed"]
+            )
         ),
     )
     if res["left_out"] and not as_json:
@@ -1437,7 +1443,8 @@ def export(fmt, dataset, out, tracks, videos, clean, on_bad, as_json) -> None:
             f"{' ...' if n > 3 else ''} (--clean removes them)",
             err=True,
         )
-    exit_if_failed(res["held_out"])  # the others exported: exit 1, the output names each
+    # the others exported: exit 1, the output names each held-out product and skipped video
+    exit_if_failed(len(res["held_out"]) + len(res["failed"]))
 
 
 @tracklets.command("import", context_settings=HELP, epilog=EXIT_STATUS)

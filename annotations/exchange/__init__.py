@@ -19,13 +19,15 @@ from annotations.exchange.common import (
 from annotations.tracklet_files import TRACKLET_DIR, OnBad, held_out_rows
 
 
-def _cvat(videos: Iterable[ExportVideo], dataset: Path, out: Path) -> list[Path]:
+def _cvat(
+    videos: Iterable[ExportVideo], dataset: Path, out: Path, failed: list[dict[str, str]]
+) -> list[Path]:
     from annotations.exchange.cvat import write_cvat
 
     return write_cvat(videos, out)
 
 
-def _mot(videos: Iterable[ExportVideo], dataset: Path, out: Path) -> list[Path]:
+def _mot(videos: Iterable[ExportVideo], dataset: Path, out: Path, failed: list[dict[str, str]]) -> list[Path]:
     from annotations.exchange.mot import write_mot
     from annotations.review.media import video_fps
     from schemas.paths import resolve_under
@@ -40,14 +42,18 @@ def _mot(videos: Iterable[ExportVideo], dataset: Path, out: Path) -> list[Path]:
     return write_mot(with_fps(), out, fps)
 
 
-def _fiftyone(videos: Iterable[ExportVideo], dataset: Path, out: Path) -> list[Path]:
+def _fiftyone(
+    videos: Iterable[ExportVideo], dataset: Path, out: Path, failed: list[dict[str, str]]
+) -> list[Path]:
     from annotations.exchange.fiftyone import write_fiftyone
 
-    return write_fiftyone(videos, dataset, out)
+    return write_fiftyone(videos, dataset, out, failed)
 
 
-#: export format -> writer(videos, dataset, out) returning the files/folders written
-EXPORTERS: dict[str, Callable[[Iterable[ExportVideo], Path, Path], list[Path]]] = {
+#: export format -> writer(videos, dataset, out, failed) returning the files/folders written; a
+#: video it skips (FiftyOne: its video missing) gets a row in ``failed`` (video, product_id,
+#: path, error)
+EXPORTERS: dict[str, Callable[[Iterable[ExportVideo], Path, Path, list[dict[str, str]]], list[Path]]] = {
     "cvat": _cvat,
     "mot": _mot,
     "fiftyone": _fiftyone,
@@ -123,6 +129,10 @@ def export_dataset(
     stay, as a left-out video's) and each problem is listed in ``held_out`` (file, product, video
     and frame key when known, what to do: :func:`~annotations.tracklet_files.held_out_rows`); the
     other products are exported. ``"raise"`` refuses the dataset before anything is written.
+
+    A video the writer cannot export (FiftyOne: the video file is missing) is skipped and listed
+    in ``failed`` (video, product_id, path, error); the others are exported, its earlier files
+    in ``out`` stay (``clean`` or not) and it is not counted.
     """
     from schemas.errors import ConfigError, DataFormatError
     from schemas.paths import outside_dataset
@@ -172,7 +182,8 @@ def export_dataset(
             where=str(root / TRACKLET_DIR),
             hint=f"run mf-tracklets build --dataset {root} first",
         )
-    counts = {"videos": 0, "tracks": 0, "boxes": 0}
+    #: (video, product) -> (name, tracks, boxes) of each video handed to the writer
+    sizes: dict[tuple[str, str], tuple[str, int, int]] = {}
     warnings: dict[str, str] = {}
 
     def stream() -> Iterator[ExportVideo]:  # holds one video at a time (the one being written)
@@ -181,9 +192,8 @@ def export_dataset(
             if isinstance(ev, LeftOut):
                 left.append(ev)
             else:
-                counts["videos"] += 1
-                counts["tracks"] += len(ev.tracks)
-                counts["boxes"] += sum(len(ev.vt.tracklets[i].boxes) for i in ev.tracks)
+                boxes = sum(len(ev.vt.tracklets[i].boxes) for i in ev.tracks)
+                sizes[(ev.vt.video, ev.vt.product_id)] = (ev.stem, len(ev.tracks), boxes)
                 if ev.warning:  # boxes dropped or clipped
                     warnings[ev.stem] = ev.warning
                 yield ev
@@ -193,15 +203,23 @@ def export_dataset(
             ev = load_planned(root, nxt, tracks)
 
     dst.mkdir(parents=True, exist_ok=True)
-    written = EXPORTERS[fmt](stream(), root, dst)
-    exported = {v.stem for v in planned} - {lo.stem for lo in left}
-    unwritten = [p for stem, ps in earlier.items() if stem not in exported for p in ps]
+    failed: list[dict[str, str]] = []
+    written = EXPORTERS[fmt](stream(), root, dst, failed)
+    skipped = {sizes[(f["video"], f["product_id"])][0] for f in failed}
+    done = [size for size in sizes.values() if size[0] not in skipped]
+    exported = {v.stem for v in planned} - {lo.stem for lo in left} - skipped
+    # a skipped video's earlier files stay, --clean or not (the rerun once it is back replaces them)
+    unwritten = [
+        p for stem, ps in earlier.items() if stem not in exported and stem not in skipped for p in ps
+    ]
     if clean:
         _remove(unwritten)
     return {
         "format": fmt,
         "out": str(dst),
-        **counts,
+        "videos": len(done),
+        "tracks": sum(size[1] for size in done),
+        "boxes": sum(size[2] for size in done),
         "written": [str(p) for p in written],
         "removed": [str(p) for p in unwritten] if clean else [],
         # a video left out now (or, with --video, not named) keeps its earlier files
@@ -209,5 +227,6 @@ def export_dataset(
         "left_out": len(left),
         "left_out_videos": {lo.stem: lo.reason for lo in sorted(left, key=lambda lo: lo.stem)},
         "warnings": warnings,
+        "failed": failed,
         "held_out": held_out_rows(whole.held_out),
     }

@@ -36,8 +36,8 @@ def _place(src: Path, dst: Path) -> None:
         raise MediaError(
             "video not found: the dataset's tracklet file names it, a FiftyOne export needs it",
             where=str(src),
-            hint="restore the video (mf verify --dataset lists what is missing) or leave it out with "
-            "--video for the others, then rerun the same command: the files already exported are kept",
+            hint="restore the video (mf verify --dataset lists what is missing), then rerun the same "
+            "command: the files already exported are kept",
         ) from None
 
 
@@ -58,14 +58,29 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 
 def write_fiftyone(
-    videos: Iterable[ExportVideo], dataset: str | os.PathLike[str], out: str | os.PathLike[str]
+    videos: Iterable[ExportVideo],
+    dataset: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    failed: list[dict[str, str]] | None = None,
 ) -> list[Path]:
-    """Write ``data/`` and ``labels/``, only the files whose bytes change; returns the label files."""
+    """Write ``data/`` and ``labels/``, only the files whose bytes change; returns the label files.
+
+    A video missing from the dataset stops the export (:func:`_place`'s error) unless ``failed``
+    is given: then that video is skipped (neither file written, an earlier export's kept), one
+    row appended (``video``, ``product_id``, ``path``, ``error``) and the others exported."""
     root, out = Path(dataset), Path(out)
     paths = []
     for v in videos:
         src = resolve_under(root, v.vt.video, what="video", where=str(root / "tracklets"))
-        _place(src, out / "data" / f"{v.stem}{src.suffix}")
+        try:
+            _place(src, out / "data" / f"{v.stem}{src.suffix}")
+        except MediaError as exc:
+            if failed is None:
+                raise
+            failed.append(
+                {"video": v.vt.video, "product_id": v.vt.product_id, "path": str(src), "error": str(exc)}
+            )
+            continue
         p = out / "labels" / f"{v.stem}.xml"
         write_if_changed(p, video_xml(v.vt, v.tracks, v.stem))
         paths.append(p)

@@ -1,29 +1,38 @@
 """``mf-tracklets export --format fiftyone`` of a dataset whose video is missing (deleted, or gone
-while the export ran): one error line naming the video and what to do, exit 2 (was: a
-FileNotFoundError traceback); once the video is back the rerun finishes, the files already
-exported kept."""
+while the export ran): that video is skipped and listed (its product and path, what to do), the
+others exported, exit 1 (was: a FileNotFoundError traceback, then an exit 2 that stopped at the
+missing video); once the video is back the rerun finishes, the files already exported kept."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 
 from tests.mf_cli import run_tracklets
 
 
-def test_a_missing_video_is_named_and_the_rerun_finishes(gt_dataset, tmp_path, capsys):
+def test_a_missing_video_is_skipped_and_listed_and_the_rerun_finishes(gt_dataset, tmp_path, capsys):
     ds, out = tmp_path / "ds", tmp_path / "fo"
     shutil.copytree(gt_dataset, ds)
-    video = sorted((ds / "videos").iterdir())[-1]
+    videos = sorted((ds / "videos").iterdir())
+    video = videos[0]  # the first one: the export goes on past it
     kept = video.rename(tmp_path / video.name)
     argv = ["export", "--format", "fiftyone", "--dataset", str(ds), "--out", str(out)]
-    code, _, err = run_tracklets(argv, capsys)
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
-    assert lines[0].startswith(f"error: {video}: video not found") and "rerun" in lines[0]
+    code, stdout, err = run_tracklets(argv, capsys)
+    assert code == 1 and "Traceback" not in err, err
+    [line] = [ln.strip() for ln in stdout.splitlines() if "failed" in ln]  # names its product and path
+    assert re.fullmatch(rf"failed: product \S+: {re.escape(str(video))}: video not found.*rerun.*", line), (
+        line
+    )
+    assert stdout.startswith(f"{len(videos) - 1} videos, "), stdout
+    data = {p.name for p in (out / "data").iterdir()}
+    assert video.name not in data and {v.name for v in videos[1:]} <= data
+    assert not (out / "labels" / f"{video.stem}.xml").exists()
     assert not list(out.rglob("*.part"))
     before = {p.name: p.stat().st_ino for p in (out / "data").iterdir()}
     kept.rename(video)
-    code, _, err = run_tracklets(argv, capsys)
-    assert code == 0, err
+    code, stdout, err = run_tracklets([*argv, "--json"], capsys)
+    assert code == 0 and json.loads(stdout)["failed"] == [], err
     after = {p.name: p.stat().st_ino for p in (out / "data").iterdir()}
-    assert len(after) == len(list((ds / "videos").iterdir())) and before.items() <= after.items()
+    assert len(after) == len(videos) and before.items() <= after.items()
