@@ -6,11 +6,12 @@ photos play the video's frames. :func:`build_multidf2` writes the index once;
 :class:`MultiDeepFashion2Dataset` loads items in the same format as
 :class:`~movingfashion.dataset.MovingFashionDataset`.
 
-When a sequence has at least ``T`` user images, the frame sampler (``rrs`` by default) picks
-``T`` of them in order. With fewer, every image is used once and the missing ``T - n`` are
-repeats drawn at random, with the item's generator in training and with a generator fixed
-by ``(seed, index)`` in evaluation (same seed -> same repeats; ``seed=None`` evaluates with
-:data:`EVAL_SEED`, so every evaluation of a split sees the same clips).
+The frame sampler (``rrs`` by default) picks ``T`` of a sequence's user images in order, as
+:class:`~movingfashion.dataset.MovingFashionDataset` picks a video's frames: with fewer than
+``T`` images, the fixed-length samplers repeat them evenly, in order (the samplers' one rule,
+:mod:`movingfashion.sampling`), in training as in evaluation. Training randomness comes from a
+generator fixed by ``(seed, epoch, index)``; evaluation uses none (``seed=None`` evaluates with
+:data:`EVAL_SEED`).
 """
 
 from __future__ import annotations
@@ -154,8 +155,9 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
     the end, as for a list.
     Images are read as stored (an EXIF orientation tag is not applied), the pixels DeepFashion2's
     boxes are drawn in; a box outside its image is a :class:`DataFormatError` naming both.
-    ``seed``: training randomness (None: fresh OS entropy) and the evaluation repeats of short
-    sequences (None: :data:`EVAL_SEED`, so evaluation is the same in every dataset object).
+    ``seed``: training randomness (None: fresh OS entropy; evaluation draws nothing, None there
+    is :data:`EVAL_SEED`). A sequence with fewer user images than ``frames`` gets them repeated
+    (evenly, in order) by the fixed-length samplers, as ``MovingFashionDataset`` does a video's.
     """
 
     def __init__(
@@ -285,10 +287,8 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
         rng = np.random.default_rng(
             [self.seed, self.epoch, int(index)] if self.train else [self.seed, int(index)]
         )
-        if n >= self.frames or not self.sampler.fixed_length:
-            return self.sampler(range(n), self.frames, train=self.train, generator=rng)
-        extra = rng.integers(0, n, size=self.frames - n)
-        return sorted(list(range(n)) + extra.tolist())
+        # fewer images than frames: the sampler repeats them evenly, as for a video's frames
+        return self.sampler(range(n), self.frames, train=self.train, generator=rng)
 
     def _load(self, rel: str, box: list[float] | None) -> tuple[np.ndarray, tuple[int, int]]:
         """The image (its box's region when ``box``) and the image's stored (H, W)."""

@@ -28,9 +28,9 @@ def _colour(img_t):  # uniform test images: value = (num * 13) % 256
 def test_multidf2_dataset_items(df2_root):
     ds = MultiDeepFashion2Dataset(df2_root, "validation", frames=5, seed=0, crop_size=16, shop_size=16)
     assert ds.product_ids == ["1_1", "1_2", "2_1"] and not ds.train
-    item = ds[0]  # 3 user images, 5 frames: all three + 2 random repeats
+    item = ds[0]  # 3 user images, 5 frames: all three, repeated evenly
     idx = item["frame_indices"].tolist()
-    assert len(idx) == 5 and set(idx) == {0, 1, 2} and idx == sorted(idx)
+    assert idx == [0, 0, 1, 1, 2]
     assert [_colour(f) for f in item["frames"]] == [((i + 2) * 13) % 256 for i in idx]
     assert item["frames"].shape == (5, 3, 16, 16) and _colour(item["shop"]) == 13
     assert item["df2_class"] == 8 and item["partition"] == "multidf2"
@@ -38,11 +38,25 @@ def test_multidf2_dataset_items(df2_root):
     long = ds[2]["frame_indices"].tolist()
     assert long == [1, 3, 5, 8, 10]  # 12 images, chunks 0-1,2-3,4-6,7-8,9-11: centres
     tr = MultiDeepFashion2Dataset(df2_root, "validation", frames=5, seed=0, train=True)
-    draws = {tuple(tr.plan(0))}
+    draws = {tuple(tr.plan(2))}
     for e in range(1, 8):
         tr.set_epoch(e)
-        draws.add(tuple(tr.plan(0)))
-    assert len(draws) > 1 and all(set(d) == {0, 1, 2} for d in draws)
+        draws.add(tuple(tr.plan(2)))
+    assert len(draws) > 1 and all(len(d) == 5 and list(d) == sorted(set(d)) for d in draws)
+
+
+@pytest.mark.parametrize("train", [False, True])
+@pytest.mark.parametrize("sampler", ["rrs", "uniform", "salient"])
+def test_a_short_sequence_repeats_its_images_evenly_as_a_short_video_does(df2_root, train, sampler):
+    """With fewer user images than frames, Multi-DF2 repeated images drawn at random (the same
+    image three times, another once) where MovingFashionDataset's samplers repeat a short
+    video's frames evenly, in order: both now take the samplers' one rule."""
+    from movingfashion.sampling import get_sampler
+
+    ds = MultiDeepFashion2Dataset(df2_root, "validation", frames=7, seed=0, sampler=sampler, train=train)
+    for epoch in range(3):  # "1_1": 3 user images; the same even repeats in every epoch
+        ds.set_epoch(epoch)
+        assert ds.plan(0) == get_sampler(sampler)(range(3), 7) == [0, 0, 0, 1, 1, 2, 2]
 
 
 def test_multidf2_whole_images_scale_boxes(df2_root):
@@ -168,7 +182,7 @@ def test_multidf2_classes_by_name_or_id_and_unknown_ones_refused(df2_root):
 
 
 def test_multidf2_evaluation_without_seed_is_the_same_in_every_dataset_object(df2_root):
-    # "1_1": 3 user images, 30 frames -> 27 random repeats; no seed given
+    # "1_1": 3 user images, 30 frames -> 27 repeats; no seed given
     plans = {tuple(MultiDeepFashion2Dataset(df2_root, "validation", frames=30).plan(0)) for _ in range(4)}
     assert len(plans) == 1
     from movingfashion.multidf2 import EVAL_SEED
