@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from collectors.checks import FILE_VANISHED, ext_for, hash_unchanged, probe_unchanged, stamp, vanished
 from collectors.config import CollectConfig
-from schemas.atomic import LockBusy, file_lock, sha256_file
+from schemas.atomic import LockBusy, file_lock, partial_path, sha256_file, sweep_partials
 from schemas.errors import CatalogCorrupt, FetchError, LocalFault, MFError
 from schemas.faults import REASONS as LOCAL_FAULT_REASONS
 from schemas.faults import local_faults
@@ -665,11 +665,14 @@ class CollectContext:
         move: bool = False,
     ) -> MediaAsset:
         """Check a local file and put it into the layout (``move`` for files a library just
-        downloaded into the item folder; the user's own files are copied)."""
+        downloaded into the item folder; the user's own files are copied, through a temporary
+        file named as :func:`schemas.atomic.partial_path` names them: one a killed run left is
+        swept here, and by every other sweep of the folder)."""
         src = Path(src)
         folder = self.item_dir(item.source, item.source_id)
         with local_faults(folder):
             folder.mkdir(parents=True, exist_ok=True)
+            sweep_partials(folder)  # a copy a killed run left half-made
         stem = stem or str(kind)
         try:
             probe, seen = probe_unchanged(src, expect)
@@ -680,8 +683,10 @@ class CollectContext:
             self.note_failure(failed, exc)
             return failed
         final = folder / f"{stem}.{ext_for(src.name, content_type, expect, src)}"
-        part = src if move else folder / f".{stem}.adopt.part"
+        part: Path | None = src if move else None
         try:
+            if part is None:  # a fault here or in the copy names ``final`` (schemas.faults)
+                part = partial_path(final)
             with local_faults(part):
                 if not move:  # the user's file is copied: the copy is what goes into place
                     shutil.copyfile(src, part)
@@ -694,14 +699,15 @@ class CollectContext:
                 os.replace(part, final)
         except (FetchError, FileNotFoundError) as exc:
             # gone or changed since its check (another run on this folder): a rerun fetches it again
-            if not move:
+            if not move and part is not None:
                 part.unlink(missing_ok=True)
             why = exc if isinstance(exc, FetchError) else vanished(src)
             failed = self.failed_asset(item, kind, url, why.reason)
             self.note_failure(failed, why)
             return failed
         except LocalFault as fault:
-            part.unlink(missing_ok=True)  # a partial copy (or download) would only take space
+            if part is not None:  # a partial copy (or download) would only take space
+                part.unlink(missing_ok=True)
             self.record_fault(item, kind, url, fault)
             raise
         asset = MediaAsset(
