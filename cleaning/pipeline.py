@@ -36,6 +36,7 @@ is probed (rejected ``missing`` / ``corrupt``) rather than trusted.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections import Counter
 from dataclasses import asdict
@@ -52,8 +53,11 @@ from cleaning.steps.state import IMAGE_KINDS, CleaningState
 from movingfashion.executors import Executor, make_executor
 from schemas.atomic import sweep_partials
 from schemas.catalog import Catalog
+from schemas.errors import MFError
 from schemas.items import AssetKind
 from schemas.paths import check_collection_root
+
+log = logging.getLogger(__name__)
 
 
 def clean(
@@ -117,8 +121,15 @@ def _clean(
         try:
             for step in steps:
                 reports[step.name] = step.run(state, ctx)
-        finally:
-            ctx.cache.save()
+        except BaseException:
+            # the cache keeps what the steps computed; a save the same fault stops (a full
+            # disk) is a warning: the error raised names the file that failed first
+            try:
+                ctx.cache.save()
+            except (MFError, OSError) as exc:
+                log.warning("the result cache was not saved: %s", exc)
+            raise
+        ctx.cache.save()
     finally:
         if own:
             ex.close()
