@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from schemas.config import read_config_data, short_repr
-from schemas.errors import ConfigError
+from schemas.config import read_config_data
+from schemas.errors import ConfigError, short_repr
 from schemas.items import SourceItem, given_class
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS
 

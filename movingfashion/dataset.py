@@ -137,7 +137,7 @@ from movingfashion.training_copy import (
 )
 from schemas.atomic import atomic_open, atomic_write_json, sweep_partials
 from schemas.dataset import TrackletFileScores, VideoTracklets, check_ground_truth, read_entry_rows
-from schemas.errors import ConfigError, DataFormatError, MediaError, MFError, validation_text
+from schemas.errors import ConfigError, DataFormatError, MediaError, MFError, short_repr, validation_text
 from schemas.official import (
     SPLIT_FILES,
     OfficialSplit,
@@ -1812,7 +1812,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             return None
         if meta.get("params") != self.cache_params():
             raise ConfigError(
-                f"crop cache built with {meta.get('params')}, dataset wants {self.cache_params()}",
+                f"crop cache built with {short_repr(meta.get('params'))}, dataset wants {self.cache_params()}",
                 where=str(meta_path),
                 hint="rebuild it with build_crop_cache for these settings",
             )
@@ -2267,11 +2267,11 @@ def entry_problem(meta: dict[str, Any], video: VideoRecord) -> str | None:
     :func:`movingfashion.training_copy.frames_problem`); None when it does. The cut parameters
     are checked apart (a mismatch there is a ConfigError)."""
     if meta.get("video") != video.rel_path:
-        return f"it holds video {meta.get('video')!r}"
+        return f"it holds video {short_repr(meta.get('video'))}"
     if not same_video_file(meta, video):
         return "the video changed since the entry was built"
     if meta.get("product", video.product_id) != video.product_id:
-        return f"it holds product {meta.get('product')!r}'s crops"
+        return f"it holds product {short_repr(meta.get('product'))}'s crops"
     if meta.get("source_boxes") != _source_boxes(video):
         return "the tracklet changed since the entry was built"
     try:

@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from schemas.atomic import sample_digest
-from schemas.errors import ConfigError
+from schemas.errors import ConfigError, short_repr
 from schemas.official import MAX_FRAMES
 from schemas.paths import MAX_NAME, inside
 from schemas.redact import redacted_logger
@@ -422,13 +422,13 @@ def stale_problem(meta: dict[str, Any], video: VideoRecord) -> str | None:
     """Why a copy entry's index is not about ``video`` as the split lists it now (another video,
     the video or its tracklet changed since, another product's); None when it is."""
     if meta.get("video") != video.rel_path:
-        return f"the entry holds video {meta.get('video')!r}"
+        return f"the entry holds video {short_repr(meta.get('video'))}"
     if not same_video_file(meta, video):
         return "the video changed since the copy was made"
     if meta.get("source_boxes") != _source_boxes(video):
         return "the tracklet changed since the copy was made"
     if meta.get("product", video.product_id) != video.product_id:
-        return f"the copy is product {meta.get('product')}'s"
+        return f"the copy is product {short_repr(meta.get('product'))}'s"
     return None
 
 

@@ -17,7 +17,6 @@ import json
 import math
 import os
 import re
-import reprlib
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any, TypeVar, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from schemas.errors import ConfigError, validation_text
+from schemas.errors import ConfigError, short_repr, validation_text
 from schemas.text_input import load_json, read_text_input
 
 T = TypeVar("T", bound=BaseModel)
@@ -257,15 +256,6 @@ def read_config_data(path: str | os.PathLike[str], what: str = "config file") ->
     every error one :class:`ConfigError` line naming the file."""
     p = Path(path)
     return parse_config_text(p, read_text_input(p, what, ConfigError), what)
-
-
-def short_repr(value: Any, limit: int = 80) -> str:
-    """``repr(value)`` cut to ``limit`` characters (an error never echoes a whole file: an alias
-    bomb's value is megabytes)."""
-    r = reprlib.Repr()
-    r.maxlevel, r.maxlist, r.maxdict, r.maxstring, r.maxother = 3, 6, 6, limit, limit
-    text = r.repr(value)  # nested lists are cut as they are walked, never printed whole
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:

@@ -7,6 +7,7 @@ The CLIs turn any :class:`MFError` into one clear line on stderr and exit code 2
 from __future__ import annotations
 
 import errno
+import reprlib
 from typing import Any
 
 from schemas.redact import redact
@@ -39,6 +40,16 @@ class MFError(Exception):
         # picklable whatever a subclass's __init__ asks for (errors come back from cluster
         # workers): rebuilt from its attributes, __init__ not called again
         return _rebuild, (type(self), self.args, dict(self.__dict__))
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters: the one way a message quotes a value read from
+    a user's file (an error or warning never echoes a whole file: an alias bomb's value, a
+    hand-edited meta's field, is megabytes)."""
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxdict, r.maxstring, r.maxother = 3, 6, 6, limit, limit
+    text = r.repr(value)  # nested lists are cut as they are walked, never printed whole
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _redacted(text: Any) -> Any:

@@ -166,7 +166,7 @@ def test_a_decode_device_the_readers_do_not_know_is_refused_naming_the_variable(
 
 
 def test_an_error_never_echoes_a_whole_value():
-    from schemas.config import short_repr
+    from schemas.errors import short_repr
 
     bomb: list = ["x"] * 10
     for _ in range(8):  # 10**8 leaves: repr() of it would be gigabytes
