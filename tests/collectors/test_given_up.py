@@ -6,7 +6,6 @@ the count opens."""
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
@@ -18,6 +17,7 @@ from schemas.cli_support import run_main
 from tests.collectors.fakesite import FakeSite, loopback_http
 from tests.collectors.test_instagram import carousel, offline_cfg, structure
 from tests.collectors.test_netaporter import add_product
+from tests.old_catalog import old_catalog
 
 PAGE = "/en-us/shop/product/1001"
 SHOP = "/images/products/1001/1001_fr_l.jpg"
@@ -207,17 +207,13 @@ def test_an_old_catalog_opens_and_its_items_start_counting(tmp_path):
     at 0, and a failing rerun counts from there."""
     path = tmp_path / "o" / "c.sqlite"
     path.parent.mkdir()
-    raw = sqlite3.connect(path)
-    for sql in MIGRATIONS[:6]:
-        raw.executescript(sql)
+    raw = old_catalog(path, 6)
     data = json.dumps({"source": "netaporter", "source_id": "1001"})
     raw.execute(
         "INSERT INTO items (source, source_id, status, reason, data, created_at, updated_at) "
         "VALUES ('netaporter', '1001', 'failed', 'no_product_data', ?, 'a', 'a')",
         (data,),
     )
-    raw.execute("PRAGMA user_version = 6")
-    raw.commit()
     raw.close()
     with Catalog(path) as cat:
         assert cat.upgraded_from == 6 and cat.schema_version == len(MIGRATIONS)

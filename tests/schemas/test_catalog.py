@@ -11,6 +11,7 @@ import pytest
 from schemas.catalog import MIGRATIONS, Catalog
 from schemas.errors import CatalogError
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
+from tests.old_catalog import old_catalog
 
 WRITER = r"""
 import sys
@@ -127,15 +128,11 @@ def test_migrations_are_numbered_and_newer_db_refused(tmp_path):
 
 def test_an_older_catalog_is_migrated_in_place_and_keeps_its_rows(tmp_path):
     path = tmp_path / "c.sqlite"
-    raw = sqlite3.connect(path)
-    for statement in filter(str.strip, MIGRATIONS[0].split(";")):  # a catalog written at version 1
-        raw.execute(statement)
+    raw = old_catalog(path, 1)  # a catalog written at version 1
     raw.execute(
         "INSERT INTO items (source, source_id, created_at, updated_at) VALUES ('tiktok', '7', 'a', 'a')"
     )
     raw.execute('UPDATE items SET data = \'{"source": "tiktok", "source_id": "7"}\'')
-    raw.execute("PRAGMA user_version = 1")
-    raw.commit()
     raw.close()
     with Catalog(path) as cat:
         assert cat.schema_version == len(MIGRATIONS)
@@ -266,16 +263,11 @@ def test_an_unreadable_asset_row_is_named_and_check_lists_it(tmp_path, column, v
 
 def _older_catalog(path, version: int = 1) -> None:
     """A catalog as a toolkit at schema ``version`` wrote it, with one item."""
-    raw = sqlite3.connect(path)
-    for sql in MIGRATIONS[:version]:
-        for statement in filter(str.strip, sql.split(";")):
-            raw.execute(statement)
+    raw = old_catalog(path, version)
     raw.execute(
         "INSERT INTO items (source, source_id, created_at, updated_at, data) VALUES "
         "('tiktok', '7', 'a', 'a', '{\"source\": \"tiktok\", \"source_id\": \"7\"}')"
     )
-    raw.execute(f"PRAGMA user_version = {version}")
-    raw.commit()
     raw.close()
 
 

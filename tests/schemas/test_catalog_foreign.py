@@ -15,6 +15,7 @@ import pytest
 
 from schemas.catalog import MIGRATIONS, Catalog
 from schemas.errors import CatalogError
+from tests.old_catalog import old_catalog
 
 
 def _foreign(path: Path, table: str = "notes", *, wal: bool = False) -> Path:
@@ -92,11 +93,7 @@ def test_a_foreign_wal_database_keeps_its_bytes_and_gets_no_side_files(tmp_path,
 
 def test_a_read_only_open_of_an_older_catalog_names_what_upgrades_it_and_writes_nothing(tmp_path):
     path = tmp_path / "catalog.sqlite"
-    db = sqlite3.connect(path, isolation_level=None)
-    for sql in MIGRATIONS[:3]:
-        db.executescript(sql)
-    db.execute("PRAGMA user_version = 3")
-    db.close()
+    old_catalog(path, 3).close()
     before = _state(path)
     res = _mf("catalog", "check", "--catalog", str(path))
     assert res.returncode == 2, res.stdout + res.stderr
@@ -108,11 +105,8 @@ def test_a_read_only_open_of_an_older_catalog_names_what_upgrades_it_and_writes_
 
 def test_a_clash_with_a_catalog_table_while_upgrading_is_named(tmp_path):
     path = tmp_path / "catalog.sqlite"
-    db = sqlite3.connect(path, isolation_level=None)
-    for sql in MIGRATIONS[:3]:
-        db.executescript(sql)
+    db = old_catalog(path, 3)
     db.execute("CREATE TABLE review_decisions (x TEXT)")  # made by something else
-    db.execute("PRAGMA user_version = 3")
     db.close()
     with pytest.raises(CatalogError, match="cannot upgrade the catalog to schema version 4") as err:
         Catalog(path)

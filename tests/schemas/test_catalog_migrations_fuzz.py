@@ -3,8 +3,6 @@ version could store, opens at the current version with every row kept."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,6 +10,7 @@ from hypothesis import strategies as st
 from schemas.catalog import MIGRATIONS, Catalog
 from schemas.errors import CatalogError
 from schemas.items import AssetKind, SourceItem, SourceName, Status
+from tests.old_catalog import old_catalog
 
 #: property-based exploration: many drawn examples, run by `make test`
 pytestmark = pytest.mark.slow
@@ -57,14 +56,6 @@ asset_row = st.fixed_dictionaries(
 event = st.tuples(st.sampled_from(["collect", "clean", "review"]), st.text(max_size=30))
 
 
-def _old_catalog(path, version: int) -> sqlite3.Connection:
-    db = sqlite3.connect(path, isolation_level=None)
-    for sql in MIGRATIONS[:version]:
-        db.executescript(sql)
-    db.execute(f"PRAGMA user_version = {version}")
-    return db
-
-
 @FUZZ
 @given(
     version=st.integers(0, len(MIGRATIONS) - 1),
@@ -74,7 +65,7 @@ def _old_catalog(path, version: int) -> sqlite3.Connection:
 )
 def test_any_older_catalog_upgrades_with_its_data_kept(tmp_path_factory, version, items, events, meta):
     path = tmp_path_factory.mktemp("old") / "catalog.sqlite"
-    db = _old_catalog(path, version)
+    db = old_catalog(path, version)
     kept_items, kept_assets = {}, {}
     if version >= 1:
         for it, state, assets in items:
@@ -145,7 +136,7 @@ def test_any_older_catalog_upgrades_with_its_data_kept(tmp_path_factory, version
 
 def test_a_newer_catalog_is_refused_not_downgraded(tmp_path):
     path = tmp_path / "catalog.sqlite"
-    db = _old_catalog(path, len(MIGRATIONS))
+    db = old_catalog(path, len(MIGRATIONS))
     db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     db.close()
     with pytest.raises(CatalogError, match="newer than this toolkit"):
