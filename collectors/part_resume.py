@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ import requests
 
 from schemas.atomic import atomic_write_json
 from schemas.errors import FetchError
+from schemas.text_input import read_json_record
 
 
 def unlink_quietly(path: Path) -> None:
@@ -71,9 +71,9 @@ def kept_part(part: Path, url: str) -> KeptPart | None:
     URL, or a part longer than the file."""
     try:
         size = part.stat().st_size
-        state = json.loads(state_path(part).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+    except OSError:
         return None
+    state = read_json_record(state_path(part), utf8_only=True)  # None: missing or unreadable
     if not isinstance(state, dict) or state.get("url") != url:
         return None
     header, validator, total = state.get("header"), state.get("validator"), state.get("total")

@@ -152,7 +152,7 @@ from schemas.official_checks import PAST_END_HINT
 from schemas.paths import PathEscapeError, inside, resolve_under, unicode_form_hint
 from schemas.redact import redacted_logger
 from schemas.taxonomy import DF2_CLASSES, Partition, class_from_text
-from schemas.text_input import read_file_bytes
+from schemas.text_input import read_file_bytes, read_json_record
 from schemas.tracklet_names import shared_videos, tracklet_stem
 
 log = redacted_logger(__name__)
@@ -2325,10 +2325,7 @@ def _cache_built(
     header, array size): a damaged or stale entry is built again."""
     if not (meta_path.is_file() and arr_path.is_file()):
         return False
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deeply
-        return False
+    meta = read_json_record(meta_path, utf8_only=True)  # None: not UTF-8 or JSON, nested too deeply
     if not (
         isinstance(meta, dict)
         and meta.get("params") == params

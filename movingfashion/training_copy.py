@@ -58,6 +58,7 @@ from schemas.errors import ConfigError, short_repr
 from schemas.official import MAX_FRAMES
 from schemas.paths import MAX_NAME, inside
 from schemas.redact import redacted_logger
+from schemas.text_input import read_json_record
 
 if TYPE_CHECKING:
     from movingfashion.dataset import MovingFashionDataset, VideoRecord
@@ -140,10 +141,7 @@ def remove_legacy(folder: Path, rel_path: str, product_id: str | None, suffixes:
     if meta is None:
         return
     data = meta.with_name(f"{legacy_stem(rel_path, product_id)}{suffixes[0]}")
-    try:
-        doc = json.loads(meta.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        doc = None
+    doc = read_json_record(meta, utf8_only=True)
     if isinstance(doc, dict) and doc.get("naming") == NAMING:
         return  # a current entry whose name happens to look old
     for p in (data, meta):

@@ -29,6 +29,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from schemas.text_input import read_json_record
+
 _DIRS: dict[str, tuple[int, Path]] = {}
 _LOCK = threading.Lock()
 _SWEPT: set[tuple[int, str]] = set()
@@ -82,9 +84,9 @@ def sweep_orphans(base: str | os.PathLike[str]) -> list[Path]:
                 continue
             if entry.stat(follow_symlinks=False).st_uid != os.getuid():
                 continue
-            owner = json.loads((Path(entry.path) / OWNER_FILE).read_text())
-        except (OSError, ValueError, RecursionError):
+        except OSError:
             continue
+        owner = read_json_record(Path(entry.path) / OWNER_FILE, utf8_only=True)  # None: unreadable
         if isinstance(owner, dict) and _gone(owner, me):
             shutil.rmtree(entry.path, ignore_errors=True)
             if not os.path.lexists(entry.path):

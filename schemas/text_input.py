@@ -192,11 +192,17 @@ def load_json(
         raise error(f"JSON value out of range: {detail}", where=where, hint=hint) from None
 
 
-def read_json_record(path: str | os.PathLike[str]) -> Any | None:
+def read_json_record(path: str | os.PathLike[str], *, utf8_only: bool = False) -> Any | None:
     """The JSON in the file at ``path`` for a lenient reader (a record the toolkit wrote and can
     do without), or None when it is missing, unreadable, not JSON, a number past what Python
-    converts, or nested too deeply: the twin of :func:`load_json`, which names the failure."""
+    converts, or nested too deeply: the twin of :func:`load_json`, which names the failure.
+
+    The bytes are decoded as ``json.loads`` decodes bytes (UTF-8 with or without a byte order
+    mark, UTF-16 or UTF-32 by their first bytes); ``utf8_only`` reads them as
+    ``Path.read_text(encoding="utf-8")`` does, strict UTF-8 with a byte order mark kept (so not
+    JSON): None for any other file, as the readers that read text have always answered."""
     try:
-        return json.loads(Path(path).read_bytes())
-    except (OSError, ValueError, RecursionError):
+        data = Path(path).read_bytes()
+        return json.loads(data.decode("utf-8") if utf8_only else data)
+    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None

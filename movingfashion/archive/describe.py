@@ -38,6 +38,7 @@ from schemas.atomic import sha256_file, write_if_changed
 from schemas.dataset import DatasetInfo
 from schemas.errors import ConfigError, DataFormatError, validation_text
 from schemas.official import SPLIT_FILES
+from schemas.text_input import read_json_record
 
 CROISSANT = "croissant.json"
 CARD = "README.md"
@@ -138,11 +139,8 @@ def write_manifest(
 
 def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The manifest of a folder as a dict, or None when it has none (or an unreadable one)."""
-    path = Path(root) / MANIFEST
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):  # not UTF-8 or JSON, a 5000-digit number, nested too deeply
-        return None
+    # not UTF-8 or JSON, a 5000-digit number, nested too deeply: None
+    doc = read_json_record(Path(root) / MANIFEST, utf8_only=True)
     return doc if isinstance(doc, dict) else None
 
 

@@ -171,3 +171,25 @@ def test_config_reference_check_of_a_file_that_is_not_utf8_says_stale(tmp_path, 
     f.write_bytes(LATIN1)
     code, _, err = run_mf(["config", "reference", "--out", str(f), "--check"], capsys)
     assert code == 1 and "stale" in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(
+    ("data", "as_bytes", "as_text"),
+    [
+        (b'{"a": 1}', {"a": 1}, {"a": 1}),
+        (b'\xef\xbb\xbf{"a": 1}', {"a": 1}, None),  # a byte order mark: JSON only as bytes
+        ('{"a": 1}'.encode("utf-16"), {"a": 1}, None),
+        (b'{"a": "\xed\xa0\x80"}', {"a": "\ud800"}, None),  # an encoded surrogate: not strict UTF-8
+        (b'{"a": "caf\xe9"}', None, None),
+    ],
+)
+def test_the_lenient_json_reader_reads_bytes_or_strict_utf8_text(tmp_path, data, as_bytes, as_text):
+    """``read_json_record(path, utf8_only=True)`` answers as the readers that read
+    ``Path.read_text(encoding="utf-8")`` and caught its errors did (describe.read_manifest, the
+    crop cache's and training copy's metas, library_state, part_resume), so they share it."""
+    from schemas.text_input import read_json_record
+
+    f = tmp_path / "r.json"
+    f.write_bytes(data)
+    assert read_json_record(f) == as_bytes
+    assert read_json_record(f, utf8_only=True) == as_text
