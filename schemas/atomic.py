@@ -43,6 +43,7 @@ from schemas.faults import as_local_fault, path_faults, write_fault
 from schemas.partials import _PARTIAL, host_tag
 from schemas.partials import partial_prefix as _partial_prefix
 from schemas.redact import redacted_logger
+from schemas.text_input import read_json_record
 
 
 def _read_umask() -> int:
@@ -425,11 +426,7 @@ def lock_holder(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """What the lock file ``path`` says of its holder (``pid``, ``host``, ``command``, ``since``),
     or None: an empty, garbled or missing file, or a holder of this host that is gone (its lock
     went with it: a new holder has not written its record yet)."""
-    try:
-        with open(path, "rb") as fh:
-            rec = json.loads(fh.read(_HOLDER_BYTES + 1))
-    except (OSError, ValueError, RecursionError):
-        return None
+    rec = read_json_record(path, max_bytes=_HOLDER_BYTES + 1)  # what a holder writes, and its newline
     if not isinstance(rec, dict) or not isinstance(rec.get("pid"), int):
         return None
     if rec.get("host") == socket.gethostname() and rec["pid"] != os.getpid() and not pid_alive(rec["pid"]):

@@ -192,7 +192,9 @@ def load_json(
         raise error(f"JSON value out of range: {detail}", where=where, hint=hint) from None
 
 
-def read_json_record(path: str | os.PathLike[str], *, utf8_only: bool = False) -> Any | None:
+def read_json_record(
+    path: str | os.PathLike[str], *, utf8_only: bool = False, max_bytes: int | None = None
+) -> Any | None:
     """The JSON in the file at ``path`` for a lenient reader (a record the toolkit wrote and can
     do without), or None when it is missing, unreadable, not JSON, a number past what Python
     converts, or nested too deeply: the twin of :func:`load_json`, which names the failure.
@@ -200,9 +202,12 @@ def read_json_record(path: str | os.PathLike[str], *, utf8_only: bool = False) -
     The bytes are decoded as ``json.loads`` decodes bytes (UTF-8 with or without a byte order
     mark, UTF-16 or UTF-32 by their first bytes); ``utf8_only`` reads them as
     ``Path.read_text(encoding="utf-8")`` does, strict UTF-8 with a byte order mark kept (so not
-    JSON): None for any other file, as the readers that read text have always answered."""
+    JSON): None for any other file, as the readers that read text have always answered.
+    ``max_bytes``: only the file's first bytes are read (a record of bounded size: a longer file
+    is cut there, which makes it no JSON)."""
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read(-1 if max_bytes is None else max_bytes)
         return json.loads(data.decode("utf-8") if utf8_only else data)
     except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None

@@ -193,3 +193,15 @@ def test_the_lenient_json_reader_reads_bytes_or_strict_utf8_text(tmp_path, data,
     f.write_bytes(data)
     assert read_json_record(f) == as_bytes
     assert read_json_record(f, utf8_only=True) == as_text
+
+
+def test_the_lenient_json_reader_reads_at_most_max_bytes(tmp_path):
+    """``max_bytes`` bounds the read as ``atomic.lock_holder`` bounded its own (a lock record
+    is at most 4 KiB and a newline): the file is cut there, not read whole."""
+    from schemas.text_input import read_json_record
+
+    f = tmp_path / "lock"
+    f.write_bytes(b'{"pid": 1}' + b" " * 100 + b"garbage past the record")
+    assert read_json_record(f) is None
+    assert read_json_record(f, max_bytes=110) == {"pid": 1}
+    assert read_json_record(f, max_bytes=5) is None
