@@ -202,3 +202,59 @@ def test_a_row_is_charged_the_cpu_its_threads_spend_after_it_returns(bl, monkeyp
     monkeypatch.setattr(bl.time, "sleep", sleep)
     got = bl.cpu_pass({"late": late, "quiet": quiet}, 4, lambda: None)
     assert got == {"late": 6000.0, "quiet": 1000.0}
+
+
+def test_goal_3_is_judged_on_interleaved_steady_epochs(bl, monkeypatch, capsys):
+    """Goal 3's steady figure: one warm epoch per loader, then 0- and 2-worker epochs of the
+    clips repeated ``rounds`` times, interleaved; the ratio is the median over the pairs, and the
+    one-pass figure the benchmark printed before is printed beside it."""
+    made, order = [], []
+
+    class Loader:
+        def __init__(self, ds, batch_size, sampler, collate_fn, num_workers, **kw):
+            self.num_workers, self.sampler = num_workers, sampler
+            made.append((num_workers, len(sampler), kw.get("persistent_workers", False)))
+
+        def __iter__(self):
+            order.append(self.num_workers)
+            return iter(())
+
+    rates = iter([10.0, 18.0, 10.0, 21.0, 12.0, 18.0])  # 0w, 2w, 0w, 2w, ...: ratios 1.8, 2.1, 1.5
+
+    def timed_pass(dl, clips):
+        order.append(f"timed {dl.num_workers}")
+        cpu = {"workers": 0.0, "main": 6.0} if dl.num_workers == 0 else {"workers": 6.5, "main": 0.5}
+        return {
+            "cpu_ms_per_batch": cpu,
+            "rate": next(rates),
+            "split": {"run": 0.9, "queue": 0.05, "idle": 0.05, "main_run": 0.04, "main_queue": 0},
+        }
+
+    monkeypatch.setattr(bl.torch.utils.data, "DataLoader", Loader)
+    monkeypatch.setattr(bl, "timed_pass", timed_pass)
+    got = bl.steady_scaling(object(), list(range(12)), batch=4, rounds=8, repeat=3)
+    assert made == [(0, 96, False), (2, 96, True)]
+    assert order == [0, 2] + ["timed 0", "timed 2"] * 3  # warm epochs first, then interleaved pairs
+    assert got["ratio"]["median"] == pytest.approx(1.8) and got["batches"] == 24
+    assert got["ratio"]["min"] == pytest.approx(1.5) and got["ratio"]["max"] == pytest.approx(2.1)
+    bl.print_workers({"copy": {"batch": 4, "clips": 12, "ratio": 1.2, "steady": got}})
+    out = capsys.readouterr().out
+    assert "copy 1.80 (1.50-2.10)x (goal >= 1.8): OK" in out
+    assert "one pass of 12 clips (3 batches" in out and "copy 1.20x" in out
+    assert "copy 2w epoch: each worker ran 90%, waited for a core 5%, idle 5%" in out
+    assert (
+        "copy CPU ms per batch: 0 workers 6.0; 2 workers 6.5 in the workers + 0.5 in the main process" in out
+    )
+
+
+def test_a_pass_splits_its_workers_time_from_the_scheduler(bl):
+    """A process's time on a CPU and waiting for one, from /proc/<pid>/schedstat (Linux)."""
+    import os
+
+    if not Path(f"/proc/{os.getpid()}/schedstat").is_file():
+        pytest.skip("no /proc/<pid>/schedstat on this system")
+    a = bl.sched_times(os.getpid())
+    sum(range(200_000))
+    b = bl.sched_times(os.getpid())
+    assert a is not None and b is not None and b[0] > a[0] and b[1] >= a[1]
+    assert bl.sched_times(2**22 + 12345) is None  # no such process
