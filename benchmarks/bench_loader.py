@@ -52,9 +52,10 @@ goals with OK / NOT MET:
    what it weighs in one pass of 24 batches that lasts 0.1-0.7 s for the copy and the cache.
    That one-pass figure (the second pass of ``--worker-clips`` clips, one run: what this
    benchmark judged before) is printed beside it. Each row also prints where its 2-worker
-   epoch's wall clock went, from ``/proc/<pid>/schedstat`` (Linux): the share each worker ran,
-   waited for a core (other processes: on a loaded machine this is what takes the ratio down)
-   or was idle (no index to work on, the epoch's ramp and tail), and the main process's. On a
+   epoch's wall clock went, from ``/proc/<pid>/task/<tid>/schedstat`` (Linux): the share each
+   worker's main thread ran, waited for a core (other processes: on a loaded machine this is
+   what takes the ratio down) or was idle (no index to work on, the epoch's ramp and tail), the
+   main process's, and the CPU ms per batch (all threads) at 0 and 2 workers. On a
    machine whose 2 cores are busy with other work the goal cannot show; the load is printed.
    ``--workers-only`` measures goal 3 alone (``--worker-rows copy,cache`` for two rows).
 
@@ -246,41 +247,68 @@ def loader_rate(ds: MovingFashionDataset, items: list[int], workers: int, batch:
     return rate
 
 
-def sched_times(pid: int) -> tuple[float, float] | None:
-    """(seconds on a CPU, seconds runnable but waiting for one) of process ``pid`` so far, from
-    Linux's ``/proc/<pid>/schedstat`` (all its threads); None where it cannot be read."""
+def sched_times(pid: int, tid: int | None = None) -> tuple[float, float] | None:
+    """(seconds on a CPU, seconds runnable but waiting for one) of thread ``tid`` of process
+    ``pid`` so far (default its main thread), from Linux's ``schedstat``; None where it cannot be
+    read."""
+    path = f"/proc/{pid}/schedstat" if tid is None else f"/proc/{pid}/task/{tid}/schedstat"
     try:
-        on_cpu, waiting = Path(f"/proc/{pid}/schedstat").read_text().split()[:2]
+        on_cpu, waiting = Path(path).read_text().split()[:2]
     except (OSError, ValueError):
         return None
     return int(on_cpu) / 1e9, int(waiting) / 1e9
 
 
+def thread_times(pid: int) -> dict[int, float]:
+    """Seconds on a CPU so far of each live thread of process ``pid`` (its main thread, queue
+    feeder threads, decoder threads); empty where they cannot be read."""
+    try:
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except (OSError, ValueError):
+        return {}
+    out = {}
+    for t in tids:
+        got = sched_times(pid, t)
+        if got is not None:
+            out[t] = got[0]
+    return out
+
+
+def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds a process's threads spent between two :func:`thread_times` readings (a thread
+    started in between counts from 0; one that ended in between is not seen)."""
+    return sum(v - before.get(t, 0.0) for t, v in after.items())
+
+
 def timed_pass(dl: torch.utils.data.DataLoader, clips: int) -> dict:
     """One timed epoch of ``dl``: clips/s and, on Linux, the CPU ms per batch of its workers and
-    of the main process and, with workers, where its wall clock went: per worker the share of
-    the pass it ran (``run``), waited for a core (``queue``: other processes, the main one
-    included) or slept (``idle``: no index to work on, a full result queue, the ramp and the
-    tail of the epoch), and the main process's shares on a CPU and waiting for one."""
+    of the main process (all their threads) and, with workers, where its wall clock went: per
+    worker the share of the pass its main thread ran (``run``), waited for a core (``queue``:
+    other processes, the main one included) or slept (``idle``: no index to work on, a full
+    result queue, the ramp and the tail of the epoch), and the main process's main thread's
+    shares on a CPU and waiting for one."""
     it = getattr(dl, "_iterator", None)  # persistent workers, started by an earlier pass
     workers = [w.pid for w in getattr(it, "_workers", ())] if dl.num_workers else []
     pids = [os.getpid(), *workers]
     before = {p: sched_times(p) for p in pids}
+    threads0 = {p: thread_times(p) for p in pids}
     t0 = time.perf_counter()
     for _ in dl:
         pass
     wall = time.perf_counter() - t0
     out: dict = {"rate": clips / wall, "wall_s": wall}
     after = {p: sched_times(p) for p in pids}
-    if not all(before[p] and after[p] for p in pids):
+    threads1 = {p: thread_times(p) for p in pids}
+    if not all(before[p] and after[p] and threads1[p] for p in pids):
         return out
     run = {p: after[p][0] - before[p][0] for p in pids}
     queue = {p: after[p][1] - before[p][1] for p in pids}
+    cpu = {p: cpu_between(threads0[p], threads1[p]) for p in pids}
     batches = -(-clips // (dl.batch_size or 1))
     main = pids[0]
     out["cpu_ms_per_batch"] = {
-        "workers": 1000 * sum(run[p] for p in workers) / batches,
-        "main": 1000 * run[main] / batches,
+        "workers": 1000 * sum(cpu[p] for p in workers) / batches,
+        "main": 1000 * cpu[main] / batches,
     }
     if workers:
         w_run, w_queue = statistics.mean(run[p] for p in workers), statistics.mean(queue[p] for p in workers)

@@ -248,13 +248,32 @@ def test_goal_3_is_judged_on_interleaved_steady_epochs(bl, monkeypatch, capsys):
 
 
 def test_a_pass_splits_its_workers_time_from_the_scheduler(bl):
-    """A process's time on a CPU and waiting for one, from /proc/<pid>/schedstat (Linux)."""
+    """A thread's time on a CPU and waiting for one, from Linux's schedstat; a process's CPU
+    counts all its threads (a DataLoader worker's queue feeder thread too), not only the main one."""
     import os
+    import threading
 
-    if not Path(f"/proc/{os.getpid()}/schedstat").is_file():
-        pytest.skip("no /proc/<pid>/schedstat on this system")
-    a = bl.sched_times(os.getpid())
+    pid = os.getpid()
+    if not Path(f"/proc/{pid}/task/{threading.get_native_id()}/schedstat").is_file():
+        pytest.skip("no /proc/<pid>/task/<tid>/schedstat on this system")
+    done, release = threading.Event(), threading.Event()
+
+    def work():
+        sum(range(2_000_000))
+        done.set()
+        release.wait()
+
+    a, threads0 = bl.sched_times(pid), bl.thread_times(pid)
     sum(range(200_000))
-    b = bl.sched_times(os.getpid())
+    worker = threading.Thread(target=work)
+    worker.start()
+    done.wait()
+    b, spent = bl.sched_times(pid), bl.thread_times(pid)  # the thread's work done, the thread alive
+    release.set()
+    worker.join()
     assert a is not None and b is not None and b[0] > a[0] and b[1] >= a[1]
-    assert bl.sched_times(2**22 + 12345) is None  # no such process
+    other = spent[worker.native_id] - threads0.get(worker.native_id, 0.0)
+    assert other > 0.01  # ~2M additions on the other thread: a process's CPU counts it
+    assert bl.cpu_between(threads0, spent) >= other
+    assert bl.cpu_between({1: 1.0, 2: 2.0}, {1: 1.5, 3: 0.25}) == pytest.approx(0.75)  # 3 new, 2 gone
+    assert bl.sched_times(2**22 + 12345) is None and bl.thread_times(2**22 + 12345) == {}  # no such process
