@@ -1,4 +1,4 @@
-"""Test helpers that damage files the way disks and crashes do."""
+"""Test helpers that damage files the way disks and crashes do, and that compare trees and catalogs."""
 
 from __future__ import annotations
 
@@ -120,3 +120,51 @@ def unreadable_box(path: Path, product_id: str, kind: str, key: str = "0", video
     text = json.dumps(data).replace('"@UNREADABLE@"', bad)
     path.write_text(text)
     return entry.replace('"@UNREADABLE@"', bad)
+
+
+def tree_bytes(root) -> dict[str, bytes]:
+    """Every file under ``root`` by its relative path, with its bytes; publish's decode memo, whose
+    stamps are this disk's inodes and times, as the media and facts it records."""
+    from movingfashion.archive.decoded_memo import DECODED_MEMO
+
+    def content(p: Path) -> bytes:
+        return memo_facts(p).encode() if p.name == DECODED_MEMO else p.read_bytes()
+
+    root = Path(root)
+    return {p.relative_to(root).as_posix(): content(p) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def tree_difference(a: dict[str, bytes], b: dict[str, bytes], limit: int = 6) -> str:
+    """What differs between two :func:`tree_bytes` (for an assertion's message): the files only
+    one side has, and for each JSON file on both sides with other bytes the first ``limit`` leaf
+    values that differ (``path/to/key: a != b``), so a rare mismatch says which value moved."""
+    import json
+
+    lines = [f"only in the first: {sorted(set(a) - set(b))}"] if set(a) - set(b) else []
+    lines += [f"only in the second: {sorted(set(b) - set(a))}"] if set(b) - set(a) else []
+
+    def leaves(value, at=""):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                yield from leaves(v, f"{at}/{k}")
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                yield from leaves(v, f"{at}[{i}]")
+        else:
+            yield at, value
+
+    for name in sorted(set(a) & set(b)):
+        if a[name] == b[name]:
+            continue
+        try:
+            la, lb = dict(leaves(json.loads(a[name]))), dict(leaves(json.loads(b[name])))
+        except ValueError:
+            lines.append(f"{name}: {len(a[name])} vs {len(b[name])} bytes")
+            continue
+        moved = [
+            f"{k}: {la.get(k)!r} != {lb.get(k)!r}"
+            for k in sorted(set(la) | set(lb))
+            if la.get(k) != lb.get(k)
+        ]
+        lines.append(f"{name}: {len(moved)} values differ: " + "; ".join(moved[:limit]))
+    return "\n".join(lines)

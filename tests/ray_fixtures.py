@@ -40,6 +40,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.damage import tree_bytes, tree_difference  # noqa: F401 (the Ray modules import them from here)
+
 ROOT = Path(__file__).resolve().parents[1]
 RAY_CLI = [sys.executable, "-c", "from ray.scripts.scripts import main; main()"]
 #: Ray's settings for the test clusters: no token authentication (loopback only), no usage
@@ -287,54 +289,3 @@ def catalog_rows(path) -> dict[str, list[tuple]]:
         return out
     finally:
         db.close()
-
-
-def tree_bytes(root) -> dict[str, bytes]:
-    """Every file under ``root`` by its relative path, with its bytes; publish's decode memo, whose
-    stamps are this disk's inodes and times, as the media and facts it records."""
-    from pathlib import Path
-
-    from movingfashion.archive.decoded_memo import DECODED_MEMO
-    from tests.damage import memo_facts
-
-    def content(p: Path) -> bytes:
-        return memo_facts(p).encode() if p.name == DECODED_MEMO else p.read_bytes()
-
-    root = Path(root)
-    return {p.relative_to(root).as_posix(): content(p) for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def tree_difference(a: dict[str, bytes], b: dict[str, bytes], limit: int = 6) -> str:
-    """What differs between two :func:`tree_bytes` (for an assertion's message): the files only
-    one side has, and for each JSON file on both sides with other bytes the first ``limit`` leaf
-    values that differ (``path/to/key: a != b``), so a rare mismatch says which value moved."""
-    import json
-
-    lines = [f"only in the first: {sorted(set(a) - set(b))}"] if set(a) - set(b) else []
-    lines += [f"only in the second: {sorted(set(b) - set(a))}"] if set(b) - set(a) else []
-
-    def leaves(value, at=""):
-        if isinstance(value, dict):
-            for k, v in value.items():
-                yield from leaves(v, f"{at}/{k}")
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                yield from leaves(v, f"{at}[{i}]")
-        else:
-            yield at, value
-
-    for name in sorted(set(a) & set(b)):
-        if a[name] == b[name]:
-            continue
-        try:
-            la, lb = dict(leaves(json.loads(a[name]))), dict(leaves(json.loads(b[name])))
-        except ValueError:
-            lines.append(f"{name}: {len(a[name])} vs {len(b[name])} bytes")
-            continue
-        moved = [
-            f"{k}: {la.get(k)!r} != {lb.get(k)!r}"
-            for k in sorted(set(la) | set(lb))
-            if la.get(k) != lb.get(k)
-        ]
-        lines.append(f"{name}: {len(moved)} values differ: " + "; ".join(moved[:limit]))
-    return "\n".join(lines)

@@ -125,7 +125,7 @@ def test_shop_images_skip_the_detect_head_and_the_tracklet_files_stay_the_same(
     from annotations.tracklet_files import write_video_tracklets
     from movingfashion.models.detectors.base import Detector
     from movingfashion.models.detectors.ultralytics_backend import UltralyticsDetector
-    from tests.ray_fixtures import tree_bytes, tree_difference
+    from tests.damage import tree_bytes, tree_difference
 
     det = build_detector("ultralytics")
     jobs = video_jobs(load_splits(gt_dataset))[:4]

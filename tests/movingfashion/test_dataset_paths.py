@@ -19,7 +19,7 @@ from movingfashion.dataset import MovingFashionDataset, build_crop_cache
 from movingfashion.executors import LocalExecutor
 from schemas.cli_support import run_main
 from schemas.paths import PathEscapeError
-from tests.ray_fixtures import tree_bytes
+from tests.damage import tree_bytes
 
 ESCAPES = [
     ("img_path", "../secret.jpg"),
