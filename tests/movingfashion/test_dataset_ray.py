@@ -115,16 +115,23 @@ def test_a_dataset_a_node_does_not_see_stops_the_cache_naming_the_path_and_the_n
 
 
 class TwoBad(MovingFashionDataset):
-    """Two videos do not decode; the first of them takes a while to say so (a long video)."""
+    """Two videos do not decode; the first of them says so only once the second has (the file
+    ``said`` exists), or after 60 s (a worker given both, the first first): as a long video
+    would, on another worker."""
 
     bad: tuple[str, ...] = ()
+    said: str = ""
 
     def _check_video(self, rec, video, *args):
         if video.rel_path in self.bad:
             if video.rel_path == self.bad[0]:
                 import time
 
-                time.sleep(4)
+                deadline = time.monotonic() + 60
+                while not os.path.exists(self.said) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            else:
+                open(self.said, "w").close()
             from schemas.errors import MediaError
 
             raise MediaError("cannot decode", where=video.rel_path)
@@ -139,6 +146,7 @@ def test_skips_are_listed_in_the_videos_order_whichever_worker_finished_first(
     ds = TwoBad(gt_dataset, "train", crop="tracklet", crop_size=64, on_bad="skip", shop_size=None)
     slow, quick = ds.products[0], ds.products[1]
     ds.bad = (slow.videos[0].rel_path, quick.videos[0].rel_path)
+    ds.said = str(tmp_path / "quick-failed")
     before = list(ds.skipped)
     with make_executor("ray", workers=2) as ex:
         got = build_crop_cache(ds, tmp_path / "ray", pool=4, executor=ex)
