@@ -160,10 +160,11 @@ def test_reposts_filling_a_portrait_frame_are_duplicates_of_their_landscape_sour
 
 @pytest.mark.slow
 def test_world_filled_reposts_are_found_and_nothing_else(dedup_world, world_dedup):
-    """A small world with two crop-to-fill and two blurred-fill re-posts, and two retakes."""
+    """The world with every re-post knob (test_dedup_mixed.py): two crop-to-fill and two
+    blurred-fill re-posts, two retakes; every other kind's re-posts keep their box too."""
     from movingfashion.world.truth import FILLED_VARIANTS
 
-    world = dedup_world("filled")
+    world = dedup_world("mixed")
     found = world_dedup(world)
     truth, recs, scores = found.truth, found.records, found.scores
     for kind in [*FILLED_VARIANTS, "exact", "reencode", "subclip"]:

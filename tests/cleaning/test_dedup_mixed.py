@@ -11,7 +11,6 @@ import re
 import pytest
 
 from cleaning.config import DedupConfig
-from cleaning.dedup import video_pair_evidence
 
 
 @pytest.mark.slow
@@ -57,7 +56,7 @@ def test_world_with_every_repost_knob_finds_each_kind_and_nothing_else(dedup_wor
             assert r.fingerprint.box == pytest.approx(want, abs=0.02), (v.variant_detail, r.fingerprint.box)
     assert min(dims) < 1.0  # a darkened fill is among them
     # the pillarbox re-post verifies as surely as in its own world; non-duplicates stay far below
-    margin = score_margin(truth, video_pair_evidence(recs, cfg, exhaustive=True))
+    margin = score_margin(truth, found.evidence)
     wide = [d["score"] for d in margin["duplicates"] if d["kind"] == "pillarbox_wide"]
     assert wide and min(wide) >= 0.93  # 0.96; 0.865 with the views' margins compared
     assert margin["best_non_duplicate_score"] < 0.6 < cfg.verify_threshold

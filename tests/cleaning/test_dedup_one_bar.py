@@ -11,8 +11,9 @@ from cleaning.config import DedupConfig
 
 @pytest.mark.slow
 def test_world_one_bar_reposts_are_found_their_bar_cut_and_nothing_else_changes(dedup_world, world_dedup):
-    """A small world with three one-bar re-posts and two retakes (a seed not tuned on)."""
-    world = dedup_world("one_bar")
+    """The world with every re-post knob (test_dedup_mixed.py): three one-bar re-posts, two
+    retakes; every other kind's re-posts keep the old rule's box too."""
+    world = dedup_world("mixed")
     found = world_dedup(world)
     truth, recs, scores = found.truth, found.records, found.scores
     assert scores["one_bar"]["n"] == 3

@@ -73,10 +73,10 @@ def test_rotations_off_find_none_and_on_pair_nothing_else(clips):
 
 @pytest.mark.slow
 def test_world_rotated_reposts_are_found_with_their_turn_and_nothing_else(dedup_world, world_dedup):
-    """A small world with one re-post per quarter turn planted (and nothing else new)."""
+    """The world with every re-post knob (test_dedup_mixed.py): one re-post per quarter turn."""
     from movingfashion.world.truth import ROTATED_VARIANTS
 
-    found = world_dedup(dedup_world("rotated"))
+    found = world_dedup(dedup_world("mixed"))
     truth, res, scores = found.truth, found.result, found.scores
     for kind in [*ROTATED_VARIANTS, "exact", "reencode", "subclip"]:
         assert scores[str(kind)]["n"] >= 1
