@@ -56,10 +56,13 @@ def test_a_duplicate_of_a_rejected_video_waits_for_review(cleaned_world, catalog
 def test_a_rejected_video_whose_file_is_gone_does_not_reject_an_intact_copy(
     cleaned_world, catalog_copy, tmp_path
 ):
-    """Both copies rejected in review, the first one's file deleted and the result cache lost: its
+    """Both copies rejected in review, the first one's file deleted and its cached results lost: its
     fingerprint failed ("video file not found") and was cached as a corrupt probe under the SHA-256
     both share, so once the second one's reject was undone, its intact file was rejected corrupt."""
     import shutil
+
+    from cleaning.config import CleaningConfig
+    from cleaning.steps.cache import ResultCache
 
     root = tmp_path / "collected"
     shutil.copytree(cleaned_world.root, root)
@@ -77,7 +80,17 @@ def test_a_rejected_video_whose_file_is_gone_does_not_reject_an_intact_copy(
         )
         for a in cat.assets(source=kept.item.source, source_id=kept.item.source_id, kind="video"):
             (root / a.path).unlink()
-        catalog_copy.with_name("catalog.cleaning-cache.json").unlink()
+            kept_sha = a.sha256
+        (twin_sha,) = {
+            a.sha256 for a in cat.assets(source=twin.item.source, source_id=twin.item.source_id, kind="video")
+        }
+        # the results cached under the SHA-256 both share are lost (was: the whole cache, and
+        # every file of the world decoded and scored again; what the failure needs is that none
+        # of that SHA-256's results is there)
+        cache = ResultCache(catalog_copy.with_name("catalog.cleaning-cache.json"), CleaningConfig())
+        assert cache.data.pop(twin_sha) and twin_sha == kept_sha
+        cache.dirty = True
+        cache.save()
         clean(cat, root)  # both rejected in review: only their videos are looked at
         undo_decision(cat, video=video_relpath(twin.product_id, 0), product_id=twin.product_id)
         clean(cat, root)
