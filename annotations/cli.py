@@ -24,9 +24,11 @@ from movingfashion.executors.options import executor_options, threads_option
 from movingfashion.models.checkpoints import device_option
 from movingfashion.models.detectors.registry import DETECTORS
 from schemas.cli_support import (
+    DETECTOR_RUN,
     EXIT_STATUS,
     FINITE_FLOAT,
     HELP,
+    MATCHER_RUN,
     FiniteFloatRange,
     catalog_option,
     dataset_option,
@@ -40,6 +42,7 @@ from schemas.cli_support import (
     progress_option,
     require_dataset,
     root_option,
+    run_file_option,
     run_main,
     stop_on_ctrl_c,
     terminal_text,
@@ -140,12 +143,8 @@ def _gpu_share(ctx: click.Context, param: click.Parameter, value: float | None) 
 
 @tracklets.command(context_settings=HELP, epilog=EXIT_STATUS)
 @dataset_option()
-@click.option(
-    "--weights", type=click.Path(dir_okay=False, exists=True), help="Detector weights (default: embedded)."
-)
-@click.option(
-    "--matcher", type=click.Path(dir_okay=False, exists=True), help="Matcher checkpoint (default: embedded)."
-)
+@run_file_option("--weights", **DETECTOR_RUN, help="Detector weights (default: embedded).")
+@run_file_option("--matcher", **MATCHER_RUN, help="Matcher checkpoint (default: embedded).")
 @click.option(
     "--detector",
     type=click.Choice(list(DETECTORS)),
@@ -1586,11 +1585,7 @@ def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, resume, as_
     help="Crop side in pixels (a multiple of 16, at least 16)  [default: the --init matcher's, else 64]",
 )
 @click.option("--lr", type=FINITE_FLOAT, default=1e-3, show_default=True)
-@click.option(
-    "--init",
-    type=click.Path(dir_okay=False, exists=True),
-    help="Fine-tune this matcher instead of starting fresh.",
-)
+@run_file_option("--init", **MATCHER_RUN, help="Fine-tune this matcher instead of starting fresh.")
 @click.option("--force", is_flag=True, help="Replace an existing --out file.")
 @json_option
 @device_option

@@ -11,9 +11,11 @@ import click
 from cleaning.splits import MODES
 from movingfashion.executors.options import executor_options, threads_option
 from schemas.cli_support import (
+    DETECTOR_RUN,
     EXIT_STATUS,
     FINITE_FLOAT,
     HELP,
+    MATCHER_RUN,
     catalog_option,
     emit,
     exit_if_failed,
@@ -21,6 +23,7 @@ from schemas.cli_support import (
     progress,
     progress_option,
     root_option,
+    run_file_option,
 )
 
 _catalog_opt = catalog_option()
@@ -58,17 +61,17 @@ def _human(result: dict[str, Any]) -> str:
 @_catalog_opt
 @_root_opt
 @_config_opt
-@click.option(
+@run_file_option(
     "--matcher",
-    type=click.Path(dir_okay=False, exists=True),
+    **MATCHER_RUN,
     help="Single-frame matcher checkpoint of the wrong-association check and the carousel pick "
     "(default: the embedded movingfashion/models/weights/matcher.pt; or one from mf pretrain-matcher).",
 )
-@click.option(
+@run_file_option(
     "--weights",
     "--detector-weights",
     "detector_weights",
-    type=click.Path(dir_okay=False, exists=True),
+    **DETECTOR_RUN,
     help="Detector weights for the association check (default: the embedded detector); the"
     " option of mf-tracklets build (--detector-weights, its old name here, still works).",
 )

@@ -10,7 +10,8 @@
   folder), :func:`catalog_option`, :func:`dataset_option` (a published dataset folder),
   :func:`out_option` (what the command writes), the checks behind them (:func:`require_dataset`,
   :func:`require_root`, :func:`require_catalog`), and :func:`legacy_argument` /
-  :func:`merge_legacy` / :func:`legacy_folder` for an old spelling kept with a deprecation warning;
+  :func:`merge_legacy` / :func:`legacy_folder` for an old spelling kept with a deprecation warning,
+  and :func:`run_file_option` (a weights file, or the run folder of the command that wrote it);
 - :func:`emit` (``--json`` or human text) and :func:`progress` / :func:`progress_bar` (tqdm on
   a terminal, plain lines every 10 s in a log); :func:`divert_stdout` sends what others print on stdout to stderr meanwhile (Ray's
   driver prints a worker's death there), so that stdout holds only what :func:`emit` writes;
@@ -851,3 +852,55 @@ def legacy_folder(value: str | None, legacy: str | None, option: str) -> str:
     if not Path(folder).is_dir():
         raise click.BadParameter(f"Directory '{folder}' does not exist.", param_hint=f"'{option}'")
     return folder
+
+
+def run_file(path: str, filename: str, *, option: str, what: str, made_by: str) -> str:
+    """A weights option's value: a file as given, or a run folder of the project's own (``mf train
+    --out``, say) as its ``filename``; a folder without one is a usage error naming the folder.
+    ``what`` names the file (``checkpoint``) and ``made_by`` the folder that holds one."""
+    if not Path(path).is_dir():
+        return path
+    target = Path(path) / filename
+    if not target.is_file():
+        raise click.BadParameter(
+            f"{path} is a folder without {filename}: give a {what} file, or {made_by}",
+            param_hint=f"'{option}'",
+        )
+    return str(target)
+
+
+MATCHER_RUN: dict[str, str] = {
+    "filename": "matcher.pt",
+    "what": "matcher",
+    "made_by": "the --out folder of mf train --phase 1",
+}
+"""The :func:`run_file_option` keywords of a single-frame matcher option."""
+DETECTOR_RUN: dict[str, str] = {
+    "filename": "detector.pt",
+    "what": "detector weights",
+    "made_by": "the --out folder of mf train-detector",
+}
+"""The :func:`run_file_option` keywords of a detector weights option."""
+
+
+def run_file_option(
+    *names: str, filename: str, what: str, made_by: str, exists: bool = True, help: str, **kw: Any
+) -> Callable[[F], F]:
+    """A weights or checkpoint option that also takes a run folder of the project's own
+    (:func:`run_file`); ``--help`` says which file of the folder is read. ``multiple=True``
+    resolves each value."""
+    option = next(n for n in names if n.startswith("--"))
+
+    def resolve(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None or ctx.resilient_parsing:
+            return value
+        one = functools.partial(run_file, filename=filename, option=option, what=what, made_by=made_by)
+        return tuple(one(v) for v in value) if isinstance(value, tuple) else one(value)
+
+    return click.option(
+        *names,
+        type=click.Path(exists=exists),
+        callback=resolve,
+        help=f"{help} A folder stands for its {filename} ({made_by}).",
+        **kw,
+    )

@@ -310,3 +310,44 @@ def test_a_bad_number_is_one_line_naming_the_option(path, args, named, capsys):
     code, out, err = run(path, [*args, "--dataset", NOPE], capsys)  # click checks in the order given
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
     assert f"'{named}'" in err and NOPE not in err, err
+
+
+#: every option that takes a weights file the project's own runs write -> the file a run folder
+#: holds (``mf evaluate --checkpoint runs/full`` reads runs/full/last.pt, and so on)
+RUN_FOLDER_OPTIONS = {
+    ("mf evaluate", "--checkpoint"): "last.pt",
+    ("mf train", "--matcher"): "matcher.pt",
+    ("mf pretrain-matcher", "--init"): "matcher.pt",
+    ("mf clean", "--matcher"): "matcher.pt",
+    ("mf clean", "--weights"): "detector.pt",
+    ("mf-tracklets build", "--matcher"): "matcher.pt",
+    ("mf-tracklets build", "--weights"): "detector.pt",
+    ("mf world export-gt", "--weights"): "detector.pt",
+}
+WEIGHTS_OPTIONS = {"--checkpoint", "--matcher", "--weights", "--detector-weights", "--init"}
+
+
+def test_every_weights_option_takes_a_run_folder():
+    """A new weights option gets a row in RUN_FOLDER_OPTIONS (and run_file_option)."""
+    found = {
+        (path.replace("mf tracklets ", "mf-tracklets "), p.opts[0])
+        for path in LEAVES
+        for p in COMMAND_PATHS[path].params
+        if isinstance(p, click.Option) and WEIGHTS_OPTIONS & set(p.opts)
+    }
+    assert found == set(RUN_FOLDER_OPTIONS)
+
+
+@pytest.mark.parametrize(("path", "option"), sorted(RUN_FOLDER_OPTIONS))
+def test_a_run_folder_without_its_weights_file_is_named(path, option, tmp_path, capsys):
+    """A folder stands for the file a run writes there; one without it is a usage error naming
+    the folder and the file (was click's 'is a directory', except for mf evaluate)."""
+    name = RUN_FOLDER_OPTIONS[path, option]
+    args = MISSING_INPUT[path][0]
+    if option in args:  # mf evaluate's missing input is its --checkpoint
+        args = args[: args.index(option)] + args[args.index(option) + 2 :]
+    code, out, err = run(path, [option, str(tmp_path), *args], capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert f"'{option}'" in err and f"{tmp_path} is a folder without {name}" in err, err
+    _, out, _ = run(path, ["--help"], capsys)
+    assert f"A folder stands for its {name}" in " ".join(out.split()), out

@@ -13,6 +13,7 @@ from movingfashion.seam.config import Variant
 from schemas.cli_support import (
     EXIT_STATUS,
     HELP,
+    MATCHER_RUN,
     FiniteFloatRange,
     dataset_option,
     emit,
@@ -24,25 +25,14 @@ from schemas.cli_support import (
     progress,
     progress_option,
     require_dataset,
+    run_file_option,
 )
 from schemas.config import SEED_MAX
 
 VARIANTS = [v.value for v in Variant]
 
 
-def run_checkpoint(path: str) -> str:
-    """``--checkpoint``: a checkpoint file as given, or a run folder of ``mf train`` as its
-    ``last.pt``; a folder without one is a usage error naming the folder."""
-    if not Path(path).is_dir():
-        return path
-    last = Path(path) / "last.pt"
-    if not last.is_file():
-        raise click.BadParameter(
-            f"{path} is a folder without last.pt: give a checkpoint file, or the --out folder of an "
-            "mf train run that finished at least one epoch",
-            param_hint="'--checkpoint'",
-        )
-    return str(last)
+TRAIN_RUN = "the --out folder of an mf train run that finished at least one epoch"
 
 
 def _log(as_json: bool):
@@ -99,9 +89,10 @@ def _log(as_json: bool):
     help="With --resume: let --epochs differ from the run's (not below the epochs done); from the "
     "resume point on the learning rates are those of an uninterrupted run of the new length.",
 )
-@click.option(
+@run_file_option(
     "--matcher",
-    type=click.Path(dir_okay=False),
+    **MATCHER_RUN,
+    exists=False,
     default=None,
     help="Phase-1 matcher weights to start phase 2 from (default: OUT/phase1/matcher.pt or "
     "OUT/../phase1/matcher.pt when present, else the embedded default; with --resume: the one "
@@ -364,16 +355,17 @@ def _train_human(r: dict) -> str:
 
 @click.command(context_settings=HELP, epilog=EXIT_STATUS)
 @dataset_option()
-@click.option(
+@run_file_option(
     "--checkpoint",
     "checkpoints",
+    filename="last.pt",
+    what="checkpoint",
+    made_by=TRAIN_RUN,
     required=True,
     multiple=True,
-    type=click.Path(exists=True),
-    callback=lambda ctx, param, value: tuple(run_checkpoint(p) for p in value or ()),
-    help="SEAM checkpoint, or the run folder of mf train (its last.pt is read) (repeat: one per "
-    "variant, the first one also gives the baselines); beside them at most one AsymNet checkpoint "
-    "(mf train --method asymnet: adds the AsymNet, [AVG] and [MAX] rows; it needs a SEAM checkpoint too).",
+    help="SEAM checkpoint (repeat: one per variant, the first one also gives the baselines); beside "
+    "them at most one AsymNet checkpoint (mf train --method asymnet: adds the AsymNet, [AVG] and "
+    "[MAX] rows; it needs a SEAM checkpoint too).",
 )
 @click.option(
     "--variant",

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from schemas.cli_support import (
+    DETECTOR_RUN,
     EXIT_STATUS,
     HELP,
     FiniteFloatRange,
@@ -25,6 +26,7 @@ from schemas.cli_support import (
     on_interrupt,
     out_option,
     progress_bar,
+    run_file_option,
     run_main,
     stop_on_ctrl_c,
 )
@@ -326,9 +328,9 @@ def pictures(legacy_world_dir: str | None, world_dir: str | None, out: str, as_j
     "path, the detector's own boxes (IoU >= 0.5 with the tracker's) and their confidences, "
     "frames without one left out (runs the detector: ~30 ms a frame on 2 cores).",
 )
-@click.option(
+@run_file_option(
     "--weights",
-    type=click.Path(exists=True, dir_okay=False),
+    **DETECTOR_RUN,
     help="Detector weights for --tracklets linked (default: the embedded detector).",
 )
 @click.option(

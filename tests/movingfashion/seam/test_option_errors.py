@@ -122,3 +122,24 @@ def test_a_folder_without_last_pt_given_as_checkpoint_is_named(dataset, tmp_path
     run.mkdir()
     line = _error(evaluate, ["--dataset", str(dataset), "--checkpoint", str(run)], capsys)
     assert "--checkpoint" in line and f"{run} is a folder without last.pt" in line, line
+
+
+def test_a_phase1_run_folder_given_as_matcher_reads_its_matcher_pt(dataset, tmp_path, monkeypatch):
+    """``mf train --matcher runs/phase1`` (the folder ``mf train --phase 1 --out`` filled) stopped on
+    click's "File ... is a directory"; the folder now stands for its matcher.pt, as for
+    ``mf evaluate --checkpoint`` a run folder stands for its last.pt."""
+    from movingfashion.seam import train as train_module
+
+    phase1 = tmp_path / "phase1"
+    phase1.mkdir()
+    (phase1 / "matcher.pt").write_bytes(b"not read")
+    seen: list = []
+
+    def fake_run_phase2(dataset, out, cfg, *, matcher, **kw):
+        seen.append(matcher)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(train_module, "run_phase2", fake_run_phase2)
+    with pytest.raises(SystemExit):
+        run_main(train, ["--dataset", str(dataset), "--out", str(tmp_path / "run"), "--matcher", str(phase1)])
+    assert seen == [str(phase1 / "matcher.pt")]
