@@ -1400,7 +1400,7 @@ def export(fmt, dataset, out, tracks, videos, clean, on_bad, as_json) -> None:
     A product whose split-file entry is refused (a bad box, a missing field) is held out: its
     videos are left out, each problem named (a warning line; --json: held_out), the others
     exported (exit 1; --on-bad raise refuses the dataset instead, exit 2). A video FiftyOne's
-    folder needs but the dataset lacks is skipped and listed (product, path; --json: failed), the
+    folder or MOT's frame rate needs but the dataset lacks is skipped and listed (product, path; --json: failed), the
     others exported (exit 1); once it is back, rerun: the files already exported are kept.
 
     \b

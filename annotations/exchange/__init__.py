@@ -12,7 +12,9 @@ from annotations.exchange.common import (
     ExportVideo,
     LeftOut,
     check_tracks,
+    failed_row,
     load_planned,
+    missing_video,
     nothing_exported,
     plan_export,
 )
@@ -36,7 +38,11 @@ def _mot(videos: Iterable[ExportVideo], dataset: Path, out: Path, failed: list[d
 
     def with_fps() -> Iterator[ExportVideo]:  # each video's rate read as it comes
         for v in videos:
-            fps[v.stem] = video_fps(resolve_under(dataset, v.vt.video, what="video"))
+            src = resolve_under(dataset, v.vt.video, what="video")
+            if not src.is_file():  # no rate to write (it was 30, unsaid): skipped and listed, as FiftyOne's
+                failed.append(failed_row(v, src, missing_video(src, "a MOT export reads its frame rate")))
+                continue
+            fps[v.stem] = video_fps(src)
             yield v
 
     return write_mot(with_fps(), out, fps)
@@ -51,7 +57,7 @@ def _fiftyone(
 
 
 #: export format -> writer(videos, dataset, out, failed) returning the files/folders written; a
-#: video it skips (FiftyOne: its video missing) gets a row in ``failed`` (video, product_id,
+#: video it skips (FiftyOne, MOT: its video missing) gets a row in ``failed`` (video, product_id,
 #: path, error)
 EXPORTERS: dict[str, Callable[[Iterable[ExportVideo], Path, Path, list[dict[str, str]]], list[Path]]] = {
     "cvat": _cvat,
@@ -130,7 +136,7 @@ def export_dataset(
     and frame key when known, what to do: :func:`~annotations.tracklet_files.held_out_rows`); the
     other products are exported. ``"raise"`` refuses the dataset before anything is written.
 
-    A video the writer cannot export (FiftyOne: the video file is missing) is skipped and listed
+    A video the writer cannot export (FiftyOne, MOT: the video file is missing) is skipped and listed
     in ``failed`` (video, product_id, path, error); the others are exported, its earlier files
     in ``out`` stay (``clean`` or not) and it is not counted.
     """

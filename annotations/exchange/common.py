@@ -425,3 +425,19 @@ def runs(frames: Iterable[int]) -> list[tuple[int, int]]:
         else:
             out.append((f, f))
     return out
+
+
+def missing_video(src: Path, needs: str) -> MediaError:
+    """The error of a video an export ``needs`` (its bytes, its frame rate) that the dataset
+    lacks (deleted, or gone while the export ran)."""
+    return MediaError(
+        f"video not found: the dataset's tracklet file names it, {needs}",
+        where=str(src),
+        hint="restore the video (mf verify --dataset lists what is missing), then rerun the same "
+        "command: the files already exported are kept",
+    )
+
+
+def failed_row(v: ExportVideo, src: Path, exc: Exception) -> dict[str, str]:
+    """The ``failed`` row of a video an exporter skips: ``video``, ``product_id``, ``path``, ``error``."""
+    return {"video": v.vt.video, "product_id": v.vt.product_id, "path": str(src), "error": str(exc)}

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from annotations.exchange.common import ExportVideo
+from annotations.exchange.common import ExportVideo, failed_row, missing_video
 from annotations.exchange.cvat import video_xml
 from schemas.atomic import atomic_copy, commit_partial, partial_path, write_if_changed
 from schemas.errors import MediaError
@@ -33,12 +33,7 @@ def _place(src: Path, dst: Path) -> None:
     except FileNotFoundError:
         if src.is_file():
             raise
-        raise MediaError(
-            "video not found: the dataset's tracklet file names it, a FiftyOne export needs it",
-            where=str(src),
-            hint="restore the video (mf verify --dataset lists what is missing), then rerun the same "
-            "command: the files already exported are kept",
-        ) from None
+        raise missing_video(src, "a FiftyOne export needs it") from None
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -77,9 +72,7 @@ def write_fiftyone(
         except MediaError as exc:
             if failed is None:
                 raise
-            failed.append(
-                {"video": v.vt.video, "product_id": v.vt.product_id, "path": str(src), "error": str(exc)}
-            )
+            failed.append(failed_row(v, src, exc))
             continue
         p = out / "labels" / f"{v.stem}.xml"
         write_if_changed(p, video_xml(v.vt, v.tracks, v.stem))

@@ -36,3 +36,22 @@ def test_a_missing_video_is_skipped_and_listed_and_the_rerun_finishes(gt_dataset
     assert code == 0 and json.loads(stdout)["failed"] == [], err
     after = {p.name: p.stat().st_ino for p in (out / "data").iterdir()}
     assert len(after) == len(videos) and before.items() <= after.items()
+
+
+def test_a_missing_video_of_a_mot_export_is_skipped_and_listed(gt_dataset, tmp_path, capsys):
+    """MOT's seqinfo.ini needs the video's frame rate: a missing video got frameRate=30 without a
+    word; it is now skipped and listed as in a FiftyOne export (exit 1, --json: failed)."""
+    ds, out = tmp_path / "ds", tmp_path / "mot"
+    shutil.copytree(gt_dataset, ds)
+    videos = sorted((ds / "videos").iterdir())
+    video = videos[0]
+    video.rename(tmp_path / video.name)
+    argv = ["export", "--format", "mot", "--dataset", str(ds), "--out", str(out)]
+    code, stdout, err = run_tracklets([*argv, "--json"], capsys)
+    doc = json.loads(stdout)
+    assert code == 1 and doc["videos"] == len(videos) - 1, err
+    [row] = doc["failed"]
+    assert row["path"] == str(video) and row["error"].startswith(f"{video}: video not found"), row
+    assert sorted(p.name for p in out.iterdir()) == sorted(v.stem for v in videos[1:])
+    code, stdout, _ = run_tracklets(argv, capsys)
+    assert code == 1 and re.search(rf"failed: product \S+: {re.escape(str(video))}: video not found", stdout)
