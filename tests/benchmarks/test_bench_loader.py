@@ -5,6 +5,7 @@ on stdout, and a wrong ``--dataset`` is one line and exit status 2."""
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -277,3 +278,41 @@ def test_a_pass_splits_its_workers_time_from_the_scheduler(bl):
     assert bl.cpu_between(threads0, spent) >= other
     assert bl.cpu_between({1: 1.0, 2: 2.0}, {1: 1.5, 3: 0.25}) == pytest.approx(0.75)  # 3 new, 2 gone
     assert bl.sched_times(2**22 + 12345) is None and bl.thread_times(2**22 + 12345) == {}  # no such process
+
+
+def test_goal_2_is_judged_on_per_clip_pairs_with_a_confidence_interval(bl):
+    """Each clip read both ways is one ratio: the geometric mean of the clips' ratios, and an
+    interval that says whether it decides the goal."""
+    same = bl.paired_ratio([9.0, 18.0, 27.0], [10.0, 20.0, 30.0])
+    assert math.isclose(same["ratio"], 0.9) and math.isclose(same["low"], 0.9) and same["pairs"] == 3
+    # Student's t (exact: 2.2281 for 10 degrees of freedom, 2.0301 for 35)
+    assert abs(bl.t_quantile(0.975, 10) - 2.2281) < 0.003 and abs(bl.t_quantile(0.975, 35) - 2.0301) < 0.001
+    noisy = bl.paired_ratio([0.90, 1.00, 0.93, 0.97], [1.0] * 4)
+    assert noisy["low"] < noisy["ratio"] < noisy["high"] and noisy["low"] < 0.95 < noisy["high"]
+    assert "UNDECIDED" in bl.decided(noisy, 0.95)
+    assert bl.decided(bl.paired_ratio([0.97, 0.98, 0.99], [1.0] * 3), 0.95).startswith("OK (3 pairs")
+    assert bl.decided(bl.paired_ratio([0.90, 0.91, 0.92], [1.0] * 3), 0.95).endswith(": not met)")
+
+
+def test_the_loop_keeps_every_clips_cpu_and_the_extra_pairs_read_raw_item_item_raw(bl, monkeypatch):
+    clock = {"t": 0.0}
+    monkeypatch.setattr(bl.time, "process_time", lambda: clock["t"])
+    monkeypatch.setattr(bl.time, "sleep", lambda s: None)
+
+    def row(cost, log=None, name=""):
+        def go(k):
+            clock["t"] += cost * (k + 1)
+            if log is not None:
+                log.append(name)
+
+        return go
+
+    per: dict = {}
+    bl.cpu_pass({"a": row(1.0), "dataset[i]": row(2.0)}, 3, lambda: None, per)
+    assert per == {"a": [1000.0, 2000.0, 3000.0], "dataset[i]": [2000.0, 4000.0, 6000.0]}
+    log: list[str] = []
+    raw, item = row(1.0, log, "raw"), row(2.0, log, "item")
+    a, b = bl.abba_pass(raw, item, 2, lambda: log.append("prep"))
+    assert a == [1000.0, 2000.0] and b == [2000.0, 4000.0]
+    timed = log[4:]  # after the warm pass (raw, item per clip)
+    assert timed[:6] == ["raw", "prep", "item", "prep", "item", "raw"]
