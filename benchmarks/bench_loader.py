@@ -21,8 +21,9 @@ Wall-clock rates are the second of two passes (readers open, workers started, pa
 warm), and methods run one after the other, so on a shared machine they drift with the load;
 the goals that compare two ways are therefore also measured as **process CPU time per clip,
 interleaved clip by clip** (robust to other load; 0 workers only), ``--repeat`` times (default
-3) on fresh RRS draws: the tables give the median (min-max), the goals are judged on the median
-and say "within noise" when the runs straddle the goal. Wall-clock rows are one run.
+3) on fresh RRS draws: the tables give the median (min-max), goal 1 is judged on the median
+and says "within noise" when the runs straddle the goal, goal 2 on per-clip pairs (below).
+Wall-clock rows are one run.
 
 Shop-image cache (``--shop-cache``): by default (``cold``) the process-wide shop-image cache of
 ``movingfashion.dataset`` is cleared before every call of a dataset row, in DataLoader workers
@@ -46,7 +47,7 @@ goals with OK / NOT MET:
    ``--pairs`` clips of their own, read raw, item, item, raw); printed is their geometric mean
    and its 95% confidence interval, and whether the interval decides the goal (UNDECIDED when it
    straddles 0.95: run with more ``--pairs``). On a loaded 2-core machine one 176x144 call's CPU
-   time varies by about 8% (two calls of the same clip by the same row), so a run's 12 clips
+   time varies by 8-11% (two calls of the same clip by the same row), so a run's 12 clips
    give a ratio good to about +-0.03 and three runs span about 0.1, which is why a median of run
    ratios could not decide it;
 3. 2 workers >= 1.8x 0 workers for the live loader, the copy and the cache, in wall clock,
