@@ -787,7 +787,9 @@ def decided(ci: dict, goal: float) -> str:
         return ok(ci["ratio"] >= goal)
     side = "met" if ci["low"] >= goal else "not met" if ci["high"] < goal else None
     pct = f"{100 * ci.get('level', 0.95):.0f}%"
-    what = f"{ci['pairs']} pairs, {pct} CI {ci['low']:.3f}-{ci['high']:.3f}"
+    # the interval rounded outwards: a low end of 0.9495 shows as 0.949, not as the goal itself
+    low, high = math.floor(ci["low"] * 1000) / 1000, math.ceil(ci["high"] * 1000) / 1000
+    what = f"{ci['pairs']} pairs, {pct} CI {low:.3f}-{high:.3f}"
     if side is None:
         return f"{ok(ci['ratio'] >= goal)}, UNDECIDED ({what} straddles {goal}: more --pairs)"
     return f"{ok(ci['ratio'] >= goal)} ({what}: {side})"

@@ -292,6 +292,9 @@ def test_goal_2_is_judged_on_per_clip_pairs_with_a_confidence_interval(bl):
     assert "UNDECIDED" in bl.decided(noisy, 0.95)
     assert bl.decided(bl.paired_ratio([0.97, 0.98, 0.99], [1.0] * 3), 0.95).startswith("OK (3 pairs")
     assert bl.decided(bl.paired_ratio([0.90, 0.91, 0.92], [1.0] * 3), 0.95).endswith(": not met)")
+    # shown rounded outwards: an interval just under the goal never prints as starting at it
+    edge = {"ratio": 0.969, "low": 0.9495, "high": 0.9897, "pairs": 84, "level": 0.95}
+    assert "CI 0.949-0.990 straddles" in bl.decided(edge, 0.95)
 
 
 def test_the_loop_keeps_every_clips_cpu_and_the_extra_pairs_read_raw_item_item_raw(bl, monkeypatch):
