@@ -53,11 +53,13 @@ def root_copy(cleaned_world, tmp_path) -> Path:
 #: reframed) and the test of all kinds together check it against its truth (was one world per
 #: kind's test, 5 worlds generated and fingerprinted per run: about 60 s of the suite). A knob
 #: changes the random draws of the knobs after it, so this world holds other re-posts than a world
-#: with one kind's knob (seed 47: two re-posts were weak here, see test_dedup_mixed.py).
+#: with one kind's knob (seed 47: two re-posts were weak here, see test_dedup_mixed.py). Seed 53
+#: is a seed not tuned on (its short trim re-post, missed until alignments of equal hash score were
+#: ranked by their frames' distance, was found by running it, not by tuning on it); 47 passes too.
 DEDUP_WORLDS: dict[str, tuple[int, int, dict[str, int]]] = {
     "mixed": (
         20,
-        47,
+        53,
         {
             "filled_reposts": 2,
             "one_bar_reposts": 3,
