@@ -36,7 +36,6 @@ is probed (rejected ``missing`` / ``corrupt``) rather than trusted.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections import Counter
 from dataclasses import asdict
@@ -56,8 +55,9 @@ from schemas.catalog import Catalog
 from schemas.errors import MFError
 from schemas.items import AssetKind
 from schemas.paths import check_collection_root
+from schemas.redact import redacted_logger
 
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 
 def clean(
