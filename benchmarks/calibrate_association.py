@@ -64,17 +64,26 @@ def run_world(
     }
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
+    """The command line of :func:`main`."""
+    from schemas.cli_support import MATCHER_RUN, add_run_file_argument
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--world", action="append", help="PRODUCTS:SEED (repeatable)")
-    ap.add_argument("--matcher", help="matcher checkpoint (default: the embedded one)")
+    add_run_file_argument(
+        ap, "--matcher", **MATCHER_RUN, help="matcher checkpoint (default: the embedded one)."
+    )
     ap.add_argument("--work", help="keep the worlds here (default: a temporary folder)")
     ap.add_argument(
         "--any-class",
         action="store_true",
         help="score every detection, not only the item's class (match_by_class: false)",
     )
-    args = ap.parse_args()
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
     import torch
 
     torch.set_num_threads(2)

@@ -11,7 +11,8 @@
   :func:`out_option` (what the command writes), the checks behind them (:func:`require_dataset`,
   :func:`require_root`, :func:`require_catalog`), and :func:`legacy_argument` /
   :func:`merge_legacy` / :func:`legacy_folder` for an old spelling kept with a deprecation warning,
-  and :func:`run_file_option` (a weights file, or the run folder of the command that wrote it);
+  and :func:`run_file_option` (a weights file, or the run folder of the command that wrote it;
+  :func:`add_run_file_argument` for the developer tools' argparse parsers);
 - :func:`emit` (``--json`` or human text) and :func:`progress` / :func:`progress_bar` (tqdm on
   a terminal, plain lines every 10 s in a log); :func:`divert_stdout` sends what others print on stdout to stderr meanwhile (Ray's
   driver prints a worker's death there), so that stdout holds only what :func:`emit` writes;
@@ -25,6 +26,7 @@ Everything here imports only click and the standard library at module level, so 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
 import errno
@@ -901,6 +903,41 @@ def run_file_option(
         *names,
         type=click.Path(exists=exists),
         callback=resolve,
+        help=f"{help} A folder stands for its {filename} ({made_by}).",
+        **kw,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFileType:
+    """The argparse ``type=`` of a developer tool's weights option (:func:`add_run_file_argument`):
+    :func:`run_file` for a script run as ``python -m`` or ``python benchmarks/...``. A path that does
+    not exist, or a folder without ``filename``, is argparse's usage error naming the option."""
+
+    filename: str
+    what: str
+    made_by: str
+
+    def __call__(self, value: str) -> str:
+        if not Path(value).exists():
+            raise argparse.ArgumentTypeError(
+                f"{value} does not exist: give a {self.what} file, or {self.made_by}"
+            )
+        try:
+            return run_file(value, self.filename, option="", what=self.what, made_by=self.made_by)
+        except click.BadParameter as exc:
+            raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def add_run_file_argument(
+    parser: argparse.ArgumentParser, *names: str, filename: str, what: str, made_by: str, help: str, **kw: Any
+) -> argparse.Action:
+    """:func:`run_file_option` for an argparse ``parser`` (a developer tool's weights option): a
+    weights file, or the run folder of the command that wrote it; ``--help`` says which file of
+    the folder is read. Returns the argparse action."""
+    return parser.add_argument(
+        *names,
+        type=RunFileType(filename, what, made_by),
         help=f"{help} A folder stands for its {filename} ({made_by}).",
         **kw,
     )

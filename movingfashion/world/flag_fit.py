@@ -56,6 +56,7 @@ import numpy as np
 from annotations.config import FITTED_RULES, BuildConfig, ReviewConfig, lacks_required
 from annotations.flags import SIGNALS, FlagRule
 from schemas.atomic import atomic_write_text
+from schemas.cli_support import DETECTOR_RUN, MATCHER_RUN, add_run_file_argument
 
 #: Stride the figures are measured with (the demo's and the README's).
 STRIDE = 2
@@ -620,7 +621,8 @@ def _rules_arg(ap: argparse.ArgumentParser, option: str, value: str) -> list[Fla
         ap.error(f"{option} {value}: not a rules file ({str(exc).splitlines()[0]}); write one with fit --out")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The command line of :func:`main`."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("action", choices=["fit", "eval"])
     ap.add_argument("--work", type=Path, help="folder for the built datasets (reused); needed with --world")
@@ -660,15 +662,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="a BuildConfig setting for the build, dotted, e.g. tracker.max_gap=4 (a YAML value)",
     )
-    ap.add_argument(
+    add_run_file_argument(
+        ap,
         "--weights",
-        type=Path,
-        help="detector weights to measure (default: the embedded ones); use a --work of their own",
+        **DETECTOR_RUN,
+        help="detector weights to measure (default: the embedded ones); use a --work of their own.",
     )
-    ap.add_argument(
+    add_run_file_argument(
+        ap,
         "--matcher",
-        type=Path,
-        help="matcher checkpoint to build with (e.g. an RoI matcher trained on --weights)",
+        **MATCHER_RUN,
+        help="matcher checkpoint to build with (e.g. an RoI matcher trained on --weights).",
     )
     ap.add_argument("--max-rate", type=float, default=0.14, help="fit: flag-rate budget (pooled)")
     ap.add_argument("--target-recall", type=float, default=0.95)
@@ -692,6 +696,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="fit: also report leave-one-world-out figures (refit without each world, flags on it)",
     )
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = parser()
     args = ap.parse_args(argv)
     if not args.world and not args.rows_in:
         ap.error("give --world (build and score) or --rows-in (rows written by --rows-out)")

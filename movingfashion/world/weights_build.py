@@ -46,7 +46,15 @@ from movingfashion.models.pretrain import (
 )
 from movingfashion.world.truth import WorldTruth, WorldVideo, load_video_gt, load_world
 from schemas.atomic import atomic_write_json
-from schemas.cli_support import FINITE_FLOAT, FiniteFloatRange, emit, run_main
+from schemas.cli_support import (
+    DETECTOR_RUN,
+    FINITE_FLOAT,
+    MATCHER_RUN,
+    FiniteFloatRange,
+    emit,
+    run_file_option,
+    run_main,
+)
 from schemas.errors import DataFormatError, MediaError
 
 #: matcher samples: a garment is an identity crop only when at least this share of it shows
@@ -518,14 +526,12 @@ def _slim_yolo(src: Path, dst: Path) -> None:
 @click.option(
     "--lr0", type=FINITE_FLOAT, default=0.002, show_default=True, help="Detector: initial AdamW rate."
 )
-@click.option("--init-detector", type=click.Path(dir_okay=False), help="Continue from these YOLO weights.")
+@run_file_option("--init-detector", **DETECTOR_RUN, help="Continue from these YOLO weights.")
 @click.option("--matcher-lr", type=FINITE_FLOAT, default=1e-3, show_default=True)
-@click.option(
-    "--init-matcher", type=click.Path(dir_okay=False), help="Continue from this matcher checkpoint."
-)
-@click.option(
+@run_file_option("--init-matcher", **MATCHER_RUN, help="Continue from this matcher checkpoint.")
+@run_file_option(
     "--recalibrate-matcher",
-    type=click.Path(dir_okay=False, exists=True),
+    **MATCHER_RUN,
     help="Re-estimate this matcher's batch-norm statistics on the world's crops (weights frozen)"
     " and save it to OUT/matcher.pt, instead of training one.",
 )
@@ -548,9 +554,9 @@ def _slim_yolo(src: Path, dst: Path) -> None:
     " frozen) and write OUT/roi_matcher.pt.",
 )
 @click.option("--roi-steps", type=int, default=1500, show_default=True, help="RoI matcher training steps.")
-@click.option(
+@run_file_option(
     "--detector-weights",
-    type=click.Path(dir_okay=False, exists=True),
+    **DETECTOR_RUN,
     help="With --roi-matcher-only: the detector whose features the head learns (default: embedded).",
 )
 @click.option(
