@@ -17,6 +17,7 @@ from annotations.exchange.common import (
     missing_video,
     nothing_exported,
     plan_export,
+    unreadable_video,
 )
 from annotations.tracklet_files import TRACKLET_DIR, OnBad, held_out_rows
 
@@ -30,19 +31,35 @@ def _cvat(
 
 
 def _mot(videos: Iterable[ExportVideo], dataset: Path, out: Path, failed: list[dict[str, str]]) -> list[Path]:
+    import math
+
     from annotations.exchange.mot import write_mot
-    from annotations.review.media import video_fps
+    from movingfashion.media.probe import probe_video
+    from schemas.errors import MediaError
     from schemas.paths import resolve_under
 
     fps: dict[str, float | None] = {}
+    needs = "a MOT export reads its frame rate"
 
     def with_fps() -> Iterator[ExportVideo]:  # each video's rate read as it comes
         for v in videos:
             src = resolve_under(dataset, v.vt.video, what="video")
-            if not src.is_file():  # no rate to write (it was 30, unsaid): skipped and listed, as FiftyOne's
-                failed.append(failed_row(v, src, missing_video(src, "a MOT export reads its frame rate")))
+            # no rate to write (it was 30, unsaid): skipped and listed, as FiftyOne's missing video
+            if not src.is_file():
+                failed.append(failed_row(v, src, missing_video(src, needs)))
                 continue
-            fps[v.stem] = video_fps(src)
+            try:
+                rate = probe_video(src).fps
+                if not (math.isfinite(rate) and rate > 0):
+                    raise MediaError(
+                        "no frame rate in its header or timestamps",
+                        where=str(src),
+                        hint="re-encode it with a constant frame rate",
+                    )
+            except MediaError as exc:
+                failed.append(failed_row(v, src, unreadable_video(src, exc, needs)))
+                continue
+            fps[v.stem] = rate
             yield v
 
     return write_mot(with_fps(), out, fps)
@@ -57,8 +74,8 @@ def _fiftyone(
 
 
 #: export format -> writer(videos, dataset, out, failed) returning the files/folders written; a
-#: video it skips (FiftyOne, MOT: its video missing) gets a row in ``failed`` (video, product_id,
-#: path, error)
+#: video it skips (FiftyOne, MOT: its video missing; MOT: unreadable) gets a row in ``failed``
+#: (video, product_id, path, error)
 EXPORTERS: dict[str, Callable[[Iterable[ExportVideo], Path, Path, list[dict[str, str]]], list[Path]]] = {
     "cvat": _cvat,
     "mot": _mot,
@@ -136,7 +153,8 @@ def export_dataset(
     and frame key when known, what to do: :func:`~annotations.tracklet_files.held_out_rows`); the
     other products are exported. ``"raise"`` refuses the dataset before anything is written.
 
-    A video the writer cannot export (FiftyOne, MOT: the video file is missing) is skipped and listed
+    A video the writer cannot export (FiftyOne, MOT: the video file is missing; MOT: it does not
+    open or gives no frame rate, which ``seqinfo.ini`` needs) is skipped and listed
     in ``failed`` (video, product_id, path, error); the others are exported, its earlier files
     in ``out`` stay (``clean`` or not) and it is not counted.
     """

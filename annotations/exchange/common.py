@@ -438,6 +438,17 @@ def missing_video(src: Path, needs: str) -> MediaError:
     )
 
 
+def unreadable_video(src: Path, exc: MediaError, needs: str) -> MediaError:
+    """The error of a video an export ``needs`` (its frame rate) that is there but cannot be read
+    (damaged, truncated, not a video, no frame rate): ``exc`` says why."""
+    return MediaError(
+        f"video unreadable ({exc.message}), {needs}",
+        where=str(src),
+        hint="replace it with a readable copy (mf verify --dataset lists the videos that do not "
+        "decode), then rerun the same command: the files already exported are kept",
+    )
+
+
 def failed_row(v: ExportVideo, src: Path, exc: Exception) -> dict[str, str]:
     """The ``failed`` row of a video an exporter skips: ``video``, ``product_id``, ``path``, ``error``."""
     return {"video": v.vt.video, "product_id": v.vt.product_id, "path": str(src), "error": str(exc)}

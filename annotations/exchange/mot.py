@@ -49,7 +49,8 @@ def gt_lines(v: ExportVideo) -> list[str]:
 
 
 def frame_rate(fps: float | None) -> int:
-    """The ``seqinfo.ini`` frame rate of a video: its rate rounded, at least 1 (30 when unknown)."""
+    """The ``seqinfo.ini`` frame rate of a video: its rate rounded, at least 1 (30 when unknown;
+    ``mf-tracklets export`` hands none: it skips a video whose rate it cannot read)."""
     if fps is None or not math.isfinite(fps) or fps <= 0:
         return 30
     return max(1, round(fps))

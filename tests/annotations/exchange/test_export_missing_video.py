@@ -5,9 +5,11 @@ missing video); once the video is back the rerun finishes, the files already exp
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
+from pathlib import Path
 
 from tests.mf_cli import run_tracklets
 
@@ -55,3 +57,40 @@ def test_a_missing_video_of_a_mot_export_is_skipped_and_listed(gt_dataset, tmp_p
     assert sorted(p.name for p in out.iterdir()) == sorted(v.stem for v in videos[1:])
     code, stdout, _ = run_tracklets(argv, capsys)
     assert code == 1 and re.search(rf"failed: product \S+: {re.escape(str(video))}: video not found", stdout)
+
+
+def test_an_unreadable_video_of_a_mot_export_is_skipped_and_its_earlier_export_kept(
+    gt_dataset, tmp_path, capsys, monkeypatch
+):
+    """A video that is there but does not open got a made-up frameRate=30 (its rate read as 0):
+    it is now skipped and listed as a missing one (exit 1, --json: failed, what to do), and its
+    sequence folder of an earlier export is kept as it was (the rerun once it is replaced: as a
+    missing video's, above)."""
+    ds, out = tmp_path / "ds", tmp_path / "mot"
+    shutil.copytree(gt_dataset, ds)
+    videos = sorted((ds / "videos").iterdir())
+    video = videos[0]
+    good = video.read_bytes()
+    argv = ["export", "--format", "mot", "--dataset", str(ds), "--out", str(out), "--json"]
+    assert run_tracklets(argv, capsys)[0] == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    video.write_bytes(b"not a video " * 100)
+    code, stdout, err = run_tracklets(argv, capsys)
+    doc = json.loads(stdout)
+    assert code == 1 and doc["videos"] == len(videos) - 1, err
+    [row] = doc["failed"]
+    assert row["path"] == str(video) and row["error"].startswith(f"{video}: video unreadable"), row
+    assert "a MOT export reads its frame rate" in row["error"] and "rerun" in row["error"], row
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    # one that opens but gives no frame rate: the same
+    import movingfashion.media.probe as probe
+
+    video.write_bytes(good)
+    real = probe.probe_video
+    monkeypatch.setattr(
+        probe, "probe_video", lambda p: real(p) if Path(p) != video else dataclasses.replace(real(p), fps=0.0)
+    )
+    code, stdout, err = run_tracklets(argv, capsys)
+    [row] = json.loads(stdout)["failed"]
+    assert code == 1 and "video unreadable (no frame rate" in row["error"], row
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
