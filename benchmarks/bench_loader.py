@@ -93,6 +93,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -547,6 +548,7 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
         "repeat": args.repeat,
         "shop_cache": args.shop_cache,
     }
+    setup = LoaderRun(root, live, live_f32, full, copy, cache, copy_dir, cache_dir, threads, args)
     fams: dict[str, dict] = {}
     if args.workers_only:
         for name, prods in groups.items():
@@ -566,22 +568,7 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
         pair_items = (
             family_items(prods, n_items, args.pairs, start=args.repeat * rounds) if args.pairs else None
         )
-        fams[name] = family_run(
-            name,
-            draws,
-            witems,
-            root,
-            live,
-            live_f32,
-            copy,
-            cache,
-            copy_dir,
-            cache_dir,
-            args,
-            threads,
-            full,
-            pair_items,
-        )
+        fams[name] = family_run(setup, FamilyDraws(name, draws, witems, pair_items))
         fams[name]["camera"] = meta.get(name, {}).get("camera", None)
         fams[name]["size"] = meta.get(name, {}).get("size", name)
     report["families"] = fams
@@ -821,25 +808,46 @@ def usable_decoders(root: Path, plans: list[tuple]) -> list[str]:
     return out
 
 
-def family_run(
-    name,
-    draws,
-    witems,
-    root,
-    live,
-    live_f32,
-    copy,
-    cache,
-    copy_dir,
-    cache_dir,
-    args,
-    threads=1,
-    full=None,
-    pair_items=None,
-) -> dict:
-    """One family: ``draws`` holds the items of each repeat of the CPU loop (fresh RRS draws);
-    the first one also feeds the wall-clock rows. ``pair_items``: goal 2's extra pairs
-    (:func:`abba_pass`), on draws of their own."""
+@dataclass(frozen=True)
+class LoaderRun:
+    """What every family's rows read, built once by :func:`run` from the parsed arguments."""
+
+    root: Path  #: the official-format dataset folder
+    live: MovingFashionDataset  #: its train split, uint8 crops (``dataset[i]``)
+    live_f32: MovingFashionDataset  #: the same as float32 (``dataset[i] f32``)
+    full: MovingFashionDataset  #: whole frames at the video's size, the pixel check's ``dataset[i]``
+    copy: MovingFashionDataset  #: reading the training copy (``copy[i]``)
+    cache: MovingFashionDataset  #: reading the crop cache (``cache[i]``)
+    copy_dir: Path
+    cache_dir: Path
+    threads: int | None  #: the official way's FFmpeg threads (None: OpenCV's default)
+    args: argparse.Namespace
+
+
+@dataclass(frozen=True)
+class FamilyDraws:
+    """One family's clips: ``draws`` the items of each repeat of the CPU loop (fresh RRS draws;
+    the first one also feeds the wall-clock rows), ``witems`` goal 3's, ``pair_items`` goal 2's
+    extra pairs (:func:`abba_pass`), on draws of their own."""
+
+    name: str
+    draws: list[list[int]]
+    witems: list[int]
+    pair_items: list[int] | None = None
+
+
+def family_run(setup: LoaderRun, family: FamilyDraws) -> dict:
+    """One family's rows, figures and table (see :class:`LoaderRun`, :class:`FamilyDraws`)."""
+    root, live, live_f32, full, copy, cache = (
+        setup.root,
+        setup.live,
+        setup.live_f32,
+        setup.full,
+        setup.copy,
+        setup.cache,
+    )
+    copy_dir, cache_dir, threads, args = setup.copy_dir, setup.cache_dir, setup.threads, setup.args
+    name, draws, witems, pair_items = family.name, family.draws, family.witems, family.pair_items
     items = draws[0]
     n = len(items)
     raw_names = usable_decoders(root, clip_plans(live, copy, items))

@@ -319,3 +319,41 @@ def test_the_loop_keeps_every_clips_cpu_and_the_extra_pairs_read_raw_item_item_r
     assert a == [1000.0, 2000.0] and b == [2000.0, 4000.0]
     timed = log[4:]  # after the warm pass (raw, item per clip)
     assert timed[:6] == ["raw", "prep", "item", "prep", "item", "raw"]
+
+
+def test_every_family_runs_on_one_setup_built_once(bl, monkeypatch, tmp_path: Path):
+    """``family_run`` took 14 arguments its only call mirrored one by one: it now takes the run's
+    setup (:class:`LoaderRun`, built once from the parsed arguments, frozen) and the family's
+    draws (:class:`FamilyDraws`)."""
+    import argparse
+    import dataclasses
+    from types import SimpleNamespace
+
+    video = SimpleNamespace(rel_path="videos/v.mp4")
+
+    class Dataset:  # what run() reads of a dataset before the families
+        def __init__(self, *a, **kw):
+            self.products = [SimpleNamespace(videos=[video])] * 4
+
+        def __len__(self):
+            return 4
+
+    monkeypatch.setattr(bl, "MovingFashionDataset", Dataset)
+    for fn in ("check_official_threads", "build_training_copy", "build_crop_cache", "print_goals"):
+        monkeypatch.setattr(bl, fn, lambda *a, **kw: None)
+    monkeypatch.setattr(bl, "families", lambda ds, root: {"a": [0, 1], "b": [2, 3]})
+    seen = []
+    monkeypatch.setattr(bl, "family_run", lambda setup, family: seen.append((setup, family)) or {})
+    args = argparse.Namespace(
+        frames_per_clip=4, seed=0, official_default_threads=False, families=None, shop_cache="cold",
+        repeat=2, workers_only=False, clips=3, worker_clips=2, pairs=1,
+    )  # fmt: skip
+    report = bl.run(tmp_path, args, tmp_path, "test")
+    assert sorted(report["families"]) == ["a", "b"]
+    (s1, a), (s2, b) = seen
+    assert s1 is s2 and s1.args is args and s1.threads == 1 and s1.copy_dir == tmp_path / "training_copy"
+    assert (a.name, b.name) == ("a", "b") and a.witems == [0, 1] and b.witems == [2, 3]
+    # fresh RRS draws per CPU run (index + k * 4 items), the extra pairs on draws of their own
+    assert a.draws == [[0, 1, 4], [8, 9, 12]] and a.pair_items == [16]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s1.threads = None
