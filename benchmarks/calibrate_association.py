@@ -64,12 +64,26 @@ def run_world(
     }
 
 
+def world_spec(text: str) -> tuple[int, int]:
+    """``PRODUCTS:SEED`` as ``(products, seed)``; anything else is a usage error (checked before
+    the first world is generated, not after the ones before it)."""
+    try:
+        products, seed = (int(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not PRODUCTS:SEED (two integers, e.g. 40:5150)"
+        ) from None
+    if products < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: PRODUCTS must be at least 1")
+    return products, seed
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line of :func:`main`."""
     from schemas.cli_support import MATCHER_RUN, add_run_file_argument
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--world", action="append", help="PRODUCTS:SEED (repeatable)")
+    ap.add_argument("--world", action="append", type=world_spec, help="PRODUCTS:SEED (repeatable)")
     add_run_file_argument(
         ap, "--matcher", **MATCHER_RUN, help="matcher checkpoint (default: the embedded one)."
     )
@@ -87,13 +101,12 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(2)
-    worlds = args.world or list(DEFAULT_WORLDS)
+    worlds = args.world or [world_spec(w) for w in DEFAULT_WORLDS]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.work or tmp)
         work.mkdir(parents=True, exist_ok=True)
         tp = pred = actual = 0
-        for w in worlds:
-            n, seed = (int(x) for x in w.split(":"))
+        for n, seed in worlds:
             res = run_world(n, seed, work, args.matcher, by_class=not args.any_class)
             a = res["association"]
             print(json.dumps({"world": res["world"], **a}, sort_keys=True))
