@@ -486,3 +486,25 @@ def test_a_run_folder_without_its_weights_file_is_named(path, option, tmp_path, 
     assert f"'{option}'" in err and f"{tmp_path} is a folder without {name}" in err, err
     _, out, _ = run(path, ["--help"], capsys)
     assert f"A folder stands for its {name}" in " ".join(out.split()), out
+
+
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("flag_fit", ["--max-rate", "nan"]),
+        ("flag_fit", ["--world-rate", "1.5"]),
+        ("flag_fit", ["--target-recall", "-0.1"]),
+        ("flag_fit", ["--max-rules", "0"]),
+        ("flag_fit", ["--prior", "inf"]),
+        ("weights_build", ["--epochs", "0"]),
+        ("weights_build", ["--matcher-steps", "-5"]),
+        ("weights_build", ["--imgsz", "0"]),
+    ],
+)
+def test_a_dev_tool_refuses_a_number_out_of_range_naming_the_option(tool, args, capsys):
+    """Like the commands' numbers (above): a developer tool's rate or count out of range, or
+    not finite, is a usage error naming the option (flag_fit took any float and int, a nan
+    budget failing every rule silently; weights_build any int)."""
+    code, out, err = dev_tool_run(tool, args, capsys)
+    assert code == 2 and out == "", err
+    assert args[0] in err.strip().splitlines()[-1] and args[1] in err, err

@@ -44,6 +44,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import shutil
 from collections.abc import Sequence
@@ -621,6 +622,28 @@ def _rules_arg(ap: argparse.ArgumentParser, option: str, value: str) -> list[Fla
         ap.error(f"{option} {value}: not a rules file ({str(exc).splitlines()[0]}); write one with fit --out")
 
 
+def _bounded(kind: type[int] | type[float], lo: float, hi: float = math.inf) -> Any:
+    """An argparse ``type=``: a finite ``kind`` within ``lo..hi``; anything else a usage error
+    naming the option and the range (``nan`` made every rule fail the budget, silently)."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'an integer' if kind is int else 'a number'}"
+            ) from None
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise argparse.ArgumentTypeError(f"{text!r} is outside {lo:g}..{hi:g}")
+        return value
+
+    return parse
+
+
+#: a share (a rate, a recall)
+SHARE = _bounded(float, 0.0, 1.0)
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line of :func:`main`."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -637,7 +660,7 @@ def parser() -> argparse.ArgumentParser:
     )
     ap.add_argument(
         "--world-rate",
-        type=float,
+        type=SHARE,
         default=0.15,
         help="per-world flag-rate budget the report checks (worlds_over_rate; the goal's 15%%)",
     )
@@ -674,11 +697,15 @@ def parser() -> argparse.ArgumentParser:
         **MATCHER_RUN,
         help="matcher checkpoint to build with (e.g. an RoI matcher trained on --weights).",
     )
-    ap.add_argument("--max-rate", type=float, default=0.14, help="fit: flag-rate budget (pooled)")
-    ap.add_argument("--target-recall", type=float, default=0.95)
-    ap.add_argument("--max-rules", type=int, default=4)
-    ap.add_argument("--min-caught", type=int, default=2, help="fit: failing videos a rule must add")
-    ap.add_argument("--prior", type=float, default=5.0, help="fit: rank rules by caught / (false + prior)")
+    ap.add_argument("--max-rate", type=SHARE, default=0.14, help="fit: flag-rate budget (pooled)")
+    ap.add_argument("--target-recall", type=SHARE, default=0.95)
+    ap.add_argument("--max-rules", type=_bounded(int, 1), default=4)
+    ap.add_argument(
+        "--min-caught", type=_bounded(int, 1), default=2, help="fit: failing videos a rule must add"
+    )
+    ap.add_argument(
+        "--prior", type=_bounded(float, 0.0), default=5.0, help="fit: rank rules by caught / (false + prior)"
+    )
     ap.add_argument(
         "--keep-rules",
         metavar="shipped|FILE",
@@ -690,7 +717,9 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fit: no rule may put a world of at least --world-min-videos videos over --world-rate",
     )
-    ap.add_argument("--world-min-videos", type=int, default=40, help="fit: worlds --world-cap applies to")
+    ap.add_argument(
+        "--world-min-videos", type=_bounded(int, 0), default=40, help="fit: worlds --world-cap applies to"
+    )
     ap.add_argument(
         "--lowo",
         action="store_true",

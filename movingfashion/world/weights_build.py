@@ -512,9 +512,15 @@ def _slim_yolo(src: Path, dst: Path) -> None:
     help="Folder the weights are written to (the embedded ones are movingfashion/models/weights of a "
     "source checkout, as `make weights` writes them; never an installed package's).",
 )
-@click.option("--epochs", type=int, default=40, show_default=True)
-@click.option("--imgsz", type=int, default=192, show_default=True)
-@click.option("--frame-every", type=int, default=8, show_default=True, help="Detector: one frame in N.")
+@click.option("--epochs", type=click.IntRange(min=1), default=40, show_default=True)
+@click.option("--imgsz", type=click.IntRange(min=32), default=192, show_default=True)
+@click.option(
+    "--frame-every",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Detector: one frame in N.",
+)
 @click.option(
     "--min-visible",
     type=FiniteFloatRange(0, 1),
@@ -522,7 +528,7 @@ def _slim_yolo(src: Path, dst: Path) -> None:
     show_default=True,
     help="Detector: label every garment with at least this share of it showing.",
 )
-@click.option("--matcher-steps", type=int, default=600, show_default=True)
+@click.option("--matcher-steps", type=click.IntRange(min=1), default=600, show_default=True)
 @click.option(
     "--lr0", type=FINITE_FLOAT, default=0.002, show_default=True, help="Detector: initial AdamW rate."
 )
@@ -536,7 +542,11 @@ def _slim_yolo(src: Path, dst: Path) -> None:
     " and save it to OUT/matcher.pt, instead of training one.",
 )
 @click.option(
-    "--bn-batches", type=int, default=300, show_default=True, help="Batches for --recalibrate-matcher."
+    "--bn-batches",
+    type=click.IntRange(min=1),
+    default=300,
+    show_default=True,
+    help="Batches for --recalibrate-matcher.",
 )
 @click.option(
     "--lost-dims-weight",
@@ -553,7 +563,13 @@ def _slim_yolo(src: Path, dst: Path) -> None:
     help="Only train the RoI matcher's head on the world (the embedded detector, or --detector-weights,"
     " frozen) and write OUT/roi_matcher.pt.",
 )
-@click.option("--roi-steps", type=int, default=1500, show_default=True, help="RoI matcher training steps.")
+@click.option(
+    "--roi-steps",
+    type=click.IntRange(min=1),
+    default=1500,
+    show_default=True,
+    help="RoI matcher training steps.",
+)
 @run_file_option(
     "--detector-weights",
     **DETECTOR_RUN,
