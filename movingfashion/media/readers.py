@@ -6,8 +6,9 @@ order asked, any order, repeats allowed):
 * ``torchcodec``: PyTorch's decoder (``VideoDecoder(seek_mode="exact")``, ``get_frame_at``);
   needs FFmpeg's shared libraries (major version 4-9, ``make install`` provides them);
   decodes on CUDA (NVDEC) when asked (``device="cuda"``, or ``MF_DECODE_DEVICE=cuda|auto``);
-* ``pyav``: the reference; seeks to the key frame before each group of wanted frames and
-  lets FFmpeg drop the non-reference frames nobody asked for (bit-identical to a full decode);
+* ``pyav``: the reference; seeks to the key frame before each group of wanted frames, lets
+  FFmpeg drop the non-reference frames nobody asked for and drains the decoder after the last
+  wanted frame's packet (bit-identical to a full decode);
 * ``decord``: ``VideoReader.get_batch``, kept as a selectable backend with five guards: a
   file whose header declares another frame count than its packets hold is refused (decord
   seeks by the header and returns wrong frames there), so is open-GOP video (leading B-frames
@@ -404,8 +405,11 @@ class PyAVReader:
     decoding. A request seeks to the key frame before each group of wanted frames and decodes
     forward with FFmpeg's ``skip_frame``: a packet that is not wanted is decoded only when it is
     a reference frame (another frame depends on it); non-reference frames in between (most
-    B-frames) are dropped before decoding. The output is bit-identical to a full decode (the
-    skipped frames feed nothing).
+    B-frames) are dropped before decoding. Once the packets of every wanted frame behind a key
+    frame are in the decoder, it is drained (frames it holds back to put them in display order
+    come out) instead of being fed the packets after them, which a reordering stream would
+    otherwise decode only to push the wanted frames out. The output is bit-identical to a full
+    decode (the skipped frames feed nothing, and a decoded frame does not change afterwards).
 
     Frames come in their displayed orientation (the stream's rotation tag applied). A stream
     whose timestamps cannot place its frames (:data:`SEEK_UNSAFE_FORMATS`, decode-order
@@ -455,7 +459,9 @@ class PyAVReader:
         self._rgb = VideoReformatter()
         self._graph: tuple[tuple[str, int, int], Any] | None = None  # for other pixel formats
         self._turns: int | None = None  # quarter turns to the displayed orientation, once seen
-        self.frames_decoded = 0  #: frames the decoder produced so far (skipped ones not counted)
+        self.frames_decoded = 0  #: frames the decoder put out so far (skipped ones not counted)
+        #: packets handed to the decoder so far (the non-reference ones it drops included)
+        self.packets_decoded = 0
 
     def _setup_stream(self) -> None:
         self._stream.thread_type = "SLICE"
@@ -536,14 +542,26 @@ class PyAVReader:
         try:
             while p < len(pending):
                 key = keys_of[p]
+                # the wanted frames behind this key frame whose packets the decoder has not had yet
+                unsent = {int(self._pts[pending[q]]) for q in range(p, len(pending)) if keys_of[q] == key}
                 self._container.seek(int(self._pts[key]), stream=self._stream, backward=True, any_frame=False)
                 cc.flush_buffers()
+                drained = False
                 for pkt in self._container.demux(self._stream):
-                    if self.skip_nonref:
-                        mode = "DEFAULT" if pkt.pts is None or int(pkt.pts) in want else "NONREF"
-                        if mode != skipping:
-                            cc.skip_frame = skipping = mode
-                    for frame in cc.decode(pkt if pkt.size else None):
+                    if not unsent and pkt.pts is not None:
+                        # every wanted frame of this group is decoded, some still held back for
+                        # reordering: drain them instead of decoding the packets after them
+                        frames, drained = cc.decode(None), True
+                    else:
+                        if pkt.pts is not None:
+                            unsent.discard(int(pkt.pts))
+                        if self.skip_nonref:
+                            mode = "DEFAULT" if pkt.pts is None or int(pkt.pts) in want else "NONREF"
+                            if mode != skipping:
+                                cc.skip_frame = skipping = mode
+                        self.packets_decoded += 1
+                        frames = cc.decode(pkt if pkt.size else None)
+                    for frame in frames:
                         self.frames_decoded += 1
                         i = want.get(frame.pts)
                         if i is not None and i not in got:
@@ -552,6 +570,8 @@ class PyAVReader:
                         p += 1
                     if p == len(pending) or keys_of[p] != key:
                         break  # done, or the next wanted frame is behind another key frame: seek there
+                    if drained:
+                        raise OSError(f"frame {pending[p]} could not be decoded")
                 else:  # end of file: whatever is still wanted cannot be decoded
                     if p < len(pending):
                         raise OSError(f"frame {pending[p]} could not be decoded")

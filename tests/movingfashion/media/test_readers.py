@@ -252,6 +252,51 @@ def test_every_backend_returns_the_pixels_of_a_sequential_decode(tricky_clips, c
     reader.close()
 
 
+class _CountingDemuxer:
+    """A container that counts the packets a reader takes from its demuxer."""
+
+    def __init__(self, container) -> None:
+        self.container, self.taken = container, 0
+
+    def seek(self, *args, **kwargs):
+        return self.container.seek(*args, **kwargs)
+
+    def demux(self, stream):
+        for pkt in self.container.demux(stream):
+            self.taken += 1
+            yield pkt
+
+    def close(self) -> None:
+        self.container.close()
+
+
+@pytest.mark.parametrize("clip", ["bframes", "opengop264", "opengop265"])
+def test_pyav_reader_decodes_no_packet_after_the_last_wanted_frame(tricky_clips, clip):
+    """Frames a reordering decoder holds back are drained, not pushed out by decoding the packets
+    after them: per key frame, the decoder gets exactly the packets from the key frame to the last
+    wanted frame's (the non-reference ones it drops included), and the pixels are a sequential
+    decode's."""
+    import av
+
+    path = str(tricky_clips[clip])
+    ref = sequential_pyav(path)
+    with av.open(path) as container:  # decode order
+        pos = {int(p.pts): k for k, p in enumerate(container.demux(video=0)) if p.pts is not None}
+    for idx in ([5], [19, 2], [30, 27, 53, 6], [N - 2]):
+        reader = PyAVReader(path)
+        counted = reader._container = _CountingDemuxer(reader._container)
+        got = reader.get(idx)
+        assert [k for k, i in enumerate(idx) if not np.array_equal(got[k], ref[i])] == []
+        keys, pts = reader.key_indices(), reader._pts
+        groups: dict[int, list[int]] = {}
+        for i in idx:
+            groups.setdefault(max(k for k in keys if k <= i), []).append(i)
+        needed = sum(max(pos[int(pts[i])] for i in g) - pos[int(pts[k])] + 1 for k, g in groups.items())
+        assert reader.packets_decoded == needed, (clip, idx)
+        assert counted.taken <= needed + len(groups), (clip, idx)  # + the packet that says "stop"
+        reader.close()
+
+
 @pytest.fixture(scope="module")
 def edit_list_cut(tricky_clips, tmp_path_factory):
     """A stream-copied cut starting at a non-key frame: the MP4 keeps the frames before the cut
