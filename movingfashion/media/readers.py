@@ -542,14 +542,17 @@ class PyAVReader:
         try:
             while p < len(pending):
                 key = keys_of[p]
-                # the wanted frames behind this key frame whose packets the decoder has not had yet
-                unsent = {int(self._pts[pending[q]]) for q in range(p, len(pending)) if keys_of[q] == key}
+                # the wanted frames behind this key frame, and those whose packets the decoder has
+                # not had yet
+                group = {int(self._pts[pending[q]]) for q in range(p, len(pending)) if keys_of[q] == key}
+                unsent = set(group)
                 self._container.seek(int(self._pts[key]), stream=self._stream, backward=True, any_frame=False)
                 cc.flush_buffers()
                 drained = False
                 for pkt in self._container.demux(self._stream):
-                    if not unsent and pkt.pts is not None:
-                        # every wanted frame of this group is decoded, some still held back for
+                    if not unsent and pkt.pts is not None and int(pkt.pts) not in group:
+                        # every wanted frame of this group is decoded (a packet carrying one's
+                        # time again, a second field, still goes in), some still held back for
                         # reordering: drain them instead of decoding the packets after them
                         frames, drained = cc.decode(None), True
                     else:
