@@ -6,7 +6,7 @@ on their moving half); :func:`matchrcnn_scorer` builds the Match-RCNN one
 (:class:`movingfashion.models.shop_scorer.VideoShopScorer`: the detector and the single-frame
 matcher; the embedded default weights unless ``mf clean --matcher FILE``).
 
-Four rules make a pair ``needs_review`` (score and reason in the item's reason; nothing is
+Five rules make a pair ``needs_review`` (score and reason in the item's reason; nothing is
 dropped):
 
 1. **low score**: the pair scores below ``match_threshold``;
@@ -43,7 +43,15 @@ dropped):
    plain background), so a shop image served from another product page disagrees with it even
    when its colour is near the fabric's (rule 3). Inside a contest such an item, like an
    off-colour one, keeps the shot only when no other item can: a source's shop image that its
-   own rear shot contradicts does not win over a carousel pick that shows the garment.
+   own rear shot contradicts does not win over a carousel pick that shows the garment;
+5. **a picture claimed on the item's class** (``association_class_claim``, with
+   ``match_by_class``): the pair passes ``match_threshold`` on every detection but not on the
+   item's DeepFashion2 class (the video has detections of it, none matching: another garment of
+   the video matched), and another item's video of that class (another video, another shop
+   image) scores the shop image at least ``match_threshold`` on the class and more than
+   ``contest_margin`` above it (:func:`_class_claims`): a same-class item's picture served with
+   the wrong video, which rule 1 reads on every detection and rule 2 never sees (the owner
+   carries another picture).
 
 Pairs are scored through an executor (:mod:`movingfashion.executors`): each worker gets the
 scorer once; scores come back to this process, which alone writes the cache and the catalog. A
@@ -59,7 +67,7 @@ import os
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -529,6 +537,7 @@ def run_association_check(
     executor: Executor | None = None,
     by_class: bool = True,
     held: frozenset[tuple[str, str]] = frozenset(),
+    class_claim: bool = False,
 ) -> AssociationResult:
     """:func:`check_associations` with the scores of every item (for reports and calibration);
     ``by_class``: pass each item's DeepFashion2 class to a scorer that takes ``category``;
@@ -539,7 +548,8 @@ def run_association_check(
     ``contest_*`` fields of :class:`cleaning.config.CleaningConfig`; ``fabric_distance`` (rule 3,
     None: off) is its ``fabric_colour_distance``, ``rear_distance`` (rule 4, None: off) its
     ``rear_colour_distance``, ``coverage_lead`` (rule 2's colour evidence, None: off) its
-    ``contest_coverage_lead`` (over ``coverage_frames`` frames: ``shop_pick.sample_frames``)."""
+    ``contest_coverage_lead`` (over ``coverage_frames`` frames: ``shop_pick.sample_frames``);
+    ``class_claim`` (rule 5, its ``association_class_claim``): :func:`_class_claims`."""
     from movingfashion.media.images import read_image
 
     root = Path(root)
@@ -687,6 +697,15 @@ def run_association_check(
                 text
                 + f" (match score {round(loser.contest_score, 4)} here vs {round(keeper.contest_score, 4)} there{on})",
             )
+    if class_claim:
+        for key, (p, claimant, claim) in _class_claims(
+            pairs, worst, reasons, threshold, margin or 0.0, scorer, tag, cache, executor, lost, root, res
+        ).items():
+            reasons[key] = (
+                f"{REASON} shop image {p.shop.name} shows the garment of {claimant.source}/"
+                f"{claimant.source_id} on the item's class (match score {round(p.contest_score, 4)} here vs "
+                f"{round(claim, 4)} there, on the item's class; {round(p.score, 4)} here on every detection)"
+            )
     accepted = reviewer_accepted(catalog)
     todo = [(worst[key], reason) for key, reason in sorted(reasons.items()) if key not in accepted]
     for start in range(0, len(todo), CAS_BATCH):  # reviewer-accepted pairs are not flagged again
@@ -698,6 +717,79 @@ def run_association_check(
                 AssociationFlag(p.source, p.source_id, str(p.video), str(p.shop), round(p.score, 4), reason)
             )
     return res
+
+
+def _class_claims(
+    pairs: list[_Pair],
+    worst: dict[tuple[str, str], _Pair],
+    reasons: dict[tuple[str, str], str],
+    threshold: float,
+    margin: float,
+    scorer: PairScorer,
+    tag: str | None,
+    cache: Any,
+    executor: Executor | None,
+    lost: set[tuple[str, str]],
+    root: Path,
+    res: AssociationResult,
+) -> dict[tuple[str, str], tuple[_Pair, _Pair, float]]:
+    """Rule 5: item key -> (its pair, the claimant's pair, the claim) for every accepted item not
+    flagged yet that passes ``threshold`` on every detection but not on its own class (its video
+    has detections of the class, none of them matching), whose shop image another item's video of
+    the same class (another video, another shop image) scores at least ``threshold`` on that class
+    and more than ``margin`` above this item's: the picture shows a garment the catalog holds, and
+    this video does not show it (a TikTok served a same-class item's picture that one of its other
+    garments matches). Each such claim is one extra score per same-class video (cached as any)."""
+    cands = [
+        p
+        for key, p in worst.items()
+        if p.accepted and key not in reasons and p.class_score is not None and p.class_score < threshold
+    ]
+    jobs: list[
+        tuple[_Pair, _Pair, _Pair]
+    ] = []  # (candidate, claimant, the claimant's video with its shop image)
+    for p in cands:
+        for q in pairs:
+            if (
+                (q.source, q.source_id) == (p.source, p.source_id)
+                or (q.source, q.source_id) in lost
+                or q.category != p.category
+                or q.video_sha == p.video_sha
+                or q.shop_sha == p.shop_sha
+            ):
+                continue
+            jobs.append((p, q, replace(q, shop=p.shop, shop_sha=p.shop_sha, class_score=None)))
+    todo: list[int] = []
+    for i, (_, _, c) in enumerate(jobs):
+        hit, stale = _cached_score(
+            cache.get(c.video_sha, _cache_what(tag, c, c.category))
+            if cache is not None and tag and c.video_sha and c.shop_sha
+            else None
+        )
+        res.recomputed += stale
+        if hit is not None:
+            c.class_score = hit
+        else:
+            todo.append(i)
+    tasks = [(jobs[i][2].video, jobs[i][2].shop, jobs[i][2].crop, jobs[i][2].category) for i in todo]
+    for n, score, why in _stream_scores(tasks, scorer, executor):
+        c = jobs[todo[n]][2]
+        if why is not None:  # its worker died: no claim from this video (a rerun scores it)
+            log.warning("%s: %s", c.video, _lost_line(_rel(c.video, root), c.shop, why))
+            continue
+        c.class_score = _checked(score, c.video)
+        if cache is not None and tag and c.video_sha and c.shop_sha:
+            cache.put(c.video_sha, _cache_what(tag, c, c.category), _stamped_score(c.class_score))
+    out: dict[tuple[str, str], tuple[_Pair, _Pair, float]] = {}
+    for p, q, c in jobs:
+        claim = c.class_score
+        own = p.class_score if p.class_score is not None else p.score
+        if claim is None or claim < threshold or claim <= own + margin:
+            continue
+        key = (p.source, p.source_id)
+        if key not in out or claim > out[key][2]:
+            out[key] = (p, q, claim)
+    return out
 
 
 def _write_flags(catalog: Catalog, flags: list[tuple[_Pair, str]]) -> list[tuple[_Pair, str]]:

@@ -536,6 +536,17 @@ class CleaningConfig(_Model):
         "on synthetic worlds (seeds 0 and 4242421), where a right pair's two shots lie at most 5.2 "
         "apart (one texture, front and back), with room for real photographs; None = rule off",
     )
+    association_class_claim: bool = Field(
+        default=True,
+        description="rule 5 of the association check (cleaning.associations._class_claims): an item "
+        "scoring match_threshold on every detection but not on its own DeepFashion2 class (its video "
+        "has detections of that class, none matching) goes to needs_review when another item's video "
+        "of the same class (another video, another shop image) scores its shop image at least "
+        "match_threshold on that class and more than contest_margin above it: the picture shows a "
+        "garment the catalog holds and the video's garment of that class is not it (the matcher "
+        "alone scores another garment of the video, e.g. trousers under a wrongly paired top, as "
+        "high). Needs match_by_class; False = rule off",
+    )
     pick_margin: float = Field(
         default=0.05,
         ge=0,

@@ -76,6 +76,7 @@ class AssociationsStep(Step):
                 skip=frozenset((f.item.split("/", 1)[0], f.item.split("/", 1)[1]) for f in state.failures()),
                 executor=ctx.executor,
                 by_class=cfg.match_by_class,
+                class_claim=cfg.association_class_claim,
                 held=frozenset(tuple(key.split("/", 1)) for key in state.held),
                 progress=shown,
             )
@@ -114,6 +115,7 @@ class AssociationsStep(Step):
                 "contest_coverage_lead": cfg.contest_coverage_lead,
                 "fabric_colour_distance": cfg.fabric_colour_distance,
                 "rear_colour_distance": cfg.rear_colour_distance,
+                "association_class_claim": cfg.association_class_claim,
                 "pairs": res.pairs,
                 "flagged": len(flagged),  # by this step (carousel picks flag before it)
             },

@@ -116,6 +116,17 @@ def test_the_contest_coverage_lead_comes_from_the_config(ctx, monkeypatch, lead)
     assert ctx.catalog.get_meta("associations")["contest_coverage_lead"] == lead
 
 
+@pytest.mark.parametrize("on", [True, False], ids=["rule-on", "rule-off"])
+def test_the_class_claim_rule_comes_from_the_config(ctx, monkeypatch, on):
+    """Rule 5 (``association_class_claim``, on by default) reaches the check and is recorded in
+    the catalog's meta."""
+    assert CleaningConfig().association_class_claim is True
+    ctx.cfg = CleaningConfig.model_validate({"association_class_claim": on})
+    seen = _run(ctx, monkeypatch)
+    assert seen["class_claim"] is on
+    assert ctx.catalog.get_meta("associations")["association_class_claim"] is on
+
+
 def test_items_held_by_record_are_checked_as_accepted_and_decided_after_the_check(ctx, monkeypatch):
     it = item("held")
     ctx.catalog.upsert_item(it.item, status="needs_review", reason="association: low match score 0.1")
