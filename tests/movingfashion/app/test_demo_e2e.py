@@ -1,7 +1,9 @@
 """``mf demo --quick`` end to end, every real stage, as a user runs it (a subprocess): one JSON
 document on stdout with ``--json``; rerun in the same folder, it prints the text report with
 the SEAM table once. The world step reuses the session's small world (same
-parameters as ``--quick``)."""
+parameters as ``--quick``); the clean step finds the session's cleaning results of that world's
+files beside its catalog (``copy_cleaning_cache``: results by SHA-256, made by the same code in
+this run), so it decodes and scores nothing again and decides as a first clean does."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import sys
 import pytest
 
 from movingfashion.app.context import QUICK_PRODUCTS
-from tests.world_fixtures import SMALL_WORLD
+from tests.world_fixtures import SMALL_WORLD, copy_cleaning_cache
 
 STAGES = ["world", "collect", "clean", "tracklets", "publish", "loader", "seam"]
 
@@ -23,9 +25,10 @@ def _demo(work, *extra: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
-def test_quick_demo_runs_every_stage(small_world, world_truth, tmp_path):
+def test_quick_demo_runs_every_stage(small_world, world_truth, cleaned_world, tmp_path):
     assert (SMALL_WORLD["products"], SMALL_WORLD["seed"], SMALL_WORLD["quick"]) == (QUICK_PRODUCTS, 0, True)
     (tmp_path / "world").symlink_to(small_world, target_is_directory=True)
+    copy_cleaning_cache(cleaned_world, tmp_path / "catalog.sqlite")  # the session's results
     res = _demo(tmp_path, "--json")
     assert res.returncode == 0, res.stderr[-3000:]
     doc = json.loads(res.stdout)  # stdout is exactly one JSON document
