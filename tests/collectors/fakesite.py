@@ -67,6 +67,7 @@ class FakeSite:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
 
             def log_message(self, *a: object) -> None:
                 pass
