@@ -119,7 +119,7 @@ from movingfashion.epochs import SharedEpoch
 from movingfashion.executors import Executor, WorkerLostError, WorkerResources, unseen_on_worker
 from movingfashion.frame_boxes import FrameBoxes, FrameScores
 from movingfashion.media.images import read_image
-from movingfashion.media.readers import FrameReader, ReaderCache, backend_names, file_key
+from movingfashion.media.readers import FrameReader, ReaderCache, Window, backend_names, file_key
 from movingfashion.sampling import FrameSampler, QualityConfig, frame_quality, get_sampler
 from movingfashion.training_copy import (
     NAMING,
@@ -734,7 +734,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         cache_size = _whole(cache_size, "cache_size")
         self.seed = _whole(seed, "seed", least=0) if seed is not None else torch.initial_seed() % 2**31
         self._epoch = SharedEpoch(0)
-        self.cache = ReaderCache(cache_size, backend)
+        # tracklet crops: PyAV converts only each crop's window to RGB (auto keeps it on streams
+        # without B-frames too, where sparse access hands them to torchcodec)
+        self.cache = ReaderCache(cache_size, backend, "crops" if crop == "tracklet" else "sparse")
         self.skipped: list[tuple[str, str]] = []
         self._probed: dict[str, tuple[int, int, int]] = {}  # video path -> (frames, H, W), per process
         self.crop_cache = Path(crop_cache) if crop_cache is not None else None
@@ -1632,11 +1634,25 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         ``planar``: the clip comes as ``[T, 3, h, w]``, written straight into the item's buffer
         (:func:`_into_planes`).
         """
-        frames = self._decode_list(video, idx, reader)
-        h0, w0 = frames[0].shape[:2] if frames else (0, 0)
         boxes = video.boxes.rows(idx)
         if self.crop == "tracklet":
-            return self._crops(frames, boxes, planar=planar), boxes, (h0, w0)
+            # each frame's crop window only: cut (and converted to RGB) as it is decoded
+            box_of = dict(zip(idx, boxes, strict=True))
+            sizes: dict[int, tuple[int, int]] = {}
+
+            def window(i: int, h: int, w: int) -> tuple[int, int, int, int]:
+                sizes.setdefault(i, (h, w))
+                return crop_window(box_of[i], (h, w), self.context)
+
+            cut = self._decode_list(video, idx, reader, window=window)
+            h0, w0 = sizes[idx[0]] if idx else (0, 0)
+            ch, cw = self.crop_size or (224, 224)
+            into = _Resizer((ch, cw), len(cut), planar)
+            for k, img in enumerate(cut):
+                into(k, img)
+            return into.out, boxes, (h0, w0)
+        frames = self._decode_list(video, idx, reader)
+        h0, w0 = frames[0].shape[:2] if frames else (0, 0)
         if self.frame_size is None and h0 * w0 > LARGE_FRAME_PIXELS and not self._warned_large:
             self._warned_large = True
             mb = len(idx) * h0 * w0 * 3 * (1 if self.dtype == torch.uint8 else 4) / 2**20
@@ -2019,16 +2035,26 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         return np.stack(self._decode_list(video, idx))
 
     def _decode_list(
-        self, video: VideoRecord, idx: list[int], reader: FrameReader | None = None
+        self,
+        video: VideoRecord,
+        idx: list[int],
+        reader: FrameReader | None = None,
+        *,
+        window: Window | None = None,
     ) -> list[np.ndarray]:
-        """One uint8 RGB array per frame of ``idx``; each distinct frame is decoded once."""
+        """One uint8 RGB array per frame of ``idx`` (only its ``window``, when given: see
+        :func:`~movingfashion.media.readers.decode`); each distinct frame is decoded once."""
         from movingfashion.media.readers import decode
 
         uniq = sorted(set(idx))
         if reader is None:
-            frames = decode(self.cache.get(video.path), uniq, backend=self.cache.backend, as_list=True)
+            frames = decode(
+                self.cache.get(video.path), uniq, backend=self.cache.backend, as_list=True, window=window
+            )
         else:
-            frames = decode(reader, uniq, backend=self.cache.backend, access="sequential", as_list=True)
+            frames = decode(
+                reader, uniq, backend=self.cache.backend, access="sequential", as_list=True, window=window
+            )
         if len(uniq) == len(idx):
             return list(frames)
         pos = {f: i for i, f in enumerate(uniq)}

@@ -419,3 +419,29 @@ def test_large_whole_frames_without_frame_size_are_said_once(tiny_dataset, monke
     with caplog.at_level(logging.WARNING, logger="movingfashion.dataset"):
         sized[0]
     assert not [r for r in caplog.records if "frame_size=(h, w)" in r.getMessage()]
+
+
+def test_tracklet_crops_are_the_bytes_of_cropping_whole_frames(tiny_dataset, monkeypatch):
+    """The live path converts only each crop's window to RGB (PyAV, 4:2:0): the item's crops are
+    byte for byte those cut from the whole decoded frames, odd window edges included."""
+    from movingfashion.media.readers import PyAVReader, decode
+
+    windows = []
+    real = PyAVReader._window_rgb
+
+    def counting(self, frame, win):
+        windows.append(win)
+        return real(self, frame, win)
+
+    monkeypatch.setattr(PyAVReader, "_window_rgb", counting)
+    kw = dict(crop="tracklet", crop_size=(40, 30), context=0.3, frames=6, seed=5, dtype=torch.uint8)
+    ds = MovingFashionDataset(tiny_dataset, "train", **kw)
+    for i in range(3):
+        item = ds[i]
+        rec, vi, idx = ds.plan(i)
+        video = rec.videos[vi]
+        whole = decode(PyAVReader(str(video.path)), idx, as_list=True)
+        ref = ds._crops(whole, video.boxes.rows(idx), planar=True)
+        assert np.array_equal(item["frames"].numpy(), ref)
+        assert item["orig_size"] == whole[0].shape[:2]
+    assert windows and any(x % 2 for win in windows for x in win)  # windows converted, odd edges too

@@ -139,10 +139,10 @@ def test_a_video_that_stops_decoding_mid_run_is_listed_once_over_epochs(tiny_dat
     ds = MovingFashionDataset(root, "train", on_bad="skip", seed=0, frames=4)
     real = MovingFashionDataset._decode_list
 
-    def cut_short(self, video, idx, reader=None):
+    def cut_short(self, video, idx, reader=None, **kw):
         if video.rel_path == "videos/101_0.mp4":
             raise MediaError(f"cannot decode frames {sorted(set(idx))}", where=str(video.path))
-        return real(self, video, idx, reader)
+        return real(self, video, idx, reader, **kw)
 
     monkeypatch.setattr(MovingFashionDataset, "_decode_list", cut_short)
     for epoch in range(4):
@@ -168,10 +168,10 @@ def test_each_video_of_a_product_that_fails_is_listed_once(tiny_dataset, tmp_pat
     assert ds.videos_mode == "random"
     real = MovingFashionDataset._decode_list
 
-    def broken(self, video, idx, reader=None):
+    def broken(self, video, idx, reader=None, **kw):
         if video.rel_path.startswith("videos/102_"):
             raise MediaError(f"cannot decode frames {sorted(set(idx))}", where=str(video.path))
-        return real(self, video, idx, reader)
+        return real(self, video, idx, reader, **kw)
 
     monkeypatch.setattr(MovingFashionDataset, "_decode_list", broken)
     i = ds.product_ids.index("102")

@@ -140,6 +140,8 @@ def test_auto_backend_follows_the_access_pattern(video, tricky_clips, tmp_path, 
     assert open_reader(tricky_clips["bframes"]).backend == "pyav"
     assert open_reader(tricky_clips["bframes"], access="sequential").backend == FIRST
     assert open_reader(nob).backend == FIRST  # no B-frames: nothing for PyAV to skip
+    # tracklet crops: PyAV still, it converts only each crop's window to RGB
+    assert open_reader(nob, access="crops").backend == "pyav"
     assert isinstance(open_reader(video, backend="pyav"), PyAVReader)
     assert isinstance(open_reader(video, backend="decord"), DecordReader)
     assert video_io.backend_order("auto", "sparse")[:2] == ("pyav", "torchcodec")
@@ -485,3 +487,39 @@ def test_cuda_decoding_asked_for_and_unusable_is_said_once_then_the_cpu_decodes(
             reader.close()
     said = [r.getMessage() for r in caplog.records if "CUDA decoding" in r.getMessage()]
     assert len(said) == 1 and "MF_DECODE_DEVICE=cuda" in said[0] and "MF_DECODE_DEVICE=cpu" in said[0]
+
+
+def test_pyav_converts_only_the_window_and_gives_the_bytes_cut_from_the_whole_frame(
+    tricky_clips, monkeypatch
+):
+    """``decode(window=)``: PyAV converts only each frame's window of a 4:2:0 stream to RGB (the
+    window grown to even edges, then trimmed), the same bytes as cutting the whole frame's RGB,
+    odd edges included; another reader cuts its whole frames."""
+    path = tricky_clips["bframes"]
+    idx = [40, 3, 17, 17, 88]
+    whole = PyAVReader(str(path)).get_list(idx)
+    h, w = whole[0].shape[:2]
+    rng = np.random.default_rng(0)
+    wins = {}
+    for i in idx:
+        xa, xb = sorted(int(v) for v in rng.choice(w + 1, 2, replace=False))
+        ya, yb = sorted(int(v) for v in rng.choice(h + 1, 2, replace=False))
+        wins[i] = (xa | 1, ya | 1, xb, yb) if i % 2 else (xa, ya, xb | 1, yb | 1)
+    assert any(x % 2 for win in wins.values() for x in win)  # odd edges, both sides
+    converted = []
+    monkeypatch.setattr(PyAVReader, "_window_rgb", _counted(PyAVReader._window_rgb, converted))
+    got = video_io.decode(PyAVReader(str(path)), idx, window=lambda i, h, w: wins[i])
+    assert sorted(converted) == sorted(wins[i] for i in set(idx))  # each window converted alone
+    for i, frame, cut in zip(idx, whole, got, strict=True):
+        xa, ya, xb, yb = wins[i]
+        assert np.array_equal(cut, frame[ya:yb, xa:xb])
+    other = video_io.decode(OpenCVReader(str(path)), idx, window=lambda i, h, w: wins[i])
+    assert [f.shape for f in other] == [f.shape for f in got]
+
+
+def _counted(fn, seen: list):
+    def counting(self, frame, win):
+        seen.append(tuple(win))
+        return fn(self, frame, win)
+
+    return counting
