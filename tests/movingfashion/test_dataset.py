@@ -422,8 +422,10 @@ def test_large_whole_frames_without_frame_size_are_said_once(tiny_dataset, monke
 
 
 def test_tracklet_crops_are_the_bytes_of_cropping_whole_frames(tiny_dataset, monkeypatch):
-    """The live path converts only each crop's window to RGB (PyAV, 4:2:0): the item's crops are
-    byte for byte those cut from the whole decoded frames, odd window edges included."""
+    """The live path converts only each crop's window to RGB (PyAV, 4:2:0, large frames): the
+    item's crops are byte for byte those cut from the whole decoded frames, odd window edges
+    included."""
+    from movingfashion.media import readers
     from movingfashion.media.readers import PyAVReader, decode
 
     windows = []
@@ -434,6 +436,7 @@ def test_tracklet_crops_are_the_bytes_of_cropping_whole_frames(tiny_dataset, mon
         return real(self, frame, win)
 
     monkeypatch.setattr(PyAVReader, "_window_rgb", counting)
+    monkeypatch.setattr(readers, "WINDOW_MIN_SAVED", 0)  # as on a large frame
     kw = dict(crop="tracklet", crop_size=(40, 30), context=0.3, frames=6, seed=5, dtype=torch.uint8)
     ds = MovingFashionDataset(tiny_dataset, "train", **kw)
     for i in range(3):

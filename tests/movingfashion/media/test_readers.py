@@ -492,9 +492,9 @@ def test_cuda_decoding_asked_for_and_unusable_is_said_once_then_the_cpu_decodes(
 def test_pyav_converts_only_the_window_and_gives_the_bytes_cut_from_the_whole_frame(
     tricky_clips, monkeypatch
 ):
-    """``decode(window=)``: PyAV converts only each frame's window of a 4:2:0 stream to RGB (the
-    window grown to even edges, then trimmed), the same bytes as cutting the whole frame's RGB,
-    odd edges included; another reader cuts its whole frames."""
+    """``decode(window=)``: PyAV converts only each frame's window of a large 4:2:0 frame to RGB
+    (the window grown to even edges, then trimmed), the same bytes as cutting the whole frame's
+    RGB, odd edges included; another reader cuts its whole frames."""
     path = tricky_clips["bframes"]
     idx = [40, 3, 17, 17, 88]
     whole = PyAVReader(str(path)).get_list(idx)
@@ -508,7 +508,11 @@ def test_pyav_converts_only_the_window_and_gives_the_bytes_cut_from_the_whole_fr
     assert any(x % 2 for win in wins.values() for x in win)  # odd edges, both sides
     converted = []
     monkeypatch.setattr(PyAVReader, "_window_rgb", _counted(PyAVReader._window_rgb, converted))
+    small = video_io.decode(PyAVReader(str(path)), idx, window=lambda i, h, w: wins[i])
+    assert not converted  # a small frame is converted whole (a window alone would cost more)
+    monkeypatch.setattr(video_io, "WINDOW_MIN_SAVED", 0)  # as on a large frame
     got = video_io.decode(PyAVReader(str(path)), idx, window=lambda i, h, w: wins[i])
+    assert all(np.array_equal(a, b) for a, b in zip(small, got, strict=True))
     assert sorted(converted) == sorted(wins[i] for i in set(idx))  # each window converted alone
     for i, frame, cut in zip(idx, whole, got, strict=True):
         xa, ya, xb, yb = wins[i]
