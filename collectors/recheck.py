@@ -120,7 +120,7 @@ def recheck_items(
     finally:
         progress.close()
         summary.requests = ctx.client.stats["requests"]
-        summary.seconds = time.perf_counter() - t0
+        summary.seconds = round(time.perf_counter() - t0, 3)
     gone = sum(a.status == "rejected" for a in answers)
     there = sum(a.status == "ok" for a in answers)
     share = ctx.cfg.recheck_max_gone_share

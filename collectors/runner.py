@@ -293,7 +293,7 @@ def _dry_run(
         else:
             summary.items.append({"source_id": sid or f"unsafe:{cand.raw_id!r}", "url": cand.url})
     summary.requests = ctx.client.stats["requests"]
-    summary.seconds = time.perf_counter() - t0
+    summary.seconds = round(time.perf_counter() - t0, 3)
     return summary
 
 

@@ -450,6 +450,7 @@ def test_dry_run_creates_nothing_and_lists_done_items_apart(tmp_path, capsys):
         assert code == 0 and not root.exists(), err  # no root, no catalog
         summary = json.loads(out)
         assert [i["source_id"] for i in summary["items"]] == ["41", "42"] and summary["would_skip"] == []
+        assert summary["seconds"] == round(summary["seconds"], 3)  # as a collecting run reports it
         code, out, _ = run_cli(base, capsys)  # a real run: 41 collected, 42 rejected (not an image)
         assert (json.loads(out)["ok"], json.loads(out)["rejected"]) == (1, 1)
         site.routes["/sitemap-good.xml"].body = site.routes["/sitemap-good.xml"].body.replace(
