@@ -80,8 +80,8 @@ def _human(result: dict[str, Any]) -> str:
 @click.option(
     "--no-association",
     is_flag=True,
-    help="Switch the wrong-association check off (carousel shop images are then picked by colour); "
-    "mf stats --world then reports the check as not run.",
+    help="Switch the wrong-association check off (carousel shop images are then picked by colour; "
+    "items an earlier run flagged stay needs_review); mf stats --world then reports the check as not run.",
 )
 @json_option
 @progress_option
@@ -141,6 +141,12 @@ def clean(
             report = run_clean(cat, root, cfg, scorer, show_progress=True, executor=ex)
         if ex.remote:
             report["executor"] = ex.report()
+    if kept := report.get("association_kept"):  # on stderr, with --json too
+        click.echo(
+            f"association check off: {kept} {'item keeps the flag' if kept == 1 else 'items keep the flags'}"
+            " an earlier run set (needs_review until a run with the check or a reviewer's accept settles them)",
+            err=True,
+        )
     emit(report, as_json, _human)
     exit_if_failed(report["failed"])
 

@@ -21,7 +21,8 @@ duplicate > needs_review > accepted (a non-clothing duplicate is rejected and st
 decisions; items rejected or failed by the collectors are left alone, and a needs_review set by
 another stage (``tracklets: ...``) stays unless cleaning now rejects the item or finds it a
 duplicate. An association flag stays in the catalog until the ``associations`` step has checked
-the item again (an interrupted rerun leaves it flagged). An item a step cannot
+the item again (an interrupted rerun leaves it flagged; a run without the check keeps it,
+``association_kept`` in the report). An item a step cannot
 process (an unexpected error on one of its files) is listed in the report's ``failed`` and
 keeps its catalog state; a rerun tries it again.
 

@@ -19,7 +19,11 @@ for a reason of its own):
   the item with cleaning's reason never reviewed, and a reviewer's accept is not flagged again);
 * an association flag (``association: ...``) while the ``associations`` step is still to run:
   it stays in the catalog until that step has checked the item again (``state.held``), so an
-  interrupted rerun never leaves a flagged item accepted.
+  interrupted rerun never leaves a flagged item accepted; and in a run without that step
+  (``mf clean --no-association``, ``association_check: false`` or ``steps`` without it), where it
+  stays as an earlier run set it (before, such a run accepted the flagged items again and the
+  next ``mf publish`` published them: switching the check off does not review its flags). The
+  report's ``association_kept`` counts those items; a reviewer's accept still settles them.
 
 Publish's ``merge: ...`` hold is another stage's too, but only against a rerun that accepts the
 item: publish releases that hold itself (back to ``accepted``) once its conflict is gone, so a
@@ -70,15 +74,15 @@ class RecordStep(Step):
         ctx.catalog.upsert_assets(state.final_assets())
         taken = Counter(it.item.source_id for it in state.items.values())
         steps = list(ctx.cfg.steps)
-        checks_later = (
-            ctx.cfg.association_check
-            and "associations" in steps
-            and steps.index("associations") > steps.index(self.name)
-        )
+        check_off = not ctx.cfg.association_check or "associations" not in steps
+        checks_later = check_off or steps.index("associations") > steps.index(self.name)
         decisions = [_decision(it, taken) for it in state.live()]
         rows = {item_key(r.item.source, r.item.source_id): r for r in ctx.catalog.items()}
         write_decisions(ctx.catalog, decisions, rows, checks_later=checks_later, held=state.held)
-        return StepReport()
+        if not check_off:
+            return StepReport()
+        # no check this run: the flags an earlier one set stay (state.held), not released
+        return StepReport({"association_kept": len(state.held)})
 
 
 def _decision(it: ItemState, taken: Counter[str]) -> Decision:
@@ -115,7 +119,8 @@ def write_decisions(
     read before; a key missing is read now), :data:`BATCH` items a transaction, and update each
     item's state to what its catalog row now says. A row another process changed since it was
     read is read again and decided anew (see the module docstring); ``held`` gets the items
-    whose association flag stays until the check runs again."""
+    whose association flag stays until the check runs again. ``checks_later``: an association
+    flag stays against an accept (the check runs later in this run, or not at all)."""
     for start in range(0, len(decisions), BATCH):
         fresh: Mapping[str, ItemRow] = rows
 

@@ -1,8 +1,10 @@
 """`mf clean` reruns keep what other stages and the association check decided: a tracklets flag
 survives, and an association flag stays until the check has run again (an interrupted rerun
-never leaves a flagged item accepted)."""
+never leaves a flagged item accepted; a run without the check keeps it)."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -12,6 +14,8 @@ from cleaning.config import CleaningConfig
 from cleaning.pipeline import clean
 from schemas.catalog import Catalog
 from schemas.items import Status
+from schemas.review import record_decision
+from tests.mf_cli import run_mf
 
 
 class StandInScorer:
@@ -91,12 +95,26 @@ def test_an_interrupted_rerun_keeps_association_flags_until_the_check_runs(
     assert (fixed.status, fixed.reason) == (Status.ACCEPTED, None)
 
 
-def test_without_the_association_check_a_rerun_clears_its_old_flags(catalog_copy, cleaned_world):
+def test_without_the_association_check_a_rerun_keeps_its_old_flags(catalog_copy, cleaned_world, capsys):
+    """Switching the check off does not review its flags (issue 14: needs_review is never
+    published until accepted): ``mf clean --no-association`` keeps them and says so; a reviewer's
+    accept still settles the item. Before, the rerun put the flagged item back to accepted."""
     with Catalog(catalog_copy) as cat:
         row = _accepted_single(cat)
         src, sid = str(row.item.source), row.item.source_id
         clean(cat, cleaned_world.root, CleaningConfig(), StandInScorer(sid))
-        assert cat.get_item(src, sid).status == Status.NEEDS_REVIEW
-        clean(cat, cleaned_world.root, CleaningConfig(association_check=False))
+        flagged = cat.get_item(src, sid)
+        assert flagged.status == Status.NEEDS_REVIEW and flagged.reason.startswith("association:")
+        video = next(a.path for a in cat.assets(source=src, source_id=sid, kind="video"))
+    args = ["clean", "--catalog", str(catalog_copy), "--root", str(cleaned_world.root), "--json"]
+    code, out, err = run_mf([*args, "--no-association"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["association_kept"] >= 1
+    assert "association check off:" in err and "keep the flag" in err
+    with Catalog(catalog_copy) as cat:
         after = cat.get_item(src, sid)
-    assert (after.status, after.reason) == (Status.ACCEPTED, None)
+        assert (after.status, after.reason) == (flagged.status, flagged.reason)
+        record_decision(cat, video=video, product_id=after.product_id, kind="accept")
+        clean(cat, cleaned_world.root, CleaningConfig(association_check=False))
+        settled = cat.get_item(src, sid)
+    assert settled.status == Status.ACCEPTED
