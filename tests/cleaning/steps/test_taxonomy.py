@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cleaning.steps.state import CleaningState
+from cleaning.steps.state import CleaningState, ItemState
 from cleaning.steps.taxonomy import TaxonomyStep
 from schemas.items import Status
 from schemas.taxonomy import DF2_IDS
@@ -52,3 +52,46 @@ def test_a_class_review_set_stays_and_settles_an_ambiguous_item(ctx):
     assert (blouse.status, blouse.df2_class) == (Status.ACCEPTED, chosen["blouse"])
     assert (vague.status, vague.df2_class) == (Status.ACCEPTED, chosen["vague"])
     assert bag.status == Status.REJECTED and bag.df2_class is None
+
+
+def _group(kept: ItemState, *dups: ItemState) -> CleaningState:
+    """``kept`` and its video duplicates as ``video_duplicates`` leaves them."""
+    for d in dups:
+        d.decide(Status.DUPLICATE, f"dedup: exact duplicate of {kept.key}", duplicate_of=kept.key)
+    return CleaningState(items={it.key: it for it in (kept, *dups)})
+
+
+def test_a_duplicate_group_known_not_to_be_clothing_is_rejected_naming_the_deciding_member(ctx):
+    """`mf-collect urls` re-collects an Instagram post without its caption: the keep rule kept
+    that copy (it "can be accepted") and it went to review as unknown_garment while its twin was
+    rejected as jewellery. The group is rejected now, naming the twin whose metadata decided."""
+    from schemas.review import record_decision
+
+    bare, twin = item("CukCbAO5HeL", None, source="urls"), item("CukCbAO5HeL", "Gold necklace", "instagram")
+    report = TaxonomyStep().run(_group(bare, twin), ctx)
+    assert twin.status == Status.REJECTED and twin.duplicate_of == bare.key
+    assert bare.status == Status.REJECTED and bare.df2_class is None
+    assert (
+        bare.reason
+        == "taxonomy: non_clothing: jewellery ('necklace') in the metadata of its duplicate instagram/CukCbAO5HeL"
+    )
+    assert report.counts["taxonomy"]["non_clothing_by_duplicate"] == 1
+
+    # one member's wrong metadata does not reject a real garment: not when another member names
+    # a garment, nor when a reviewer set the class
+    bare, shoe, blouse = (
+        item("v1", None, "urls"),
+        item("v1", "Loafers"),
+        item("v1", "Short sleeve silk blouse", "instagram"),
+    )
+    TaxonomyStep().run(_group(bare, shoe, blouse), ctx)
+    assert bare.status == Status.NEEDS_REVIEW and bare.reason.startswith("taxonomy: unknown_garment")
+    assert blouse.status == Status.DUPLICATE and shoe.status == Status.REJECTED
+
+    bare, shoe = item("v2", None, "urls"), item("v2", "Loafers")
+    ctx.catalog.upsert_item(bare.item, status=Status.NEEDS_REVIEW, product_id="v2")
+    record_decision(
+        ctx.catalog, video="videos/v2_0.mp4", product_id="v2", kind="class", df2_class=DF2_IDS["trousers"]
+    )
+    TaxonomyStep().run(_group(bare, shoe), ctx)
+    assert bare.status == Status.ACCEPTED and bare.df2_class == DF2_IDS["trousers"]
