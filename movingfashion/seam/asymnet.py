@@ -337,7 +337,7 @@ def run_asymnet(
     from movingfashion.seam.checkpoint import model_from_matcher, train_record
     from movingfashion.seam.config import ModelConfig
     from movingfashion.seam.features import build_bank, encoder_tag
-    from movingfashion.seam.train import resolve_matcher_path, seed_everything
+    from movingfashion.seam.train import matcher_origin, resolve_matcher_path, seed_everything
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -375,6 +375,7 @@ def run_asymnet(
         "fusion_epochs": cfg.fusion_epochs,
         "checkpoint": str(out / "last.pt"),
         "matcher": arch["matcher_path"],
+        "matcher_via": matcher_origin(matcher, mpath, out),
         "train_videos": len(bank),
         "train_products": len(bank.gallery_ids),
         "history": history,

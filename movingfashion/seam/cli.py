@@ -232,6 +232,9 @@ def train(
     from movingfashion.dataset import skipped_lines
 
     result = {**result, **(skips or {})}
+    if result.get("matcher"):  # on stderr, with --json too (where "matcher" and "matcher_via" say it)
+        via = f" ({result['matcher_via']})" if result.get("matcher_via") else ""
+        click.echo(f"phase 2 started from matcher: {result['matcher']}{via}", err=True)
     emit(result, as_json, lambda r: _train_human(r) + skipped_lines(r.get("skipped", [])))
     exit_if_failed(
         result.get("skipped", [])

@@ -539,6 +539,23 @@ def resolve_matcher_path(matcher: str | Path | None, out_dir: Path) -> Path | No
     return None
 
 
+def matcher_origin(
+    given: str | Path | None, path: Path | None, out_dir: Path, recorded: str | None = None
+) -> str:
+    """Why phase 2 reads ``path`` (None: the embedded default), for ``mf train``'s report:
+    ``given`` is ``--matcher``, ``recorded`` the matcher ``OUT/last.pt`` records on ``--resume``."""
+    if given is not None:
+        return "given with --matcher"
+    if recorded is not None and recorded == (str(path) if path else "embedded default"):
+        return "the one OUT/last.pt started from (--resume)"
+    if path is None:
+        return "no OUT/phase1/matcher.pt nor OUT/../phase1/matcher.pt"
+    for cand, where in ((out_dir / "phase1", "OUT/phase1"), (out_dir.parent / "phase1", "OUT/../phase1")):
+        if path == cand / "matcher.pt":
+            return f"phase 1's, found in {where}"
+    return "found in the run folder"
+
+
 def resume_matcher_path(ckpt: dict[str, Any], matcher: str | Path | None, out_dir: Path) -> Path | None:
     """The single-frame weights a resumed run reads: ``--matcher`` when given, else the file the
     checkpoint records (None for the embedded default), else :func:`resolve_matcher_path`'s
@@ -682,6 +699,7 @@ def run_phase2(
     model, arch = model_from_matcher(sf, cfg.model)
     out.mkdir(parents=True, exist_ok=True)  # once the matcher is checked: a refused one leaves no folder
     arch["matcher_path"] = str(mpath) if mpath else "embedded default"
+    via = matcher_origin(matcher, mpath, out, (ckpt.get("arch") or {}).get("matcher_path") if ckpt else None)
     arch["encoder_tag"] = encoder_tag(model)
     if ckpt is not None:
         check_resume_encoder(ckpt, arch, last, given=matcher is not None)
@@ -730,6 +748,7 @@ def run_phase2(
         {
             "dataset": str(dataset),
             "matcher": arch["matcher_path"],
+            "matcher_via": via,
             "train_videos": len(bank),
             "train_products": len(bank.gallery_ids),
         }

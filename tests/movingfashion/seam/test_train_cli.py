@@ -266,3 +266,38 @@ def test_an_empty_split_says_it_lists_no_product_not_to_build_tracklets(tmp_path
     with pytest.raises(DataFormatError, match="test split lists no product") as bank_err:
         build_bank(root, "test", nn.Linear(1, 1), crop_size=8, pool=3)
     assert "mf-tracklets" not in str(bank_err.value)
+
+
+def test_phase2_says_which_matcher_it_started_from(dataset, tmp_path, monkeypatch):
+    """The demo printed its matcher; `mf train` phase 2 did not say whether it found phase 1's
+    (OUT/phase1 or OUT/../phase1) or fell back to the embedded default. Now stderr says it, with
+    --json too, and the JSON has ``matcher`` and ``matcher_via`` (run_phase2's summary, here made by
+    the same helpers run_phase2 uses)."""
+    import json
+    from pathlib import Path
+
+    def phase2(dataset, out, cfg, *, matcher=None, **kw):
+        out = Path(out)
+        path = train_module.resolve_matcher_path(matcher, out)
+        return {
+            "variant": cfg.model.variant.value,
+            "checkpoint": f"{out}/last.pt",
+            "final_loss": None,
+            "matcher": str(path) if path else "embedded default",
+            "matcher_via": train_module.matcher_origin(matcher, path, out),
+        }
+
+    monkeypatch.setattr(train_module, "run_phase2", phase2)
+    monkeypatch.setattr(cli_module, "require_usable_train", lambda dataset: None)
+    phase1 = tmp_path / "runs" / "phase1" / "matcher.pt"
+    phase1.parent.mkdir(parents=True)
+    phase1.write_bytes(b"weights")
+    res = CliRunner().invoke(
+        train, ["--dataset", str(dataset), "--out", str(tmp_path / "runs" / "full"), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["matcher_via"] == "phase 1's, found in OUT/../phase1"
+    assert f"phase 2 started from matcher: {phase1} (phase 1's, found in OUT/../phase1)" in res.stderr
+    res = CliRunner().invoke(train, ["--dataset", str(dataset), "--out", str(tmp_path / "alone")])
+    assert res.exit_code == 0, res.output
+    assert "phase 2 started from matcher: embedded default (no OUT/phase1/matcher.pt" in res.stderr
