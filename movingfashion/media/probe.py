@@ -157,9 +157,14 @@ def _frames_of_declared_duration(container: Any, stream: Any, span_s: float, fps
 
 
 def decodable_frames(path: str | os.PathLike[str], declared: int) -> int:
-    """``declared`` when the first, middle and last frames decode, else a sequential count."""
+    """``declared`` when every frame's packet is wholly in the file (:func:`whole_frames`) and
+    the first, middle and last frames decode, else a sequential count. The packet count matters:
+    the reader stops at the last wanted frame's packet, so a cut-off packet after it in decode
+    order (a B-frame shown before the last frame) would not be seen by decoding alone."""
     from movingfashion.media.readers import open_reader
 
+    if whole_frames(path) < declared:
+        return count_decodable_frames(path)
     try:
         reader = open_reader(path, backend="pyav")
         try:
