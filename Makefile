@@ -7,8 +7,10 @@ LOCK   := requirements.lock
 STAMP  := $(VENV)/.installed
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 # `make test` runs the suite on this many pytest-xdist worker processes (CI has 2 cores; each
-# worker runs torch on one thread); TEST_WORKERS=0 runs it in one process
-TEST_WORKERS ?= 2
+# worker runs torch on one thread). Three on two cores: about a third of the suite's time waits
+# on subprocesses, sockets and servers, and a third worker keeps both cores busy then.
+# TEST_WORKERS=0 runs it in one process
+TEST_WORKERS ?= 3
 export PYTHONUNBUFFERED := 1
 
 # Debian packages: FFmpeg's shared libraries for the torchcodec reader, libGL and GLib for OpenCV
