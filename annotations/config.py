@@ -317,7 +317,7 @@ class BuildConfig(BaseModel):
         " at 2-3% of detection instead of 25-40%); auto (the default) = roi when the RoI matcher fits the"
         " detector (the embedded one: the embedded detector), else crops. On the flag fitting worlds"
         " (390 videos, stride 2, continue_iou and roi_fallback on) roi fails 21 videos like crops, at"
-        " mean IoU 0.8313 vs 0.8200 (see the README)",
+        " mean IoU 0.8313 vs 0.8200 (docs/performance.md, the builder's RoI matching)",
     )
     roi_fallback: bool = Field(
         True,
