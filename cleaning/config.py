@@ -537,7 +537,7 @@ class CleaningConfig(_Model):
         "apart (one texture, front and back), with room for real photographs; None = rule off",
     )
     association_class_claim: bool = Field(
-        default=True,
+        default=False,
         description="rule 5 of the association check (cleaning.associations._class_claims): an item "
         "scoring match_threshold on every detection but not on its own DeepFashion2 class (its video "
         "has detections of that class, none matching) goes to needs_review when another item's video "
@@ -545,7 +545,9 @@ class CleaningConfig(_Model):
         "match_threshold on that class and more than contest_margin above it: the picture shows a "
         "garment the catalog holds and the video's garment of that class is not it (the matcher "
         "alone scores another garment of the video, e.g. trousers under a wrongly paired top, as "
-        "high). Needs match_by_class; False = rule off",
+        "high). Needs match_by_class. Off by default: it fired on none of six held-out worlds and made "
+        "2 false flags (split-screen stills, shop-recovered.png) on the demo's world, catching "
+        "nothing there (docs/known_limits.md); True = rule on",
     )
     pick_margin: float = Field(
         default=0.05,

@@ -118,9 +118,9 @@ def test_the_contest_coverage_lead_comes_from_the_config(ctx, monkeypatch, lead)
 
 @pytest.mark.parametrize("on", [True, False], ids=["rule-on", "rule-off"])
 def test_the_class_claim_rule_comes_from_the_config(ctx, monkeypatch, on):
-    """Rule 5 (``association_class_claim``, on by default) reaches the check and is recorded in
+    """Rule 5 (``association_class_claim``, off by default) reaches the check and is recorded in
     the catalog's meta."""
-    assert CleaningConfig().association_class_claim is True
+    assert CleaningConfig().association_class_claim is False
     ctx.cfg = CleaningConfig.model_validate({"association_class_claim": on})
     seen = _run(ctx, monkeypatch)
     assert seen["class_claim"] is on
