@@ -532,8 +532,7 @@ class PyAVReader:
                 frame.format.name in WINDOW_FORMATS
                 and frame.width % 2 == 0
                 and frame.height % 2 == 0
-                and frame.width * frame.height - (win[2] - win[0] + 1) * (win[3] - win[1] + 1)
-                >= WINDOW_MIN_SAVED
+                and frame.width * frame.height - (win[2] - win[0]) * (win[3] - win[1]) >= WINDOW_MIN_SAVED
             ):
                 return self._window_rgb(frame, win)
         if frame.format.name in EXACT_RGB_FORMATS:
