@@ -16,6 +16,7 @@ SGD with momentum; AMP on CUDA only; DDP when launched by torchrun (gloo on CPU,
 
 from __future__ import annotations
 
+import atexit
 import json
 import random
 from collections.abc import Callable
@@ -125,9 +126,28 @@ def _dist_env() -> tuple[int, int, torch.device]:
         if not dist.is_initialized():
             if cuda:
                 torch.cuda.set_device(device)
-            dist.init_process_group(backend="nccl" if cuda else "gloo")
+            start_process_group(backend="nccl" if cuda else "gloo")
         return dist.get_rank(), dist.get_world_size(), device
     return 0, 1, device
+
+
+def start_process_group(**init: Any) -> None:
+    """``init_process_group(**init)``, and end the group when the process exits: a gloo group
+    left to the interpreter's teardown can abort the process (``terminate called without an
+    active exception``, SIGABRT) after its work is done, failing a finished torchrun."""
+    import torch.distributed as dist
+
+    dist.init_process_group(**init)
+    atexit.register(end_process_group, dist.group.WORLD)
+
+
+def end_process_group(group: Any) -> None:
+    """Destroy ``group`` if it is still the live default group (a caller may have ended it,
+    or started another one, already)."""
+    import torch.distributed as dist
+
+    if dist.is_initialized() and dist.group.WORLD is group:
+        dist.destroy_process_group()
 
 
 def param_groups(model: SeamModel, cfg: TrainConfig) -> list[dict[str, Any]]:
