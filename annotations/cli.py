@@ -1399,9 +1399,10 @@ def export(fmt, dataset, out, tracks, videos, clean, on_bad, as_json) -> None:
 
     A product whose split-file entry is refused (a bad box, a missing field) is held out: its
     videos are left out, each problem named (a warning line; --json: held_out), the others
-    exported (exit 1; --on-bad raise refuses the dataset instead, exit 2). A video FiftyOne's
-    folder or MOT's frame rate needs but the dataset lacks is skipped and listed (product, path; --json: failed), the
-    others exported (exit 1); once it is back, rerun: the files already exported are kept.
+    exported (exit 1; --on-bad raise refuses the dataset instead, exit 2). A video that is
+    missing, or does not open or decode (MOT: or gives no frame rate), is skipped and listed
+    (product, path; --json: failed), the others exported (exit 1); once it is back, rerun: the
+    files already exported are kept.
 
     \b
     cvat      OUT/<video>.xml: CVAT for video 1.1, one task per video; OUT/cvat-labels.json:

@@ -12,12 +12,11 @@ from annotations.exchange.common import (
     ExportVideo,
     LeftOut,
     check_tracks,
+    checked_source,
     failed_row,
     load_planned,
-    missing_video,
     nothing_exported,
     plan_export,
-    unreadable_video,
 )
 from annotations.tracklet_files import TRACKLET_DIR, OnBad, held_out_rows
 
@@ -31,35 +30,21 @@ def _cvat(
 
 
 def _mot(videos: Iterable[ExportVideo], dataset: Path, out: Path, failed: list[dict[str, str]]) -> list[Path]:
-    import math
-
     from annotations.exchange.mot import write_mot
-    from movingfashion.media.probe import probe_video
     from schemas.errors import MediaError
     from schemas.paths import resolve_under
 
-    fps: dict[str, float | None] = {}
+    fps: dict[str, float] = {}
     needs = "a MOT export reads its frame rate"
 
     def with_fps() -> Iterator[ExportVideo]:  # each video's rate read as it comes
         for v in videos:
             src = resolve_under(dataset, v.vt.video, what="video")
-            # no rate to write (it was 30, unsaid): skipped and listed, as FiftyOne's missing video
-            if not src.is_file():
-                failed.append(failed_row(v, src, missing_video(src, needs)))
-                continue
-            try:
-                rate = probe_video(src).fps
-                if not (math.isfinite(rate) and rate > 0):
-                    raise MediaError(
-                        "no frame rate in its header or timestamps",
-                        where=str(src),
-                        hint="re-encode it with a constant frame rate",
-                    )
+            try:  # missing, unreadable or no rate (it was 30, unsaid): skipped and listed
+                fps[v.stem] = checked_source(src, needs, rate=True).fps
             except MediaError as exc:
-                failed.append(failed_row(v, src, unreadable_video(src, exc, needs)))
+                failed.append(failed_row(v, src, exc))
                 continue
-            fps[v.stem] = rate
             yield v
 
     return write_mot(with_fps(), out, fps)
@@ -74,7 +59,8 @@ def _fiftyone(
 
 
 #: export format -> writer(videos, dataset, out, failed) returning the files/folders written; a
-#: video it skips (FiftyOne, MOT: its video missing; MOT: unreadable) gets a row in ``failed``
+#: video it skips (FiftyOne, MOT: its video missing or unreadable; MOT: no frame rate) gets a row
+#: in ``failed``
 #: (video, product_id, path, error)
 EXPORTERS: dict[str, Callable[[Iterable[ExportVideo], Path, Path, list[dict[str, str]]], list[Path]]] = {
     "cvat": _cvat,
@@ -153,8 +139,9 @@ def export_dataset(
     and frame key when known, what to do: :func:`~annotations.tracklet_files.held_out_rows`); the
     other products are exported. ``"raise"`` refuses the dataset before anything is written.
 
-    A video the writer cannot export (FiftyOne, MOT: the video file is missing; MOT: it does not
-    open or gives no frame rate, which ``seqinfo.ini`` needs) is skipped and listed
+    A video the writer cannot export (FiftyOne, MOT: the video file is missing, or does not open
+    or decode, :func:`~annotations.exchange.common.checked_source`; MOT: it gives no frame rate,
+    which ``seqinfo.ini`` needs) is skipped and listed
     in ``failed`` (video, product_id, path, error); the others are exported, its earlier files
     in ``out`` stay (``clean`` or not) and it is not counted.
     """

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from annotations.tracklet_files import (
     OnBad,
@@ -39,6 +39,9 @@ from schemas.paths import resolve_under
 from schemas.redact import redacted_logger
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS
 from schemas.tracklet_names import shared_videos as _listed_shared
+
+if TYPE_CHECKING:
+    from movingfashion.media.probe import VideoInfo
 
 #: label of a tracklet without a DeepFashion2 class
 NO_CLASS_LABEL = "item"
@@ -439,7 +442,7 @@ def missing_video(src: Path, needs: str) -> MediaError:
 
 
 def unreadable_video(src: Path, exc: MediaError, needs: str) -> MediaError:
-    """The error of a video an export ``needs`` (its frame rate) that is there but cannot be read
+    """The error of a video an export ``needs`` (its bytes, its frame rate) that is there but cannot be read
     (damaged, truncated, not a video, no frame rate): ``exc`` says why."""
     return MediaError(
         f"video unreadable ({exc.message}), {needs}",
@@ -447,6 +450,31 @@ def unreadable_video(src: Path, exc: MediaError, needs: str) -> MediaError:
         hint="replace it with a readable copy (mf verify --dataset lists the videos that do not "
         "decode), then rerun the same command: the files already exported are kept",
     )
+
+
+def checked_source(src: Path, needs: str, *, rate: bool = False) -> VideoInfo:
+    """The video ``src`` an export ``needs`` (its bytes, its frame rate), probed: the one check
+    the exporters share before they write a video's files (FiftyOne: it is copied; MOT: its rate
+    goes in ``seqinfo.ini``). :func:`missing_video` when it is not there, :func:`unreadable_video`
+    when it does not open or decode (damaged, truncated, not a video) or, with ``rate``, gives
+    no frame rate; the caller skips it and lists it in ``failed`` (:func:`failed_row`)."""
+    import math
+
+    from movingfashion.media.probe import probe_video
+
+    if not src.is_file():
+        raise missing_video(src, needs)
+    try:
+        info = probe_video(src)
+        if rate and not (math.isfinite(info.fps) and info.fps > 0):
+            raise MediaError(
+                "no frame rate in its header or timestamps",
+                where=str(src),
+                hint="re-encode it with a constant frame rate",
+            )
+    except MediaError as exc:
+        raise unreadable_video(src, exc, needs) from None
+    return info
 
 
 def failed_row(v: ExportVideo, src: Path, exc: Exception) -> dict[str, str]:

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from annotations.exchange.common import ExportVideo, failed_row, missing_video
+from annotations.exchange.common import ExportVideo, checked_source, failed_row, missing_video
 from annotations.exchange.cvat import video_xml
 from schemas.atomic import atomic_copy, commit_partial, partial_path, write_if_changed
 from schemas.errors import MediaError
@@ -60,14 +60,17 @@ def write_fiftyone(
 ) -> list[Path]:
     """Write ``data/`` and ``labels/``, only the files whose bytes change; returns the label files.
 
-    A video missing from the dataset stops the export (:func:`_place`'s error) unless ``failed``
-    is given: then that video is skipped (neither file written, an earlier export's kept), one
-    row appended (``video``, ``product_id``, ``path``, ``error``) and the others exported."""
+    A video missing from the dataset, or one that does not open or decode as a video (damaged,
+    truncated, not a video: the check a MOT export makes,
+    :func:`~annotations.exchange.common.checked_source`), stops the export unless ``failed`` is
+    given: then that video is skipped (neither file written, an earlier export's kept), one row
+    appended (``video``, ``product_id``, ``path``, ``error``) and the others exported."""
     root, out = Path(dataset), Path(out)
     paths = []
     for v in videos:
         src = resolve_under(root, v.vt.video, what="video", where=str(root / "tracklets"))
         try:
+            checked_source(src, "a FiftyOne export needs it")
             _place(src, out / "data" / f"{v.stem}{src.suffix}")
         except MediaError as exc:
             if failed is None:

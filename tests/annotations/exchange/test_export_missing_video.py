@@ -94,3 +94,27 @@ def test_an_unreadable_video_of_a_mot_export_is_skipped_and_its_earlier_export_k
     [row] = json.loads(stdout)["failed"]
     assert code == 1 and "video unreadable (no frame rate" in row["error"], row
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_an_unreadable_video_of_a_fiftyone_export_is_skipped_as_in_a_mot_export(gt_dataset, tmp_path, capsys):
+    """A video that is there but does not open as one was copied into ``data/`` with its labels
+    (the folder then held a file no video tool reads); it is now skipped and listed as a MOT export skips it
+    (the same check): named, counted in --json's failed, exit 1, its earlier files kept."""
+    ds, out = tmp_path / "ds", tmp_path / "fo"
+    shutil.copytree(gt_dataset, ds)
+    videos = sorted((ds / "videos").iterdir())
+    video = videos[0]
+    argv = ["export", "--format", "fiftyone", "--dataset", str(ds), "--out", str(out), "--json"]
+    assert run_tracklets(argv, capsys)[0] == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    (out / "data" / video.name).unlink()  # the hard link would follow the damaged bytes: a copy
+    (out / "data" / video.name).write_bytes(before[out / "data" / video.name])
+    video.unlink()
+    video.write_bytes(b"not a video " * 100)
+    code, stdout, err = run_tracklets(argv, capsys)
+    doc = json.loads(stdout)
+    assert code == 1 and doc["videos"] == len(videos) - 1, err
+    [row] = doc["failed"]
+    assert row["path"] == str(video) and row["error"].startswith(f"{video}: video unreadable"), row
+    assert "a FiftyOne export needs it" in row["error"] and "rerun" in row["error"], row
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
