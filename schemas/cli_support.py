@@ -201,9 +201,13 @@ def _wants_json(args: list[str]) -> bool:
 
 def error_document(exc: BaseException, message: str) -> dict[str, Any]:
     """The JSON document of a command stopped by ``exc`` (``message``: its stderr line without
-    ``error: ``): ``ok`` false, ``error``, ``path`` (the file, folder, field, option or URL
-    at fault; None when none is named), ``hint`` (what to do), ``reason`` (a local fault's or a
-    fetch's reason, ``usage``, ``interrupted``; else None) and ``type`` (the error's class)."""
+    ``error: ``): ``ok`` false, ``error`` (that line without the `` (hint)`` an :class:`MFError`
+    ends it with: the hint is said once, in ``hint``, as ``mf schema validate --json`` gives a
+    file's error), ``path`` (the file, folder, field, option or URL at fault; None when none is
+    named), ``hint`` (what to do), ``reason`` (a local fault's or a fetch's reason, ``usage``,
+    ``interrupted``; else None) and ``type`` (the error's class)."""
+    if isinstance(exc, MFError) and isinstance(exc.message, str):
+        message = terminal_text(f"{exc.where}: {exc.message}" if exc.where else exc.message)
     where = getattr(exc, "where", None)
     if isinstance(exc, OSError):
         where = exc.filename

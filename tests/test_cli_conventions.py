@@ -159,7 +159,8 @@ def test_a_missing_input_under_json_is_one_json_error_on_stdout(path, capsys):
     assert code == 2, (path, code, err)
     assert len(lines) == 1 and lines[0].startswith("error: ") and named in lines[0], (path, err)
     doc = json.loads(out)
-    assert doc["ok"] is False and doc["error"] == lines[0].removeprefix("error: "), (path, out)
+    hint = f" ({doc['hint']})" if doc["hint"] else ""  # said once, in "hint" (was: in "error" too)
+    assert doc["ok"] is False and doc["error"] + hint == lines[0].removeprefix("error: "), (path, out)
     assert named in doc["error"] and doc["type"], (path, out)
 
 
@@ -167,6 +168,8 @@ def test_a_json_error_names_the_path_hint_and_reason(capsys):
     code, out, err = run("mf verify", ["--dataset", NOPE, "--json"], capsys)
     doc = json.loads(out)
     assert code == 2 and doc["path"] == NOPE and doc["hint"] and doc["type"] == "DataFormatError", out
+    # the message once, the hint once (the error carried the hint again, in parentheses)
+    assert doc["error"] == f"{NOPE}: dataset folder not found" and out.count(doc["hint"]) == 1, out
     code, out, _ = run("mf-tracklets build", ["--dataset", ".", "--bogus", "--json"], capsys)
     doc = json.loads(out)
     assert code == 2 and doc["reason"] == "usage" and doc["type"] == "NoSuchOption", out

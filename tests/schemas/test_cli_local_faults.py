@@ -98,7 +98,10 @@ def test_under_json_a_stop_is_also_one_json_document_on_stdout(tmp_path, capsys)
     )
     doc = json.loads(out)
     assert doc["ok"] is False and doc["reason"] == "disk_full" and doc["path"] == path
-    assert doc["error"] == err.strip().removeprefix("error: ") and "free space" in doc["hint"]
+    assert (
+        f"{doc['error']} ({doc['hint']})" == err.strip().removeprefix("error: ")
+        and "free space" in doc["hint"]
+    )
     assert doc["type"] == "LocalFault"
 
     with pytest.raises(SystemExit) as exc:
