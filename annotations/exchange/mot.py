@@ -10,7 +10,8 @@ Per video, ``OUT/<video stem>/``::
 are left out, boxes are clipped to the frame, as :mod:`.common` says), ``id`` = tracklet index
 + 1, ``x,y`` the top-left corner and ``w,h`` the size in pixels, ``conf`` 1 (a ground-truth
 box), ``visibility`` 1. ``frameRate`` is an integer, as MOT readers parse it (the devkit's
-``getint``, datumaro's ``int()``): the video's rate rounded (29.97 -> 30), at least 1.
+``getint``, datumaro's ``int()``): the video's rate rounded (29.97 -> 30), at least 1; a
+video whose rate is unknown is refused (:func:`frame_rate`), never given a made-up one.
 Numbers: integers stay integers, other values are rounded to 0.01 px. No frames are extracted
 (``img1/`` is absent): import gt/ into a CVAT task created from the video itself.
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from annotations.exchange.common import LABELS, ExportVideo, label_of
 from schemas.atomic import write_if_changed
+from schemas.errors import MediaError
 
 
 def _num(v: float) -> str:
@@ -48,25 +50,34 @@ def gt_lines(v: ExportVideo) -> list[str]:
     return [line for _, _, line in sorted(rows)]
 
 
-def frame_rate(fps: float | None) -> int:
-    """The ``seqinfo.ini`` frame rate of a video: its rate rounded, at least 1 (30 when unknown;
-    ``mf-tracklets export`` hands none: it skips a video whose rate it cannot read)."""
+def frame_rate(fps: float | None, video: str | None = None) -> int:
+    """The ``seqinfo.ini`` frame rate of a video: its rate rounded, at least 1. A rate that is
+    unknown (None, not a number, 0 or less) is a :class:`~schemas.errors.MediaError` naming
+    ``video``: a MOT reader times the boxes by it, so none is made up (it was 30, unsaid)."""
     if fps is None or not math.isfinite(fps) or fps <= 0:
-        return 30
+        raise MediaError(
+            f"no frame rate for the MOT sequence ({fps!r}): seqinfo.ini needs the video's own",
+            where=video,
+            hint="pass its rate read from the video (movingfashion.media.probe.probe_video(path).fps); "
+            "mf-tracklets export reads it, and skips a video that gives none",
+        )
     return max(1, round(fps))
 
 
 def write_mot(
-    videos: Iterable[ExportVideo], out: str | os.PathLike[str], fps: Mapping[str, float | None]
+    videos: Iterable[ExportVideo], out: str | os.PathLike[str], fps: Mapping[str, float]
 ) -> list[Path]:
     """One MOT sequence folder per video, each file written only when its bytes change; ``fps``
-    maps a video stem to its frame rate."""
+    maps a video stem to its frame rate, which is required: a video without a usable one stops
+    the writer before any of its files is written (:func:`frame_rate`'s error naming it; the
+    videos before it are written)."""
     paths = []
     for v in videos:
         seq = Path(out) / v.stem
+        rate = frame_rate(fps.get(v.stem), f"{v.vt.video} (sequence {v.stem})")
         info = (
             "[Sequence]\n"
-            f"name={v.stem}\nimDir=img1\nframeRate={frame_rate(fps.get(v.stem))}\n"
+            f"name={v.stem}\nimDir=img1\nframeRate={rate}\n"
             f"seqLength={v.vt.frames}\nimWidth={v.vt.width}\nimHeight={v.vt.height}\nimExt=.jpg\n"
         )
         write_if_changed(seq / "seqinfo.ini", info.encode())

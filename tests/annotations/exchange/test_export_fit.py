@@ -23,6 +23,7 @@ from annotations.tracklet_files import (
     tracklet_file,
     write_video_tracklets,
 )
+from schemas.errors import MediaError
 from schemas.official import read_official
 from tests.annotations.review.review_dataset import make_review_dataset
 
@@ -145,9 +146,7 @@ def test_a_clean_video_exports_unchanged_without_a_warning(setup, caplog):
         assert v.warning is None and v.vt == read_video_tracklets(tracklet_file(ds, v.vt.video))
 
 
-@pytest.mark.parametrize(
-    ("fps", "want"), [(29.97, 30), (23.976, 24), (25.0, 25), (59.94, 60), (0.4, 1), (0.0, 30)]
-)
+@pytest.mark.parametrize(("fps", "want"), [(29.97, 30), (23.976, 24), (25.0, 25), (59.94, 60), (0.4, 1)])
 def test_mot_frame_rate_is_an_integer(setup, tmp_path, fps, want):
     """MOT readers parse frameRate as an integer (devkit ``getint``, datumaro ``int()``); 29.97
     was written as is."""
@@ -158,6 +157,20 @@ def test_mot_frame_rate_is_an_integer(setup, tmp_path, fps, want):
     ini.optionxform = str
     ini.read_string((tmp_path / v.stem / "seqinfo.ini").read_text())
     assert ini.getint("Sequence", "frameRate") == want == frame_rate(fps)
+
+
+@pytest.mark.parametrize("fps", [None, 0.0, -25.0, float("nan"), float("inf")])
+def test_mot_without_a_frame_rate_is_refused_naming_the_video(setup, tmp_path, fps):
+    """A direct caller of write_mot with no usable rate for a video got frameRate=30, made up and
+    unsaid (a MOT reader then times every box wrong); it is now an error naming the video and
+    saying where its rate comes from, and that video's sequence is not written."""
+    ds, f = setup
+    (v,) = export_videos(ds, "gt", [f["videos"][0]])
+    rates = {} if fps is None else {v.stem: fps}
+    with pytest.raises(MediaError) as err:
+        write_mot([v], tmp_path, rates)
+    assert err.value.where == f"{v.vt.video} (sequence {v.stem})" and "frame rate" in err.value.message
+    assert "probe_video" in err.value.hint and not (tmp_path / v.stem).exists()
 
 
 def test_an_import_keeps_a_pick_written_while_it_ran(setup, tmp_path, monkeypatch):
