@@ -36,6 +36,14 @@ from schemas.items import CANDIDATE_URL, SPLITSCREEN_URL, AssetKind, MediaAsset,
 
 #: reason of a pick the matcher does not back (:func:`cleaning.shop_pick.unbacked_pick`)
 UNBACKED_PICK = "shop: the matcher does not back the pick"
+#: reason of a carousel none of whose product shots matches the video
+NO_MATCHING_CANDIDATE = "association: no carousel candidate matches the video"
+#: reason of a pick between candidates that score too close to call
+TOO_ALIKE = "shop: candidates too alike to pick one"
+#: the reasons (prefixes) this step holds an item for its pick with: the picker's own holds, told
+#: apart from the association check's ``association:`` flags (``mf stats --world`` says which caught
+#: a wrong pair)
+PICKER_HOLDS = (NO_MATCHING_CANDIDATE, UNBACKED_PICK, TOO_ALIKE)
 
 
 @dataclass(frozen=True)
@@ -221,7 +229,7 @@ class ShopImagesStep(Step):
         elif it.status == Status.ACCEPTED and shots and max(shots) < ctx.cfg.match_threshold:
             it.decide(
                 Status.NEEDS_REVIEW,
-                f"association: no carousel candidate matches the video (best product shot match "
+                f"{NO_MATCHING_CANDIDATE} (best product shot match "
                 f"score {max(shots)} < {ctx.cfg.match_threshold}; match scores {match})",
             )
         elif it.status == Status.ACCEPTED and why:
@@ -233,9 +241,7 @@ class ShopImagesStep(Step):
         elif (
             it.status == Status.ACCEPTED and len(ranked) >= 2 and ranked[0] - ranked[1] < ctx.cfg.pick_margin
         ):
-            it.decide(
-                Status.NEEDS_REVIEW, f"shop: candidates too alike to pick one (by {method}, scores {scores})"
-            )
+            it.decide(Status.NEEDS_REVIEW, f"{TOO_ALIKE} (by {method}, scores {scores})")
         c = job.candidates[pick["index"]]
         state.derived.append(
             c.model_copy(

@@ -5,9 +5,11 @@ on which member the keep rule keeps), recall per duplicate kind, split-screen de
 precision/recall/F1 and how closely the recovered shop images match the world's still halves,
 taxonomy accuracy, non-clothing rejection, the carousel shop pick and the wrong-association
 check's precision/recall (per planted kind; "not run" when it was switched off). That check is
-scored on the wrong pairs the world plants only; ``published_pairs`` counts every wrong
-video-shop pair that would be published, whatever made it (planted, or a carousel pick that
-chose another product's picture), with the end-to-end pair precision/recall.
+scored on the wrong pairs the world plants only, a pair counted as caught when cleaning held its
+item for it, by the association check or by the carousel picker (``caught_by`` says which);
+``published_pairs`` counts every wrong video-shop pair that would be published, whatever made it
+(planted, or a carousel pick that chose another product's picture), with the end-to-end pair
+precision/recall.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from cleaning.associations import REASON as ASSOCIATION_REASON
+from cleaning.steps.shop_images import PICKER_HOLDS
 from movingfashion.media.images import read_image
 from movingfashion.world.scoring.metrics import cluster_pairs, prf
 from movingfashion.world.truth import WorldTruth
@@ -156,7 +160,9 @@ def score_cleaning(
     # taxonomy and non-clothing
     correct = total = 0
     nonclothing = rejected_nc = 0
-    wrong_true, wrong_pred = set(), set()
+    wrong_true: set[str] = set()
+    by_check: set[str] = set()  # held by the association check (``association:``)
+    by_picker: set[str] = set()  # held by the carousel picker for its pick
     before_review = reasons_before_review(catalog)
     for p in truth.products:
         row = catalog.get_item(p.source, p.product_id)
@@ -172,9 +178,11 @@ def score_cleaning(
             correct += row.df2_class == p.df2_class
         if p.wrong_shop and p.videos and row.status != Status.DUPLICATE and p.df2_class is not None:
             wrong_true.add(p.product_id)
-        reason = before_review.get((p.source, p.product_id), row.reason)  # what cleaning said
-        if (reason or "").startswith("association:"):
-            wrong_pred.add(p.product_id)
+        reason = before_review.get((p.source, p.product_id), row.reason) or ""  # what cleaning said
+        if reason.startswith(PICKER_HOLDS):  # one of them starts "association:" too: the picker's
+            by_picker.add(p.product_id)
+        elif reason.startswith(ASSOCIATION_REASON):
+            by_check.add(p.product_id)
     in_world = {(str(p.source), p.product_id) for p in truth.products}
     outside = sum((str(r.item.source), r.item.source_id) not in in_world for r in catalog.items())
     if outside:
@@ -196,8 +204,16 @@ def score_cleaning(
         "taxonomy_accuracy": round(correct / total, 4) if total else None,
         "nonclothing": {"products": nonclothing, "rejected_with_reason": rejected_nc},
     }
-    out["wrong_association"] = association_scores(catalog, truth, wrong_true, wrong_pred)
-    out["published_pairs"] = published_pair_scores(catalog, truth, world_dir, before_review)
+    pairs = published_pair_scores(catalog, truth, world_dir, before_review)
+    out["wrong_association"] = association_scores(
+        catalog,
+        truth,
+        wrong_true,
+        by_check,
+        held_by_picker=by_picker,
+        unplanted_wrong=set(pairs["wrong_pick_items"]),
+    )
+    out["published_pairs"] = pairs
     out["product_groups"] = product_group_scores(catalog, truth)
     return out
 
@@ -241,11 +257,27 @@ def product_group_scores(catalog: Catalog, truth: WorldTruth) -> dict[str, Any]:
 
 
 def association_scores(
-    catalog: Catalog, truth: WorldTruth, wrong_true: set[str], wrong_pred: set[str]
+    catalog: Catalog,
+    truth: WorldTruth,
+    wrong_true: set[str],
+    wrong_pred: set[str],
+    *,
+    held_by_picker: set[str] | frozenset[str] = frozenset(),
+    unplanted_wrong: set[str] | frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """Precision/recall of the wrong-association check and recall per planted kind (shop,
-    carousel, split_screen); ``{"status": "not run", ...}`` when the catalog says the check did
-    not run (``mf clean --no-association``, or a catalog cleaned before the check existed)."""
+    """Precision/recall of cleaning's holds on the planted wrong pairs ``wrong_true``, and recall
+    per planted kind (shop, carousel, split_screen); ``{"status": "not run", ...}`` when the
+    catalog says the association check did not run (``mf clean --no-association``, or a catalog
+    cleaned before the check existed).
+
+    A pair counts as caught when its item was held for it: flagged by the association check
+    (``wrong_pred``: an ``association:`` reason) or held by the carousel picker
+    (``held_by_picker``: :data:`cleaning.steps.shop_images.PICKER_HOLDS`, needs_review for its
+    pick). ``caught_by`` and ``false_flags_by`` name the items of each mechanism, and
+    ``association_check`` gives the check's own precision/recall (its flags alone), so neither
+    hides the other. A hold on a wrong pair the world did not plant (``unplanted_wrong``: a pick
+    of another item's picture, ``published_pairs``' ``pick``) is a right hold, outside this
+    recall's pairs: listed in ``held_unplanted``, not counted a false flag."""
     meta = catalog.get_meta("associations") or {}
     if not meta.get("ran"):
         return {
@@ -253,19 +285,32 @@ def association_scores(
             "why": meta.get("why", "no association check recorded in the catalog"),
             "actual": len(wrong_true),
         }
+    check, picker = set(wrong_pred), set(held_by_picker) - set(wrong_pred)
+    held = check | picker
+    scored = held - (set(unplanted_wrong) - wrong_true)  # the holds precision is taken over
     out: dict[str, Any] = {
         "status": "run",
-        **prf(len(wrong_true & wrong_pred), len(wrong_pred), len(wrong_true)),
+        **prf(len(wrong_true & held), len(scored), len(wrong_true)),
     }
     kinds: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for p in truth.products:
         if p.product_id in wrong_true:
             k = p.wrong_shop_kind or "shop"
             kinds[k][1] += 1
-            kinds[k][0] += p.product_id in wrong_pred
+            kinds[k][0] += p.product_id in held
     out["recall_by_kind"] = {k: round(a / b, 4) for k, (a, b) in sorted(kinds.items())}
-    out["missed"] = sorted(wrong_true - wrong_pred)
-    out["false_flags"] = sorted(wrong_pred - wrong_true)
+    out["missed"] = sorted(wrong_true - held)
+    out["false_flags"] = sorted(scored - wrong_true)
+    out["caught_by"] = {
+        "association_check": sorted(wrong_true & check),
+        "picker": sorted(wrong_true & picker),
+    }
+    out["false_flags_by"] = {
+        "association_check": sorted((check & scored) - wrong_true),
+        "picker": sorted((picker & scored) - wrong_true),
+    }
+    out["held_unplanted"] = sorted(held - scored)
+    out["association_check"] = prf(len(wrong_true & check), len(check & scored), len(wrong_true))
     out["threshold"] = meta.get("threshold")
     out["scorer"] = meta.get("scorer")
     return out
@@ -353,6 +398,8 @@ def published_pair_scores(
         "published_wrong_items": sorted(published_wrong),
         "wrong_held": len(bad - published),
         "by_cause": by_cause,
+        # the wrong pairs no world plants: a carousel pick of another product's picture
+        "wrong_pick_items": sorted(pid for pid, cause in wrong.items() if cause == "pick"),
         "precision": round(len(published - bad) / len(published), 4) if published else None,
         "recall": round(len(published & right) / len(right), 4) if right else None,
         "flags": prf(len(bad & flagged), len(flagged), len(bad)),

@@ -381,3 +381,76 @@ def test_a_wrong_carousel_pick_counts_as_a_published_wrong_pair(seeded, small_wo
         right = score_cleaning(cat, root, world_truth, small_world)["published_pairs"]
     assert right["published_wrong"] == 0 and "pick" not in right["by_cause"]
     assert right["published"] == pairs["published"] and right["recall"] == 1.0
+
+
+def test_a_planted_wrong_carousel_the_picker_holds_counts_as_caught_by_the_picker(
+    seeded, small_world, world_truth
+):
+    """Issue 14: a planted wrong carousel whose pick the carousel picker held (needs_review for its
+    pick, before the association check saw it) was counted as missed by ``wrong_association``,
+    though cleaning held it. It now counts as caught, under ``caught_by["picker"]``; the check's
+    own figures stay beside (``association_check``), and a picker hold on a right pick is a false
+    flag (``false_flags_by["picker"]``), so neither mechanism's work hides in the other's."""
+    from cleaning.steps.shop_images import TOO_ALIKE, UNBACKED_PICK
+    from schemas.atomic import sha256_file
+
+    path, root = seeded
+    carousel = [
+        p
+        for p in world_truth.products
+        if not p.wrong_shop and p.videos and p.df2_class is not None and "shop" in p.images
+        if sum(v.startswith("candidate-") for v in p.images) >= 2
+    ]
+    assert len(carousel) >= 2, "the small world has fewer than two carousels with two candidates"
+    planted, right = carousel[:2]
+    # the world with one more planted pair: planted's carousel holds other items' product shots
+    truth = world_truth.model_copy(deep=True)
+    for q in truth.products:
+        if q.product_id == planted.product_id:
+            q.wrong_shop, q.wrong_shop_kind, q.wrong_shop_of = True, "carousel", right.product_id
+    with Catalog(path) as cat:
+        for q in truth.products:
+            if q.df2_class is None:
+                cat.set_item_state(q.source, q.product_id, status=Status.REJECTED, reason="taxonomy: x")
+                continue
+            cat.set_item_state(q.source, q.product_id, status=Status.ACCEPTED, df2_class=q.df2_class)
+            cat.set_asset_state(q.source, q.product_id, "shop", status=Status.ACCEPTED)
+            if q.wrong_shop and q.product_id != planted.product_id:  # the check caught the others
+                cat.set_item_state(
+                    q.source, q.product_id, status=Status.NEEDS_REVIEW, reason="association: low match 0.1"
+                )
+        cat.set_meta("associations", {"ran": True})
+        for q, hold in (
+            (planted, f"{UNBACKED_PICK} (below 0.5)"),
+            (right, f"{TOO_ALIKE} (scores [0.9, 0.89])"),
+        ):
+            true_sha = sha256_file(small_world / q.images["shop"])
+            cands = [
+                a
+                for a in cat.assets(source=q.source, source_id=q.product_id)
+                if a.kind == AssetKind.CANDIDATE_SHOP
+            ]
+            # planted: a candidate that is not the item's (the world's carousel held no right one);
+            # right: the item's own picture, held all the same (a false hold)
+            pick = next(a for a in cands if (a.sha256 == true_sha) == (q is right))
+            cat.upsert_asset(
+                pick.model_copy(
+                    update={
+                        "kind": AssetKind.SHOP,
+                        "url": f"candidate:{pick.path}",
+                        "status": Status.ACCEPTED,
+                    }
+                )
+            )
+            cat.set_item_state(q.source, q.product_id, status=Status.NEEDS_REVIEW, reason=hold)
+        s = score_cleaning(cat, root, truth, small_world)["wrong_association"]
+    others = sorted(
+        p.product_id for p in truth.products if p.wrong_shop and p.product_id != planted.product_id
+    )
+    assert s["missed"] == [] and s["recall"] == 1.0 and s["recall_by_kind"]["carousel"] == 1.0, s
+    assert s["caught_by"] == {"association_check": others, "picker": [planted.product_id]}, s
+    assert s["false_flags"] == s["false_flags_by"]["picker"] == [right.product_id], s
+    assert s["false_flags_by"]["association_check"] == [] and s["held_unplanted"] == []
+    assert s["precision"] == round(len(others + [planted.product_id]) / (len(others) + 2), 4), s
+    check = s["association_check"]  # the check alone missed it and flagged nothing wrong
+    assert check["recall"] == round(len(others) / (len(others) + 1), 4) and check["precision"] == 1.0, check

@@ -48,3 +48,16 @@ def test_no_planted_wrong_pair_gives_no_association_recall():
     assert quiet["precision"] is quiet["recall"] is quiet["f1"] is None and quiet["actual"] == 0
     noisy = association_scores(_Ran(), truth, wrong_true=set(), wrong_pred={"A", "B"})
     assert noisy["precision"] == 0.0 and noisy["recall"] is None and noisy["false_flags"] == ["A", "B"]
+
+
+def test_a_hold_on_a_wrong_pair_no_world_planted_is_listed_not_a_false_flag():
+    """A picker hold on a pick of another item's picture (a wrong pair, but not planted) is a
+    right hold outside the recall's pairs: listed in ``held_unplanted``; a hold on a right pair
+    is a false flag of the mechanism that made it."""
+    truth = WorldTruth(seed=0, products=[], videos=[])
+    s = association_scores(
+        _Ran(), truth, wrong_true={"W"}, wrong_pred={"W"}, held_by_picker={"P", "R"}, unplanted_wrong={"P"}
+    )
+    assert s["held_unplanted"] == ["P"] and s["false_flags"] == s["false_flags_by"]["picker"] == ["R"]
+    assert (s["precision"], s["recall"]) == (0.5, 1.0) and s["caught_by"]["association_check"] == ["W"]
+    assert s["association_check"]["precision"] == s["association_check"]["recall"] == 1.0
