@@ -68,6 +68,10 @@ goals with OK / NOT MET:
    main process's, and the CPU ms per batch (all threads) at 0 and 2 workers. On a
    machine whose 2 cores are busy with other work the goal cannot show; the load is printed.
    ``--workers-only`` measures goal 3 alone (``--worker-rows copy,cache`` for two rows).
+   ``--worker-chunks 1,4`` measures the copy and the cache also through
+   :class:`~movingfashion.chunked_loader.ChunkedLoader` (each worker sends 4 batches per
+   message), its 2-worker epochs interleaved with the same 0-worker ones; the verdict stays on
+   the first value listed.
 
 Data: ``--dataset DIR`` (any official-format folder; ``benchmarks/real_clips.py`` makes one of
 real camera clips), else a quick synthetic world (``--products``, default 20; ``--full`` for
@@ -105,6 +109,7 @@ import torch  # noqa: E402
 from real_clips import check_dataset, exit_on_error  # noqa: E402
 
 from movingfashion.batching import collate_clips, loader_settings  # noqa: E402
+from movingfashion.chunked_loader import DEFAULT_CHUNK, ChunkedLoader, chunked_settings  # noqa: E402
 from movingfashion.dataset import (  # noqa: E402
     MovingFashionDataset,
     _shop_image,
@@ -240,15 +245,28 @@ def families(ds: MovingFashionDataset, root: Path) -> dict[str, list[int]]:
     return out
 
 
-def loader_rate(ds: MovingFashionDataset, items: list[int], workers: int, batch: int = 4) -> float:
-    """Clips/s of the second pass through a DataLoader over ``items`` in batches of ``batch``."""
-    dl = torch.utils.data.DataLoader(
+def make_loader(ds, sampler: list[int], batch: int, workers: int, chunk: int = 1):
+    """The benchmark's loader: ``collate_clips`` and :func:`loader_settings` (no pinned memory);
+    with ``chunk`` > 1 and workers, a :class:`ChunkedLoader` (:func:`chunked_settings`)."""
+    if chunk > 1 and workers:
+        return ChunkedLoader(
+            ds, batch, sampler=sampler, **chunked_settings(workers, chunk=chunk, pin_memory=False)
+        )
+    return torch.utils.data.DataLoader(
         ds,
         batch_size=batch,
-        sampler=items,
+        sampler=sampler,
         collate_fn=collate_clips,
         **loader_settings(workers, pin_memory=False),
     )
+
+
+def loader_rate(
+    ds: MovingFashionDataset, items: list[int], workers: int, batch: int = 4, chunk: int = 1
+) -> float:
+    """Clips/s of the second pass through a DataLoader over ``items`` in batches of ``batch``
+    (``chunk`` batches per worker message, :class:`ChunkedLoader`)."""
+    dl = make_loader(ds, items, batch, workers, chunk)
     for _ in dl:
         pass
     t0 = time.perf_counter()
@@ -292,14 +310,15 @@ def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(v - before.get(t, 0.0) for t, v in after.items())
 
 
-def timed_pass(dl: torch.utils.data.DataLoader, clips: int) -> dict:
+def timed_pass(dl, clips: int) -> dict:
     """One timed epoch of ``dl``: clips/s and, on Linux, the CPU ms per batch of its workers and
     of the main process (all their threads) and, with workers, where its wall clock went: per
     worker the share of the pass its main thread ran (``run``), waited for a core (``queue``:
     other processes, the main one included) or slept (``idle``: no index to work on, a full
     result queue, the ramp and the tail of the epoch), and the main process's main thread's
     shares on a CPU and waiting for one."""
-    it = getattr(dl, "_iterator", None)  # persistent workers, started by an earlier pass
+    inner = getattr(dl, "loader", dl)  # a ChunkedLoader's DataLoader
+    it = getattr(inner, "_iterator", None)  # persistent workers, started by an earlier pass
     workers = [w.pid for w in getattr(it, "_workers", ())] if dl.num_workers else []
     pids = [os.getpid(), *workers]
     before = {p: sched_times(p) for p in pids}
@@ -316,7 +335,7 @@ def timed_pass(dl: torch.utils.data.DataLoader, clips: int) -> dict:
     run = {p: after[p][0] - before[p][0] for p in pids}
     queue = {p: after[p][1] - before[p][1] for p in pids}
     cpu = {p: cpu_between(threads0[p], threads1[p]) for p in pids}
-    batches = -(-clips // (dl.batch_size or 1))
+    batches = len(dl)
     main = pids[0]
     out["cpu_ms_per_batch"] = {
         "workers": 1000 * sum(cpu[p] for p in workers) / batches,
@@ -334,41 +353,51 @@ def timed_pass(dl: torch.utils.data.DataLoader, clips: int) -> dict:
     return out
 
 
-def steady_scaling(ds, items: list[int], batch: int, rounds: int, repeat: int) -> dict:
+def steady_scaling(
+    ds, items: list[int], batch: int, rounds: int, repeat: int, chunks: tuple[int, ...] = (1,)
+) -> dict:
     """Goal 3 as training sees it: 0 and 2 workers over one epoch of ``items`` repeated
     ``rounds`` times (training runs thousands of batches an epoch, so the epoch's start and end
     weigh little), both loaders warm (workers started, persistent), their passes interleaved
-    ``repeat`` times so that a change of the machine's load hits both; ratio per pair of passes."""
+    ``repeat`` times so that a change of the machine's load hits both; ratio per pair of passes.
+    The 2-worker loader once per value of ``chunks`` (batches a worker sends per message,
+    :class:`ChunkedLoader`), all interleaved; the top-level figures are those of the first one."""
     sampler = items * rounds
-    dls = {
-        w: torch.utils.data.DataLoader(
-            ds,
-            batch_size=batch,
-            sampler=sampler,
-            collate_fn=collate_clips,
-            **loader_settings(w, pin_memory=False),
-        )
-        for w in (0, 2)
-    }
+    dls = {(0, 1): make_loader(ds, sampler, batch, 0)}
+    dls.update({(2, c): make_loader(ds, sampler, batch, 2, c) for c in chunks})
     for dl in dls.values():  # a whole warm epoch: workers started, readers open (one cut short
         for _ in dl:  # would leave its batches in flight for the next epoch to drain)
             pass
-    runs: dict[int, list[dict]] = {0: [], 2: []}
+    runs: dict[tuple[int, int], list[dict]] = {k: [] for k in dls}
     for _ in range(repeat):
-        for w, dl in dls.items():
-            runs[w].append(timed_pass(dl, len(sampler)))
+        for k, dl in dls.items():
+            runs[k].append(timed_pass(dl, len(sampler)))
     del dls
-    ratios = [b["rate"] / a["rate"] for a, b in zip(runs[0], runs[2], strict=True)]
-    mid = sorted(range(repeat), key=lambda k: ratios[k])[(repeat - 1) // 2]  # the median pair
+    by_chunk = {}
+    for c in chunks:
+        ratios = [b["rate"] / a["rate"] for a, b in zip(runs[0, 1], runs[2, c], strict=True)]
+        mid = sorted(range(repeat), key=lambda k: ratios[k])[(repeat - 1) // 2]  # the median pair
+        by_chunk[c] = {
+            "ratio": spread(ratios),
+            "2w": statistics.median(r["rate"] for r in runs[2, c]),
+            "split": runs[2, c][mid].get("split"),
+            "cpu_ms_per_batch": {
+                0: runs[0, 1][mid].get("cpu_ms_per_batch"),
+                2: runs[2, c][mid].get("cpu_ms_per_batch"),
+            },
+        }
+    judged = by_chunk[chunks[0]]
     return {
-        "ratio": spread(ratios),
-        "0w": statistics.median(r["rate"] for r in runs[0]),
-        "2w": statistics.median(r["rate"] for r in runs[2]),
+        "ratio": judged["ratio"],
+        "0w": statistics.median(r["rate"] for r in runs[0, 1]),
+        "2w": judged["2w"],
         "clips": len(sampler),
         "batches": -(-len(sampler) // batch),
         "rounds": rounds,
-        "split": runs[2][mid].get("split"),
-        "cpu_ms_per_batch": {w: runs[w][mid].get("cpu_ms_per_batch") for w in (0, 2)},
+        "split": judged["split"],
+        "cpu_ms_per_batch": judged["cpu_ms_per_batch"],
+        "chunk": chunks[0],
+        "by_chunk": by_chunk,
     }
 
 
@@ -414,6 +443,14 @@ def main() -> None:
         type=int,
         default=3,
         help="goal 3's steady figure: interleaved pairs of 0- and 2-worker epochs; judged on the median ratio",
+    )
+    ap.add_argument(
+        "--worker-chunks",
+        default="1",
+        help="goal 3, copy and cache rows: comma list of batches a worker makes per message"
+        " (movingfashion.chunked_loader.ChunkedLoader; 1: a plain DataLoader), each measured as a 2-worker"
+        " loader interleaved with the same 0-worker one, judged on the first (default 1; '1,4' also"
+        f" measures ChunkedLoader's default of {DEFAULT_CHUNK}). The live loader row sends one batch per message",
     )
     ap.add_argument(
         "--worker-rows",
@@ -464,6 +501,12 @@ def main() -> None:
     for name in ("worker_rounds", "worker_repeat", "worker_clips", "worker_batch"):
         if getattr(args, name) < 1:
             ap.error(f"--{name.replace('_', '-')}: at least 1, got {getattr(args, name)}")
+    try:
+        args.worker_chunks = tuple(int(c) for c in args.worker_chunks.split(",") if c.strip())
+    except ValueError:
+        args.worker_chunks = ()
+    if not args.worker_chunks or min(args.worker_chunks) < 1:
+        ap.error(f"--worker-chunks: a comma list of whole numbers >= 1, got {args.worker_chunks!r}")
     args.worker_rows = [r.strip() for r in args.worker_rows.split(",") if r.strip()]
     if not args.worker_rows or set(args.worker_rows) - {"loader", "copy", "cache"}:
         ap.error(f"--worker-rows: a comma list of loader, copy, cache; got {','.join(args.worker_rows)!r}")
@@ -992,10 +1035,13 @@ def worker_rows(live, copy, cache, witems: list[int], args: argparse.Namespace) 
     for key, ds in (("loader", live), ("copy", copy), ("cache", cache)):
         if key not in args.worker_rows:
             continue
+        chunks = (1,) if key == "loader" else args.worker_chunks
         r0 = loader_rate(shop_regime(ds, cold), witems, 0, args.worker_batch)
-        r2 = loader_rate(shop_regime(ds, cold), witems, 2, args.worker_batch)
+        r2 = loader_rate(shop_regime(ds, cold), witems, 2, args.worker_batch, chunks[0])
         rounds = 1 if key == "loader" else args.worker_rounds
-        steady = steady_scaling(shop_regime(ds, cold), witems, args.worker_batch, rounds, args.worker_repeat)
+        steady = steady_scaling(
+            shop_regime(ds, cold), witems, args.worker_batch, rounds, args.worker_repeat, chunks
+        )
         out[key] = {"0w": r0, "2w": r2, "ratio": r2 / r0, "clips": len(witems), "batch": args.worker_batch}
         out[key]["steady"] = steady
     return out
@@ -1008,11 +1054,14 @@ def print_workers(workers: dict[str, dict]) -> None:
         return
     first = next(iter(workers.values()))
     st = {k: v["steady"]["ratio"] for k, v in workers.items()}
+    chunk = {k: v["steady"].get("chunk", 1) for k, v in workers.items()}
     print(
         f"   3. 2 workers / 0 workers (wall, batches of {first['batch']}; steady: one epoch of "
         + ", ".join(f"{k} {v['steady']['batches']}" for k, v in workers.items())
         + f" batches, median (min-max) of {len(first['steady']['ratio']['runs'])} interleaved pairs): "
-        + ", ".join(f"{k} {fmt(v)}x" for k, v in st.items())
+        + ", ".join(
+            f"{k} {fmt(v)}x" + (f" (chunk {chunk[k]})" if chunk[k] > 1 else "") for k, v in st.items()
+        )
         + f" (goal >= {GOAL_WORKERS}): {ok(min(v['median'] for v in st.values()) >= GOAL_WORKERS)}"
     )
     print(
@@ -1020,18 +1069,23 @@ def print_workers(workers: dict[str, dict]) -> None:
         " epoch's start and end included): " + ", ".join(f"{k} {v['ratio']:.2f}x" for k, v in workers.items())
     )
     for k, v in workers.items():
-        sp, cpu = v["steady"]["split"], v["steady"].get("cpu_ms_per_batch") or {}
-        if sp:
-            print(
-                f"      {k} 2w epoch: each worker ran {100 * sp['run']:.0f}%, waited for a core"
-                f" {100 * sp['queue']:.0f}%, idle {100 * sp['idle']:.0f}% of it; main process ran"
-                f" {100 * sp['main_run']:.0f}% and waited for a core {100 * sp['main_queue']:.0f}%"
-            )
-        if cpu.get(0) and cpu.get(2):
-            print(
-                f"      {k} CPU ms per batch: 0 workers {cpu[0]['main']:.1f}; 2 workers {cpu[2]['workers']:.1f}"
-                f" in the workers + {cpu[2]['main']:.1f} in the main process"
-            )
+        by_chunk = v["steady"].get("by_chunk") or {1: v["steady"]}
+        for c, r in by_chunk.items():
+            name = f"{k} chunk {c}" if len(by_chunk) > 1 else k
+            sp, cpu = r["split"], r.get("cpu_ms_per_batch") or {}
+            if len(by_chunk) > 1:
+                print(f"      {name}: steady {fmt(r['ratio'])}x")
+            if sp:
+                print(
+                    f"      {name} 2w epoch: each worker ran {100 * sp['run']:.0f}%, waited for a core"
+                    f" {100 * sp['queue']:.0f}%, idle {100 * sp['idle']:.0f}% of it; main process ran"
+                    f" {100 * sp['main_run']:.0f}% and waited for a core {100 * sp['main_queue']:.0f}%"
+                )
+            if cpu.get(0) and cpu.get(2):
+                print(
+                    f"      {name} CPU ms per batch: 0 workers {cpu[0]['main']:.1f}; 2 workers"
+                    f" {cpu[2]['workers']:.1f} in the workers + {cpu[2]['main']:.1f} in the main process"
+                )
 
 
 def ok(flag: bool) -> str:

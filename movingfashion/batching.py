@@ -21,6 +21,8 @@ one of its own.
 bytes cross from the workers through shared memory, no float conversion in the workers),
 keep the workers alive between epochs, let each prefetch a few batches, pin memory when a
 GPU takes the batches, and convert on the device with :func:`frames_to_float`.
+:class:`movingfashion.chunked_loader.ChunkedLoader` gives the same batches with several sent per
+worker message (less CPU in the main process; opt-in, see its docstring).
 """
 
 from __future__ import annotations

@@ -321,6 +321,50 @@ def test_the_loop_keeps_every_clips_cpu_and_the_extra_pairs_read_raw_item_item_r
     assert timed[:6] == ["raw", "prep", "item", "prep", "item", "raw"]
 
 
+def test_goal_3_measures_chunked_loaders_beside_the_plain_one_and_judges_the_first(bl, monkeypatch, capsys):
+    """``--worker-chunks 1,4``: a 2-worker ChunkedLoader (4 batches a message) interleaved with the
+    plain 2-worker loader and the same 0-worker one; the verdict and top-level figures are chunk 1's."""
+    made, order = [], []
+
+    class Loader:
+        def __init__(self, ds, batch_size, sampler, collate_fn=None, num_workers=0, chunk=1, **kw):
+            self.num_workers, self.chunk = num_workers, chunk
+            made.append((type(self).__name__, num_workers, chunk, kw.get("prefetch_factor")))
+
+        def __iter__(self):
+            return iter(())
+
+        def __len__(self):
+            return 24
+
+    class Chunked(Loader):
+        pass
+
+    rates = iter([10.0, 18.0, 15.0] * 3)  # per round: 0w, 2w chunk 1, 2w chunk 4
+
+    def timed_pass(dl, clips):
+        order.append((dl.num_workers, dl.chunk))
+        main = 0.2 if dl.chunk == 4 else 0.5
+        cpu = {"workers": 0.0, "main": 6.0} if dl.num_workers == 0 else {"workers": 6.5, "main": main}
+        return {"cpu_ms_per_batch": cpu, "rate": next(rates), "split": None}
+
+    monkeypatch.setattr(bl.torch.utils.data, "DataLoader", Loader)
+    monkeypatch.setattr(bl, "ChunkedLoader", Chunked)
+    monkeypatch.setattr(bl, "timed_pass", timed_pass)
+    got = bl.steady_scaling(object(), list(range(12)), batch=4, rounds=8, repeat=3, chunks=(1, 4))
+    assert made == [("Loader", 0, 1, None), ("Loader", 2, 1, 4), ("Chunked", 2, 4, 2)]
+    assert order == [(0, 1), (2, 1), (2, 4)] * 3
+    assert got["ratio"]["median"] == pytest.approx(1.8) and got["chunk"] == 1
+    assert got["by_chunk"][4]["ratio"]["median"] == pytest.approx(1.5)
+    bl.print_workers({"cache": {"batch": 4, "clips": 12, "ratio": 1.2, "steady": got}})
+    out = capsys.readouterr().out
+    assert (
+        "cache 1.80 (1.80-1.80)x (goal >= 1.8): OK" in out
+        and "cache chunk 4: steady 1.50 (1.50-1.50)x" in out
+    )
+    assert "cache chunk 4 CPU ms per batch: 0 workers 6.0; 2 workers 6.5 in the workers + 0.2" in out
+
+
 def test_every_family_runs_on_one_setup_built_once(bl, monkeypatch, tmp_path: Path):
     """``family_run`` took 14 arguments its only call mirrored one by one: it now takes the run's
     setup (:class:`LoaderRun`, built once from the parsed arguments, frozen) and the family's
