@@ -256,8 +256,31 @@ WINDOW_FORMATS: frozenset[str] = frozenset({"yuv420p"})
 #: Pixels a window must spare (frame minus window) for the PyAV reader to convert it alone:
 #: a window of a new size sets up a new colour converter (~0.2 ms of CPU, against ~0.34 ns a
 #: pixel converted), so only large frames gain (1280x720: 0.31 ms whole, a 458x377 window
-#: 0.23); a 176x144 frame's windows cost 0.31 ms against 0.04 whole.
+#: 0.23); a 176x144 frame's windows cost 0.31 ms against 0.04 whole (and still more than
+#: whole frames with the converters kept, :data:`WINDOW_STEP`: cutting the planes costs more
+#: than converting a small frame).
 WINDOW_MIN_SAVED = 600_000
+
+#: A window the PyAV reader converts alone is grown (inside the frame) to a width and height
+#: that are multiples of this many pixels, so that the windows of a tracklet, whose sizes change
+#: a little from frame to frame, share a few sizes, and each size's colour converter is kept
+#: (:data:`WINDOW_CONVERTERS`) instead of set up again (~0.1 ms each on 1280x720): 1.5-2% of
+#: ``dataset[i]``'s CPU on 1280x720 clips (docs/performance.md). The bytes are the same: a
+#: pixel's RGB does not depend on the window around it (:data:`WINDOW_FORMATS`).
+WINDOW_STEP = 32
+
+#: Colour converters of window sizes a PyAV reader keeps (least recently used dropped first).
+WINDOW_CONVERTERS = 16
+
+
+def window_span(start: int, stop: int, length: int, step: int = WINDOW_STEP) -> tuple[int, int]:
+    """The span ``[a, b)`` the PyAV reader converts for the pixels ``[start, stop)`` of a row or
+    column of even ``length``: grown to even edges and to a multiple of ``step`` (at most
+    ``length``), moved back inside ``[0, length)`` when it would pass the end."""
+    a, b = start - start % 2, stop + stop % 2
+    size = min(length, -(-(b - a) // step) * step)
+    a = max(0, min(a, length - size))
+    return a, a + size
 
 
 def _windowed(frames: Sequence[np.ndarray], idx: Sequence[int], window: Window) -> list[np.ndarray]:
@@ -489,6 +512,8 @@ class PyAVReader:
         from av.video.reformatter import VideoReformatter
 
         self._rgb = VideoReformatter()
+        #: converters of window sizes (:meth:`_window_converter`), most recently used last
+        self._windows: OrderedDict[tuple[int, int], Any] = OrderedDict()
         self._graph: tuple[tuple[str, int, int], Any] | None = None  # for other pixel formats
         self._turns: int | None = None  # quarter turns to the displayed orientation, once seen
         self.frames_decoded = 0  #: frames the decoder put out so far (skipped ones not counted)
@@ -548,22 +573,40 @@ class PyAVReader:
 
     def _window_rgb(self, frame: Any, win: tuple[int, int, int, int]) -> np.ndarray:
         """RGB of the pixels ``win`` = ``(x1, y1, x2, y2)`` of a 4:2:0 ``frame`` of even size: its
-        planes cut to the window grown to even edges, converted alone, then trimmed (on 1280x720:
-        0.31 ms of CPU a whole frame, 0.12-0.23 ms a 458x377 window)."""
+        planes cut to the window grown to even edges and a multiple of :data:`WINDOW_STEP`
+        (:func:`window_span`), converted alone by the converter kept for that size, then trimmed
+        (on 1280x720: 0.31 ms of CPU a whole frame, 0.12 ms a 458x377 window)."""
         import av
 
         xa, ya, xb, yb = win
-        x0, y0 = xa - xa % 2, ya - ya % 2
-        x1, y1 = xb + xb % 2, yb + yb % 2
+        x0, x1 = window_span(xa, xb, frame.width)
+        y0, y1 = window_span(ya, yb, frame.height)
         sub = av.VideoFrame(x1 - x0, y1 - y0, "yuv420p")
         for k, (dst, src) in enumerate(zip(sub.planes, frame.planes, strict=True)):
             s = 1 if k == 0 else 2
             plane = np.frombuffer(src, np.uint8).reshape(src.height, src.line_size)
-            buf = np.empty((dst.height, dst.line_size), np.uint8)
-            buf[:, : dst.width] = plane[y0 // s : y1 // s, x0 // s : x1 // s]
-            dst.update(buf)
+            # the planes' own buffers, written in place (no copy handed to update())
+            into = np.frombuffer(dst, np.uint8)[: dst.height * dst.line_size].reshape(
+                dst.height, dst.line_size
+            )
+            into[:, : dst.width] = plane[y0 // s : y1 // s, x0 // s : x1 // s]
         sub.color_range, sub.colorspace = frame.color_range, frame.colorspace
-        return self._rgb.reformat(sub, format="rgb24").to_ndarray()[ya - y0 : yb - y0, xa - x0 : xb - x0]
+        rgb = self._window_converter(x1 - x0, y1 - y0).reformat(sub, format="rgb24").to_ndarray()
+        return rgb[ya - y0 : yb - y0, xa - x0 : xb - x0]
+
+    def _window_converter(self, width: int, height: int) -> Any:
+        """The colour converter kept for windows of ``width`` x ``height`` (:data:`WINDOW_CONVERTERS`
+        sizes at most, the least recently used dropped first)."""
+        from av.video.reformatter import VideoReformatter
+
+        key = (width, height)
+        conv = self._windows.pop(key, None)
+        if conv is None:
+            conv = VideoReformatter()
+            while len(self._windows) >= WINDOW_CONVERTERS:
+                self._windows.popitem(last=False)
+        self._windows[key] = conv
+        return conv
 
     def _graph_rgb(self, frame: Any) -> np.ndarray:
         """``frame`` in RGB through a ``format=rgb24`` filter graph (kept while frames keep their

@@ -527,3 +527,56 @@ def _counted(fn, seen: list):
         return fn(self, frame, win)
 
     return counting
+
+
+def test_window_span_holds_the_pixels_on_even_edges_in_steps_inside_the_frame():
+    """:func:`window_span`: the span a window is converted on contains it, starts and ends on
+    even pixels, is a multiple of the step (or the whole length) and stays inside the frame (a
+    window at the end is moved back, not cut)."""
+    rng = np.random.default_rng(3)
+    for _ in range(2000):
+        length = 2 * int(rng.integers(1, 400))
+        start, stop = sorted(int(v) for v in rng.choice(length + 1, 2, replace=False))
+        step = int(rng.choice([2, 16, 32]))
+        a, b = video_io.window_span(start, stop, length, step)
+        assert 0 <= a <= start < stop <= b <= length and a % 2 == 0 == b % 2
+        assert (b - a) % step == 0 or b - a == length
+    assert video_io.window_span(100, 128, 128, 32) == (96, 128)  # moved back from the end
+    assert video_io.window_span(3, 21, 128, 32) == (2, 34)
+
+
+def test_pyav_keeps_one_converter_per_window_size_and_the_bytes_stay_the_same(tricky_clips, monkeypatch):
+    """Windows whose sizes differ by a few pixels (a tracklet's crops) are converted on spans of a
+    few sizes (:data:`WINDOW_STEP`) by converters kept per size, not set up again per window; the
+    bytes are those cut from the whole frame, at the frame's edges too."""
+    from av.video import reformatter
+
+    path = tricky_clips["bframes"]
+    idx = list(range(0, 60, 3))
+    whole = PyAVReader(str(path)).get_list(idx)
+    h, w = whole[0].shape[:2]
+    wins = {i: (3 + k, 5 + k, 3 + 2 * k + 40, min(h, 5 + k + 30 + k % 3)) for k, i in enumerate(idx)}
+    wins[idx[-1]] = (w - 7, h - 9, w, h)  # the bottom right corner
+    reader = PyAVReader(str(path))
+    made = []
+    monkeypatch.setattr(reformatter, "VideoReformatter", _counted_class(reformatter.VideoReformatter, made))
+    monkeypatch.setattr(video_io, "WINDOW_MIN_SAVED", 0)  # as on a large frame
+    got = video_io.decode(reader, idx, window=lambda i, h, w: wins[i])
+    for i, frame, cut in zip(idx, whole, got, strict=True):
+        xa, ya, xb, yb = wins[i]
+        assert np.array_equal(cut, frame[ya:yb, xa:xb])
+    spans = {
+        (video_io.window_span(xa, xb, w), video_io.window_span(ya, yb, h)) for xa, ya, xb, yb in wins.values()
+    }
+    sizes = {(x1 - x0, y1 - y0) for (x0, x1), (y0, y1) in spans}
+    assert len(sizes) < len(idx) // 3 and len(made) == len(sizes)  # one converter per size
+    video_io.decode(reader, idx, window=lambda i, h, w: wins[i])  # again: none made
+    assert len(made) == len(sizes)
+
+
+def _counted_class(cls, made: list):
+    def make(*args, **kwargs):
+        made.append(1)
+        return cls(*args, **kwargs)
+
+    return make
