@@ -264,7 +264,7 @@ WINDOW_MIN_SAVED = 600_000
 #: A window the PyAV reader converts alone is grown (inside the frame) to a width and height
 #: that are multiples of this many pixels, so that the windows of a tracklet, whose sizes change
 #: a little from frame to frame, share a few sizes, and each size's colour converter is kept
-#: (:data:`WINDOW_CONVERTERS`) instead of set up again (~0.1 ms each on 1280x720): 1.5-2% of
+#: (:data:`WINDOW_CONVERTERS`) instead of set up again (~0.1 ms each on 1280x720): 0.4-1.8% of
 #: ``dataset[i]``'s CPU on 1280x720 clips (docs/performance.md). The bytes are the same: a
 #: pixel's RGB does not depend on the window around it (:data:`WINDOW_FORMATS`).
 WINDOW_STEP = 32
