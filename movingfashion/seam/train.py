@@ -152,21 +152,30 @@ def end_process_group(group: Any) -> None:
 
 def param_groups(model: SeamModel, cfg: TrainConfig) -> list[dict[str, Any]]:
     """New modules (NLB, g's per-frame Linear) at ``lr``, the scale of g's agreement term at
-    ``context_lr`` without weight decay, copies of pretrained heads (f~, m~, f, m) at
-    ``finetune_lr`` (without the conv stacks of f~ and f when ``train_trunk`` is off)."""
+    ``context_lr`` without weight decay, copies of pretrained heads (f~, f, m) at
+    ``finetune_lr`` (without the conv stacks of f~ and f when ``train_trunk`` is off), m~ at
+    ``match_lr`` (None, the default: with f~ at ``finetune_lr``; 0: not trained)."""
     head = model.head
     if not cfg.train_trunk:
         for p in list(head.extractor.convs.parameters()) + list(model.f.convs.parameters()):
             p.requires_grad_(False)
     new = [p for mod in (head.nlb, head.scorer) if mod is not None for p in mod.parameters()]
     context = list(head.context.parameters()) if head.context is not None else []
-    tuned = [p for p in list(head.extractor.parameters()) + list(head.match.parameters()) if p.requires_grad]
+    match = [p for p in head.match.parameters() if p.requires_grad]
+    if cfg.match_lr == 0:
+        for p in match:
+            p.requires_grad_(False)  # kept as pretrained (weight decay would still move it)
+        match = []
+    separate = cfg.match_lr is not None
+    tuned = [p for p in head.extractor.parameters() if p.requires_grad] + ([] if separate else match)
     if cfg.single_frame_weight > 0:
         tuned += [p for p in list(model.f.parameters()) + list(model.m.parameters()) if p.requires_grad]
     else:
         for p in list(model.f.parameters()) + list(model.m.parameters()):
             p.requires_grad_(False)
     groups = [{"params": tuned, "lr": cfg.finetune_lr, "name": "finetune_lr"}]
+    if separate and match:
+        groups.append({"params": match, "lr": cfg.match_lr, "name": "match_lr"})
     if new:
         groups.append({"params": new, "lr": cfg.lr, "name": "lr"})
     if context:

@@ -173,6 +173,7 @@ def train_seed(train_set: Path, runs: Path, cache: Path, seed: int, args: argpar
             frames=10,
             lr=args.lr,
             finetune_lr=args.finetune_lr,
+            match_lr=args.match_lr,
             weight_decay=5e-4,
             train_trunk=False,
             seed=seed,
@@ -193,6 +194,16 @@ def train_seed(train_set: Path, runs: Path, cache: Path, seed: int, args: argpar
         _log(f"seed {seed} asymnet: loss {res['final_loss']:.4f} ({time.perf_counter() - t0:.0f} s)")
     ckpts.append(asym / "last.pt")
     return ckpts
+
+
+def _lr_or_none(text: str) -> float | None:
+    """A learning rate >= 0, or None for ``none``."""
+    if text.strip().lower() == "none":
+        return None
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"a learning rate >= 0 or 'none', not {text!r}")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -216,6 +227,13 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=0.04)
     ap.add_argument("--finetune-lr", type=float, default=0.004)
+    ap.add_argument(
+        "--match-lr",
+        type=_lr_or_none,
+        default=None,
+        help="learning rate of the multi-frame match head m~ (TrainConfig.match_lr; default none:"
+        " --finetune-lr, the paper's; 0: kept as pretrained)",
+    )
     ap.add_argument("--pool-frames", type=int, default=30)
     ap.add_argument(
         "--pair-loss",
