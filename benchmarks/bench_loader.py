@@ -65,7 +65,10 @@ goals with OK / NOT MET:
    epoch's wall clock went, from ``/proc/<pid>/task/<tid>/schedstat`` (Linux): the share each
    worker's main thread ran, waited for a core (other processes: on a loaded machine this is
    what takes the ratio down) or was idle (no index to work on, the epoch's ramp and tail), the
-   main process's, and the CPU ms per batch (all threads) at 0 and 2 workers. On a
+   main process's, the CPU ms per batch (all threads) and the minor page faults per batch
+   (``/proc/<pid>/stat``; a batch whose buffers land on fresh pages pays hundreds) at 0 and 2
+   workers. The loaders use :func:`loader_settings`' defaults, glibc malloc tuning included
+   (:mod:`movingfashion.malloc_tuning`). On a
    machine whose 2 cores are busy with other work the goal cannot show; the load is printed.
    ``--workers-only`` measures goal 3 alone (``--worker-rows copy,cache`` for two rows).
    ``--worker-chunks 1,4`` measures the copy and the cache also through
@@ -310,6 +313,15 @@ def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(v - before.get(t, 0.0) for t, v in after.items())
 
 
+def minor_faults(pid: int) -> int | None:
+    """Minor page faults of process ``pid`` so far (all its threads, Linux's ``/proc/<pid>/stat``);
+    None where it cannot be read."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def timed_pass(dl, clips: int) -> dict:
     """One timed epoch of ``dl``: clips/s and, on Linux, the CPU ms per batch of its workers and
     of the main process (all their threads) and, with workers, where its wall clock went: per
@@ -323,6 +335,7 @@ def timed_pass(dl, clips: int) -> dict:
     pids = [os.getpid(), *workers]
     before = {p: sched_times(p) for p in pids}
     threads0 = {p: thread_times(p) for p in pids}
+    faults0 = {p: minor_faults(p) for p in pids}
     t0 = time.perf_counter()
     for _ in dl:
         pass
@@ -330,6 +343,7 @@ def timed_pass(dl, clips: int) -> dict:
     out: dict = {"rate": clips / wall, "wall_s": wall}
     after = {p: sched_times(p) for p in pids}
     threads1 = {p: thread_times(p) for p in pids}
+    faults1 = {p: minor_faults(p) for p in pids}
     if not all(before[p] and after[p] and threads1[p] for p in pids):
         return out
     run = {p: after[p][0] - before[p][0] for p in pids}
@@ -341,6 +355,12 @@ def timed_pass(dl, clips: int) -> dict:
         "workers": 1000 * sum(cpu[p] for p in workers) / batches,
         "main": 1000 * cpu[main] / batches,
     }
+    if all(faults0[p] is not None and faults1[p] is not None for p in pids):
+        flt = {p: faults1[p] - faults0[p] for p in pids}
+        out["faults_per_batch"] = {
+            "workers": sum(flt[p] for p in workers) / batches,
+            "main": flt[main] / batches,
+        }
     if workers:
         w_run, w_queue = statistics.mean(run[p] for p in workers), statistics.mean(queue[p] for p in workers)
         out["split"] = {
@@ -385,6 +405,10 @@ def steady_scaling(
                 0: runs[0, 1][mid].get("cpu_ms_per_batch"),
                 2: runs[2, c][mid].get("cpu_ms_per_batch"),
             },
+            "faults_per_batch": {
+                0: runs[0, 1][mid].get("faults_per_batch"),
+                2: runs[2, c][mid].get("faults_per_batch"),
+            },
         }
     judged = by_chunk[chunks[0]]
     return {
@@ -396,6 +420,7 @@ def steady_scaling(
         "rounds": rounds,
         "split": judged["split"],
         "cpu_ms_per_batch": judged["cpu_ms_per_batch"],
+        "faults_per_batch": judged["faults_per_batch"],
         "chunk": chunks[0],
         "by_chunk": by_chunk,
     }
@@ -1085,6 +1110,12 @@ def print_workers(workers: dict[str, dict]) -> None:
                 print(
                     f"      {name} CPU ms per batch: 0 workers {cpu[0]['main']:.1f}; 2 workers"
                     f" {cpu[2]['workers']:.1f} in the workers + {cpu[2]['main']:.1f} in the main process"
+                )
+            flt = r.get("faults_per_batch") or {}
+            if flt.get(0) and flt.get(2):
+                print(
+                    f"      {name} minor page faults per batch: 0 workers {flt[0]['main']:.0f}; 2 workers"
+                    f" {flt[2]['workers']:.0f} in the workers + {flt[2]['main']:.0f} in the main process"
                 )
 
 

@@ -20,7 +20,10 @@ one of its own.
 ``benchmarks/bench_loader.py``): open the dataset with ``dtype=torch.uint8`` (a quarter of the
 bytes cross from the workers through shared memory, no float conversion in the workers),
 keep the workers alive between epochs, let each prefetch a few batches, pin memory when a
-GPU takes the batches, and convert on the device with :func:`frames_to_float`.
+GPU takes the batches, and convert on the device with :func:`frames_to_float`. They also fix
+glibc's malloc thresholds in the calling process and in each worker
+(:mod:`movingfashion.malloc_tuning`; Linux with glibc only, ``malloc_tuning=False`` to leave
+malloc alone), so a clip's 1.5 MB buffers reuse pages instead of being faulted in afresh.
 :class:`movingfashion.chunked_loader.ChunkedLoader` gives the same batches with several sent per
 worker message (less CPU in the main process; opt-in, see its docstring).
 """
@@ -28,7 +31,7 @@ worker message (less CPU in the main process; opt-in, see its docstring).
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,6 +39,7 @@ import torch
 from torch.utils.data import Sampler
 
 from movingfashion.batch_memory import arena, batch_empty
+from movingfashion.malloc_tuning import MallocWorkerInit, tune_malloc
 from schemas.errors import ConfigError
 
 
@@ -242,7 +246,13 @@ def _at_least(value: Any, name: str, least: int) -> int:
     return int(value)
 
 
-def loader_settings(num_workers: int = 2, *, pin_memory: bool | None = None) -> dict[str, Any]:
+def loader_settings(
+    num_workers: int = 2,
+    *,
+    pin_memory: bool | None = None,
+    malloc_tuning: bool = True,
+    worker_init_fn: Callable[[int], object] | None = None,
+) -> dict[str, Any]:
     """DataLoader keyword arguments for fast clip loading (see the module docstring).
 
     ``num_workers`` about the number of cores; ``pin_memory`` defaults to whether CUDA is
@@ -250,14 +260,27 @@ def loader_settings(num_workers: int = 2, *, pin_memory: bool | None = None) -> 
 
         DataLoader(ds, batch_size=8, sampler=PKSampler(ds, 4, 2), collate_fn=collate_clips,
                    **loader_settings(2))
+
+    ``malloc_tuning`` (the default) fixes glibc's malloc thresholds
+    (:func:`~movingfashion.malloc_tuning.tune_malloc`; Linux with glibc only, a no-op elsewhere)
+    in the calling process, which the 0-worker path runs in, and with workers first in each
+    worker (:class:`~movingfashion.malloc_tuning.MallocWorkerInit`), which then runs
+    ``worker_init_fn`` if given (pass yours here, not to the DataLoader as well). It keeps each
+    batch's buffers on pages already mapped; ``malloc_tuning=False`` leaves malloc as it is.
     """
     workers = _at_least(num_workers, "num_workers", 0)  # -1 was silently 0, 2.5 silently 2
     out: dict[str, Any] = {
         "num_workers": workers,
         "pin_memory": torch.cuda.is_available() if pin_memory is None else bool(pin_memory),
     }
+    if malloc_tuning:
+        tune_malloc()
     if workers:
         out.update(persistent_workers=True, prefetch_factor=4)
+        if malloc_tuning:
+            out["worker_init_fn"] = MallocWorkerInit(then=worker_init_fn)
+        elif worker_init_fn is not None:
+            out["worker_init_fn"] = worker_init_fn
     return out
 
 

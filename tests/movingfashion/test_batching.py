@@ -97,9 +97,16 @@ def test_collate_keeps_frames_of_different_sizes_as_a_list():
 def test_loader_settings_and_float_on_the_device_give_the_float_items(tiny_dataset):
     from movingfashion.batching import frames_to_float, loader_settings
     from movingfashion.dataset import MovingFashionDataset
+    from movingfashion.malloc_tuning import MallocWorkerInit
 
     s = loader_settings(2, pin_memory=False)
-    assert s == {"num_workers": 2, "pin_memory": False, "persistent_workers": True, "prefetch_factor": 4}
+    assert s == {
+        "num_workers": 2,
+        "pin_memory": False,
+        "persistent_workers": True,
+        "prefetch_factor": 4,
+        "worker_init_fn": MallocWorkerInit(),
+    }
     assert loader_settings(0, pin_memory=True) == {"num_workers": 0, "pin_memory": True}
     u8 = MovingFashionDataset(tiny_dataset, "train", seed=2, crop_size=32, dtype=torch.uint8)
     f32 = MovingFashionDataset(tiny_dataset, "train", seed=2, crop_size=32)
