@@ -10,14 +10,15 @@ what it allocated before: a DataLoader worker inherits the main process's state 
 the main process's state moves with its history. Measured on the real clips
 (``docs/performance.md``, goal 3, "malloc"): a worker forked early faulted 1,440-1,470 pages a
 batch of 4 on the crop cache (6.5-7.2 ms a batch against 3.0-3.5 for a worker that did not),
-and a 0-worker process 50-970 pages a batch.
+and a 0-worker process up to 970 pages a batch (the cache 3.8-5.0 ms a batch against 2.3-2.9).
 
 :func:`tune_malloc` fixes both thresholds (which also turns glibc's dynamic adjustment off), so
 blocks up to :data:`MMAP_THRESHOLD` come from the heap and up to :data:`TRIM_THRESHOLD` of free
 heap stays mapped for the next batch. The cost is memory a process keeps after a peak: at most
 about ``TRIM_THRESHOLD`` per malloc arena. :class:`MallocWorkerInit` applies it in each
-DataLoader worker; :func:`movingfashion.batching.loader_settings` uses it by default
-(``malloc_tuning=False`` turns it off). Anywhere but Linux with glibc it does nothing and says
+DataLoader worker; :func:`movingfashion.batching.loader_settings` applies both by default, in
+the calling process (the 0-worker path) and in each worker (``malloc_tuning=False`` turns it
+off). Anywhere but Linux with glibc it does nothing and says
 so by returning False.
 """
 
