@@ -16,7 +16,8 @@ takes one slot (its first slot is made as large as the largest batch yet). The r
 kept mapping when its worker closed the slot or left (checked when it maps a new slot; the
 slots of workers that leave after the last batch stay mapped until then), and it gets plain
 tensors. A slot is reused only when neither
-side holds it: the worker counts the tensors it still holds on it, and the slot's header counts
+side holds it: the worker counts the batches (arenas) whose tensors it still holds on it (each
+arena cuts its tensors as views of one storage over the slot, with one finalizer), and the slot's header counts
 the times it was sent (written by the worker) and released (written by the receiver, when the
 last tensor or view of that message on it is freed). A batch the training loop keeps, or a view
 of one of its large tensors (``frames``, ``shop``), keeps its slot out of use for as long as it
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import math
 import mmap
 import multiprocessing.util
 import os
@@ -67,6 +69,7 @@ MIN_POOLED = 64 * 1024
 GRAIN = 256 * 1024
 #: Tensors in a slot start at multiples of this many bytes.
 ALIGN = 64
+_MEMFD = hasattr(os, "memfd_create")
 
 
 def _count(view: mmap.mmap, at: int) -> int:
@@ -89,7 +92,7 @@ class _Slot:
         self.address = int(self.data.ctypes.data)
         self.token = int.from_bytes(os.urandom(8), "little")  # the receiver's key for its mapping
         _COUNT.pack_into(self.map, _OWNER, os.getpid())
-        self.held = 0  # tensors the worker still holds on it
+        self.held = 0  # arena storages on it the worker still holds (one per batch or chunk)
         self.used = 0  # bytes handed out in the current arena
         self.handle = _SlotHandle(self)
 
@@ -134,8 +137,12 @@ class _Pool:
         self.slots: list[_Slot] = []  # sorted by address
         self.pid = os.getpid()
         self.created = 0
-        self.lock = threading.Lock()
+        # reentrant: a finalizer (a batch freed by the GC while a pool method runs) takes it too
+        self.lock = threading.RLock()
         self.arena: _Slot | None = None
+        #: the open arena's storage on its slot: one uint8 tensor over the whole slot, from which
+        #: the arena's tensors are cut as views; the slot is held until its last view is freed
+        self.base: torch.Tensor | None = None
         self.arena_total = 0  # bytes cut in the open arena, over every slot it took
         self.arena_bytes = 0  # the largest batch an arena held: what a batch's first slot must hold
 
@@ -160,8 +167,10 @@ class _Pool:
         self.created += 1
         return slot
 
-    def cut(self, nbytes: int) -> tuple[_Slot, int] | None:
-        """``nbytes`` from the open arena (a new slot when it is full); None when no slot is free."""
+    def cut(self, nbytes: int) -> torch.Tensor | None:
+        """``nbytes`` (uint8) from the open arena (a new slot when it is full), a view of the
+        arena's one storage on that slot; None when no slot is free."""
+        old = None  # a storage the arena leaves, dropped outside the lock (its finalizer takes it)
         with self.lock:
             slot = self.arena
             if slot is None or slot.used + nbytes > slot.capacity:
@@ -171,12 +180,20 @@ class _Pool:
                     return None
                 slot.used = 0
                 self.arena = slot
+                old, self.base = self.base, None
+            if self.base is None:
+                # one storage (one finalizer) for everything the arena cuts from this slot
+                whole = slot.data[:]
+                slot.held += 1
+                weakref.finalize(whole, self.release, slot).atexit = False
+                self.base = torch.from_numpy(whole)
             start = slot.used
             slot.used = -(-(start + nbytes) // ALIGN) * ALIGN
             self.arena_total += slot.used - start
             self.arena_bytes = max(self.arena_bytes, self.arena_total)
-            slot.held += 1
-            return slot, start
+            cut = self.base[start : start + nbytes]
+        del old
+        return cut
 
     def release(self, slot: _Slot) -> None:
         with self.lock:
@@ -215,6 +232,8 @@ def arena() -> Iterator[None]:
             with _pool.lock:
                 _pool.arena = None
                 _pool.arena_total = 0
+                base, _pool.base = _pool.base, None
+            del base  # outside the lock: when no tensor of the arena lives, its finalizer takes it
 
 
 def batch_empty(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor | None:
@@ -223,23 +242,21 @@ def batch_empty(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor | None
     in the message itself (:func:`_reduce_tensor`); None outside an arena, without memfd, or with
     every slot busy (the caller then takes torch's shared memory)."""
     global _pool
-    if not getattr(_arena_depth, "n", 0) or not hasattr(os, "memfd_create"):
+    if not _MEMFD or not getattr(_arena_depth, "n", 0):
         return None
-    nbytes = int(np.prod(tuple(shape), dtype=np.int64)) * dtype.itemsize
+    shape = tuple(shape)
+    nbytes = math.prod(shape) * dtype.itemsize
     if _pool is None:
         _pool = _Pool()
         ForkingPickler.register(torch.Tensor, _reduce_tensor)
         # at the worker's exit its receiver may let go of the slots it keeps mapped
         multiprocessing.util.Finalize(_pool, _pool.close_all, exitpriority=0)
     if nbytes < MIN_POOLED:
-        return torch.empty(tuple(shape), dtype=dtype)
-    got = _pool.cut(nbytes)
-    if got is None:
+        return torch.empty(shape, dtype=dtype)
+    cut = _pool.cut(nbytes)
+    if cut is None:
         return None
-    slot, start = got
-    data = slot.data[start : start + nbytes]
-    weakref.finalize(data, _pool.release, slot).atexit = False
-    return torch.from_numpy(data).view(dtype).view(tuple(shape))
+    return cut.view(dtype).view(shape)
 
 
 def in_slot(t: torch.Tensor) -> bool:
