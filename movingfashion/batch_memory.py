@@ -293,15 +293,22 @@ def _reduce_tensor(t: torch.Tensor) -> tuple[Any, tuple[Any, ...]]:
         )
     if slot is None:  # not a batch tensor of this worker (sparse, CUDA, anything else): as torch does
         return reduce_tensor(t)
-    storage = t.untyped_storage()
+    # only the bytes the tensor spans (its storage is the whole arena's): the receiver's tensor
+    # gets a storage of its own size, as if it had been made alone
+    itemsize = t.element_size()
+    if t.numel():
+        first = t.untyped_storage().data_ptr() + t.storage_offset() * itemsize - slot.address
+        span = 1 + sum((n - 1) * s for n, s in zip(t.shape, t.stride(), strict=True))
+    else:
+        first = span = 0
     return _rebuild_tensor, (
         slot.handle,
-        storage.data_ptr() - slot.address,
-        storage.nbytes(),
+        first,
+        span * itemsize,
         t.dtype,
         tuple(t.shape),
         t.stride(),
-        t.storage_offset(),
+        0,
     )
 
 

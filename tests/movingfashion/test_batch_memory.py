@@ -202,8 +202,12 @@ def _child_sum(q_in, q_out) -> None:
 
 
 def test_a_received_batch_can_be_sent_on():
-    """A tensor received from a slot is an ordinary tensor: torch.multiprocessing sends it on."""
+    """A tensor received from a slot is an ordinary tensor: torch.multiprocessing sends it on, and
+    its storage is its own bytes (not the whole slot its batch was cut from, which sending it on
+    or keeping it would copy)."""
     batch = next(iter(_loader(1)))
+    for key in ("frames", "shop"):
+        assert batch[key].untyped_storage().nbytes() == batch[key].numel() * batch[key].element_size()
     ctx = tmp.get_context("spawn")
     q_in, q_out = ctx.Queue(), ctx.Queue()
     p = ctx.Process(target=_child_sum, args=(q_in, q_out))
