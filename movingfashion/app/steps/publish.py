@@ -35,6 +35,10 @@ class PublishSection(Section):
     association_precision: float | None = None
     association_recall: float | None = None
     association_recall_by_kind: dict[str, float] | None = None
+    # the association check's own flags alone (the figures above also count the items the
+    # carousel picker held for their pick, caught or not)
+    association_check_precision: float | None = None
+    association_check_recall: float | None = None
     # every wrong video-shop pair left to publish, planted or a wrong carousel pick (the
     # association figures count the planted ones only), and the share of published pairs that
     # are right (None without a world)
@@ -62,6 +66,10 @@ class PublishSection(Section):
         if self.association_status == "run":
             p, r = ratio_text(self.association_precision), ratio_text(self.association_recall)
             figures = f"; association P/R {p}/{r}"
+            if self.association_check_precision is not None or self.association_check_recall is not None:
+                cp = ratio_text(self.association_check_precision)
+                cr = ratio_text(self.association_check_recall)
+                figures += f" (the check alone {cp}/{cr})"
         elif self.association_status:
             figures = f"; association check {self.association_status}"
         if self.published_wrong_pairs is not None:
@@ -150,5 +158,7 @@ def run(ctx: DemoContext) -> PublishSection:
                 section.association_precision = assoc["precision"]
                 section.association_recall = assoc["recall"]
                 section.association_recall_by_kind = assoc["recall_by_kind"]
+                section.association_check_precision = assoc["association_check"]["precision"]
+                section.association_check_recall = assoc["association_check"]["recall"]
     section.flag_recall, section.flag_rate = ctx.tracklet_flags or (None, None)
     return section

@@ -47,6 +47,11 @@ def test_quick_demo_runs_every_stage(small_world, world_truth, cleaned_world, tm
     # publish after the tracklets: nothing that needs review (or was rejected) is in the splits
     pub = st["publish"]
     assert pub["association_status"] == "run" and 0 <= pub["association_precision"] <= 1
+    # the check's own flags alone catch no more than the check and the carousel picker together
+    check_recall = pub["association_check_recall"]
+    assert "association_check_precision" in pub and (
+        check_recall is None or check_recall <= pub["association_recall"]
+    )
     assert pub["association_recall"] is not None and pub["held_back"] >= 1
     from schemas.catalog import Catalog
     from schemas.items import Status

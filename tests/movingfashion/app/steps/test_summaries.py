@@ -37,6 +37,15 @@ def test_publish_line_reads_n_a_for_a_figure_over_nothing():
         **_PUBLISH, association_status="run", association_precision=0.5, association_recall=1.0
     )
     assert s.summary().endswith("; association P/R 0.50/1.00")
+    both = PublishSection(
+        **_PUBLISH,
+        association_status="run",
+        association_precision=0.5,
+        association_recall=1.0,
+        association_check_precision=0.75,
+        association_check_recall=0.5,
+    )  # the picker's holds counted, then the check's own flags alone
+    assert both.summary().endswith("; association P/R 0.50/1.00 (the check alone 0.75/0.50)")
     off = PublishSection(**_PUBLISH, association_status="not run")
     assert off.summary().endswith("; association check not run")
 
