@@ -42,7 +42,8 @@ class CollectSection(Section):
 
 
 def expected_seconds(ctx: DemoContext) -> float:
-    return 3.0 + 0.07 * ctx.products
+    """Loopback downloads: 150 products in 7 s on 2 cores (measured 2026-12-07)."""
+    return 3.0 + 0.03 * ctx.products
 
 
 def run(ctx: DemoContext) -> CollectSection:

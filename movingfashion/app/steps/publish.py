@@ -94,7 +94,8 @@ class PublishSection(Section):
 
 
 def expected_seconds(ctx: DemoContext) -> float:
-    return 3.0 + ctx.products * 0.05
+    """Copying what review let through and verifying it: 1 s for 150 products (2026-12-07)."""
+    return 1.0 + ctx.products * 0.01
 
 
 def run(ctx: DemoContext) -> PublishSection:

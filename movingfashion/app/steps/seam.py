@@ -62,9 +62,10 @@ def best_top1(top1: dict[str, float], chance: float) -> str:
 
 
 def expected_seconds(ctx: DemoContext) -> float:
-    """Feature banks, three short trainings and the evaluation: ~0.6 s per product with --quick;
-    without, ~1.2 s per product plus the test world (~0.3 s per product to render, ~1 s to read)."""
-    return 5.0 + ctx.products * 0.6 if ctx.quick else 30.0 + ctx.products * 1.2 + TEST_PRODUCTS * 1.3
+    """Feature banks, three short trainings and the evaluation: 5 s for 24 products with --quick;
+    without, ~0.2 s per product plus the test world (~0.45 s per product to render and read):
+    95 s for 150 products and a test world of 140 (measured 2026-12-07)."""
+    return 2.0 + ctx.products * 0.15 if ctx.quick else 15.0 + ctx.products * 0.2 + TEST_PRODUCTS * 0.45
 
 
 def test_set(ctx: DemoContext, runs: Path) -> Path:

@@ -56,12 +56,13 @@ class WorldSection(Section):
 
 
 def expected_seconds(ctx: DemoContext) -> float:
-    """Rendering on 2 cores: ~0.3 s per product with --quick, ~1 s without; ~0 when reused."""
+    """Rendering on 2 cores: ~0.3 s per product (150 products: 55-56 s; 24 with --quick: 7 s;
+    measured 2026-12-07); ~0 when reused."""
     from movingfashion.world.generate import world_matches
 
     if world_matches(ctx.work / "world", ctx.products, ctx.seed, ctx.quick):
         return 1.0
-    return 5.0 + ctx.products * 0.3 if ctx.quick else 10.0 + ctx.products * 1.0
+    return 3.0 + ctx.products * 0.2 if ctx.quick else 10.0 + ctx.products * 0.3
 
 
 def _serve(ctx: DemoContext, world: Path) -> WorldServer:
