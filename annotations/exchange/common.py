@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeGuard
 
 from annotations.tracklet_files import (
     OnBad,
@@ -452,21 +453,24 @@ def unreadable_video(src: Path, exc: MediaError, needs: str) -> MediaError:
     )
 
 
+def usable_rate(fps: float | None) -> TypeGuard[float]:
+    """Whether ``fps`` is a frame rate an export can write (a finite number above 0)."""
+    return fps is not None and math.isfinite(fps) and fps > 0
+
+
 def checked_source(src: Path, needs: str, *, rate: bool = False) -> VideoInfo:
     """The video ``src`` an export ``needs`` (its bytes, its frame rate), probed: the one check
     the exporters share before they write a video's files (FiftyOne: it is copied; MOT: its rate
     goes in ``seqinfo.ini``). :func:`missing_video` when it is not there, :func:`unreadable_video`
     when it does not open or decode (damaged, truncated, not a video) or, with ``rate``, gives
     no frame rate; the caller skips it and lists it in ``failed`` (:func:`failed_row`)."""
-    import math
-
     from movingfashion.media.probe import probe_video
 
     if not src.is_file():
         raise missing_video(src, needs)
     try:
         info = probe_video(src)
-        if rate and not (math.isfinite(info.fps) and info.fps > 0):
+        if rate and not usable_rate(info.fps):
             raise MediaError(
                 "no frame rate in its header or timestamps",
                 where=str(src),

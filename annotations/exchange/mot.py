@@ -18,12 +18,11 @@ Numbers: integers stay integers, other values are rounded to 0.01 px. No frames 
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from annotations.exchange.common import LABELS, ExportVideo, label_of
+from annotations.exchange.common import LABELS, ExportVideo, label_of, usable_rate
 from schemas.atomic import write_if_changed
 from schemas.errors import MediaError
 
@@ -54,7 +53,7 @@ def frame_rate(fps: float | None, video: str | None = None) -> int:
     """The ``seqinfo.ini`` frame rate of a video: its rate rounded, at least 1. A rate that is
     unknown (None, not a number, 0 or less) is a :class:`~schemas.errors.MediaError` naming
     ``video``: a MOT reader times the boxes by it, so none is made up (it was 30, unsaid)."""
-    if fps is None or not math.isfinite(fps) or fps <= 0:
+    if not usable_rate(fps):
         raise MediaError(
             f"no frame rate for the MOT sequence ({fps!r}): seqinfo.ini needs the video's own",
             where=video,
