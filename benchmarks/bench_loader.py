@@ -67,7 +67,10 @@ goals with OK / NOT MET:
    what takes the ratio down) or was idle (no index to work on, the epoch's ramp and tail), the
    main process's, the CPU ms per batch (all threads) and the minor page faults per batch
    (``/proc/<pid>/stat``; a batch whose buffers land on fresh pages pays hundreds) at 0 and 2
-   workers. The loaders use :func:`loader_settings`' defaults, glibc malloc tuning included
+   workers, and the bound on this machine from the median pair's figures (:func:`cores_bound`):
+   2 cores x the 0-worker CPU ms per batch / the 2-worker pass's (workers + main), what the
+   ratio reaches with a core per process, and the same with the 0-worker wall (a bound under any
+   load); memory stalls count as CPU, ``bench_memory_scaling.py`` measures them. The loaders use :func:`loader_settings`' defaults, glibc malloc tuning included
    (:mod:`movingfashion.malloc_tuning`). On a
    machine whose 2 cores are busy with other work the goal cannot show; the load is printed.
    ``--workers-only`` measures goal 3 alone (``--worker-rows copy,cache`` for two rows).
@@ -409,6 +412,7 @@ def steady_scaling(
                 0: runs[0, 1][mid].get("faults_per_batch"),
                 2: runs[2, c][mid].get("faults_per_batch"),
             },
+            "bound": cores_bound(runs[0, 1][mid], runs[2, c][mid], -(-len(sampler) // batch)),
         }
     judged = by_chunk[chunks[0]]
     return {
@@ -423,6 +427,35 @@ def steady_scaling(
         "faults_per_batch": judged["faults_per_batch"],
         "chunk": chunks[0],
         "by_chunk": by_chunk,
+    }
+
+
+def cores_bound(zero: dict, two: dict, batches: int, cores: int | None = None) -> dict | None:
+    """What a 2-worker pass could reach on this machine, from one interleaved pair of passes
+    (``zero`` with 0 workers, ``two`` with 2; :func:`timed_pass`). The 2-worker pass's processes
+    spent ``cpu2`` ms per batch (workers + main process, every thread), which ``cores`` cores run
+    in at least ``cpu2 / cores`` ms of wall clock: its ratio cannot beat ``wall``, the 0-worker
+    wall ms per batch / (``cpu2`` / ``cores``), whatever the load. ``cpu``, ``cores`` x the
+    0-worker CPU ms per batch / ``cpu2``, is the same bound with every process on a core of its
+    own (no other load: then the 0-worker wall is its CPU), so it does not move with the load.
+    Memory stalls count as CPU time: a copy that slows down when two processes share the memory
+    bus raises ``cpu2`` (``bench_memory_scaling.py``). None when the pair lacks a figure."""
+    cores = cores or os.cpu_count() or 1
+    cpu0, cpu2 = zero.get("cpu_ms_per_batch"), two.get("cpu_ms_per_batch")
+    if not cpu0 or not cpu2 or "wall_s" not in zero or not batches:
+        return None
+    spent0 = cpu0["workers"] + cpu0["main"]
+    spent = cpu2["workers"] + cpu2["main"]
+    if spent <= 0:
+        return None
+    wall0 = 1000 * zero["wall_s"] / batches
+    return {
+        "wall0_ms": wall0,
+        "cpu0_ms": spent0,
+        "cpu2_ms": spent,
+        "cores": cores,
+        "wall": wall0 / (spent / cores),
+        "cpu": cores * spent0 / spent,
     }
 
 
@@ -1110,6 +1143,14 @@ def print_workers(workers: dict[str, dict]) -> None:
                 print(
                     f"      {name} CPU ms per batch: 0 workers {cpu[0]['main']:.1f}; 2 workers"
                     f" {cpu[2]['workers']:.1f} in the workers + {cpu[2]['main']:.1f} in the main process"
+                )
+            b = r.get("bound")
+            if b:
+                print(
+                    f"      {name} bound on this machine (this pair's CPU ms per batch): {b['cores']} cores x"
+                    f" 0 workers {b['cpu0_ms']:.1f} / 2 workers {b['cpu2_ms']:.1f} (workers + main) ="
+                    f" {b['cpu']:.2f}x with a core per process; {b['wall']:.2f}x with this run's 0-worker"
+                    f" wall ({b['wall0_ms']:.1f} ms per batch, other load included)"
                 )
             flt = r.get("faults_per_batch") or {}
             if flt.get(0) and flt.get(2):
