@@ -170,10 +170,56 @@ def _batch_copy(t: torch.Tensor) -> torch.Tensor:
     return _batch_tensor(t, t.shape).copy_(t)
 
 
+#: dtypes numpy holds as they are (``Tensor.numpy()`` shares their bytes)
+_NUMPY_DTYPES = frozenset(
+    (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)
+    + (torch.float16, torch.float32, torch.float64)
+)
+
+
+def _numpy_views(vals: Sequence[torch.Tensor]) -> list[np.ndarray] | None:
+    """The tensors as numpy views when numpy can copy them (CPU, strided, one dtype numpy holds,
+    no autograd), else None."""
+    dtype = vals[0].dtype
+    if dtype not in _NUMPY_DTYPES:
+        return None
+    for v in vals:
+        if v.device.type != "cpu" or v.layout != torch.strided or v.dtype != dtype or v.requires_grad:
+            return None
+        if v.is_conj() or v.is_neg():
+            return None
+    return [v.numpy() for v in vals]
+
+
 def _stack(vals: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Stack into a batch tensor. CPU tensors are copied by numpy on the calling thread: torch's
+    copy splits a batch across its intra-op threads, which on a busy machine wait for a core
+    and cost 5-30x the CPU of one thread (``benchmarks/bench_collate.py``); workers run one
+    thread anyway. Other tensors use ``torch.stack``."""
     if vals[0].layout != torch.strided:  # sparse: torch's own stack (and its own way across)
         return torch.stack(list(vals))
-    return torch.stack(list(vals), out=_batch_tensor(vals[0], (len(vals), *vals[0].shape)))
+    out = _batch_tensor(vals[0], (len(vals), *vals[0].shape))
+    arrays = _numpy_views(vals) if out.device.type == "cpu" else None
+    if arrays is None:
+        return torch.stack(list(vals), out=out)
+    np.stack(arrays, out=out.numpy())
+    return out
+
+
+def _pad_rows(vals: Sequence[torch.Tensor], tmax: int, fill: float) -> torch.Tensor:
+    """Clips of different lengths padded to ``tmax`` with ``fill``; copied like :func:`_stack`."""
+    pad = _batch_tensor(vals[0], (len(vals), tmax, *vals[0].shape[1:]))
+    arrays = _numpy_views(vals) if pad.device.type == "cpu" else None
+    if arrays is None:
+        pad.fill_(fill)
+        for i, v in enumerate(vals):
+            pad[i, : len(v)] = v
+        return pad
+    dst = pad.numpy()
+    for row, a in zip(dst, arrays, strict=True):
+        row[: len(a)] = a
+        row[len(a) :] = fill
+    return pad
 
 
 def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -219,10 +265,7 @@ def _collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
                     "crop_boxes": float("nan"),
                     "frame_indices": -1,
                 }[key]
-                pad = _batch_tensor(vals[0], (len(vals), tmax, *vals[0].shape[1:])).fill_(fill)
-                for i, v in enumerate(vals):
-                    pad[i, : len(v)] = v
-                out[key] = pad
+                out[key] = _pad_rows(vals, tmax, fill)
         elif isinstance(vals[0], torch.Tensor) and len({tuple(v.shape) for v in vals}) == 1:
             out[key] = _stack(vals)
         elif isinstance(vals[0], (int, float)) and not isinstance(vals[0], bool):

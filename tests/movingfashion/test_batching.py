@@ -179,3 +179,37 @@ def test_loader_settings_and_pk_sampler_epoch_refuse_what_they_cannot_use_and_th
     assert err.value.where == "epoch"
     sampler.set_epoch(np.int64(3))
     assert sampler.epoch == 3 and "epoch=3" in repr(sampler)
+
+
+@pytest.mark.parametrize(
+    "dtype", [torch.uint8, torch.float32, torch.float16, torch.int64, torch.bool, torch.bfloat16]
+)
+def test_collate_copies_cpu_batches_on_one_thread_with_the_bytes_torch_stack_gives(dtype, monkeypatch):
+    gen = torch.Generator().manual_seed(0)
+    items = []
+    for n in (3, 3, 2):  # two equal lengths and one shorter: stacked fields and padded ones
+        frames = torch.randint(0, 200, (n, 3, 5, 4), generator=gen).to(dtype)
+        boxes = torch.rand(n, 4, generator=gen)
+        items.append(
+            {"frames": frames, "boxes": boxes, "label": torch.randint(0, 9, (2,), generator=gen).to(dtype)}
+        )
+    want_label = torch.stack([it["label"] for it in items])
+    want_frames = torch.zeros(3, 3, 3, 5, 4, dtype=dtype)
+    want_boxes = torch.full((3, 3, 4), float("nan"))
+    for i, it in enumerate(items):
+        want_frames[i, : len(it["frames"])] = it["frames"]
+        want_boxes[i, : len(it["boxes"])] = it["boxes"]
+    real_stack = torch.stack
+    calls = []
+
+    def counting_stack(*args, **kwargs):  # torch's copy spreads over the intra-op threads
+        calls.append(args[0][0].dtype)
+        return real_stack(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "stack", counting_stack)
+    batch = collate_clips(items)
+    assert torch.equal(batch["label"], want_label) and batch["label"].dtype == dtype
+    assert torch.equal(batch["frames"], want_frames) and batch["frames"].dtype == dtype
+    assert torch.allclose(batch["boxes"], want_boxes, equal_nan=True)
+    # numpy copies every dtype it holds on the calling thread; bfloat16 falls back to torch
+    assert calls == ([torch.bfloat16] if dtype == torch.bfloat16 else [])
