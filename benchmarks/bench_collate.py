@@ -1,10 +1,14 @@
-"""Batching clips in the main process: ``collate_clips`` against ``torch.stack`` on torch's threads.
+"""Batching clips in the main process: ``collate_clips`` and ``unit_float`` against torch's threads.
 
 With 0 DataLoader workers the batch is made in the training process, where torch runs its
 intra-op thread pool (one thread per core by default). ``torch.stack`` splits a large copy
 across those threads; on a machine whose cores are busy with other work the threads wait for a
 core and spin, and one batch costs several times the CPU of a copy on one thread.
 :func:`movingfashion.batching.collate_clips` copies CPU tensors with numpy on the calling thread.
+
+The conversion of a uint8 batch to float (:func:`movingfashion.batching.frames_to_float` on the
+CPU, and float32 items) is the same case: ``torch.div`` against :func:`movingfashion.unit_float.unit_float`
+(row ``to float``).
 
 Per dtype (``uint8``, the loader's recommended items, and ``float32``, the default) it builds
 ``--batch`` clips of ``--frames`` x 3 x ``--size`` x ``--size`` and times, interleaved
@@ -33,6 +37,7 @@ from typing import Any
 import torch
 
 from movingfashion.batching import collate_clips
+from movingfashion.unit_float import unit_float
 
 DTYPES = {"uint8": torch.uint8, "float32": torch.float32}
 
@@ -55,33 +60,44 @@ def _time(fn: Any, reps: int) -> tuple[float, float]:
     return (time.process_time() - c0) / reps * 1e3, (time.perf_counter() - w0) / reps * 1e3
 
 
-def measure(batch: int, frames: int, size: int, rounds: int, reps: int, threads: int) -> dict[str, Any]:
-    """Per dtype: median CPU and wall ms per batch of the baseline and of ``collate_clips``, and
-    their ratios (baseline / collate)."""
-    out: dict[str, Any] = {}
+def _cases(batch: int, frames: int, size: int) -> dict[str, tuple[Any, Any]]:
+    """Per row: (baseline on torch's threads, the package's way), both given the same input."""
+    out: dict[str, tuple[Any, Any]] = {}
     for name, dtype in DTYPES.items():
         items = _items(batch, frames, size, dtype)
         vals = [it["frames"] for it in items]
-        dst = torch.empty((batch, *vals[0].shape), dtype=dtype)
-        if not torch.equal(torch.stack(vals, out=dst), collate_clips(items)["frames"]):
+        if not torch.equal(torch.stack(vals), collate_clips(items)["frames"]):
             raise SystemExit(f"{name}: collate_clips and torch.stack give different bytes")
+        out[name] = (partial(torch.stack, vals), partial(collate_clips, items))
+    u8 = torch.stack([it["frames"] for it in _items(batch, frames, size, torch.uint8)])
+    if not torch.equal(torch.div(u8, 255.0), unit_float(u8)):
+        raise SystemExit("to float: unit_float and torch.div give different values")
+    out["to float"] = (partial(torch.div, u8, 255.0), partial(unit_float, u8))
+    return out
+
+
+def measure(batch: int, frames: int, size: int, rounds: int, reps: int, threads: int) -> dict[str, Any]:
+    """Per row (a uint8 and a float32 batch collated, a uint8 batch made float): median CPU and
+    wall ms per batch of the baseline and of the package's way, and their ratios (baseline / ours)."""
+    out: dict[str, Any] = {}
+    for name, (baseline, ours_fn) in _cases(batch, frames, size).items():
         base: list[tuple[float, float]] = []
         ours: list[tuple[float, float]] = []
         for _ in range(rounds):
             before = torch.get_num_threads()
             torch.set_num_threads(threads)
             try:
-                base.append(_time(partial(torch.stack, vals), reps))
+                base.append(_time(baseline, reps))
             finally:
                 torch.set_num_threads(before)
-            ours.append(_time(partial(collate_clips, items), reps))
+            ours.append(_time(ours_fn, reps))
         b_cpu, b_wall = (statistics.median(x[i] for x in base) for i in (0, 1))
         o_cpu, o_wall = (statistics.median(x[i] for x in ours) for i in (0, 1))
         out[name] = {
-            "stack_cpu_ms": b_cpu,
-            "stack_wall_ms": b_wall,
-            "collate_cpu_ms": o_cpu,
-            "collate_wall_ms": o_wall,
+            "torch_cpu_ms": b_cpu,
+            "torch_wall_ms": b_wall,
+            "ours_cpu_ms": o_cpu,
+            "ours_wall_ms": o_wall,
             "cpu_ratio": b_cpu / o_cpu if o_cpu > 0 else float("inf"),
             "wall_ratio": b_wall / o_wall if o_wall > 0 else float("inf"),
         }
@@ -112,22 +128,22 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "load_start": load0,
         "load_end": os.getloadavg()[0],
-        "dtypes": res,
+        "rows": res,
     }
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0
     print(
-        f"batch of {args.batch} clips x {args.frames} x 3 x {args.size}^2; baseline torch.stack on "
+        f"batch of {args.batch} clips x {args.frames} x 3 x {args.size}^2; baselines (torch.stack, torch.div) on "
         f"{args.threads} threads; load average {doc['load_start']:.1f} at start, {doc['load_end']:.1f} at end"
     )
     print(
-        f"   {'dtype':8} {'stack CPU ms':>13} {'collate CPU ms':>15} {'x CPU':>7} {'stack wall':>11} {'collate wall':>13} {'x wall':>7}"
+        f"   {'row':9} {'torch CPU ms':>13} {'ours CPU ms':>12} {'x CPU':>7} {'torch wall':>11} {'ours wall':>10} {'x wall':>7}"
     )
     for name, r in res.items():
         print(
-            f"   {name:8} {r['stack_cpu_ms']:13.2f} {r['collate_cpu_ms']:15.2f} {r['cpu_ratio']:6.2f}x "
-            f"{r['stack_wall_ms']:11.2f} {r['collate_wall_ms']:13.2f} {r['wall_ratio']:6.2f}x"
+            f"   {name:9} {r['torch_cpu_ms']:13.2f} {r['ours_cpu_ms']:12.2f} {r['cpu_ratio']:6.2f}x "
+            f"{r['torch_wall_ms']:11.2f} {r['ours_wall_ms']:10.2f} {r['wall_ratio']:6.2f}x"
         )
     return 0
 

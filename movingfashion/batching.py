@@ -40,6 +40,7 @@ from torch.utils.data import Sampler
 
 from movingfashion.batch_memory import arena, batch_empty
 from movingfashion.malloc_tuning import MallocWorkerInit, tune_malloc
+from movingfashion.unit_float import unit_float
 from schemas.errors import ConfigError
 
 
@@ -333,4 +334,4 @@ def frames_to_float(frames: torch.Tensor, device: str | torch.device | None = No
     Gives exactly what ``dtype=torch.float32`` would have given, converted where it is cheap.
     """
     t = frames.to(device, non_blocking=True) if device is not None else frames
-    return torch.div(t, 255.0)  # uint8 / float -> float32 in one pass
+    return unit_float(t)  # uint8 / float -> float32 in one pass (one thread on the CPU)

@@ -135,6 +135,7 @@ from movingfashion.training_copy import (
     same_video_file,
     video_identity,
 )
+from movingfashion.unit_float import unit_float
 from schemas.atomic import atomic_open, atomic_write_json, sweep_partials
 from schemas.dataset import TrackletFileScores, VideoTracklets, check_ground_truth, read_entry_rows
 from schemas.errors import ConfigError, DataFormatError, MediaError, MFError, short_repr, validation_text
@@ -2188,7 +2189,7 @@ def clip_tensor(arr: np.ndarray, dtype: torch.dtype = torch.float32, *, planar: 
     if dtype == torch.uint8:
         return t
     if dtype == torch.float32:  # one pass (uint8 -> float32 / 255), bit-identical to two
-        return torch.div(t, 255.0)
+        return unit_float(t)
     return t.to(dtype).div_(255.0)
 
 
