@@ -10,7 +10,8 @@ low-confidence box on part of a garment can match the shop image best); propagat
 among the detections that may join (:func:`joinable`): those whose own shop score reaches
 ``member_shop_threshold`` and, when the detector gives the product's class to at least
 ``class_members_min`` detections of the video, those of that class plus those of another class
-whose box overlaps the product-class tracklet's (IoU >= ``other_class_iou``). When the product's
+whose box overlaps the product-class tracklet's (IoU >= ``other_class_iou``; options, off by
+default: ``other_class_inside``, ``other_class_frames``, :func:`near_members`). When the product's
 DeepFashion2 class is known, ``class_bonus`` (0 = the paper's rule) favours detections the
 detector gives that class, for the pivot and for the detection kept per frame. The shop item's
 tracklet is then continued outward from its ends (:func:`continue_ends`, ``continue_iou``): by the
@@ -29,7 +30,7 @@ import torch
 
 from annotations.config import TrackerConfig
 from movingfashion.models import MatchHead
-from schemas.geometry import box_ious
+from schemas.geometry import box_areas, box_intersections, box_ious
 
 
 @dataclass
@@ -248,6 +249,29 @@ def joinable(
     return may, (same if int(same.sum()) >= config.class_members_min else None)
 
 
+def near_members(
+    frames: np.ndarray, boxes: np.ndarray, other: np.ndarray, members: np.ndarray, config: TrackerConfig
+) -> np.ndarray:
+    """Which of the detections ``other`` (of another class than the product's) lie on the
+    product-class tracklet's boxes (``members``; with ``other_class_frames``, those that many frames
+    from them at most): IoU >= ``other_class_iou`` with one of them, or, with ``other_class_inside``
+    > 0, at least that share of their own box inside one; ``[D]`` bool over all ``boxes``."""
+    near = np.zeros(len(boxes), bool)
+    if not len(other) or not len(members):
+        return near
+    a, b = boxes[other][:, None], boxes[members][None]
+    close = np.ones((len(other), len(members)), bool)
+    if config.other_class_frames is not None:
+        close = np.abs(frames[other][:, None] - frames[members][None]) <= config.other_class_frames
+    hit = np.where(close, box_ious(a, b), -1.0).max(axis=1) >= config.other_class_iou
+    if config.other_class_inside > 0:
+        own = np.maximum(box_areas(boxes[other]), 1e-9)[:, None]
+        inside = np.where(close, box_intersections(a, b) / own, -1.0)
+        hit |= inside.max(axis=1) >= config.other_class_inside
+    near[other] = hit
+    return near
+
+
 def training_tracking(
     dets: VideoDetections,
     head: MatchHead,
@@ -292,11 +316,7 @@ def training_tracking(
         first = _propagate(
             row, dets.frames, may & same, pivot, cfg.match_threshold, bonus, bx, cfg.continuity
         )
-        other = np.flatnonzero(may & ~same)
-        near = np.zeros(len(dets), bool)
-        if len(other):
-            iou = box_ious(bx[other][:, None], bx[first.members][None])
-            near[other] = iou.max(axis=1) >= cfg.other_class_iou
+        near = near_members(dets.frames, bx, np.flatnonzero(may & ~same), first.members, cfg)
         may = may & (same | near)
     tr = _propagate(row, dets.frames, may, pivot, cfg.match_threshold, bonus, bx, cfg.continuity)
     if cfg.continue_iou > 0:

@@ -529,3 +529,58 @@ def test_half_covered_shorts_of_a_world_are_boxed_on_their_visible_part():
     old, new = got["old"], got["new"]
     assert not old.passed and old.contain_fraction <= 0.25, old
     assert new.passed and new.contain_fraction == 1.0 and new.detections == 8, new
+
+
+def test_other_class_inside_lets_a_strip_of_the_item_boxed_as_another_class_join():
+    """Shorts boxed tall (reaching up under a top) on frames 0-5, then only as a skirt on their
+    visible strip (frames 6-9): the strip's IoU with the tall boxes is under ``other_class_iou``
+    (0.496), so it never joins by default; with ``other_class_inside`` it lies inside them and joins.
+    A skirt box elsewhere in the picture stays out either way."""
+    g = torch.Generator().manual_seed(0)
+    centre = torch.randn(256, generator=g)
+    frames, boxes, classes, emb, ids = [], [], [], [], []
+    for t in range(10):
+        dets_t = [(0, [60, 140, 190, 265], 7)] if t < 6 else [(1, [60, 200, 190, 262], 9)]
+        dets_t.append((2, [300, 200, 430, 262], 9))  # another garment, far from the item
+        for o, box, cls in dets_t:
+            frames.append(t)
+            boxes.append([box[0] + t, box[1], box[2] + t, box[3]])
+            classes.append(cls)
+            ids.append(o)
+            emb.append(centre + 0.02 * torch.randn(256, generator=g))
+    dets = VideoDetections(
+        np.array(frames),
+        np.array(boxes, np.float32),
+        np.full(len(frames), 0.5, np.float32),
+        np.array(classes, np.int64),
+        torch.stack(emb),
+    )
+    ids = np.array(ids)
+    head = distance_head(scale=0.02, bias=3.0)
+    off = training_tracking(dets, head, centre.clone(), TrackerConfig(), item_class=7)
+    assert set(ids[off.members]) == {0}
+    on = training_tracking(dets, head, centre.clone(), TrackerConfig(other_class_inside=0.8), item_class=7)
+    assert set(ids[on.members]) == {0, 1} and len(on.members) == 10
+
+
+def test_other_class_frames_counts_only_the_product_class_boxes_near_a_detection():
+    """The item boxed as shorts on frames 0-5, then only as a skirt at the same place (frames 6-9):
+    by default each skirt box overlaps a shorts box of some frame and joins; with
+    ``other_class_frames`` 2 only those within two frames of a shorts box do (frames 6 and 7; the
+    continuation from the tracklet's ends, which asks no class, is off here)."""
+    g = torch.Generator().manual_seed(1)
+    centre = torch.randn(256, generator=g)
+    n = 10
+    dets = VideoDetections(
+        np.arange(n),
+        np.tile(np.array([[60, 140, 190, 265]], np.float32), (n, 1)),
+        np.full(n, 0.5, np.float32),
+        np.array([7] * 6 + [9] * 4, np.int64),
+        torch.stack([centre + 0.02 * torch.randn(256, generator=g) for _ in range(n)]),
+    )
+    head = distance_head(scale=0.02, bias=3.0)
+    every = training_tracking(dets, head, centre.clone(), TrackerConfig(continue_iou=0), item_class=7)
+    assert dets.frames[every.members].tolist() == list(range(10))
+    cfg = TrackerConfig(continue_iou=0, other_class_frames=2)
+    near = training_tracking(dets, head, centre.clone(), cfg, item_class=7)
+    assert dets.frames[near.members].tolist() == list(range(8))
