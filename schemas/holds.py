@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from schemas.items import TRACKLETS_PREFIX, Status
 from schemas.tracklet_names import video_stem
@@ -221,16 +221,36 @@ def held_reason(
     return flags_reason(pending(verdicts, named, builds) or named)
 
 
+V = TypeVar("V", bound=Verdict)
+
+
+def latest_runs(verdicts: Iterable[V], key: Callable[[V], Hashable] = lambda d: d.video) -> list[V]:
+    """Of live ``verdicts`` in the order they were made, each review's (``key``: its video) latest
+    and the verdicts of the same kind made right before it: what decides whether a hold is lifted
+    (:func:`lifted`). The same verdict given again (``mf-tracklets review --accept`` rerun, ``a``
+    pressed twice) is made under no hold, so it alone would hold the item again by the flags an
+    earlier accept of that run lifted; a verdict of the other kind ends the run."""
+    runs: dict[Hashable, list[V]] = {}
+    for d in verdicts:
+        run = runs.get(k := key(d))
+        if run and run[-1].kind == d.kind:
+            run.append(d)
+        else:
+            runs[k] = [d]
+    return [d for run in runs.values() for d in run]
+
+
 def live_verdicts(db: sqlite3.Connection, source: str, source_id: str) -> list[StoredVerdict]:
-    """The item's live (not undone) verdicts, the latest of each video."""
-    latest: dict[str, StoredVerdict] = {}
-    for r in db.execute(
-        "SELECT video, kind, prev FROM review_decisions WHERE source = ? AND source_id = ? "
-        f"AND kind IN ({', '.join('?' * len(VERDICTS))}) AND undone_at IS NULL ORDER BY id",
-        (source, source_id, *VERDICTS),
-    ):
-        latest[r["video"]] = StoredVerdict(r["video"], r["kind"], json.loads(r["prev"] or "{}"))
-    return list(latest.values())
+    """The item's live (not undone) verdicts that count: the latest of each video and the same
+    verdicts given right before it (:func:`latest_runs`)."""
+    return latest_runs(
+        StoredVerdict(r["video"], r["kind"], json.loads(r["prev"] or "{}"))
+        for r in db.execute(
+            "SELECT video, kind, prev FROM review_decisions WHERE source = ? AND source_id = ? "
+            f"AND kind IN ({', '.join('?' * len(VERDICTS))}) AND undone_at IS NULL ORDER BY id",
+            (source, source_id, *VERDICTS),
+        )
+    )
 
 
 def set_item(db: sqlite3.Connection, source: str, source_id: str, **cols: Any) -> None:

@@ -132,6 +132,7 @@ from schemas.holds import (
     held_reason,
     hold_of,
     item_flag_key,
+    latest_runs,
     lifted,
     live_verdicts,
     names_recorded,
@@ -400,6 +401,7 @@ def _restate(
     if hold_of(status, reason):  # held when its review opened: lifted or withdrawn since, perhaps
         status, reason = outside
     verdicts = {d.video: d for d in live if d.kind in VERDICTS}  # the latest of each video
+    runs = latest_runs(d for d in live if d.kind in VERDICTS)  # + the same verdicts right before
     if review_may_set(status, reason):
         rejects = [d for d in verdicts.values() if d.kind == "reject"]
         if rejects:
@@ -417,24 +419,24 @@ def _restate(
     # was made under the reject, not under the hold)
     held = status in (Status.ACCEPTED, Status.NEEDS_REVIEW)
     builds = read_builds(db, source, source_id)  # the flagged tracklets: accepts of others do not count
-    if hold and held and not lifted(verdicts.values(), hold, named, builds):
+    if hold and held and not lifted(runs, hold, named, builds):
         # the builder's names the videos still to review, not those accepted already
         status, reason = (
             Status.NEEDS_REVIEW,
-            hold if named is None else held_reason(verdicts.values(), named, builds),
+            hold if named is None else held_reason(runs, named, builds),
         )
     elif (  # the builder's flags recorded under another stage's hold (:func:`flag_video`) hold
         # the item once that hold is lifted, until accepts made under them lift them too
         status == Status.ACCEPTED
         and flags
         and not (hold or "").startswith(TRACKLETS_PREFIX)
-        and (left := pending(verdicts.values(), flags, builds))
+        and (left := pending(runs, flags, builds))
     ):
         status, reason = Status.NEEDS_REVIEW, flags_reason(left)
     elif (  # the same for its flag about the whole item (:func:`flag_item`)
         status == Status.ACCEPTED
         and (whole := read_item_flag(db, source, source_id))
-        and not lifted(verdicts.values(), whole, None)
+        and not lifted(runs, whole, None)
     ):
         status, reason = Status.NEEDS_REVIEW, whole
     for d in live:
@@ -943,12 +945,12 @@ def merge_holds_accepted(cat: Catalog) -> dict[tuple[str, str], set[str]]:
     of its reviews: ``mf publish`` does not hold it again for that very conflict (the items the
     hold's record names, :func:`cleaning.publish.shop_holds`), while an accept from before the conflict,
     which did not see it, does not count."""
-    latest: dict[ReviewKey, Decision] = {}
-    for d in list_decisions(cat):  # in id order: the latest verdict of each review wins
-        if d.kind in VERDICTS and d.source and d.source_id:
-            latest[(d.video, d.product_id)] = d
+    latest = latest_runs(  # in id order: the latest verdict of each review wins (its run: latest_runs)
+        (d for d in list_decisions(cat) if d.kind in VERDICTS and d.source and d.source_id),
+        key=lambda d: (d.video, d.product_id),
+    )
     out: dict[tuple[str, str], set[str]] = {}
-    for d in latest.values():
+    for d in latest:
         if holds := {h for h in _holds_accepted([d]) if h.startswith(MERGE_PREFIX)}:
             out.setdefault((str(d.source), str(d.source_id)), set()).update(holds)
     return out

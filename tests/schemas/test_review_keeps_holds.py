@@ -8,7 +8,7 @@ import pytest
 from annotations.review.marks import mark_needs_review, withdraw_needs_review
 from schemas.catalog import Catalog
 from schemas.items import SourceItem, Status
-from schemas.review import record_decision, undo_decision
+from schemas.review import merge_holds_accepted, record_decision, undo_decision
 
 A, B = "videos/P0_0.mp4", "videos/P0_1.mp4"
 
@@ -419,3 +419,37 @@ def test_a_flag_made_without_its_tracklets_identity_is_not_lifted_by_the_accept_
         assert mark_needs_review(cat, "P0", f"{B}: {why}", None)  # again, still unknown
         record_decision(cat, video=A, product_id="P0", kind="class", df2_class=5)
         assert _state(cat) == (Status.ACCEPTED, None, 5)  # the accept made under it lifts it
+
+
+@pytest.mark.parametrize(
+    "hold",
+    [
+        f"tracklets: {A}: ground truth overlaps another tracklet",
+        "association: the shop image matches no frame",
+        "merge: shares its shop image with netaporter/p9 (P9), colour red vs blue",
+    ],
+)
+def test_the_same_accept_given_again_keeps_the_hold_lifted(tmp_path, hold):
+    """A rerun of ``mf-tracklets review --accept`` (or ``a`` pressed twice on the page) records an
+    accept made under no hold; the first one, made under the hold, still lifts it, also with a
+    note of its own, until a reject or an undo of both."""
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        if hold.startswith("tracklets: "):  # as the builder flags: with its tracklet's identity
+            assert mark_needs_review(cat, "P0", hold.removeprefix("tracklets: "), "d1")
+        else:
+            _hold(cat, hold)
+        record_decision(cat, video=A, product_id="P0", kind="accept")
+        assert _state(cat) == (Status.ACCEPTED, None, 1)
+        record_decision(cat, video=A, product_id="P0", kind="accept")
+        assert _state(cat) == (Status.ACCEPTED, None, 1)
+        record_decision(cat, video=A, product_id="P0", kind="accept", note="looked again")
+        assert _state(cat) == (Status.ACCEPTED, None, 1)
+        # mf publish does not hold it again for the merge conflict its first accept saw
+        assert merge_holds_accepted(cat) == (
+            {("netaporter", "p0"): {hold}} if hold.startswith("merge") else {}
+        )
+        undo_decision(cat, video=A)
+        undo_decision(cat, video=A)
+        assert _state(cat) == (Status.ACCEPTED, None, 1)
+        undo_decision(cat, video=A)  # the accept made under the hold: held again
+        assert _state(cat) == (Status.NEEDS_REVIEW, hold, 1)
