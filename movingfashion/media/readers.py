@@ -1157,10 +1157,25 @@ def _failure_hint(path: str, backend: str, pyav_ok: Callable[[FrameReader], Any]
 
 
 def _seek_problem_quiet(path: str) -> str | None:
+    """:func:`seek_problem` of a file whose first frame decodes; None when it does not open or
+    decodes nothing (:func:`_decoder_reorders` takes a stream that does not decode for one the
+    decoder reorders, and a truncated file is then no case for a re-encode)."""
     try:
-        return seek_problem(path)
+        problem = seek_problem(path)
     except Exception:  # noqa: BLE001 - does not open
         return None
+    return problem if problem is None or _first_frame_decodes(path) else None
+
+
+def _first_frame_decodes(path: str) -> bool:
+    """Whether PyAV decodes a frame of the file's first video stream, in decode order."""
+    import av
+
+    try:
+        with av.open(media_path(path)) as container:
+            return next(container.decode(video=0), None) is not None
+    except Exception:  # noqa: BLE001 - av.error.*: it does not decode
+        return False
 
 
 def _prefer_torchcodec(reader: FrameReader, order: tuple[str, ...], access: str) -> bool:
