@@ -899,10 +899,16 @@ class Catalog:
         self.upsert_assets([asset])
 
     def upsert_assets(self, assets: Iterable[MediaAsset]) -> int:
+        """Insert or update asset rows by key (source, source id, kind, URL), in one transaction.
+        ``updated_at`` moves only when a value changes, as for items (:meth:`set_item_state`):
+        a rerun of ``mf clean`` that records the same assets again leaves them as they were."""
         rows = list(assets)
         now = _now()
         cols = ["source", "source_id", "kind", "url", *ASSET_COLUMNS, "created_at", "updated_at"]
-        updates = ", ".join(f"{c} = excluded.{c}" for c in [*ASSET_COLUMNS, "updated_at"])
+        differs = " OR ".join(f"{c} IS NOT excluded.{c}" for c in ASSET_COLUMNS)
+        # the CASE sees the row as it was before this UPDATE
+        updates = ", ".join(f"{c} = excluded.{c}" for c in ASSET_COLUMNS)
+        updates += f", updated_at = CASE WHEN {differs} THEN excluded.updated_at ELSE updated_at END"
         sql = (
             f"INSERT INTO assets ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
             f"ON CONFLICT (source, source_id, kind, url) DO UPDATE SET {updates}"
@@ -926,13 +932,19 @@ class Catalog:
     def set_asset_state(
         self, source: str, source_id: str, kind: str, url: str | None = None, **state: Any
     ) -> None:
-        """Update state columns of the asset(s) of an item of one kind (and URL, if given)."""
+        """Update state columns of the asset(s) of an item of one kind (and URL, if given);
+        ``updated_at`` moves only when a value changes."""
         bad = set(state) - set(ASSET_COLUMNS)
         if bad:
             raise CatalogError(f"unknown asset columns {sorted(bad)}")
         sets = ", ".join(f"{c} = ?" for c in state)
-        sql = f"UPDATE assets SET {sets}, updated_at = ? WHERE source = ? AND source_id = ? AND kind = ?"
-        args = [*(_sql_value(v) for v in state.values()), _now(), str(source), source_id, str(kind)]
+        differs = " OR ".join(f"{c} IS NOT ?" for c in state)  # updated_at moves on a change only
+        values = [_sql_value(v) for v in state.values()]
+        sql = (
+            f"UPDATE assets SET {sets}, updated_at = CASE WHEN {differs} THEN ? ELSE updated_at END "
+            "WHERE source = ? AND source_id = ? AND kind = ?"
+        )
+        args = [*values, *values, _now(), str(source), source_id, str(kind)]
         if url is not None:
             sql += " AND url = ?"
             args.append(url)

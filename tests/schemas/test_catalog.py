@@ -195,6 +195,27 @@ def test_setting_the_same_state_again_leaves_updated_at(tmp_path, monkeypatch):
         assert stamp().startswith("2026-02-15") and cat.get_item("tiktok", "v1").df2_class == 4
 
 
+def test_recording_the_same_asset_again_leaves_updated_at(tmp_path, monkeypatch):
+    """A rerun of ``mf clean`` on unchanged input records every asset again: their rows keep
+    their time (before, each rerun moved it on all of them), and move on a change only."""
+    import schemas.catalog as catalog_module
+
+    asset = MediaAsset(source="tiktok", source_id="v1", kind=AssetKind.VIDEO, url="http://x/v", size=10)
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        stamp = lambda: cat._db.execute("SELECT updated_at FROM assets").fetchone()[0]  # noqa: E731
+        monkeypatch.setattr(catalog_module, "_now", lambda: "2026-01-01T00:00:00.000000+00:00")
+        cat.upsert_assets([asset])
+        monkeypatch.setattr(catalog_module, "_now", lambda: "2026-02-15T00:00:00.000000+00:00")
+        cat.upsert_assets([asset])
+        cat.set_asset_state("tiktok", "v1", "video", size=10)
+        assert stamp().startswith("2026-01-01")
+        cat.set_asset_state("tiktok", "v1", "video", size=11)  # a change
+        assert stamp().startswith("2026-02-15")
+        monkeypatch.setattr(catalog_module, "_now", lambda: "2026-03-01T00:00:00.000000+00:00")
+        cat.upsert_assets([asset])  # size 10 again: a change
+        assert stamp().startswith("2026-03-01") and cat.assets()[0].size == 10
+
+
 @pytest.mark.parametrize(
     ("column", "value", "words"),
     [
