@@ -76,6 +76,12 @@ RELPATH_PATTERN = (
     rf"^(?![\s\S]*[\x00-\x1f\x7f])(?![A-Za-z]:)(?![^/]*:)(?![\s\S]*(?:^|/)\.\.?\.[^./]+{_END})"
     rf"{_SEGMENT}(?:/{_SEGMENT})*{_END}"
 )
+#: What to do with a split file (``train.json``, ``test.json``) that is no JSON object a reader
+#: can take: the readers' and ``mf verify``'s hint.
+SPLIT_FILE_HINT = (
+    "a split file is one JSON object keyed by product id: restore this one (a backup, the "
+    "archive's), or move it away and rerun mf publish to write it again"
+)
 #: The most digits a frame key has: frames under 10**9 (over 190 days of video at 60 fps). A
 #: longer key is no frame of any video, and past 19 digits no array index could hold it.
 MAX_FRAME_DIGITS = 9
@@ -653,7 +659,7 @@ def _load(path: str | os.PathLike[str]) -> tuple[Path, Any]:
             where=str(p),
             hint="keep one of them: a reader would silently drop the first (a product or a frame's box)",
         ) from None
-    return p, load_json(text, str(p))  # raises, saying why
+    return p, load_json(text, str(p), hint=SPLIT_FILE_HINT)  # raises, saying why
 
 
 class _Broken(NamedTuple):

@@ -89,6 +89,7 @@ from schemas.naming import check_safe_name
 from schemas.official import (
     NONFINITE,
     SHOP_DIR,
+    SPLIT_FILE_HINT,
     SPLIT_FILES,
     VIDEO_DIR,
     BadVideo,
@@ -258,7 +259,7 @@ def _load_split(path: Path) -> tuple[_Object, dict[str, list[BadVideo]]]:
         raise DataFormatError(f"cannot read: {exc.strerror or exc}", where=str(path)) from None
     text = decode_utf8(raw, str(path))  # a byte order mark is dropped, as read_official does
     found: list[_Object] = []
-    hint = "a split file must be one JSON object keyed by product id"
+    hint = SPLIT_FILE_HINT
 
     def hook(pairs: list[tuple[str, Any]]) -> _Object:
         return _count(_object_hook(pairs), found)

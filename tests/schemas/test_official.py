@@ -90,8 +90,9 @@ def test_bad_entries_name_product_and_field(value, field, message):
 def test_malformed_json_names_file_and_line(tmp_path):
     bad = tmp_path / "test.json"
     bad.write_text('{"a": {"video_paths": [}')
-    with pytest.raises(DataFormatError, match=r"test.json: malformed JSON at line 1"):
+    with pytest.raises(DataFormatError, match=r"test.json: malformed JSON at line 1") as err:
         read_official(bad)
+    assert "mf publish" in (err.value.hint or "")  # what to do (the loader, mf-tracklets, export)
 
 
 @pytest.mark.parametrize(
