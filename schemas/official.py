@@ -80,7 +80,8 @@ RELPATH_PATTERN = (
 #: can take: the readers' and ``mf verify``'s hint.
 SPLIT_FILE_HINT = (
     "a split file is one JSON object keyed by product id: restore this one (a backup, the "
-    "archive's), or move it away and rerun mf publish to write it again"
+    "archive's), or move it away, rerun mf publish to write it again, then mf-tracklets build "
+    "(it puts back the tracklets of tracklets/, building none again)"
 )
 #: The most digits a frame key has: frames under 10**9 (over 190 days of video at 60 fps). A
 #: longer key is no frame of any video, and past 19 digits no array index could hold it.
