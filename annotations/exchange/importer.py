@@ -749,7 +749,7 @@ def _write(root: Path, merged: Iterator[tuple[str, ImportedVideo]], cat: Any) ->
                 if sheet is not None:
                     changed.append(sheet.relative_to(root).as_posix())
                     written = True
-            if cat is not None:
+            if cat is not None and (rewrite or not _import_recorded(cat, res.vt)):
                 from schemas.review import record_decision
 
                 record_decision(
@@ -771,6 +771,16 @@ def _write(root: Path, merged: Iterator[tuple[str, ImportedVideo]], cat: Any) ->
             refresh(root, changed=changed, videos=videos)  # a published folder: tables, card, manifest follow
         clear_pending(root, BY_IMPORT)  # not reached when the refresh failed: the rerun redoes it
     return done
+
+
+def _import_recorded(cat: Any, vt: VideoTracklets) -> bool:
+    """Whether the latest live decision of the video's review (in the catalog ``cat``) is an import:
+    a rerun of an import whose tracklet file holds it already records none again (each would be one
+    more decision, which no undo of the reviewer's earlier ones passes)."""
+    from schemas.review import list_decisions
+
+    mine = [d for d in list_decisions(cat, video=vt.video) if d.product_id == vt.product_id]
+    return bool(mine) and mine[-1].kind == "import"
 
 
 def _follow_class(cat: Any, res: ImportedVideo) -> None:

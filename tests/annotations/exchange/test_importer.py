@@ -390,3 +390,30 @@ def test_a_file_exported_before_another_import_changed_its_tracklet_is_refused(p
     again = exported(ds, stem, tmp_path / "y")  # made after: no refusal
     edit_first_box(again, xtl=str(float(first_box(again).get("xtl")) + 1))
     assert import_cvat(ds, again)["changed_videos"] == [stem]
+
+
+def test_an_import_run_again_records_no_decision_again(published, tmp_path):
+    """A rerun of ``mf-tracklets import --catalog`` recorded one more ``import`` per video each
+    time, though its files held the import already; an import cannot be undone, so each one also
+    stood before the reviewer's earlier decisions. A changed file is recorded again."""
+    from schemas.catalog import Catalog
+    from schemas.review import list_decisions
+
+    ds, f = published
+    cat_path = tmp_path / "catalog.sqlite"
+    stem = f["videos"][0]
+    xml = exported(ds, stem, tmp_path / "x")
+    edit_first_box(xml, xtl=str(float(first_box(xml).get("xtl")) + 1))
+
+    def imports() -> list[str]:
+        with Catalog(cat_path) as c:
+            return [d.note or "" for d in list_decisions(c) if d.kind == "import"]
+
+    assert import_cvat(ds, xml, catalog=cat_path)["changed_boxes"] == 1
+    assert len(imports()) == 1
+    assert import_cvat(ds, xml, catalog=cat_path)["changed_boxes"] == 0
+    assert len(imports()) == 1
+    again = exported(ds, stem, tmp_path / "y")  # a new edit, on a new export
+    edit_first_box(again, xtl=str(float(first_box(again).get("xtl")) + 1))
+    assert import_cvat(ds, again, catalog=cat_path)["changed_boxes"] == 1
+    assert len(imports()) == 2
