@@ -15,7 +15,10 @@ Per dtype (``uint8``, the loader's recommended items, and ``float32``, the defau
 ``--rounds`` times, the baseline ``torch.stack`` (a new batch tensor each call, as the collate
 makes one) with ``--threads`` intra-op threads (default: torch's default) against ``collate_clips`` (same bytes: checked), in process CPU time
 and in wall clock per batch (median), and prints baseline / collate for both. The load average
-is printed before and after: the gain is largest on a loaded machine, nearly none on an idle one.
+is printed before and after. Each timed block follows one untimed call and a sleep of
+``SETTLE_S``: after a parallel region torch's OpenMP threads spin for a while, and that CPU
+would otherwise be charged to the next block (in a first version of this script it made the
+one-thread way look 3x dearer on an idle machine).
 
 Example::
 
@@ -52,8 +55,15 @@ def _items(batch: int, frames: int, size: int, dtype: torch.dtype) -> list[dict[
     return [{"frames": c} for c in clips]
 
 
-def _time(fn: Any, reps: int) -> tuple[float, float]:
-    """(CPU ms, wall ms) per call, over ``reps`` calls."""
+#: seconds slept before each timed block: torch's OpenMP threads spin for a while after a
+#: parallel region, and that spinning would count as CPU (and take a core) of the next block
+SETTLE_S = 0.5
+
+
+def _time(fn: Any, reps: int, settle: float = SETTLE_S) -> tuple[float, float]:
+    """(CPU ms, wall ms) per call, over ``reps`` calls, after one untimed call and ``settle`` s."""
+    fn()
+    time.sleep(settle)
     c0, w0 = time.process_time(), time.perf_counter()
     for _ in range(reps):
         fn()
@@ -76,7 +86,9 @@ def _cases(batch: int, frames: int, size: int) -> dict[str, tuple[Any, Any]]:
     return out
 
 
-def measure(batch: int, frames: int, size: int, rounds: int, reps: int, threads: int) -> dict[str, Any]:
+def measure(
+    batch: int, frames: int, size: int, rounds: int, reps: int, threads: int, settle: float = SETTLE_S
+) -> dict[str, Any]:
     """Per row (a uint8 and a float32 batch collated, a uint8 batch made float): median CPU and
     wall ms per batch of the baseline and of the package's way, and their ratios (baseline / ours)."""
     out: dict[str, Any] = {}
@@ -87,10 +99,10 @@ def measure(batch: int, frames: int, size: int, rounds: int, reps: int, threads:
             before = torch.get_num_threads()
             torch.set_num_threads(threads)
             try:
-                base.append(_time(baseline, reps))
+                base.append(_time(baseline, reps, settle))
             finally:
                 torch.set_num_threads(before)
-            ours.append(_time(ours_fn, reps))
+            ours.append(_time(ours_fn, reps, settle))
         b_cpu, b_wall = (statistics.median(x[i] for x in base) for i in (0, 1))
         o_cpu, o_wall = (statistics.median(x[i] for x in ours) for i in (0, 1))
         out[name] = {
@@ -117,10 +129,16 @@ def main(argv: list[str] | None = None) -> int:
         default=torch.get_num_threads(),
         help="the baseline's intra-op threads (default: torch's)",
     )
+    ap.add_argument(
+        "--settle",
+        type=float,
+        default=SETTLE_S,
+        help=f"seconds slept before each timed block (default {SETTLE_S})",
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
     args = ap.parse_args(argv)
     load0 = os.getloadavg()[0]
-    res = measure(args.batch, args.frames, args.size, args.rounds, args.reps, args.threads)
+    res = measure(args.batch, args.frames, args.size, args.rounds, args.reps, args.threads, args.settle)
     doc = {
         "batch": args.batch,
         "frames": args.frames,
