@@ -26,6 +26,8 @@ def test_json_gives_each_dtype_its_ratios_from_the_measured_times_and_restores_t
                 "1",
                 "--reps",
                 "2",
+                "--settle",
+                "0",
                 "--threads",
                 "1",
                 "--json",
