@@ -88,8 +88,9 @@ def _common_params() -> list[click.Parameter]:
         click.Option(
             ["--retry-rejected"],
             is_flag=True,
-            help="Also retry items an earlier run rejected (refused content, 404, ...); "
-            "rejections by cleaning or review stay, and so do items given up (--retry-given-up).",
+            help="Also retry items an earlier run rejected (refused content, 404, ...) and those "
+            "mf clean rejected for a damaged video file (downloaded again); other rejections by "
+            "cleaning or review stay, and so do items given up (--retry-given-up).",
         ),
         click.Option(
             ["--retry-given-up"],

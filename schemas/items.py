@@ -73,6 +73,12 @@ DERIVED_URLS = (SPLITSCREEN_URL, CANDIDATE_URL)
 #: and a published product of it keeps its id on a surviving re-post (cleaning.publish)
 GONE_PREFIX = "gone: "
 
+#: reason prefixes of an item cleaning rejected because its video file is damaged (corrupt, or
+#: cut short: on the disk after its download, or as the source served it; ``cleaning.steps.probe``
+#: names the file): unlike cleaning's other rejections, ``mf-collect --retry-rejected`` downloads
+#: it again, and the next ``mf clean`` checks the new file
+DAMAGED_VIDEO_PREFIXES = ("probe: no valid video (corrupt", "probe: no valid video (truncated")
+
 #: reason prefix of publish's hold of an item whose shared shop image disagrees with its colour
 #: (:func:`cleaning.publish.hold_shop_conflicts`): publish releases it itself once the conflict is
 #: gone, so a rerun of cleaning that flags the item for a reason of its own replaces it (see

@@ -12,7 +12,9 @@ at its first clean or after the cache file was deleted, is hashed).
 A file deleted or moved since it was collected makes its item fail (listed, exit 1, tried again by
 the next ``mf clean``; nothing about its content is decided): ``mf-collect`` fetches a missing file
 again. One overwritten is probed under its new SHA-256 (so garbage is rejected ``corrupt``), and
-the steps after this one use the fresh SHA-256.
+the steps after this one use the fresh SHA-256. An item rejected for a damaged video (corrupt or
+truncated) has the file named in its reason and in the report (``damaged_videos``), with what to
+do: ``mf-collect --retry-rejected`` downloads it again.
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ from cleaning.steps.state import IMAGE_KINDS, CleaningState, ItemState, VideoSta
 from movingfashion.executors import Outcome, describe, unseen_on_worker
 from schemas.atomic import sha256_file
 from schemas.errors import MFError
-from schemas.items import AssetKind, ImageProbe, MediaAsset, Status, VideoProbe
+from schemas.items import DAMAGED_VIDEO_PREFIXES, AssetKind, ImageProbe, MediaAsset, Status, VideoProbe
 
 #: why an item whose collected file is gone fails (the collector fetches it again)
 MISSING = (
     "the collected file is missing (deleted or moved since): run mf-collect again to fetch it, then mf clean"
 )
+#: what to do about an item rejected for a damaged video (named in its reason and the report)
+REDOWNLOAD = "mf-collect --retry-rejected downloads it again, then mf clean checks it"
 
 
 @dataclass(frozen=True)
@@ -101,15 +105,22 @@ class ProbeStep(Step):
         jobs = self._jobs(state, ctx)
         results = self._probe(jobs, state, ctx)
         rejects: Counter[str] = Counter()
+        damaged: list[str] = []
         for it in state.live():
             it.assets = [_checked(j, results[j.task_key], rejects) for j in jobs[it.key]]
             good = [a for a in it.assets if a.kind == AssetKind.VIDEO and a.status == Status.ACCEPTED]
             if not good:
-                it.decide(Status.REJECTED, f"probe: no valid video ({_why_no_video(it.assets)})")
+                reason, path = _no_video(it.assets)
+                if path is not None:
+                    damaged.append(path)
+                it.decide(Status.REJECTED, reason)
                 continue
             for a in good:
                 state.videos[a.path] = VideoState(a, it.key)
-        return StepReport({"probe_rejected": dict(rejects)})
+        counts: dict[str, Any] = {"probe_rejected": dict(rejects)}
+        if damaged:
+            counts["damaged_videos"] = {"files": sorted(damaged), "fix": REDOWNLOAD}
+        return StepReport(counts)
 
     def _jobs(self, state: CleaningState, ctx: StepContext) -> dict[str, list[_Job]]:
         """The media assets of every item with their SHA-256 (files hashed when it is unknown)."""
@@ -238,9 +249,14 @@ def _checked(job: _Job, res: dict[str, Any], rejects: Counter[str]) -> MediaAsse
     )
 
 
-def _why_no_video(assets: list[MediaAsset]) -> str:
-    """The reason of the first rejected asset when it is a video, else 'no video file'."""
+def _no_video(assets: list[MediaAsset]) -> tuple[str, str | None]:
+    """The reason of an item with no valid video: the first rejected asset's when it is a video,
+    else 'no video file'; a damaged video (``DAMAGED_VIDEO_PREFIXES``) is named with what to do,
+    and its path is returned too (else None)."""
     first = next((a for a in assets if a.status == Status.REJECTED), None)
-    if first is not None and first.kind == AssetKind.VIDEO and first.reason:
-        return first.reason.removeprefix("probe: ")
-    return "no video file"
+    if first is None or first.kind != AssetKind.VIDEO or not first.reason:
+        return "probe: no valid video (no video file)", None
+    reason = f"probe: no valid video ({first.reason.removeprefix('probe: ')})"
+    if not reason.startswith(DAMAGED_VIDEO_PREFIXES) or not first.path:
+        return reason, None
+    return f"{reason}: {first.path}; {REDOWNLOAD}", first.path

@@ -102,14 +102,19 @@ def test_retry_rejected_collects_the_collectors_rejections_again_but_not_cleanin
     targets = ["novid-1", "ok-2", "ok-3"]
     _, s, rows = run(targets)
     assert rows["novid-1"] == ("rejected", "no_video") and s.ok == 2
-    with Catalog(tmp_path / "c.sqlite") as cat:  # cleaning rejects one collected item
+    damaged = (
+        "probe: no valid video (corrupt: empty file): urls/ok-2/video.mp4; mf-collect --retry-rejected ..."
+    )
+    with Catalog(tmp_path / "c.sqlite") as cat:  # cleaning rejects two collected items
         cat.set_item_state("urls", "ok-3", status=Status.REJECTED, reason="probe: no valid video")
+        cat.set_item_state("urls", "ok-2", status=Status.REJECTED, reason=damaged)
     src, s, _ = run(targets, fixed=["novid-1"])  # the site is fixed, but a plain rerun skips
     assert src.described == [] and s.skipped == 3, s.human()
     src, s, rows = run(targets, retry_rejected=True, fixed=["novid-1"])
-    assert src.described == ["novid-1"] and (s.ok, s.skipped) == (1, 2), s.human()
-    assert rows["novid-1"] == ("downloaded", None)
-    assert rows["ok-3"] == ("rejected", "probe: no valid video")  # cleaning's decision stays
+    # a video damaged after its download is collected again (its reason says so); was: skipped
+    assert sorted(src.described) == ["novid-1", "ok-2"] and (s.ok, s.skipped) == (2, 1), s.human()
+    assert rows["novid-1"] == ("downloaded", None) and rows["ok-2"] == ("downloaded", None)
+    assert rows["ok-3"] == ("rejected", "probe: no valid video")  # cleaning's other decisions stay
 
 
 def test_targets_are_checked_against_the_declared_forms():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import cleaning.steps.probe as probe_step
-from cleaning.steps.probe import ProbeStep
+from cleaning.steps.probe import REDOWNLOAD, ProbeStep
 from cleaning.steps.state import CleaningState
 from schemas.items import AssetKind, Status
 from tests.cleaning.media_helpers import scene, write_mp4
@@ -38,7 +38,10 @@ def test_probe_accepts_rejects_and_lists_what_it_cannot_touch(ctx):
     assert [f.item for f in state.failures()] == ["tiktok/escaping", "tiktok/imageonly"]
     assert state.failures()[0].step == "probe" and "outside the collection root" in state.failures()[0].error
     assert "missing" in state.failures()[1].error and "mf-collect" in state.failures()[1].error
-    assert report.counts == {"probe_rejected": {"corrupt": 1}}
+    assert report.counts == {
+        "probe_rejected": {"corrupt": 1},
+        "damaged_videos": {"files": ["tiktok/broken/video.mp4"], "fix": REDOWNLOAD},
+    }
 
 
 def test_a_rerun_takes_probes_from_the_cache(ctx, monkeypatch):

@@ -53,6 +53,9 @@ def test_a_rerun_fails_a_deleted_video_and_rejects_an_overwritten_one(ctx):
     assert a.status == Status.ACCEPTED and [f.item for f in state.failures()] == ["tiktok/a"]
     assert state.failures()[0].step == "probe" and "run mf-collect again" in state.failures()[0].error
     assert b.status == Status.REJECTED and b.reason.startswith("probe: no valid video (corrupt")
+    # the damaged file is named with what to do (was: the reason alone, and a bare count)
+    assert b.reason.endswith(": tiktok/b/video.mp4; " + probe_step.REDOWNLOAD)
+    assert "mf-collect --retry-rejected" in probe_step.REDOWNLOAD
     assert (
         b.assets[0].sha256
         == sha256_file(later.root / "tiktok/b/video.mp4")
@@ -60,7 +63,10 @@ def test_a_rerun_fails_a_deleted_video_and_rejects_an_overwritten_one(ctx):
     )
     assert b.assets[0].size == len(b"not a video at all")
     assert c.status == Status.ACCEPTED and list(state.videos) == ["tiktok/c/video.mp4"]
-    assert report.counts == {"probe_rejected": {"corrupt": 1}}
+    assert report.counts == {
+        "probe_rejected": {"corrupt": 1},
+        "damaged_videos": {"files": ["tiktok/b/video.mp4"], "fix": probe_step.REDOWNLOAD},
+    }
 
 
 def test_a_same_size_overwrite_is_found_by_its_modification_time(ctx):
