@@ -1425,7 +1425,8 @@ def export(fmt, dataset, out, tracks, videos, clean, on_bad, as_json) -> None:
         res,
         as_json,
         lambda d: (
-            f"{d['videos']} videos, {d['tracks']} tracks, {d['boxes']} boxes -> {d['out']} ({d['format']})"
+            f"{d['videos']} videos, {d['tracks']} tracks, {d['boxes']} boxes -> {d['out']} ({d['format']});"
+            f" written {len(d['written'])}, unchanged {len(d['unchanged'])}"
             + held_out_lines(d["held_out"])
             + "".join(
                 f"\n  failed: product {terminal_text(f['product_id'])}: {terminal_text(_failure(f))}"

@@ -22,14 +22,24 @@ from annotations.tracklet_files import TRACKLET_DIR, OnBad, held_out_rows
 
 
 def _cvat(
-    videos: Iterable[ExportVideo], dataset: Path, out: Path, failed: list[dict[str, str]]
+    videos: Iterable[ExportVideo],
+    dataset: Path,
+    out: Path,
+    failed: list[dict[str, str]],
+    unchanged: list[Path],
 ) -> list[Path]:
     from annotations.exchange.cvat import write_cvat
 
-    return write_cvat(videos, out)
+    return write_cvat(videos, out, unchanged)
 
 
-def _mot(videos: Iterable[ExportVideo], dataset: Path, out: Path, failed: list[dict[str, str]]) -> list[Path]:
+def _mot(
+    videos: Iterable[ExportVideo],
+    dataset: Path,
+    out: Path,
+    failed: list[dict[str, str]],
+    unchanged: list[Path],
+) -> list[Path]:
     from annotations.exchange.mot import write_mot
     from schemas.errors import MediaError
     from schemas.paths import resolve_under
@@ -47,22 +57,29 @@ def _mot(videos: Iterable[ExportVideo], dataset: Path, out: Path, failed: list[d
                 continue
             yield v
 
-    return write_mot(with_fps(), out, fps)
+    return write_mot(with_fps(), out, fps, unchanged)
 
 
 def _fiftyone(
-    videos: Iterable[ExportVideo], dataset: Path, out: Path, failed: list[dict[str, str]]
+    videos: Iterable[ExportVideo],
+    dataset: Path,
+    out: Path,
+    failed: list[dict[str, str]],
+    unchanged: list[Path],
 ) -> list[Path]:
     from annotations.exchange.fiftyone import write_fiftyone
 
-    return write_fiftyone(videos, dataset, out, failed)
+    return write_fiftyone(videos, dataset, out, failed, unchanged)
 
 
-#: export format -> writer(videos, dataset, out, failed) returning the files/folders written; a
+#: export format -> writer(videos, dataset, out, failed, unchanged) returning the files/folders
+#: written (their bytes changed); those that already held their bytes go to ``unchanged``; a
 #: video it skips (FiftyOne, MOT: its video missing or unreadable; MOT: no frame rate) gets a row
-#: in ``failed``
-#: (video, product_id, path, error)
-EXPORTERS: dict[str, Callable[[Iterable[ExportVideo], Path, Path, list[dict[str, str]]], list[Path]]] = {
+#: in ``failed`` (video, product_id, path, error)
+EXPORTERS: dict[
+    str,
+    Callable[[Iterable[ExportVideo], Path, Path, list[dict[str, str]], list[Path]], list[Path]],
+] = {
     "cvat": _cvat,
     "mot": _mot,
     "fiftyone": _fiftyone,
@@ -116,8 +133,9 @@ def export_dataset(
     clean: bool = False,
     on_bad: OnBad = "skip",
 ) -> dict[str, Any]:
-    """Export the tracklets of a dataset's videos in ``fmt``; returns counts and paths, the
-    videos left out (``left_out``: how many; ``left_out_videos``: name -> why) and what the
+    """Export the tracklets of a dataset's videos in ``fmt``; returns counts and paths (``written``:
+    the files, MOT sequence folders, of which bytes were written; ``unchanged``: those that
+    already held them, as on a rerun with nothing changed), the videos left out (``left_out``: how many; ``left_out_videos``: name -> why) and what the
     export changed to fit a video (``warnings``: name -> boxes dropped or clipped, also logged).
 
     ``out`` holding files of an earlier export of videos this one does not export
@@ -215,7 +233,8 @@ def export_dataset(
 
     dst.mkdir(parents=True, exist_ok=True)
     failed: list[dict[str, str]] = []
-    written = EXPORTERS[fmt](stream(), root, dst, failed)
+    unchanged: list[Path] = []
+    written = EXPORTERS[fmt](stream(), root, dst, failed, unchanged)
     skipped = {sizes[(f["video"], f["product_id"])][0] for f in failed}
     done = [size for size in sizes.values() if size[0] not in skipped]
     exported = {v.stem for v in planned} - {lo.stem for lo in left} - skipped
@@ -232,6 +251,7 @@ def export_dataset(
         "tracks": sum(size[1] for size in done),
         "boxes": sum(size[2] for size in done),
         "written": [str(p) for p in written],
+        "unchanged": [str(p) for p in unchanged],
         "removed": [str(p) for p in unwritten] if clean else [],
         # a video left out now (or, with --video, not named) keeps its earlier files
         "stale": [] if clean else [str(p) for p in unwritten if p.stem in {lo.stem for lo in left}],

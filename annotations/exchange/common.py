@@ -431,6 +431,15 @@ def runs(frames: Iterable[int]) -> list[tuple[int, int]]:
     return out
 
 
+def sort_written(path: Path, changed: bool, written: list[Path], unchanged: list[Path] | None) -> None:
+    """Append an export's ``path`` to ``written`` when ``changed`` (its bytes were written), else
+    to ``unchanged`` when given: the writers' report of a rerun that rewrote nothing."""
+    if changed:
+        written.append(path)
+    elif unchanged is not None:
+        unchanged.append(path)
+
+
 def missing_video(src: Path, needs: str) -> MediaError:
     """The error of a video an export ``needs`` (its bytes, its frame rate) that the dataset
     lacks (deleted, or gone while the export ran)."""

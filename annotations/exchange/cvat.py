@@ -65,6 +65,7 @@ from annotations.exchange.common import (
     number_text,
     number_value,
     runs,
+    sort_written,
     tracklet_revision,
 )
 from schemas.atomic import write_if_changed
@@ -228,18 +229,21 @@ def video_xml(vt: VideoTracklets, tracks: list[int], name: str | None = None) ->
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
 
 
-def write_cvat(videos: Iterable[ExportVideo], out: str | os.PathLike[str]) -> list[Path]:
+def write_cvat(
+    videos: Iterable[ExportVideo], out: str | os.PathLike[str], unchanged: list[Path] | None = None
+) -> list[Path]:
     """``OUT/<stem>.xml`` per video and the label spec ``OUT/cvat-labels.json`` (for the task's
     labels), each written only when its bytes change (a rerun with nothing changed touches
-    nothing); returns the files."""
-    paths = []
+    nothing); returns the files written. A file that already held its bytes is appended to
+    ``unchanged`` when given."""
+    paths: list[Path] = []
     for v in videos:
         p = Path(out) / f"{v.stem}.xml"
-        write_if_changed(p, video_xml(v.vt, v.tracks, v.stem))
-        paths.append(p)
+        sort_written(p, write_if_changed(p, video_xml(v.vt, v.tracks, v.stem)), paths, unchanged)
     spec = Path(out) / LABEL_SPEC_FILE
-    write_if_changed(spec, (json.dumps(label_spec(), indent=1) + "\n").encode())
-    return [*paths, spec]
+    changed = write_if_changed(spec, (json.dumps(label_spec(), indent=1) + "\n").encode())
+    sort_written(spec, changed, paths, unchanged)
+    return paths
 
 
 @dataclass

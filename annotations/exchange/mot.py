@@ -22,7 +22,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from annotations.exchange.common import LABELS, ExportVideo, label_of, usable_rate
+from annotations.exchange.common import LABELS, ExportVideo, label_of, sort_written, usable_rate
 from schemas.atomic import write_if_changed
 from schemas.errors import MediaError
 
@@ -64,13 +64,17 @@ def frame_rate(fps: float | None, video: str | None = None) -> int:
 
 
 def write_mot(
-    videos: Iterable[ExportVideo], out: str | os.PathLike[str], fps: Mapping[str, float]
+    videos: Iterable[ExportVideo],
+    out: str | os.PathLike[str],
+    fps: Mapping[str, float],
+    unchanged: list[Path] | None = None,
 ) -> list[Path]:
     """One MOT sequence folder per video, each file written only when its bytes change; ``fps``
     maps a video stem to its frame rate, which is required: a video without a usable one stops
     the writer before any of its files is written (:func:`frame_rate`'s error naming it; the
-    videos before it are written)."""
-    paths = []
+    videos before it are written). Returns the folders of which a file was written; a folder
+    whose files all held their bytes is appended to ``unchanged`` when given."""
+    paths: list[Path] = []
     for v in videos:
         seq = Path(out) / v.stem
         rate = frame_rate(fps.get(v.stem), f"{v.vt.video} (sequence {v.stem})")
@@ -79,9 +83,11 @@ def write_mot(
             f"name={v.stem}\nimDir=img1\nframeRate={rate}\n"
             f"seqLength={v.vt.frames}\nimWidth={v.vt.width}\nimHeight={v.vt.height}\nimExt=.jpg\n"
         )
-        write_if_changed(seq / "seqinfo.ini", info.encode())
+        changed = write_if_changed(seq / "seqinfo.ini", info.encode())
         lines = gt_lines(v)
-        write_if_changed(seq / "gt" / "gt.txt", "".join(line + "\n" for line in lines).encode())
-        write_if_changed(seq / "gt" / "labels.txt", "".join(name + "\n" for name in LABELS).encode())
-        paths.append(seq)
+        changed |= write_if_changed(seq / "gt" / "gt.txt", "".join(line + "\n" for line in lines).encode())
+        changed |= write_if_changed(
+            seq / "gt" / "labels.txt", "".join(name + "\n" for name in LABELS).encode()
+        )
+        sort_written(seq, changed, paths, unchanged)
     return paths

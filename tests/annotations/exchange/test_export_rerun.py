@@ -32,11 +32,13 @@ def _files(out: Path) -> dict[str, tuple[int, int]]:
 def test_an_unchanged_rerun_rewrites_no_file(setup, tmp_path, fmt):
     ds, f = setup
     out = tmp_path / fmt
-    export_dataset(ds, fmt, out)
+    initial = export_dataset(ds, fmt, out)
     before = _files(out)
-    assert before
-    export_dataset(ds, fmt, out)
+    assert before and initial["written"] and initial["unchanged"] == []
+    again = export_dataset(ds, fmt, out)
     assert _files(out) == before  # was: every label / gt / seqinfo file a new inode
+    # and the report says so (was: every file listed as written on each rerun)
+    assert again["written"] == [] and again["unchanged"] == initial["written"]
     # one video's ground truth changes: its files (and only those) are written again
     stem = f["videos"][0]
     vt = read_video_tracklets(tracklet_file(ds, f["video_path"][stem]))
@@ -45,10 +47,12 @@ def test_an_unchanged_rerun_rewrites_no_file(setup, tmp_path, fmt):
     x1, y1, x2, y2 = gt.boxes[first]
     gt.boxes[first] = [x1 + 1, y1, x2, y2]
     write_video_tracklets(ds, vt)
-    export_dataset(ds, fmt, out)
+    third = export_dataset(ds, fmt, out)
     after = _files(out)
     changed = {rel for rel in after if after[rel] != before.get(rel)}
     assert changed and all(stem in rel for rel in changed)
+    assert [Path(p).name.removesuffix(".xml") for p in third["written"]] == [stem]
+    assert len(third["unchanged"]) == len(initial["written"]) - 1
 
 
 def test_a_copied_fiftyone_video_is_not_copied_again(setup, tmp_path, monkeypatch):
@@ -154,7 +158,10 @@ def test_the_export_command_refuses_a_used_folder_naming_clean(setup, tmp_path, 
     ds, _ = setup
     out = tmp_path / "cvat"
     args = ["export", "--format", "cvat", "--dataset", str(ds), "--out", str(out)]
-    assert run_tracklets(args, capsys)[0] == 0
+    code, text, _ = run_tracklets(args, capsys)
+    assert code == 0 and "; written " in text and ", unchanged 0" in text, text
+    code, text, _ = run_tracklets(args, capsys)  # a rerun says it rewrote nothing
+    assert code == 0 and "; written 0, unchanged " in text and ", unchanged 0" not in text, text
     _plant_earlier(out, "cvat")
     code, _, err = run_tracklets(args, capsys)
     assert code == 2 and "gone_0.xml" in err and "--clean" in err, err
