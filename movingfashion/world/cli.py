@@ -39,12 +39,16 @@ _world_opt = click.option(
 )
 
 
-def summarize(truth: Any, out: Path, seconds: float | None = None) -> dict[str, Any]:
-    """Counts of a world for humans and machines."""
+def summarize(
+    truth: Any, out: Path, seconds: float | None = None, reused: bool | None = None
+) -> dict[str, Any]:
+    """Counts of a world for humans and machines; ``reused`` (when given): whether the folder
+    already held this world, so that nothing was rendered."""
     by_source = Counter(p.source.value for p in truth.products)
     classes = sorted({p.df2_class for p in truth.products if p.df2_class is not None})
     out_d: dict[str, Any] = {
         "world": str(out),
+        **({} if reused is None else {"reused": reused}),
         "seed": truth.seed,
         "products": len(truth.products),
         "videos": len(truth.videos),
@@ -69,7 +73,9 @@ def summarize(truth: Any, out: Path, seconds: float | None = None) -> dict[str, 
 
 def _human(d: dict[str, Any]) -> str:
     return (
-        f"world {d['world']}: {d['products']} products ({', '.join(f'{k} {v}' for k, v in d['by_source'].items())}), "
+        f"world {d['world']}"
+        + (" reused (the folder held this world already; nothing rendered)" if d.get("reused") else "")
+        + f": {d['products']} products ({', '.join(f'{k} {v}' for k, v in d['by_source'].items())}), "
         f"{d['videos']} videos, {d['frames']} frames, {len(d['classes'])} classes, {d['non_clothing']} non-clothing, "
         f"{d['duplicates']} duplicates ({d['repost_variants']} re-post variants), {d['retakes']} retakes, "
         f"{d['split_screen']} split-screen, {d['wrong_shop']} wrong shop, "
@@ -160,7 +166,7 @@ def generate(
     from schemas.config import load_config
 
     from .config import WorldConfig, preset_config
-    from .generate import generate_world
+    from .generate import generate_world, world_matches
 
     cfg = load_config(WorldConfig, config_path)
     if preset != "default":
@@ -171,13 +177,14 @@ def generate(
         move_to(bar, done, total)
 
     t0 = time.perf_counter()
+    reused = world_matches(out, products, seed, quick, cfg)  # what generate_world reuses as it is
     try:  # closed before any message: an interrupt or an error is the last thing shown
         truth = generate_world(
             out, products, seed, quick=quick, config=cfg, workers=workers, progress=progress
         )
     finally:
         bar.close()
-    emit(summarize(truth, Path(out), time.perf_counter() - t0), as_json, _human)
+    emit(summarize(truth, Path(out), time.perf_counter() - t0, reused), as_json, _human)
 
 
 @world.command(context_settings=HELP, epilog=EXIT_STATUS)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from movingfashion.world.cli import world
+from movingfashion.world.cli import _human, world
 from movingfashion.world.generate import generate_world
 from movingfashion.world.server import WorldServer
 from schemas.cli_support import run_main
@@ -36,6 +36,12 @@ def test_generate_reuses_an_identical_world(small_world, world_truth, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["products"] == len(world_truth.products) and out["classes"] == list(range(1, 14))
     assert out["split_screen"] >= 2 and out["duplicates"] >= 3 and out["df2_images"] > 0
+    # both reports say the world was reused (was: neither did)
+    assert out["reused"] is True
+    assert " reused (" not in _human({**out, "reused": False}) and " reused (" in _human(out)
+    args = ["generate", "--out", str(small_world), "--products", str(SMALL_WORLD["products"])]
+    run_main(world, [*args, "--seed", str(SMALL_WORLD["seed"]), "--quick"])
+    assert f"world {small_world} reused (the folder held this world already" in capsys.readouterr().out
 
 
 def test_generate_refuses_bad_requests(small_world, tmp_path, capsys):
