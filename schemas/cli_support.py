@@ -157,6 +157,24 @@ def stop_on_ctrl_c() -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+#: set while :func:`run_main` runs a command in the main thread: :func:`settle_outcome` acts then
+_settling: list[bool] = []
+
+
+def _late_interrupt(signum: int, frame: Any) -> None:
+    """SIGINT once the command's outcome is settled (:func:`settle_outcome`): dropped."""
+
+
+def settle_outcome() -> None:
+    """Mark the command's outcome as decided: its result is printed and its exit status known
+    (:func:`exit_if_failed` calls it, and :func:`run_main` once the command returns). From here
+    until :func:`run_main` returns, Ctrl-C no longer stops the command: a SIGINT landing between
+    the printed success document and the end used to exit 130 under it. SIGTERM still stops it
+    (a way out of a hung exit). Does nothing outside :func:`run_main` or off the main thread."""
+    if _settling and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _late_interrupt)
+
+
 def run_main(cmd: click.Command, argv: list[str] | None = None) -> None:
     """Run a click command with the toolkit's exit rule.
 
@@ -171,6 +189,8 @@ def run_main(cmd: click.Command, argv: list[str] | None = None) -> None:
     (:func:`terminal_logging`).
     Ctrl-C (SIGINT) says the state is saved and exits 130; SIGTERM stops the command the same
     way (:class:`Terminated`) and exits 143, also where the command handled the interrupt itself.
+    A Ctrl-C once the outcome is settled (the exit rule applied, or the command returned:
+    :func:`settle_outcome`) is dropped, so the exit status agrees with the result printed.
     With ``--json`` on the command line, each of these stops (and a bug's traceback) also prints
     one JSON document on stdout (:func:`error_document`) when the command printed none yet: a
     machine reading stdout gets one document whatever the exit status.
@@ -179,15 +199,23 @@ def run_main(cmd: click.Command, argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     if debug:
         args.remove("--debug")
-    with sigterm_interrupts() as sigterm, terminal_logging():
-        try:
-            _run(cmd, args, debug)
-        except SystemExit as exc:
-            if sigterm.received and exc.code == EXIT_INTERRUPTED:
+    main = threading.current_thread() is threading.main_thread()
+    sigint = signal.getsignal(signal.SIGINT) if main else None
+    _settling[:] = [True] if main else []
+    try:
+        with sigterm_interrupts() as sigterm, terminal_logging():
+            try:
+                _run(cmd, args, debug)
+            except SystemExit as exc:
+                if sigterm.received and exc.code == EXIT_INTERRUPTED:
+                    raise SystemExit(EXIT_TERMINATED) from None
+                raise
+            except Terminated:  # after the command, or while its error was being reported
                 raise SystemExit(EXIT_TERMINATED) from None
-            raise
-        except Terminated:  # after the command, or while its error was being reported
-            raise SystemExit(EXIT_TERMINATED) from None
+    finally:
+        if main:  # Ctrl-C as it was before (a test process, a caller's own handler)
+            _settling.clear()
+            signal.signal(signal.SIGINT, sigint if sigint is not None else signal.default_int_handler)
 
 
 #: the bad paths the last net words (ENOENT is left out: a missing file is the command's to name)
@@ -274,6 +302,7 @@ def _run(cmd: click.Command, args: list[str], debug: bool) -> None:
             env_decode_device()  # and a bad $MF_DECODE_DEVICE, before any video is called unreadable
         try:
             status = cmd.main(args=args, standalone_mode=False, prog_name=None)
+            settle_outcome()  # returned: a late Ctrl-C cannot make it exit 130
         except Exception as exc:
             cause = interrupt_behind(exc)
             if cause is not None:  # an error raised while the interrupt unwound is the interrupt
@@ -347,7 +376,9 @@ def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
 
 def exit_if_failed(failed: Sized | int, *, note: str | None = None) -> None:
     """The exit rule, called after the output: exit 1 when some items failed (the output lists
-    them; ``note`` goes to stderr first), else return (the command exits 0)."""
+    them; ``note`` goes to stderr first), else return (the command exits 0). The outcome is
+    settled from here (:func:`settle_outcome`): a late Ctrl-C does not turn it into exit 130."""
+    settle_outcome()
     n = failed if isinstance(failed, int) else len(failed)
     if n:
         if note:
