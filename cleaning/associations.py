@@ -709,10 +709,11 @@ def run_association_check(
     accepted = reviewer_accepted(catalog)
     todo = [(worst[key], reason) for key, reason in sorted(reasons.items()) if key not in accepted]
     for start in range(0, len(todo), CAS_BATCH):  # reviewer-accepted pairs are not flagged again
-        for p, reason in _write_flags(catalog, todo[start : start + CAS_BATCH]):
-            catalog.log_event(
-                "clean", f"association flagged: score {round(p.score, 4)}", p.source, p.source_id
-            )
+        for p, reason, changed in _write_flags(catalog, todo[start : start + CAS_BATCH]):
+            if changed:  # an event records a change: a rerun that flags it the same way logs none
+                catalog.log_event(
+                    "clean", f"association flagged: score {round(p.score, 4)}", p.source, p.source_id
+                )
             res.flags.append(
                 AssociationFlag(p.source, p.source_id, str(p.video), str(p.shop), round(p.score, 4), reason)
             )
@@ -792,13 +793,14 @@ def _class_claims(
     return out
 
 
-def _write_flags(catalog: Catalog, flags: list[tuple[_Pair, str]]) -> list[tuple[_Pair, str]]:
+def _write_flags(catalog: Catalog, flags: list[tuple[_Pair, str]]) -> list[tuple[_Pair, str, bool]]:
     """Set each pair's item needs_review with its reason, by compare-and-set against the row as
     :func:`_pairs` read it (:meth:`~schemas.catalog.Catalog.set_item_states_if`, one transaction
-    a try); returns the flags written. A row another process changed since is read again and
-    flagged only while it is still the check's to flag (:func:`_flaggable`): a tracklets mark or
-    a reviewer's decision made during the run stays."""
-    done: list[tuple[_Pair, str]] = []
+    a try); returns the flags written, each with whether it changed the row (False: the item was
+    needs_review with that reason already, as on a rerun). A row another process changed since
+    is read again and flagged only while it is still the check's to flag (:func:`_flaggable`): a
+    tracklets mark or a reviewer's decision made during the run stays."""
+    done: list[tuple[_Pair, str, bool]] = []
 
     def attempt(todo: list[tuple[_Pair, str, tuple[Any, Any]]]) -> list[tuple[_Pair, str, tuple[Any, Any]]]:
         missed = set(
@@ -812,7 +814,11 @@ def _write_flags(catalog: Catalog, flags: list[tuple[_Pair, str]]) -> list[tuple
                 for p, r, (st, why) in todo
             )
         )
-        done.extend((p, r) for p, r, _ in todo if (p.source, p.source_id) not in missed)
+        done.extend(
+            (p, r, (st, why) != (Status.NEEDS_REVIEW, r))
+            for p, r, (st, why) in todo
+            if (p.source, p.source_id) not in missed
+        )
         if not missed:
             return []
         accepted = reviewer_accepted(catalog)  # an accept made meanwhile counts too
