@@ -64,6 +64,12 @@ SIGNALS: dict[str, str] = {
     "class_missed": "share of the sampled frames with a detection of the product's class where the"
     " tracklet's box is not one of that class (it follows another garment while the product's class"
     " is in view; the tracklet's majority class when the product's is unknown; 0 when unknown)",
+    "class_ignored": "share of the frames with a detection of the product's class where the tracklet's"
+    " box is not one of that class (class_missed relative to class_frames; the tracklet's majority class"
+    " when the product's is unknown; 0 when unknown or when that class is detected on fewer than"
+    " CLASS_SEEN_MIN of the sampled frames): high when the tracklet stays on another garment, e.g. a"
+    " dress box spanning the top and the skirt, on every frame the skirt is boxed, even where the skirt"
+    " class is detected on few frames and class_missed stays low",
     "track_agree": "largest share of the tracklet's detections that one tracklet of inference tracking"
     " (which never sees the shop image) holds (1 when inference tracking is unknown): low when the"
     " tracklet strings together detections that appearance alone keeps apart, e.g. the item on some"
@@ -184,6 +190,27 @@ def _extents(
     return float(np.mean(nested.any(axis=1))), float(np.mean(holds.any(axis=1)))
 
 
+#: ``class_ignored``: the product's class must be detected on at least this share of the sampled
+#: frames (fewer: a stray box of that class elsewhere, and the signal is 0).
+CLASS_SEEN_MIN = 0.1
+
+
+def _class_frames(
+    member_frames: np.ndarray,
+    member_classes: np.ndarray,
+    ref_class: int | None,
+    video_frames: np.ndarray | None,
+    video_classes: np.ndarray | None,
+) -> tuple[int | None, int | None]:
+    """Frames with a detection of ``ref_class``, and of those the ones where the tracklet has no
+    box of that class (None, None: the video's detections or the class unknown)."""
+    if video_frames is None or video_classes is None or ref_class is None:
+        return None, None
+    frames = np.asarray(video_frames)[np.asarray(video_classes) == ref_class]
+    own = np.asarray(member_frames)[np.asarray(member_classes) == ref_class]
+    return len(np.unique(frames)), len(np.setdiff1d(frames, own))
+
+
 #: ``jump_shop`` and ``jump_share``: consecutive tracklet boxes overlapping below this IoU jumped.
 JUMP_IOU = 0.2
 
@@ -246,6 +273,7 @@ def tracklet_signals(
     alt_extent, outer_extent = _extents(
         member_frames, member_boxes, member_classes, video_frames, video_classes, video_boxes
     )
+    seen, missed = _class_frames(member_frames, member_classes, ref_class, video_frames, video_classes)
     track = np.asarray(member_track if member_track is not None else [], np.int64)
     track = track[track >= 0]
     return {
@@ -271,23 +299,12 @@ def tracklet_signals(
         "pivot_class": float(pc is not None and pc == ref_class),
         "pivot_gap": float(pivot_shop - np.median(member_shop)) if n else 0.0,
         "alt_margin": float(np.mean(member_shop) - alt_shop) if n and alt_shop is not None else 1.0,
-        "class_frames": (
-            len(np.unique(video_frames[np.asarray(video_classes) == ref_class])) / ns
-            if video_frames is not None and video_classes is not None and ref_class is not None
-            else 1.0
-        ),
+        "class_frames": seen / ns if seen is not None else 1.0,
         "extent_alt": alt_extent,
         "extent_outer": outer_extent,
-        "class_missed": (
-            len(
-                np.setdiff1d(
-                    video_frames[np.asarray(video_classes) == ref_class],
-                    member_frames[np.asarray(member_classes) == ref_class],
-                )
-            )
-            / ns
-            if video_frames is not None and video_classes is not None and ref_class is not None
-            else 0.0
+        "class_missed": missed / ns if missed is not None else 0.0,
+        "class_ignored": (
+            missed / seen if seen is not None and missed is not None and seen >= CLASS_SEEN_MIN * ns else 0.0
         ),
         "track_agree": (
             (float(np.bincount(track).max()) / n if len(track) else 0.0)

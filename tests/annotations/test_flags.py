@@ -145,6 +145,22 @@ def test_class_missed_counts_frames_where_the_product_class_is_seen_off_the_trac
     assert tracklet_signals(**kw)["class_missed"] == 0.0  # the video's detections unknown
 
 
+def test_class_ignored_is_class_missed_relative_to_the_frames_the_product_class_is_seen_on():
+    # a skirt (class 3) boxed as a dress (class 5) on frames 0-6 of 20 sampled; the skirt class is
+    # detected on frames 2 and 30 only: class_missed stays low (2 of 20), class_ignored is 1
+    kw = {**_four_members([5, 5, 5, 5], [0.95] * 4, 0.9), "sampled": list(range(0, 40, 2))}
+    video = dict(video_frames=np.array([0, 2, 2, 4, 6, 30]), video_classes=np.array([5, 5, 3, 5, 5, 3]))
+    s = tracklet_signals(**kw, **video)
+    assert s["class_missed"] == pytest.approx(2 / 20) and s["class_ignored"] == pytest.approx(1.0)
+    # the tracklet's own box on frame 2 is of the skirt class: half the frames it is seen on
+    on_item = tracklet_signals(**{**kw, "member_classes": np.array([5, 3, 5, 5])}, **video)
+    assert on_item["class_ignored"] == pytest.approx(1 / 2)
+    # seen on 1 of 20 sampled frames (under CLASS_SEEN_MIN): a stray box, no signal
+    stray = dict(video_frames=np.array([0, 2, 4, 6, 30]), video_classes=np.array([5, 5, 5, 5, 3]))
+    assert tracklet_signals(**kw, **stray)["class_ignored"] == 0.0
+    assert tracklet_signals(**kw)["class_ignored"] == 0.0  # the video's detections unknown
+
+
 def test_extent_alt_counts_frames_where_the_detector_offers_a_second_extent_of_the_garment():
     # the tracklet's box [10, 10, 50, 90] on frames 0, 2, 4, 6 (class 3); the video's detections:
     # itself on every frame, plus on frame 0 a strip of class 3 inside it (the visible part), on
