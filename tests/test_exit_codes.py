@@ -122,6 +122,41 @@ def test_a_command_that_does_not_resume_by_a_rerun_says_what_to_do_instead(capsy
     assert exc.value.code == 130 and "does not resume" in err and "state is saved" not in err, err
 
 
+@pytest.mark.parametrize("command", ["evaluate", "world export-gt"])
+def test_ctrl_c_in_a_command_that_starts_over_does_not_promise_a_resume(
+    command, capsys, monkeypatch, tmp_path
+):
+    """``mf evaluate`` and ``mf world export-gt`` keep nothing of a run cut short (the evaluation
+    writes results.json at the end, the export builds in a sibling folder): Ctrl-C said "state is
+    saved, rerun the same command to resume"; now it says the rerun starts over."""
+    import movingfashion.seam.evaluate as evaluate
+    import movingfashion.world.gt_dataset as gt_dataset
+    from movingfashion.app.cli import cli
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluate, "run_evaluate", interrupted)
+    monkeypatch.setattr(gt_dataset, "export_gt_dataset", interrupted)
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "test.json").write_text("{}")
+    (tmp_path / "last.pt").write_bytes(b"")
+    argv = {
+        "evaluate": [
+            "evaluate",
+            "--dataset",
+            str(tmp_path / "ds"),
+            "--checkpoint",
+            str(tmp_path / "last.pt"),
+        ],
+        "world export-gt": ["world", "export-gt", "--world", str(tmp_path), "--out", str(tmp_path / "gt")],
+    }[command]
+    with pytest.raises(SystemExit) as exc:
+        run_main(cli, argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 130 and "starts over" in err and "state is saved" not in err, err
+
+
 @pytest.mark.parametrize(
     ("argv", "words"),
     [

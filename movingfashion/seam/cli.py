@@ -440,6 +440,11 @@ def evaluate(
     from schemas.errors import ConfigError
     from schemas.paths import outside_dataset
 
+    on_interrupt(
+        "interrupted: results.json was not written; rerun the same command: the evaluation starts over "
+        "(a test bank already written to the cache is reused)"
+    )
+
     for option, folder in (("--out", out), ("--cache", cache)):
         if folder is not None:
             outside_dataset(folder, dataset, what="evaluation", option=option)

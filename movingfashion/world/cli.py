@@ -383,6 +383,7 @@ def export_gt(
         from movingfashion.models.detectors.registry import build_detector
 
         detector = build_detector(weights=weights)
+    on_interrupt(f"interrupted: {out} was left as it was; rerun the same command: the export starts over")
     bar = progress_bar(desc="exporting products", unit="product")
 
     def progress(done: int, total: int) -> None:
