@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from schemas.errors import ModelError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import torch
 
 
@@ -209,13 +211,15 @@ def read_tagged_checkpoint(
     what: str,
     hint: str,
     kind_hint: str | None = None,
+    kind_hints: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The dict saved in ``path``, checked to be a ``kind`` checkpoint of ``version`` (or of one
     of the versions, when a tuple: the ones this code still reads).
 
     ``what`` names the kind in messages (``"single-frame matcher"``, ``"SEAM"``); ``hint`` says
     how to get a good file (``kind_hint`` instead, when the file is of another kind; it also says
-    where files of this kind go when the file is a detector's weights). Read with
+    where files of this kind go when the file is a detector's weights; ``kind_hints`` the hint for
+    a file of one named kind, in place of ``kind_hint``). Read with
     ``weights_only=True``: a file pickling anything but tensors and plain data is refused unread.
     """
     import torch
@@ -245,7 +249,7 @@ def read_tagged_checkpoint(
         raise ModelError(
             f"not a {what} checkpoint (kind {found!r}, expected {kind!r})",
             where=str(p),
-            hint=kind_hint or hint,
+            hint=(kind_hints or {}).get(str(found)) or kind_hint or hint,
         )
     readable = version if isinstance(version, tuple) else (version,)
     if ckpt.get("version") not in readable:

@@ -151,11 +151,22 @@ def save_checkpoint(
     save_torch_file(ckpt, path)
 
 
-def read_checkpoint(path: str | os.PathLike[str], *, variant: str | Variant | None = None) -> dict[str, Any]:
+#: what to do with an AsymNet checkpoint where a SEAM one was expected (``--resume`` into an
+#: AsymNet run's folder, the library's loaders)
+ASYMNET_HINT = (
+    "this is an AsymNet run (mf train --method asymnet): mf evaluate takes it beside a SEAM checkpoint "
+    "(--checkpoint SEAM_RUN --checkpoint ASYMNET_RUN); it cannot be resumed: train SEAM in another --out"
+)
+
+
+def read_checkpoint(
+    path: str | os.PathLike[str], *, variant: str | Variant | None = None, hint: str | None = None
+) -> dict[str, Any]:
     """Read and check a checkpoint; ``variant`` (when given) must match the one it was trained as.
 
     Raises :class:`ModelError` naming the file when it is missing, corrupt, not a SEAM checkpoint,
-    of another version or of another variant.
+    of another version or of another variant. ``hint``: what to do when the file is missing,
+    unreadable or of another version (default: how to train one).
     """
     p = Path(path)
     ckpt = read_tagged_checkpoint(
@@ -163,8 +174,9 @@ def read_checkpoint(path: str | os.PathLike[str], *, variant: str | Variant | No
         kind=SEAM_KIND,
         version=READABLE_VERSIONS,
         what="SEAM",
-        hint="train one with `mf train --phase 2 ...` (it writes OUT/last.pt)",
+        hint=hint or "train one with `mf train --phase 2 ...` (it writes OUT/last.pt)",
         kind_hint="single-frame matcher files go to --matcher, SEAM checkpoints to --checkpoint",
+        kind_hints={"asymnet": ASYMNET_HINT},
     )
     if variant is not None and ckpt.get("variant") != Variant(variant).value:
         raise ModelError(

@@ -365,7 +365,7 @@ def train_phase2(
     last = out / "last.pt"
     ckpt = None
     if resume and last.is_file():
-        ckpt = read_checkpoint(last, variant=model.variant)
+        ckpt = read_checkpoint(last, variant=model.variant, hint=DAMAGED_LAST)
         check_resume(ckpt, cfg, last, extend=extend)
         check_resume_data(ckpt, train_data, last)
         check_resume_world(ckpt, world, cfg.batch_size, last)
@@ -685,6 +685,14 @@ def _stop_if_broken(model: nn.Module, epoch: int, last: Path, saved: int) -> Non
         )
 
 
+#: what to do when ``--resume`` finds an OUT/last.pt it cannot read (last.pt is written
+#: atomically, so a crash of the run never leaves one half-written: the disk or a copy damaged it)
+DAMAGED_LAST = (
+    "restore it from a copy, or move it away and rerun to start again at epoch 0 (a run never leaves "
+    "last.pt half-written: it was damaged afterwards)"
+)
+
+
 def run_phase2(
     dataset: str | Path,
     out_dir: str | Path,
@@ -718,7 +726,11 @@ def run_phase2(
             where=str(last),
             hint="pass --resume to continue it, or choose another --out",
         )
-    ckpt = read_checkpoint(last, variant=cfg.model.variant) if resume and last.is_file() else None
+    ckpt = (
+        read_checkpoint(last, variant=cfg.model.variant, hint=DAMAGED_LAST)
+        if resume and last.is_file()
+        else None
+    )
     if ckpt is not None:
         check_resume(ckpt, cfg, last, extend=extend)  # before the feature bank is built
     rank, world, device = _dist_env()

@@ -205,3 +205,23 @@ def test_resume_refuses_another_number_of_processes(tmp_path, train_bank, monkey
     del ckpt["extra"]["world_size"]  # a checkpoint written before the number was kept
     torch.save(ckpt, tmp_path / "last.pt")
     assert _run(train_bank, tmp_path, epochs=3, resume=True, extend=True)["epochs_run"] == 1
+
+
+@pytest.mark.parametrize("found", ["damaged", "asymnet"])
+def test_resume_into_a_last_pt_it_cannot_continue_says_what_to_do(tmp_path, found):
+    """``mf train --resume`` whose OUT/last.pt is damaged, or an AsymNet run's: the hint said
+    "train one with mf train --phase 2" and "matcher files go to --matcher, SEAM checkpoints to
+    --checkpoint", neither of which is the way on; the file is left as it was."""
+    from movingfashion.seam.train import run_phase2
+
+    last = tmp_path / "last.pt"
+    if found == "damaged":
+        last.write_bytes(b"\x80\x02 not a whole torch file")
+    else:
+        torch.save({"kind": "asymnet", "version": 1}, last)
+    before = last.read_bytes()
+    with pytest.raises(ModelError) as exc:
+        run_phase2(tmp_path / "no-dataset", tmp_path, tiny_train_config("full"), resume=True)
+    said = {"damaged": "move it away and rerun", "asymnet": "AsymNet run"}[found]
+    assert exc.value.where == str(last) and said in str(exc.value), exc.value
+    assert last.read_bytes() == before
