@@ -587,10 +587,17 @@ def split_json(root: str | os.PathLike[str], split: str | os.PathLike[str]) -> P
         )
     if folder.is_dir() and not path.is_file():
         have = [Path(name).stem for name in SPLIT_FILES if (folder / name).is_file()]
+        missing = (
+            f"; {split}.json is missing: restore it (a backup, the archive's), or rerun mf publish to "
+            "write it again, then mf-tracklets build (it puts back the tracklets of tracklets/); for a "
+            "synthetic world, rerun mf world export-gt"
+            if f"{split}.json" in SPLIT_FILES
+            else ""
+        )
         raise DataFormatError(
             f"no split {split!r}",
             where=str(folder),
-            hint=f"its splits: {', '.join(have)}"
+            hint=f"its splits: {', '.join(have)}{missing}"
             if have
             else "it has no train.json or test.json: "
             + no_splits_hint(folder, "pass the folder mf publish wrote, or a split JSON"),

@@ -289,7 +289,8 @@ def test_an_escaped_lone_surrogate_is_written_back_unchanged(tmp_path):
 
 def test_a_split_name_the_folder_lacks_names_the_splits_it_has(tmp_path):
     """``MovingFashionDataset(root, "validation")`` said "pass the dataset root or a split JSON",
-    which the user did; now it names the folder and its splits (a missing JSON path keeps it)."""
+    which the user did; now it names the folder and its splits (a missing JSON path keeps it), and
+    for a missing train.json or test.json how to get it back."""
     from schemas.official import split_json
 
     for name in ("train.json", "test.json"):
@@ -300,7 +301,9 @@ def test_a_split_name_the_folder_lacks_names_the_splits_it_has(tmp_path):
     assert str(err.value) == f"{tmp_path}: no split 'validation' (its splits: train, test)"
     assert err.value.where == str(tmp_path)
     (tmp_path / "test.json").unlink()
-    with pytest.raises(DataFormatError, match=r"no split 'test' \(its splits: train\)"):
+    with pytest.raises(
+        DataFormatError, match=r"no split 'test' \(its splits: train; test.json is missing: rest"
+    ):
         split_json(tmp_path, "test")
     (tmp_path / "train.json").unlink()
     with pytest.raises(DataFormatError, match="no split 'train' .*no train.json or test.json"):
