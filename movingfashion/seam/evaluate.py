@@ -287,6 +287,29 @@ def _uniform_width(bank: FeatureBank) -> int:
     return int(bank.slots["uniform"].shape[1]) if "uniform" in bank.slots else int(bank.fmaps.shape[1])
 
 
+def longest_query(bank: FeatureBank) -> int:
+    """The most distinct frames any video of ``bank`` holds (a video's pool repeats its last
+    frame when its tracklet is shorter than the pool)."""
+    return max((len(set(row)) for row in bank.frames.tolist()), default=0)
+
+
+def warn_clips_longer_than_queries(bank: FeatureBank, cfg: EvalConfig) -> None:
+    """One warning when a T evaluated is longer than every query tracklet: each of its clips
+    repeats frames (the samplers' rule for short tracklets), so its row is no T-frame result."""
+    longest = longest_query(bank)
+    longer = [t for t in sorted(set(cfg.frames) | {cfg.main_frames}) if longest and t > longest]
+    if longer:
+        log.warning(
+            "T = %s: longer than every query tracklet (the longest has %d frames), so each of these "
+            "clips repeats frames and is no %s-frame result (ask --frames up to %d, or evaluate a test "
+            "split with longer tracklets)",
+            ", ".join(map(str, longer)),
+            longest,
+            "/".join(map(str, longer)),
+            longest,
+        )
+
+
 def evaluate_bank(
     models: list[SeamModel],
     bank: FeatureBank,
@@ -335,6 +358,7 @@ def evaluate_bank(
             where="--frames",
             hint="raise pool_frames or ask for fewer frames",
         )
+    warn_clips_longer_than_queries(bank, cfg)
     groups = query_groups(bank.partitions, bank.classes)
     pools = make_pools(len(bank.gallery_ids), cfg.pools, cfg.pool_size, cfg.seed)
     if cfg.pools > 1 and len(pools) == 1:

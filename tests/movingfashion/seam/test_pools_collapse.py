@@ -1,4 +1,5 @@
-"""Pools larger than the gallery collapse to one pool of the whole gallery: said, not silent."""
+"""Pools larger than the gallery collapse to one pool of the whole gallery, and a T longer than
+every query tracklet repeats frames: both said, not silent."""
 
 from __future__ import annotations
 
@@ -31,3 +32,16 @@ def test_pools_that_fit_or_one_pool_asked_do_not_warn(caplog):
     assert _run(caplog, pools=3, pool_size=6)[1] == []
     caplog.clear()
     assert _run(caplog, pools=1, pool_size=800)[1] == []
+
+
+def test_a_t_longer_than_every_query_tracklet_warns_naming_the_longest(caplog):
+    """``mf evaluate --frames 500`` on tracklets of at most 48 frames ran with rc 0 and no word:
+    every clip was the tracklet's frames repeated."""
+    bank = synthetic_bank(12, pool=12)
+    bank.frames[:, 6:] = bank.frames[:, 5:6]  # tracklets of 6 frames, the pool padded as build_bank does
+    cfg = EvalConfig(ks=[1], frames=[4, 8], main_frames=4, pools=1, pool_size=12, attention_frames=4)
+    with caplog.at_level(logging.WARNING, logger="movingfashion.seam.evaluate"):
+        evaluate_bank([tiny_model()], bank, cfg, device=torch.device("cpu"))
+    lines = [r.getMessage() for r in caplog.records if r.name == "movingfashion.seam.evaluate"]
+    assert len(lines) == 1 and lines[0].startswith("T = 8: longer than every query tracklet"), lines
+    assert "the longest has 6 frames" in lines[0] and "--frames up to 6" in lines[0]
