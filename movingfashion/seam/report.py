@@ -517,10 +517,12 @@ def attention_noise_rows(results: Sequence[dict[str, Any]]) -> tuple[list[str], 
 
 
 def _cell(row: dict[str, Any] | None, k: int, std: bool = True, digits: int = 2) -> str:
+    """A table cell: the mean, and its std in brackets when there is one (more than one value:
+    one pool of one run has none, and printed "(0.000)" as if the pools agreed)."""
     if not row or f"top{k}" not in row:
         return "-"
     text = f"{row[f'top{k}']:.{digits}f}"
-    return f"{text}({row[f'top{k}_std']:.3f})" if std else text
+    return f"{text}({row[f'top{k}_std']:.3f})" if std and _std_values(row) > 1 else text
 
 
 def table2(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -773,7 +775,7 @@ def write_report(
         rows = [
             [
                 f"{names.get(d['a'], d['a'])} - {names.get(d['b'], d['b'])}",
-                f"{d['mean']:+.3f}({d['seed_std']:.3f})",
+                f"{d['mean']:+.3f}" + (f"({d['seed_std']:.3f})" if len(d["per_seed"]) > 1 else ""),
                 " ".join(f"{x:+.3f}" for x in d["per_seed"]),
                 f"{d['query_se']:.3f}",
                 f"{d['wins']} / {d['losses']} of {d['queries']}",

@@ -80,3 +80,19 @@ def test_older_results_get_their_pools_sample_std_and_the_tables_say_sample_std(
     table2 = (tmp_path / "rep" / "table2.md").read_text()
     assert "| SEAM | 0.50(0.354) |" in table2
     assert "mean(sample std) over pools" in (tmp_path / "rep" / "report.md").read_text()
+
+
+def test_one_pool_of_one_run_prints_no_std(tmp_path):
+    """A gallery smaller than a pool gives one pool; with one results file a cell's std does not
+    exist (mf evaluate says "no std over pools"), yet table2.md printed 0.67(0.000), and
+    paired.md a std over the one seed."""
+    import json
+
+    path = tmp_path / "run" / "results.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(_result(0.5, [0.5], [1.0, 0.0], 0.6)))
+    write_report(path, tmp_path / "rep")
+    table2 = (tmp_path / "rep" / "table2.md").read_text()
+    assert "| SEAM | 0.50 |" in table2 and "(0.000)" not in table2, table2
+    paired = (tmp_path / "rep" / "paired.md").read_text()  # one seed: no std over seeds either
+    assert "| SEAM - w/o | +0.500 | +0.500 |" in paired, paired
