@@ -348,6 +348,11 @@ def _train_human(r: dict) -> str:
             f"{r['train_products']} products; final loss {r['final_loss']:.4f}; checkpoint {r['checkpoint']}"
         )
     loss = r.get("final_loss")
+    if r.get("epochs_run") == 0 and loss is not None:  # --resume of a finished run
+        return (
+            f"phase 2 ({r['variant']}): the run already has its {r['epochs']} epochs, nothing was trained "
+            f"(--resume --extend --epochs N trains it longer); final loss {loss:.4f}; checkpoint {r['checkpoint']}"
+        )
     return (
         f"phase 2 ({r['variant']}): {r['epochs_run']} of {r['epochs']} epochs run on {r['train_videos']} videos"
         f" of {r['train_products']} products; final loss {loss:.4f}; checkpoint {r['checkpoint']}"

@@ -73,6 +73,28 @@ def test_resume_in_a_folder_without_last_pt_says_it_starts_at_epoch_0(dataset, t
     assert calls[0]["resume"] is True and calls[0]["extend"] is False
 
 
+def test_resume_of_a_finished_run_says_nothing_was_trained(dataset, tmp_path, monkeypatch):
+    """The same --resume command again after the run ended printed "0 of 3 epochs run ...", read
+    as a run that did not start; now it says the run is complete and how to make it longer."""
+
+    def finished(dataset, out, cfg, **kw):
+        return {
+            "variant": "full",
+            "epochs": 3,
+            "epochs_run": 0,
+            "final_loss": 0.5,
+            "train_videos": 4,
+            "train_products": 4,
+            "checkpoint": f"{out}/last.pt",
+        }
+
+    monkeypatch.setattr(train_module, "run_phase2", finished)
+    monkeypatch.setattr(cli_module, "require_usable_train", lambda dataset: None)
+    res = CliRunner().invoke(train, ["--dataset", str(dataset), "--out", str(tmp_path), "--resume"])
+    assert res.exit_code == 0, res.output
+    assert "already has its 3 epochs, nothing was trained" in res.stdout and "--extend" in res.stdout
+
+
 def test_the_config_files_variant_holds_unless_variant_is_given(dataset, tmp_path, calls):
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text("model:\n  variant: no_nlb_g\n  dim: 64\n")
