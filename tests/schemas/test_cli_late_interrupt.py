@@ -27,6 +27,17 @@ def _command(late_exit_rule: bool) -> click.Command:
     return cmd
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_raises():
+    """Ctrl-C as a command started from a shell has it (Python's KeyboardInterrupt), whatever the
+    test process was given: a pytest-xdist worker runs with SIGINT ignored."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def test_a_ctrl_c_after_the_exit_rule_keeps_the_printed_success(capsys):
     before = signal.getsignal(signal.SIGINT)
     run_main(_command(late_exit_rule=True), [])  # was: SystemExit(130) under the document
