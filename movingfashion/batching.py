@@ -195,12 +195,12 @@ def _numpy_views(vals: Sequence[torch.Tensor]) -> list[np.ndarray] | None:
 def _stack(vals: Sequence[torch.Tensor]) -> torch.Tensor:
     """Stack into a batch tensor. CPU tensors are copied by numpy on the calling thread: torch's
     copy splits a batch across its intra-op threads, which on a busy machine wait for a core
-    and cost 5-30x the CPU of one thread (``benchmarks/bench_collate.py``); workers run one
-    thread anyway. Other tensors use ``torch.stack``."""
+    and cost up to several times the CPU of one thread (``benchmarks/bench_collate.py``;
+    workers run one thread anyway). Other tensors use ``torch.stack``."""
     if vals[0].layout != torch.strided:  # sparse: torch's own stack (and its own way across)
         return torch.stack(list(vals))
     out = _batch_tensor(vals[0], (len(vals), *vals[0].shape))
-    arrays = _numpy_views(vals) if out.device.type == "cpu" else None
+    arrays = _numpy_views(vals)  # the batch tensor lives where vals[0] does
     if arrays is None:
         return torch.stack(list(vals), out=out)
     np.stack(arrays, out=out.numpy())
@@ -210,7 +210,7 @@ def _stack(vals: Sequence[torch.Tensor]) -> torch.Tensor:
 def _pad_rows(vals: Sequence[torch.Tensor], tmax: int, fill: float) -> torch.Tensor:
     """Clips of different lengths padded to ``tmax`` with ``fill``; copied like :func:`_stack`."""
     pad = _batch_tensor(vals[0], (len(vals), tmax, *vals[0].shape[1:]))
-    arrays = _numpy_views(vals) if pad.device.type == "cpu" else None
+    arrays = _numpy_views(vals)
     if arrays is None:
         pad.fill_(fill)
         for i, v in enumerate(vals):
