@@ -45,7 +45,13 @@ from movingfashion.models.matchrcnn import score_matrix
 from movingfashion.models.ranking import rank_gallery
 from movingfashion.seam.augment import rrs_pool_indices
 from movingfashion.seam.config import EvalConfig, Variant
-from movingfashion.seam.features import FeatureBank, build_bank, encoder_tag, fallback_counts
+from movingfashion.seam.features import (
+    FeatureBank,
+    build_bank,
+    clips_longer_than_tracklets,
+    encoder_tag,
+    fallback_counts,
+)
 from movingfashion.seam.model import SeamModel
 from movingfashion.seam.protocol import STD, make_pools, per_query_hits, pooled_topk, query_groups, roc_auc
 from movingfashion.seam.report import query_note
@@ -287,27 +293,17 @@ def _uniform_width(bank: FeatureBank) -> int:
     return int(bank.slots["uniform"].shape[1]) if "uniform" in bank.slots else int(bank.fmaps.shape[1])
 
 
-def longest_query(bank: FeatureBank) -> int:
-    """The most distinct frames any video of ``bank`` holds (a video's pool repeats its last
-    frame when its tracklet is shorter than the pool)."""
-    return max((len(set(row)) for row in bank.frames.tolist()), default=0)
-
-
 def warn_clips_longer_than_queries(bank: FeatureBank, cfg: EvalConfig) -> None:
-    """One warning when a T evaluated is longer than every query tracklet: each of its clips
-    repeats frames (the samplers' rule for short tracklets), so its row is no T-frame result."""
-    longest = longest_query(bank)
-    longer = [t for t in sorted(set(cfg.frames) | {cfg.main_frames}) if longest and t > longest]
-    if longer:
-        log.warning(
-            "T = %s: longer than every query tracklet (the longest has %d frames), so each of these "
-            "clips repeats frames and is no %s-frame result (ask --frames up to %d, or evaluate a test "
-            "split with longer tracklets)",
-            ", ".join(map(str, longer)),
-            longest,
-            "/".join(map(str, longer)),
-            longest,
-        )
+    """One warning when a T evaluated is longer than every query tracklet
+    (:func:`~movingfashion.seam.features.clips_longer_than_tracklets`, as mf train warns)."""
+    line = clips_longer_than_tracklets(
+        bank,
+        [*cfg.frames, cfg.main_frames],
+        kind="query",
+        hint="ask --frames up to {longest}, or evaluate a test split with longer tracklets",
+    )
+    if line:
+        log.warning("%s", line)
 
 
 def evaluate_bank(

@@ -266,6 +266,28 @@ class FeatureBank:
         )
 
 
+def longest_tracklet(bank: FeatureBank) -> int:
+    """The most distinct frames any video of ``bank`` holds (a video's pool repeats its last
+    frame when its tracklet is shorter than the pool)."""
+    return max((len(set(row)) for row in bank.frames.tolist()), default=0)
+
+
+def clips_longer_than_tracklets(bank: FeatureBank, lengths: list[int], *, kind: str, hint: str) -> str | None:
+    """The one warning line when a clip length of ``lengths`` is longer than every ``kind``
+    tracklet of ``bank`` ("query" in mf evaluate, "training" in mf train): each such clip repeats
+    frames (the samplers' rule for short tracklets), so it is no T-frame clip. ``hint`` says what
+    to do and may use ``{longest}``. None when every length fits (or the bank is empty)."""
+    longest = longest_tracklet(bank)
+    longer = [t for t in sorted(set(lengths)) if longest and t > longest]
+    if not longer:
+        return None
+    return (
+        f"T = {', '.join(map(str, longer))}: longer than every {kind} tracklet (the longest has {longest} "
+        f"frames), so each of these clips repeats frames and is no {'/'.join(map(str, longer))}-frame "
+        f"clip ({hint.format(longest=longest)})"
+    )
+
+
 def encoder_tag(model: nn.Module) -> str:
     """Hash of a model's frozen encoder weights (part of the bank cache key)."""
     encoder = getattr(model, "encoder", None)

@@ -33,10 +33,13 @@ from movingfashion.models.matchrcnn import balanced_pair_loss
 from movingfashion.seam.augment import frame_slots, frame_videos
 from movingfashion.seam.checkpoint import read_checkpoint, save_checkpoint
 from movingfashion.seam.config import TrainConfig
-from movingfashion.seam.features import FeatureBank
+from movingfashion.seam.features import FeatureBank, clips_longer_than_tracklets
 from movingfashion.seam.model import SeamModel
 from schemas.config import env_int
 from schemas.errors import ConfigError, ModelError
+from schemas.redact import redacted_logger
+
+logger = redacted_logger(__name__)
 
 
 def seed_everything(seed: int) -> None:
@@ -181,6 +184,20 @@ def param_groups(model: SeamModel, cfg: TrainConfig) -> list[dict[str, Any]]:
     if context:
         groups.append({"params": context, "lr": cfg.context_lr, "weight_decay": 0.0, "name": "context_lr"})
     return groups
+
+
+def warn_clips_longer_than_tracklets(bank: FeatureBank, cfg: TrainConfig, rank: int = 0) -> None:
+    """One warning (rank 0) when ``cfg.frames`` is longer than every training tracklet: each clip
+    then repeats frames, as mf evaluate warns for its queries
+    (:func:`~movingfashion.seam.features.clips_longer_than_tracklets`)."""
+    line = clips_longer_than_tracklets(
+        bank,
+        [cfg.frames],
+        kind="training",
+        hint="pass --frames up to {longest}, or train on a split with longer tracklets",
+    )
+    if line and rank == 0:
+        logger.warning("%s", line)
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
@@ -400,6 +417,7 @@ def train_phase2(
     if n < 2:
         raise ModelError("phase 2 needs at least 2 training videos (in-batch negatives)", where="train split")
     batch = min(cfg.batch_size, n)
+    warn_clips_longer_than_tracklets(bank, cfg, rank)
     frames_all, shop_all = bank.fmaps, bank.shop_fmaps
     if not cfg.train_trunk:
         frames_all, shop_all = trunk_features(model, bank, device, cache_dir=trunk_cache)
