@@ -496,7 +496,12 @@ def train_phase2(
                 scaler=scaler,
                 train_config=cfg.model_dump(mode="json"),
                 train_data=train_data,
-                extra={"history": history, "schedule": schedule, "world_size": world},
+                extra={
+                    "history": history,
+                    "schedule": schedule,
+                    "world_size": world,
+                    "train_sizes": {"videos": n, "products": len(bank.gallery_ids)},
+                },
             )
             _write_history(out, history)
         if save_now:
@@ -711,6 +716,49 @@ DAMAGED_LAST = (
 )
 
 
+def finished_run_summary(
+    ckpt: dict[str, Any], cfg: TrainConfig, dataset: str | Path, out: Path, matcher: str | Path | None
+) -> dict[str, Any] | None:
+    """What :func:`run_phase2` returns for ``--resume`` of a run that holds its ``cfg.epochs``
+    already, read from ``ckpt`` alone (the same record a full pass returns, without loading the
+    matcher and the feature bank: 0.04-0.08 s against 0.9-2.0 s on the 24-product test world, more
+    on a larger bank); ``history.jsonl`` is written
+    again as on any resume. None (the full pass decides) while epochs are left, with ``--matcher``
+    given (it is checked against the run's), or for a checkpoint written before the training
+    sizes were recorded. The products and the encoder are not compared with the run's here:
+    nothing is trained on them."""
+    extra = ckpt.get("extra") or {}
+    sizes = extra.get("train_sizes")
+    recorded = (ckpt.get("arch") or {}).get("matcher_path")
+    if int(ckpt.get("epoch", 0)) < cfg.epochs or matcher is not None or not sizes or recorded is None:
+        return None
+    last = out / "last.pt"
+    rank, world, _ = _dist_env()
+    check_resume_world(ckpt, world, cfg.batch_size, last)
+    history = list(extra.get("history", []))
+    if rank == 0:
+        from schemas.atomic import sweep_partials
+
+        sweep_partials(out)
+        _write_history(out, history)  # a run killed between the two writes left it behind
+    mpath = resume_matcher_path(ckpt, None, out)
+    return {
+        "checkpoint": str(last),
+        "variant": cfg.model.variant.value,
+        "epochs": cfg.epochs,
+        "epochs_run": 0,
+        "history": history,
+        "rank": rank,
+        "world_size": world,
+        "final_loss": history[-1]["loss"] if history else None,
+        "dataset": str(dataset),
+        "matcher": recorded,
+        "matcher_via": matcher_origin(None, mpath, out, recorded),
+        "train_videos": int(sizes["videos"]),
+        "train_products": int(sizes["products"]),
+    }
+
+
 def run_phase2(
     dataset: str | Path,
     out_dir: str | Path,
@@ -751,6 +799,9 @@ def run_phase2(
     )
     if ckpt is not None:
         check_resume(ckpt, cfg, last, extend=extend)  # before the feature bank is built
+        done = finished_run_summary(ckpt, cfg, dataset, out, matcher)
+        if done is not None:
+            return done  # nothing to train: neither the matcher nor the bank is loaded
     rank, world, device = _dist_env()
     seed_everything(cfg.seed)
     mpath = resolve_matcher_path(matcher, out) if ckpt is None else resume_matcher_path(ckpt, matcher, out)
