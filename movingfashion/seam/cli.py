@@ -201,7 +201,7 @@ def train(
             seed=seed,
         )
         skips = _phase2_dataset(dataset, out)
-        _no_finished_run(out, "remove it to train AsymNet again, or pass another --out")
+        _no_finished_run(out, "asymnet")
         on_interrupt(
             "interrupted: AsymNet writes OUT/last.pt only when both stages are done; rerun to start again"
         )
@@ -310,12 +310,32 @@ def require_usable_train(dataset: str) -> dict[str, Any]:
     return train.skipped_report()
 
 
-def _no_finished_run(out: str, todo: str) -> None:
+#: what ``mf train --method M`` says of an OUT/last.pt of its own method (or of no kind it knows)
+SAME_METHOD_TODO = {
+    "seam": "--resume continues it (--resume --extend --epochs N trains it longer); remove it to train "
+    "again from epoch 0, or pass another --out",
+    "asymnet": "remove it to train AsymNet again, or pass another --out",
+}
+#: how each method's run is named in a message about a folder holding it
+METHOD_NAMES = {"seam": "SEAM", "asymnet": "AsymNet"}
+
+
+def _no_finished_run(out: str, method: str) -> None:
     """Usage error (exit 2) when OUT/last.pt holds a run already: training again without
-    ``--resume`` would replace it with a new run's first epoch (it did, silently)."""
+    ``--resume`` would replace it with a new run's first epoch (it did, silently). A run of the
+    other method (the checkpoint's kind) is named as such: its folder is no place for this one."""
     last = Path(out) / "last.pt"
-    if last.is_file():
-        raise click.UsageError(f"{last} exists (a run trained there): {todo}")
+    if not last.is_file():
+        return
+    from movingfashion.models.checkpoints import checkpoint_kind
+
+    kind = checkpoint_kind(last)
+    if kind in METHOD_NAMES and kind != method:
+        raise click.UsageError(
+            f"{out} holds a {METHOD_NAMES[kind]} run ({last}, mf train --method {kind}): pass another "
+            f"--out to train {METHOD_NAMES[method]} (or remove {last} to replace that run)"
+        )
+    raise click.UsageError(f"{last} exists (a run trained there): {SAME_METHOD_TODO[method]}")
 
 
 def _resume_start(out: str, resume: bool, extend: bool) -> None:
@@ -325,11 +345,7 @@ def _resume_start(out: str, resume: bool, extend: bool) -> None:
     if extend and not resume:
         raise click.UsageError("--extend changes the length of a run given --resume; add --resume")
     if not resume:
-        _no_finished_run(
-            out,
-            "--resume continues it (--resume --extend --epochs N trains it longer); remove it to train "
-            "again from epoch 0, or pass another --out",
-        )
+        _no_finished_run(out, "seam")
         return
     last = Path(out) / "last.pt"
     if not last.is_file():

@@ -323,3 +323,22 @@ def test_phase2_says_which_matcher_it_started_from(dataset, tmp_path, monkeypatc
     res = CliRunner().invoke(train, ["--dataset", str(dataset), "--out", str(tmp_path / "alone")])
     assert res.exit_code == 0, res.output
     assert "phase 2 started from matcher: embedded default (no OUT/phase1/matcher.pt" in res.stderr
+
+
+@pytest.mark.parametrize(("method", "found"), [("asymnet", "seam"), ("seam", "asymnet")])
+def test_a_run_of_the_other_method_in_out_is_named_as_such(dataset, tmp_path, calls, method, found):
+    """``mf train --method asymnet`` into a SEAM run's folder said "remove it to train AsymNet
+    again" (and SEAM into an AsymNet run's folder said "--resume continues it", which it cannot):
+    the message names the folder, the run it holds, and to pass another --out."""
+    import torch
+
+    out = tmp_path / "run"
+    out.mkdir()
+    torch.save({"kind": found, "version": 1}, out / "last.pt")
+    res = CliRunner().invoke(train, ["--dataset", str(dataset), "--out", str(out), "--method", method])
+    names = {"seam": "SEAM", "asymnet": "AsymNet"}
+    assert res.exit_code == 2 and calls == [], res.output
+    said = " ".join(res.output.split())  # the usage error is wrapped
+    assert f"{out} holds a {names[found]} run" in said, said
+    assert f"pass another --out to train {names[method]}" in said, said
+    assert "again" not in said and "--resume" not in said, said
