@@ -415,6 +415,14 @@ def _std_values(row: dict[str, Any]) -> int:
     return int(row.get("top1_values") or row.get("pools") or len(row.get("top1_pools") or ()) or 1)
 
 
+def mean_std(mean: float, std: float, values: int, digits: int = 3) -> str:
+    """``mean(std)`` when the std is over more than one value, else the mean alone: a std over
+    one value (one pool of one run) does not exist, and "(0.000)" read as if the pools agreed.
+    The one rule for every table of the report and ``ordering.md``."""
+    text = f"{mean:.{digits}f}"
+    return f"{text}({std:.3f})" if values > 1 else text
+
+
 def ordering(combined: dict[str, Any], diffs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The paper's ordering SEAM > SEAM w/o NLB,g > Max Confidence, top-1 at the main length:
     does each step hold beyond one std (the intervals mean +- std of the two rows do not
@@ -434,8 +442,10 @@ def ordering(combined: dict[str, Any], diffs: list[dict[str, Any]]) -> list[dict
                 "b": b,
                 "a_top1": ra["top1"],
                 "a_std": ra["top1_std"],
+                "a_std_values": _std_values(ra),
                 "b_top1": rb["top1"],
                 "b_std": rb["top1_std"],
+                "b_std_values": _std_values(rb),
                 "beyond_one_std": (
                     ra["top1"] - ra["top1_std"] > rb["top1"] + rb["top1_std"]
                     if min(_std_values(ra), _std_values(rb)) > 1
@@ -521,8 +531,7 @@ def _cell(row: dict[str, Any] | None, k: int, std: bool = True, digits: int = 2)
     one pool of one run has none, and printed "(0.000)" as if the pools agreed)."""
     if not row or f"top{k}" not in row:
         return "-"
-    text = f"{row[f'top{k}']:.{digits}f}"
-    return f"{text}({row[f'top{k}_std']:.3f})" if std and _std_values(row) > 1 else text
+    return mean_std(row[f"top{k}"], row.get(f"top{k}_std", 0.0), _std_values(row) if std else 1, digits)
 
 
 def table2(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -792,8 +801,8 @@ def write_report(
         order = ordering(results, diffs)
         if order:
             lines = [
-                f"- {md_text(str(names.get(o['a'], o['a'])))} {o['a_top1']:.3f}({o['a_std']:.3f}) vs "
-                f"{md_text(str(names.get(o['b'], o['b'])))} {o['b_top1']:.3f}({o['b_std']:.3f}): "
+                f"- {md_text(str(names.get(o['a'], o['a'])))} {mean_std(o['a_top1'], o['a_std'], o['a_std_values'])}"
+                f" vs {md_text(str(names.get(o['b'], o['b'])))} {mean_std(o['b_top1'], o['b_std'], o['b_std_values'])}: "
                 + _ordering_words(o)
                 for o in order
             ]

@@ -84,8 +84,8 @@ def test_older_results_get_their_pools_sample_std_and_the_tables_say_sample_std(
 
 def test_one_pool_of_one_run_prints_no_std(tmp_path):
     """A gallery smaller than a pool gives one pool; with one results file a cell's std does not
-    exist (mf evaluate says "no std over pools"), yet table2.md printed 0.67(0.000), and
-    paired.md a std over the one seed."""
+    exist (mf evaluate says "no std over pools"), yet table2.md printed 0.67(0.000), paired.md a
+    std over the one seed, and ordering.md 0.500(0.000) (one rule now: report.mean_std)."""
     import json
 
     path = tmp_path / "run" / "results.json"
@@ -96,3 +96,5 @@ def test_one_pool_of_one_run_prints_no_std(tmp_path):
     assert "| SEAM | 0.50 |" in table2 and "(0.000)" not in table2, table2
     paired = (tmp_path / "rep" / "paired.md").read_text()  # one seed: no std over seeds either
     assert "| SEAM - w/o | +0.500 | +0.500 |" in paired, paired
+    order = (tmp_path / "rep" / "ordering.md").read_text()  # printed "SEAM 0.500(0.000) vs ..."
+    assert order.startswith("- SEAM 0.500 vs w/o 0.000: cannot be judged") and "(0.000)" not in order, order
