@@ -11,7 +11,8 @@ of the query tracklet (one per chunk, at its centre) and the best-scoring pool f
 its chunks (the ``salient`` pick), the tracklet's most confident detection (Max Confidence's
 frame), and where each sits in the pool (:attr:`FeatureBank.slots`):
 the pool is then every distinct frame of those and of the evenly spaced ones. Banks are cached
-on disk by content key and reused on reruns.
+on disk by content key and reused on reruns; a bank the dataset changed under is replaced, with one
+line saying which files changed (:mod:`movingfashion.seam.bank_cache`).
 
 Query tracklet of a video (paper section 5): when the dataset has the richer
 ``tracklets/<video stem>.json`` with inference tracklets, the one with the highest average IoU
@@ -41,10 +42,19 @@ import torch
 from torch import nn
 
 from movingfashion.media.images import read_image
-from movingfashion.media.readers import file_key
 from movingfashion.models.checkpoints import save_torch_file
 from movingfashion.sampling import FrameSampler, crop_sharpness, frame_quality, get_sampler
 from movingfashion.seam.augment import augment_crops
+from movingfashion.seam.bank_cache import (  # BANK_VERSION, bank_key, media_stamps: imported from here too
+    BANK_VERSION,  # noqa: F401
+    bank_inputs,
+    bank_key,
+    bank_slot,
+    input_changes,
+    media_stamps,  # noqa: F401
+    remove_stale,
+    stale_banks,
+)
 from movingfashion.seam.config import BELOW_MIN_IOU, NO_INFERENCE, AugmentConfig
 from movingfashion.seam.positives import DEFAULT_THRESHOLD, OTHER_DETECTION, ShopMatcher, best_match_boxes
 from schemas.atomic import atomic_write_text, sha256_file
@@ -53,14 +63,9 @@ from schemas.errors import DataFormatError, MFError
 from schemas.geometry import tracklet_iou as mean_iou
 from schemas.official import OfficialSplit, read_official, read_official_rows, split_json, split_listing
 from schemas.paths import resolve_under
+from schemas.redact import redacted_logger
 
-#: part of every bank's cache key: bump it whenever what a bank holds for the same inputs changes
-#: (4: a shared video's query comes from its product's ``<video>@<product>.json``; 5: a test bank
-#: keeps each evaluated T's own RRS and salient frames, :attr:`FeatureBank.slots`; banks an older
-#: toolkit cached are rebuilt, never reused; 6: it also keeps the query tracklet's most confident
-#: detection, ``slots["maxconf"]``; 7: a video's tracklet file is the one the dataset reads for
-#: its product, never a ``<video>@<product>.json`` left from when the video was shared)
-BANK_VERSION = 7
+log = redacted_logger(__name__)
 
 #: Modes of the tracklets a query may be chosen from (the builder's and the world export's).
 INFERENCE_MODE = "inference"
@@ -309,45 +314,6 @@ def _encode(encoder: nn.Module, crops: torch.Tensor, device: torch.device, batch
     return torch.cat(out)
 
 
-def bank_key(root: Path, split: str, encoder_tag: str, pool: int, crop_size: int) -> str:
-    """Content key of a bank: split file, entries and tracklet files, the size and modification
-    time of every video and shop image the split lists (:func:`media_stamps`), encoder, pool and
-    crop size; and the other split files, which decide which videos are shared, so which tracklet
-    file is a product's (:func:`movingfashion.dataset.other_split_files`)."""
-    from movingfashion.dataset import other_split_files
-
-    h = hashlib.sha256(f"v{BANK_VERSION}|{split}|{encoder_tag}|{pool}|{crop_size}".encode())
-    split_path = split_json(root, split)
-    others = other_split_files(root, split_path)
-    for p in [split_path, *others, root / "entries.jsonl", *sorted((root / "tracklets").glob("*.json"))]:
-        if p.is_file():
-            h.update(p.name.encode())
-            h.update(sha256_file(p).encode())
-    for stamp in media_stamps(root, split_path):
-        h.update(f"{stamp}\n".encode())
-    return h.hexdigest()[:16]
-
-
-def media_stamps(root: Path, split_path: Path) -> list[str]:
-    """``<rel>:<size>:<mtime_ns>`` of every video and shop image ``split_path`` lists (``<rel>:-``
-    when missing or outside ``root``), sorted: a republished or re-encoded file under the same
-    name changes a bank's key without reading its bytes (the file key the decoders remember
-    files by, :func:`movingfashion.media.readers.file_key`)."""
-    try:
-        products = split_listing(split_path).products  # a bad product is the dataset's to name
-    except (MFError, OSError):
-        return []  # the dataset names the unreadable split
-    rels = {rel for _, videos, img in products for rel in (*videos, img)}
-    stamps = []
-    for rel in sorted(rels):
-        try:
-            _, size, mtime_ns = file_key(resolve_under(root, rel))
-            stamps.append(f"{rel}:{size}:{mtime_ns}")
-        except (MFError, OSError):
-            stamps.append(f"{rel}:-")
-    return stamps
-
-
 def most_confident(candidates: list[int], confidences: Mapping[int, float] | None) -> int | None:
     """The candidate frame with the highest detection confidence (the earliest of equals); None
     when no candidate has one (a ground-truth tracklet of the official JSON carries none)."""
@@ -503,7 +469,9 @@ def build_bank(
             tag += f"|aug{px[0]:g},{px[1]:g},{px[2]:g},s{augment_seed}"
         if clips:
             tag += f"|clips{','.join(map(str, clips))}"
-        key = bank_key(root, split, tag, pool, crop_size)
+        inputs = bank_inputs(root, split)
+        key = bank_key(root, split, tag, pool, crop_size, inputs)
+        slot = bank_slot(root, split, tag, pool, crop_size)
         cache = Path(cache_dir) / f"{split}-{key}.pt"
         if cache.is_file():
             try:
@@ -518,6 +486,14 @@ def build_bank(
                 # bank either mode builds, and is served to both)
                 if on_bad != "raise" or not cached.skipped:
                     return cached
+    stale = stale_banks(Path(cache_dir), split, slot, key) if cache is not None else []
+    for path, built_from in stale[:1]:
+        log.warning(
+            "%s: %s; building the %s feature bank again (it replaces that file)",
+            path,
+            input_changes(built_from, inputs),
+            split,
+        )
     ds = MovingFashionDataset(
         root,
         split,
@@ -707,9 +683,12 @@ def build_bank(
                     "query_below_min_iou": sum(below_min),
                     "corrupted_frames": int(bank.corrupted().sum()),
                     "skipped": len(bank.skipped),
+                    "slot": slot,
+                    "inputs": inputs,
                 }
             )
             + "\n",
         )
         save_torch_file(bank.state(), cache)
+        remove_stale(stale)
     return bank

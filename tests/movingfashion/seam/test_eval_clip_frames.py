@@ -88,7 +88,7 @@ def test_salient_picks_one_pool_frame_per_chunk(bank, t):
 
 
 def test_fig8_keeps_the_evenly_spaced_frames_and_the_bank_is_versioned(bank):
-    assert BANK_VERSION == 7  # banks cached before are built again, never reused
+    assert BANK_VERSION == 8  # banks cached before are built again, never reused
     uniform = bank.slots["uniform"]
     for v, pid in enumerate(bank.product_ids):
         frames = bank.frames[v, uniform[v]].tolist()
