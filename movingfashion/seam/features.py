@@ -405,6 +405,15 @@ def _split_rows(split_path: Path) -> tuple[OfficialSplit, list[tuple[str, str]]]
         return None
 
 
+def _no_product(split: str, split_path: Path) -> None:
+    """The one error for a split file that lists no product (no query, an empty gallery)."""
+    raise DataFormatError(
+        f"the {split} split lists no product",
+        where=str(split_path),
+        hint=f"pass a dataset whose {split} split has products (mf publish, mf splits)",
+    )
+
+
 def build_bank(
     root: str | Path,
     split: str,
@@ -453,12 +462,14 @@ def build_bank(
     clips = sorted({int(t) for t in clips or ()})
     select_query = (split == "test") if select_query is None else select_query
     cache = None
-    rows = None  # the split file, when the cache key had it parsed: the dataset takes it
+    split_path = split_json(root, split)
+    rows = _split_rows(split_path)  # parsed once: the key lists it, the dataset takes it
+    if rows is not None and not rows[0] and not rows[1]:
+        _no_product(split, split_path)  # before the dataset, whose own warning would say it twice
     if cache_dir is not None:
         from schemas.atomic import sweep_partials
 
         sweep_partials(cache_dir)  # what a killed run left half-written
-        rows = _split_rows(split_json(root, split))  # parsed once: the key lists it without parsing it again
         tag = f"{encoder_tag}|q{int(select_query)}"
         if select_query:
             tag += f"|iou{query_min_iou:g}|qr{QUERY_RECORD_VERSION}"
@@ -511,11 +522,7 @@ def build_bank(
     )
     del rows  # the dataset holds what it uses of them
     if len(ds) == 0 and not ds.skipped:  # not the tracklets: no query and an empty gallery
-        raise DataFormatError(
-            f"the {split} split lists no product",
-            where=str(ds.split_path),
-            hint=f"pass a dataset whose {split} split has products (mf publish, mf splits)",
-        )
+        _no_product(split, ds.split_path)
     if len(ds) == 0:
         raise DataFormatError(
             f"no usable videos in the {split} split"
