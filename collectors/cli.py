@@ -89,7 +89,7 @@ def _common_params() -> list[click.Parameter]:
             ["--retry-rejected"],
             is_flag=True,
             help="Also retry items an earlier run rejected (refused content, 404, ...) and those "
-            "mf clean rejected for a damaged video file (downloaded again); other rejections by "
+            "mf clean rejected for a damaged video or shop image file (downloaded again); other rejections by "
             "cleaning or review stay, and so do items given up (--retry-given-up).",
         ),
         click.Option(

@@ -32,7 +32,7 @@ from schemas.errors import CatalogCorrupt, FetchError, LocalFault, MFError
 from schemas.faults import REASONS as LOCAL_FAULT_REASONS
 from schemas.faults import local_faults
 from schemas.items import (
-    DAMAGED_VIDEO_PREFIXES,
+    DAMAGED_MEDIA_PREFIXES,
     GAVE_UP_PREFIX,
     GIVEN_UP_WHY,
     GONE_PREFIX,
@@ -542,8 +542,9 @@ class CollectContext:
         """Skip it, no request: collected (files present, hashes match), finally rejected, or moved
         on by cleaning (accepted, duplicate, needs review, rejected: its status is kept).
         ``retry_rejected`` collects again the items a collector rejected (:func:`collector_rejected`)
-        and those cleaning rejected for a damaged video file (``DAMAGED_VIDEO_PREFIXES``: its
-        bytes are not what a new download gives when it was damaged on the disk); any other
+        and those cleaning rejected for a damaged video or shop image file
+        (``DAMAGED_MEDIA_PREFIXES``: its bytes are not what a new download gives when it was
+        damaged on the disk); any other
         rejection by cleaning or review stays. An item given up (:func:`given_up`) is skipped
         unless ``retry_given_up``."""
         row = self.catalog.get_item(str(source), source_id)
@@ -555,7 +556,7 @@ class CollectContext:
             return True
         if collector_rejected(row.status, row.reason):
             return False  # retry_rejected: the site may have been fixed since
-        if row.status == Status.REJECTED and (row.reason or "").startswith(DAMAGED_VIDEO_PREFIXES):
+        if row.status == Status.REJECTED and (row.reason or "").startswith(DAMAGED_MEDIA_PREFIXES):
             return False  # retry_rejected: downloaded again (clean recorded the damaged file's hash)
         if row.status not in PAST_COLLECTION and row.status != Status.DOWNLOADED:
             return False

@@ -78,6 +78,12 @@ GONE_PREFIX = "gone: "
 #: names the file): unlike cleaning's other rejections, ``mf-collect --retry-rejected`` downloads
 #: it again, and the next ``mf clean`` checks the new file
 DAMAGED_VIDEO_PREFIXES = ("probe: no valid video (corrupt", "probe: no valid video (truncated")
+#: reason prefix of an item cleaning rejected because its collected shop image does not decode (a
+#: truncated or corrupt file, ``cleaning.steps.probe`` names it): retried as a damaged video is
+DAMAGED_SHOP = "probe: damaged shop image"
+DAMAGED_SHOP_PREFIXES = (f"{DAMAGED_SHOP} (corrupt",)
+#: every reason ``mf-collect --retry-rejected`` downloads an item cleaning rejected again for
+DAMAGED_MEDIA_PREFIXES = DAMAGED_VIDEO_PREFIXES + DAMAGED_SHOP_PREFIXES
 
 #: reason prefix of publish's hold of an item whose shared shop image disagrees with its colour
 #: (:func:`cleaning.publish.hold_shop_conflicts`): publish releases it itself once the conflict is

@@ -14,7 +14,8 @@ the next ``mf clean``; nothing about its content is decided): ``mf-collect`` fet
 again. One overwritten is probed under its new SHA-256 (so garbage is rejected ``corrupt``), and
 the steps after this one use the fresh SHA-256. An item rejected for a damaged video (corrupt or
 truncated) has the file named in its reason and in the report (``damaged_videos``), with what to
-do: ``mf-collect --retry-rejected`` downloads it again.
+do: ``mf-collect --retry-rejected`` downloads it again; so has an item whose collected shop image
+does not decode (a truncated JPEG, say) and that has no other valid one (``damaged_shop_images``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,15 @@ from cleaning.steps.state import IMAGE_KINDS, CleaningState, ItemState, VideoSta
 from movingfashion.executors import Outcome, describe, unseen_on_worker
 from schemas.atomic import sha256_file
 from schemas.errors import MFError
-from schemas.items import DAMAGED_VIDEO_PREFIXES, AssetKind, ImageProbe, MediaAsset, Status, VideoProbe
+from schemas.items import (
+    DAMAGED_SHOP,
+    DAMAGED_VIDEO_PREFIXES,
+    AssetKind,
+    ImageProbe,
+    MediaAsset,
+    Status,
+    VideoProbe,
+)
 
 #: why an item whose collected file is gone fails (the collector fetches it again)
 MISSING = (
@@ -106,6 +115,7 @@ class ProbeStep(Step):
         results = self._probe(jobs, state, ctx)
         rejects: Counter[str] = Counter()
         damaged: list[str] = []
+        damaged_shops: list[str] = []
         for it in state.live():
             it.assets = [_checked(j, results[j.task_key], rejects) for j in jobs[it.key]]
             good = [a for a in it.assets if a.kind == AssetKind.VIDEO and a.status == Status.ACCEPTED]
@@ -115,11 +125,18 @@ class ProbeStep(Step):
                     damaged.append(path)
                 it.decide(Status.REJECTED, reason)
                 continue
+            shop = _damaged_shop(it.assets)
+            if shop is not None:
+                damaged_shops.append(shop[1])
+                it.decide(Status.REJECTED, shop[0])
+                continue
             for a in good:
                 state.videos[a.path] = VideoState(a, it.key)
         counts: dict[str, Any] = {"probe_rejected": dict(rejects)}
         if damaged:
             counts["damaged_videos"] = {"files": sorted(damaged), "fix": REDOWNLOAD}
+        if damaged_shops:
+            counts["damaged_shop_images"] = {"files": sorted(damaged_shops), "fix": REDOWNLOAD}
         return StepReport(counts)
 
     def _jobs(self, state: CleaningState, ctx: StepContext) -> dict[str, list[_Job]]:
@@ -260,3 +277,19 @@ def _no_video(assets: list[MediaAsset]) -> tuple[str, str | None]:
     if not reason.startswith(DAMAGED_VIDEO_PREFIXES) or not first.path:
         return reason, None
     return f"{reason}: {first.path}; {REDOWNLOAD}", first.path
+
+
+def _damaged_shop(assets: list[MediaAsset]) -> tuple[str, str] | None:
+    """(reason, path) for an item whose collected shop image does not decode (a truncated or
+    corrupt file) and that has no other valid one: rejected as a damaged video is
+    (``DAMAGED_SHOP_PREFIXES``, named with what to do: ``mf-collect --retry-rejected`` downloads it
+    again). None when a shop image passed, or none was damaged (too small, say: the later steps
+    decide)."""
+    shops = [a for a in assets if a.kind == AssetKind.SHOP]
+    if any(a.status == Status.ACCEPTED for a in shops):
+        return None
+    bad = next((a for a in shops if a.path and (a.reason or "").startswith("probe: corrupt")), None)
+    if bad is None:
+        return None
+    reason = f"{DAMAGED_SHOP} ({(bad.reason or '').removeprefix('probe: ')}): {bad.path}; {REDOWNLOAD}"
+    return reason, bad.path

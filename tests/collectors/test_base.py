@@ -124,3 +124,16 @@ def test_targets_are_checked_against_the_declared_forms():
     assert "no urls targets given" in str(ei.value) and "ok-1" in str(ei.value)
     with pytest.raises(DataFormatError):
         Scripted.check_targets(["has space"])
+
+
+def test_retry_rejected_collects_an_item_cleaning_rejected_for_a_damaged_shop_image(run, tmp_path):
+    """A truncated shop JPEG is damaged media as a damaged video is: --retry-rejected downloads
+    the item again (a plain rerun skips it)."""
+    _, s, _ = run(["ok-1"])
+    damaged = "probe: damaged shop image (corrupt: the image does not decode): urls/ok-1/shop.jpg; ..."
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        cat.set_item_state("urls", "ok-1", status=Status.REJECTED, reason=damaged)
+    src, s, _ = run(["ok-1"])
+    assert src.described == [] and s.skipped == 1, s.human()
+    src, s, rows = run(["ok-1"], retry_rejected=True)
+    assert src.described == ["ok-1"] and rows["ok-1"] == ("downloaded", None), s.human()
