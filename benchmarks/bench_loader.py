@@ -116,12 +116,8 @@ from real_clips import check_dataset, exit_on_error  # noqa: E402
 
 from movingfashion.batching import collate_clips, loader_settings  # noqa: E402
 from movingfashion.chunked_loader import DEFAULT_CHUNK, ChunkedLoader, chunked_settings  # noqa: E402
-from movingfashion.dataset import (  # noqa: E402
-    MovingFashionDataset,
-    _shop_image,
-    build_crop_cache,
-    cache_entry,
-)
+from movingfashion.dataset import MovingFashionDataset, build_crop_cache, cache_entry  # noqa: E402
+from movingfashion.items import _shop_image  # noqa: E402
 from movingfashion.media.images import read_image  # noqa: E402
 from movingfashion.media.logs import quiet_native_logs  # noqa: E402
 from movingfashion.media.readers import (  # noqa: E402

@@ -9,7 +9,7 @@ the two-process / one-process throughput ratio:
 * ``copy``: a contiguous copy of a batch-sized block (``--batch`` clips x ``--frames`` frames of
   ``--size`` px, uint8 HWC: 6 MB by default), as collate does into a batch's slot;
 * ``planes``: the HWC -> CHW plane split of the same bytes, one ``cv2.split`` per frame, as
-  ``movingfashion.dataset._into_planes`` does on the crop cache's path;
+  ``movingfashion.planes._into_planes`` does on the crop cache's path;
 * ``compute``: a control with no memory traffic (a pure-Python loop): ~2x proves the two cores
   are real and free enough.
 

@@ -88,8 +88,9 @@ def crop_cache(
     if workers is not None and executor != "ray":
         raise click.UsageError("--workers is read with --executor ray (local decodes one video at a time)")
     # after the checks above, which answer at once: torch loads with the dataset (3 s)
-    from movingfashion.dataset import build_crop_cache, describe_skips, skipped_lines
+    from movingfashion.crop_cache_build import build_crop_cache
     from movingfashion.executors import make_executor
+    from movingfashion.skips import describe_skips, skipped_lines
 
     with make_executor(executor or "local", workers=workers, address=ray_address) as ex:
         ds = open_split(

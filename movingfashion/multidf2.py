@@ -24,13 +24,11 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from movingfashion.dataset import (
+from movingfashion.dataset_args import (
     ITEM_DTYPES,
-    _Resizer,
     _size,
     _whole,
     clip_dataset_repr,
-    clip_tensor,
     integer_index,
     parse_classes,
 )
@@ -38,6 +36,7 @@ from movingfashion.deepfashion2 import iter_split
 from movingfashion.deepfashion2.reader import df2_folder
 from movingfashion.epochs import SharedEpoch
 from movingfashion.media.images import read_image
+from movingfashion.planes import _Resizer, clip_tensor
 from movingfashion.sampling import FrameSampler, get_sampler
 from schemas.atomic import atomic_write_json
 from schemas.errors import ConfigError, DataFormatError

@@ -61,7 +61,8 @@ from schemas.redact import redacted_logger
 from schemas.text_input import read_json_record
 
 if TYPE_CHECKING:
-    from movingfashion.dataset import MovingFashionDataset, VideoRecord
+    from movingfashion.dataset import MovingFashionDataset
+    from movingfashion.records import VideoRecord
 
 log = redacted_logger(__name__)
 
@@ -153,7 +154,7 @@ def copy_entry(
 ) -> tuple[Path, Path]:
     """(data file, index file) of one video in a training copy; with ``product_id``, of that
     product's crops of it (a video several products list, as the crop cache:
-    :func:`movingfashion.dataset.entry_product`). Named by :func:`entry_stem`."""
+    :func:`movingfashion.crop_cache.entry_product`). Named by :func:`entry_stem`."""
     stem = entry_stem(rel_path, product_id)
     root = Path(copy_dir)
     return inside(root, f"{stem}.jpgs", what="training copy file"), inside(

@@ -72,7 +72,7 @@ def training_copy(
 
     # before torch loads with the dataset (3 s): a wrong --out answers at once
     outside_dataset(out, dataset, what="training copy")
-    from movingfashion.dataset import describe_skips, skipped_lines
+    from movingfashion.skips import describe_skips, skipped_lines
     from movingfashion.training_copy import TOLERANCE, build_training_copy
 
     ds = open_split(

@@ -56,10 +56,10 @@ def media_stamps(root: Path, split_path: Path) -> list[str]:
 def bank_inputs(root: Path, split: str) -> dict[str, str]:
     """What a bank of ``split`` is built from, name (relative to ``root``) -> stamp: the split
     file, the other split files (they decide which videos are shared, so which tracklet file is a
-    product's: :func:`movingfashion.dataset.other_split_files`), ``entries.jsonl`` and every
+    product's: :func:`movingfashion.richer_files.other_split_files`), ``entries.jsonl`` and every
     tracklet file (SHA-256), and every video and shop image the split lists (size and
     modification time, :func:`media_stamps`)."""
-    from movingfashion.dataset import other_split_files
+    from movingfashion.richer_files import other_split_files
 
     split_path = split_json(root, split)
     files = [split_path, *other_split_files(root, split_path), root / "entries.jsonl"]

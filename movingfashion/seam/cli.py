@@ -229,7 +229,7 @@ def train(
     if phase == "1":
         emit(result, as_json, _train_human)
         return
-    from movingfashion.dataset import skipped_lines
+    from movingfashion.skips import skipped_lines
 
     result = {**result, **(skips or {})}
     if result.get("matcher"):  # on stderr, with --json too (where "matcher" and "matcher_via" say it)

@@ -139,7 +139,7 @@ def test_pixel_differences_exit_non_zero_after_printing(bl, monkeypatch, capsys,
 
 def shop_hits(bl, tmp_path: Path, cold: bool) -> int:
     """Shop-image cache hits of dataset rows called as the CPU loop and the loaders call them."""
-    from movingfashion.dataset import _shop_key
+    from movingfashion.items import _shop_key
     from movingfashion.media.images import write_image
 
     write_image(tmp_path / "s.jpg", np.zeros((8, 8, 3), np.uint8))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-import movingfashion.dataset as dataset_module
+import movingfashion.crop_cache as crop_cache_module
 from movingfashion.dataset import MovingFashionDataset, build_crop_cache
 
 KW = {"seed": 3, "crop_size": 32, "frames": 6, "dtype": torch.uint8, "train": True, "videos": "all"}
@@ -52,7 +52,7 @@ def test_cached_entries_stay_at_the_cap_and_items_match_an_uncapped_read(
     want = _items(uncapped)
     assert len(uncapped._cache_meta) == len(live)
 
-    monkeypatch.setattr(dataset_module, "CACHE_METAS", 2, raising=False)
+    monkeypatch.setattr(crop_cache_module, "CACHE_METAS", 2)
     capped = MovingFashionDataset(tiny_dataset, "train", crop_cache=cache, **kw)
     capped._cut = None
     with caplog.at_level(logging.WARNING, logger="movingfashion.dataset"):
@@ -83,7 +83,7 @@ def test_an_unusable_entry_is_named_once_however_often_it_is_evicted(
     build_crop_cache(live, cache, pool=None)
     meta_file = sorted(cache.glob("*.json"))[0]
     meta_file.write_text("{not json")
-    monkeypatch.setattr(dataset_module, "CACHE_METAS", 1, raising=False)
+    monkeypatch.setattr(crop_cache_module, "CACHE_METAS", 1)
     ds = MovingFashionDataset(tiny_dataset, "train", crop_cache=cache, **KW)
     with caplog.at_level(logging.WARNING, logger="movingfashion.dataset"):
         for epoch in range(3):

@@ -304,10 +304,10 @@ def test_crop_cache_serves_the_same_crops_from_a_fixed_pool(tiny_dataset, tmp_pa
 
 def test_full_crop_cache_gives_the_items_decoding_gives(tiny_dataset, tmp_path, monkeypatch):
     """pool=None: every boxed frame cached (built in small chunks); items equal the decoded ones."""
-    from movingfashion import dataset as dataset_mod
+    from movingfashion import crop_cache_build
     from movingfashion.dataset import build_crop_cache
 
-    monkeypatch.setattr(dataset_mod, "CACHE_DECODE_CHUNK", 7)
+    monkeypatch.setattr(crop_cache_build, "CACHE_DECODE_CHUNK", 7)
     plain = MovingFashionDataset(tiny_dataset, "train", seed=5, crop_size=32, frames=6)
     assert build_crop_cache(plain, tmp_path / "cc", pool=None)["built"] == 4
     meta = json.loads(cache_entry(tmp_path / "cc", "videos/101_0.mp4")[1].read_text())

@@ -84,7 +84,7 @@ def _file(folder: Path, stem: str, video: str, product: str, frames: int) -> Non
 
 @pytest.mark.parametrize("shared", [False, True])
 def test_the_file_chosen_for_a_video_and_product_is_the_one_chosen_before(tmp_path, shared):
-    from movingfashion.dataset import _RicherFiles
+    from movingfashion.richer_files import _RicherFiles
 
     folder = tmp_path / "tracklets"
     folder.mkdir()

@@ -13,7 +13,8 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 
-from movingfashion.dataset import MovingFashionDataset, _cache_built, build_crop_cache
+from movingfashion.crop_cache_build import _cache_built
+from movingfashion.dataset import MovingFashionDataset, build_crop_cache
 from movingfashion.training_copy import TrainingCopy, build_training_copy, copy_entry
 from schemas.errors import ConfigError
 from tests.fuzz_json import damage, encode, mutate, randoms

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from movingfashion.dataset import MovingFashionDataset, _file_problem
+from movingfashion.dataset import MovingFashionDataset
 from movingfashion.sampling import SalientSampler
+from movingfashion.split_records import _file_problem
 from schemas.errors import DataFormatError, MFError
 
 KW = {"frames": 4, "crop_size": 32, "shop_size": 32, "seed": 0}

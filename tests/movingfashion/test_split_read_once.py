@@ -9,7 +9,8 @@ import shutil
 
 import pytest
 
-from movingfashion.dataset import MovingFashionDataset, _tracklet_shared
+from movingfashion.dataset import MovingFashionDataset
+from movingfashion.richer_files import _tracklet_shared
 from movingfashion.seam.features import media_stamps
 from schemas.errors import DataFormatError
 from schemas.official import read_official, read_official_rows

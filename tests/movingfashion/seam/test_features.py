@@ -188,7 +188,7 @@ def test_a_bank_parses_each_tracklet_file_once_and_a_shared_video_s_query_is_its
     import json
     from pathlib import Path
 
-    from movingfashion import dataset as dataset_module
+    from movingfashion import richer_files as richer_files_module
     from movingfashion.seam.features import build_bank
 
     root = shared_video_dataset  # ab_C lists 101's video, with its own boxes 4 px inside 101's
@@ -213,14 +213,14 @@ def test_a_bank_parses_each_tracklet_file_once_and_a_shared_video_s_query_is_its
         }
         (folder / f"{name}.json").write_text(json.dumps(vt))
     parsed: list[str] = []
-    real = dataset_module.read_file_bytes
+    real = richer_files_module.read_file_bytes
 
     def spy(path, *args, **kwargs):
         if kwargs.get("what") == "tracklet file" and Path(path).is_file():
             parsed.append(Path(path).name)
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(dataset_module, "read_file_bytes", spy)
+    monkeypatch.setattr(richer_files_module, "read_file_bytes", spy)
     bank = build_bank(root, "train", _tiny_encoder(), crop_size=32, pool=4, select_query=True)
     assert sorted(parsed) == ["101_0.json", "101_0@ab_C.json", "102_0.json"]
     row = {(p, v): i for i, (p, v) in enumerate(zip(bank.product_ids, bank.videos, strict=True))}
