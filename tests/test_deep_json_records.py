@@ -10,7 +10,7 @@ import pytest
 
 from annotations.tracklet_files import build_record_file, read_build_record
 from cleaning.config import CleaningConfig
-from cleaning.publish import _file_video
+from cleaning.publish.sweep import _file_video
 from cleaning.steps.cache import ResultCache
 from collectors.part_resume import kept_part, state_path
 from schemas.atomic import lock_holder

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cleaning.publish import MERGE_HOLDS, MERGE_PREFIX, hold_shop_conflicts
+from cleaning.publish import MERGE_HOLDS, hold_shop_conflicts
+from cleaning.steps.state import MERGE_PREFIX
 from schemas.catalog import Catalog
 from schemas.items import AssetKind, MediaAsset, SourceItem, Status
 from schemas.review import record_decision

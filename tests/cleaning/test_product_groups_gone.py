@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace as NS
 
-import cleaning.publish as publish_mod
+import cleaning.publish.products as products_mod
 from schemas.items import AssetKind, Status
 
 
@@ -45,8 +45,8 @@ class _Catalog:
 
 
 def _groups(monkeypatch, items, assets, rows, published):
-    monkeypatch.setattr(publish_mod, "review_shops", lambda cat: {})
-    groups = publish_mod.product_groups(_Catalog(items, assets), rows, published)
+    monkeypatch.setattr(products_mod, "review_shops", lambda cat: {})
+    groups = products_mod.product_groups(_Catalog(items, assets), rows, published)
     return {g.product_id: sorted(r.item.source_id for r in g.rows) for g in groups}
 
 

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 
-import cleaning.publish as publish_mod
+import cleaning.publish.release as release_mod
 from annotations.tracklet_files import (
     dataset_lock,
     read_video_tracklets,
     set_official_tracklet,
     write_video_tracklets,
 )
-from cleaning.publish import DATASET_LOCK, publish
+from cleaning.publish import publish
+from movingfashion.archive.at_rest import DATASET_LOCK
 from movingfashion.archive.describe import refresh
 from movingfashion.archive.verify import verify_dataset
 from movingfashion.media.probe import probe_video
@@ -106,7 +107,7 @@ def test_a_pick_while_publish_verifies_is_not_reported_as_a_break(
     picked_folder, cleaned_world, catalog_copy, monkeypatch
 ):
     out, path = picked_folder
-    verify = publish_mod.verify_dataset
+    verify = release_mod.verify_dataset
     reports: list[bool] = []
 
     def pick_during_the_verify(root, **kwargs):
@@ -119,7 +120,7 @@ def test_a_pick_while_publish_verifies_is_not_reported_as_a_break(
         reports.append(report.ok)
         return report
 
-    monkeypatch.setattr(publish_mod, "verify_dataset", pick_during_the_verify)
+    monkeypatch.setattr(release_mod, "verify_dataset", pick_during_the_verify)
     with Catalog(catalog_copy) as cat:
         res = publish(cat, cleaned_world.root, out)
     assert (res["verify"]["ok"], res["verify"]["breaks"]) == (

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from cleaning.publish import PUBLISH_LOCK, _unlisted_tracklets, publish
+from cleaning.publish import publish
+from cleaning.publish.sweep import _unlisted_tracklets
+from movingfashion.archive.at_rest import PUBLISH_LOCK
 from movingfashion.archive.describe import refresh
 from movingfashion.archive.verify import verify_dataset
 from schemas.atomic import LockBusy, file_lock
@@ -137,14 +139,14 @@ def test_wait_publishes_once_the_other_publish_is_done(cleaned_world, catalog_co
 def test_the_dataset_lock_stays_free_while_a_publish_runs(cleaned_world, catalog_copy, tmp_path, monkeypatch):
     """A build or a review pick (DATASET/.lock) is not blocked for a whole publish, only while it
     rewrites the split files; the publish lock is held from its first read to its end."""
-    import cleaning.publish as publish_mod
+    import cleaning.publish.run as publish_run
 
     out = tmp_path / "ds"
     seen: list[tuple[str, bool]] = []
     # probed once the media are placed, before the split files are rewritten (held_videos;
     # _remove_stale_media, probed here before, now runs under the lock: media go only once the
     # split files no longer list them)
-    real = publish_mod.held_videos
+    real = publish_run.held_videos
 
     def probe(*args, **kwargs):
         def other() -> None:  # another thread stands for another process here
@@ -160,7 +162,7 @@ def test_the_dataset_lock_stays_free_while_a_publish_runs(cleaned_world, catalog
         th.join(30)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(publish_mod, "held_videos", probe)
+    monkeypatch.setattr(publish_run, "held_videos", probe)
     with Catalog(catalog_copy) as cat:
         publish(cat, cleaned_world.root, out)
     assert seen == [(".lock", True), (PUBLISH_LOCK, False)]

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 
-import cleaning.publish as publish_mod
-from cleaning.publish import DATASET_LOCK, publish
+import cleaning.publish.run as publish_run
+from cleaning.publish import held_back, publish
+from movingfashion.archive.at_rest import DATASET_LOCK
 from schemas.catalog import Catalog
 from schemas.items import Status
 from schemas.official import read_official
@@ -35,7 +36,7 @@ def test_the_report_lists_what_this_run_held_back(cleaned_world, catalog_copy, t
             status=Status.NEEDS_REVIEW,
             reason="tracklets: flagged",
         )
-        real = publish_mod.held_videos
+        real = publish_run.held_videos
 
         def review_meanwhile(*args, **kwargs):  # after planning: a reviewer accepts one, rejects another
             cat.set_item_state(
@@ -49,7 +50,7 @@ def test_the_report_lists_what_this_run_held_back(cleaned_world, catalog_copy, t
             )
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(publish_mod, "held_videos", review_meanwhile)
+        monkeypatch.setattr(publish_run, "held_videos", review_meanwhile)
         with caplog.at_level(logging.WARNING, logger="cleaning.publish"):
             res = publish(cat, cleaned_world.root, out)
     listed = _in_splits(out)
@@ -64,7 +65,7 @@ def test_an_unchanged_catalog_changes_nothing_during_the_run(cleaned_world, cata
     with Catalog(catalog_copy) as cat:
         res = publish(cat, cleaned_world.root, tmp_path / "ds")
         again = publish(cat, cleaned_world.root, tmp_path / "ds")
-        now = publish_mod.held_back(cat)
+        now = held_back(cat)
     assert res["changed_during_run"] == [] == again["changed_during_run"]
     assert res["held_back"] == again["held_back"] == now["held_back"]
     assert res["held_back_by_reason"] == now["held_back_by_reason"]
@@ -80,7 +81,7 @@ def test_media_go_after_the_split_files_stop_listing_them(cleaned_world, catalog
             row.item.source, row.item.source_id, status=Status.REJECTED, reason="review: taken down"
         )
         seen: list[tuple[bool, bool, bool]] = []
-        real = publish_mod._remove_stale_media
+        real = publish_run._remove_stale_media
 
         def check(folder, stale):
             seen.append(
@@ -92,7 +93,7 @@ def test_media_go_after_the_split_files_stop_listing_them(cleaned_world, catalog
             )
             return real(folder, stale)
 
-        monkeypatch.setattr(publish_mod, "_remove_stale_media", check)
+        monkeypatch.setattr(publish_run, "_remove_stale_media", check)
         res = publish(cat, cleaned_world.root, out)
     assert seen == [(False, True, True)]  # was: (True, True, False): listed, then gone
     assert res["removed"] >= 2 and not any((out / v).exists() for v in entry.video_paths)

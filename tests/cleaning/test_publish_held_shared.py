@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from annotations.tracklet_files import write_video_tracklets
-from cleaning.publish import _write_official_splits
+from cleaning.publish.split_files import _write_official_splits
 from schemas.dataset import DatasetEntry, Tracklet, VideoTracklets
 from schemas.official import read_official
 

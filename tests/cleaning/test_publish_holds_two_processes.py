@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-import cleaning.publish
-from cleaning.publish import MERGE_HOLDS, MERGE_PREFIX, hold_shop_conflicts, publish
+import cleaning.publish.run
+from cleaning.publish import MERGE_HOLDS, hold_shop_conflicts, publish
+from cleaning.steps.state import MERGE_PREFIX
 from schemas.atomic import atomic_write_bytes
 from schemas.catalog import Catalog
 from schemas.items import AssetKind, MediaAsset, SourceItem, Status
@@ -72,14 +73,14 @@ def _run(path: str, root: str, out: str, second: bool, barrier: Any, gates: Any,
     decided, published = gates or (None, None)
     try:
         if gates is not None and not second:
-            write = cleaning.publish.hold_shop_conflicts
+            write = cleaning.publish.run.hold_shop_conflicts
 
             def late(*args: Any, **kwargs: Any) -> Any:
                 decided.set()
                 assert published.wait(timeout=60)
                 return write(*args, **kwargs)
 
-            cleaning.publish.hold_shop_conflicts = late  # this process only (forked)
+            cleaning.publish.run.hold_shop_conflicts = late  # this process only (forked)
         barrier.wait(timeout=60)
         with Catalog(path) as cat:
             if second:

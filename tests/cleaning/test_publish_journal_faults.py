@@ -9,7 +9,9 @@ import os
 
 import pytest
 
-from cleaning.publish import JOURNAL_FILE, _Publisher, _read_journal
+from cleaning.publish import JOURNAL_FILE
+from cleaning.publish.publisher import _Publisher
+from cleaning.publish.state import _read_journal
 from schemas.errors import LocalFault
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-import cleaning.publish as publish_mod
+from cleaning.publish.split_files import _write_official_splits
 from schemas.dataset import DatasetEntry
 from schemas.official import read_official
 
@@ -35,7 +35,7 @@ def test_unknown_keys_of_a_product_stay_in_place_also_when_it_moves_split(tmp_pa
     }
     (tmp_path / "train.json").write_text(json.dumps(old))
     old_splits = {"train": read_official(tmp_path / "train.json"), "test": {}}
-    publish_mod._write_official_splits(tmp_path, [_entry("p1", "train"), _entry("p2", "test")], old_splits)
+    _write_official_splits(tmp_path, [_entry("p1", "train"), _entry("p2", "test")], old_splits)
     train = json.loads((tmp_path / "train.json").read_text())
     assert list(train["p1"]) == ["video_paths", "note", "img_path", "source", "tracklets"]
     assert train["p1"]["note"] == {"by": "maintainer", "n": [1, 2.5]}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-import cleaning.publish as publish_module
+import cleaning.publish.run as publish_run
 from cleaning.publish import publish
 from movingfashion.archive.at_rest import PUBLISH_MARK, BeingWritten, verify_at_rest
 from schemas.catalog import Catalog
@@ -22,7 +22,7 @@ def _killed_at(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     def boom(*args, **kwargs):
         raise Killed
 
-    monkeypatch.setattr(publish_module, name, boom)
+    monkeypatch.setattr(publish_run, name, boom)
 
 
 @pytest.mark.parametrize("where", ["_entry", "describe"])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cleaning.publish import _remove_stale_media
+from cleaning.publish.sweep import _remove_stale_media
 from schemas.errors import LocalFault
 
 

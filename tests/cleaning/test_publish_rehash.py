@@ -66,7 +66,7 @@ def test_files_changed_outside_publish_are_hashed_again_or_caught_by_verify(
 def test_an_unchanged_republish_draws_no_plot(cleaned_world, catalog_copy, tmp_path, monkeypatch):
     """A rerun with nothing changed leaves the plots as they are (same bytes and mtime) without
     drawing them (no matplotlib); a plot lost since is drawn again, alone."""
-    import cleaning.publish as pub
+    import cleaning.publish.plots as pub
 
     out = tmp_path / "ds"
     plots = [out / "plots" / name for name in PLOTS]

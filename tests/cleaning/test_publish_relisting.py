@@ -11,9 +11,10 @@ import os
 import shutil
 from pathlib import Path
 
-import cleaning.publish as publish_mod
+import cleaning.publish.run as publish_run
 from annotations.tracklet_files import set_official_tracklet
 from cleaning.publish import publish
+from cleaning.publish.split_files import _kept_tracklets
 from schemas.atomic import sha256_file
 from schemas.catalog import Catalog
 from schemas.dataset import DatasetEntry, Split, Tracklet, VideoTracklets
@@ -147,10 +148,10 @@ def test_tracklets_follow_their_video_when_a_new_video_comes_before_it():
         img_path="imgs/p.jpg",
         video_crops=[None, None],
     )
-    assert publish_mod._kept_tracklets(entry, prev, old_state, new_state) == [{}, BOX]
+    assert _kept_tracklets(entry, prev, old_state, new_state) == [{}, BOX]
     # the same path made from another collected video has lost its tracklets
     same = entry.model_copy(update={"video_paths": ["videos/p_0.mp4"], "video_crops": [None]})
-    assert publish_mod._kept_tracklets(same, prev, old_state, new_state) == [{}]
+    assert _kept_tracklets(same, prev, old_state, new_state) == [{}]
 
 
 def test_a_tracklet_written_while_publish_runs_is_kept_and_publish_holds_the_dataset_lock(
@@ -163,7 +164,7 @@ def test_a_tracklet_written_while_publish_runs_is_kept_and_publish_holds_the_dat
     video = entry.video_paths[0]
     # held_videos: called once the media are placed, before the dataset's lock is taken
     # (_remove_stale_media, probed here before, now runs under the lock, after the split files)
-    real_held, real_describe = publish_mod.held_videos, publish_mod.describe
+    real_held, real_describe = publish_run.held_videos, publish_run.describe
     held = []
 
     def tracklets_written_meanwhile(*args, **kwargs):  # mf-tracklets import finishing now
@@ -190,8 +191,8 @@ def test_a_tracklet_written_while_publish_runs_is_kept_and_publish_holds_the_dat
             os.close(fd)
         return real_describe(*args, **kwargs)
 
-    monkeypatch.setattr(publish_mod, "held_videos", tracklets_written_meanwhile)
-    monkeypatch.setattr(publish_mod, "describe", describe_while_locked)
+    monkeypatch.setattr(publish_run, "held_videos", tracklets_written_meanwhile)
+    monkeypatch.setattr(publish_run, "describe", describe_while_locked)
     with Catalog(catalog_copy) as cat:
         res = publish(cat, cleaned_world.root, out)
     assert res["verify"]["ok"]

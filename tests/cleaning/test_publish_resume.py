@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-import cleaning.publish as publish_mod
-from cleaning.publish import JOURNAL_FILE, publish
+import cleaning.publish.publisher as publisher_mod
+from cleaning.publish import JOURNAL_FILE, STATE_FILE, publish
 from schemas.catalog import Catalog
 
 DONE_BEFORE_KILL = 6
@@ -15,13 +15,13 @@ DONE_BEFORE_KILL = 6
 
 def _count_encodes(monkeypatch) -> list[str]:
     made: list[str] = []
-    real = publish_mod.transcode
+    real = publisher_mod.transcode
 
     def transcode(src, dst, **kw):
         made.append(dst.name)
         return real(src, dst, **kw)
 
-    monkeypatch.setattr(publish_mod, "transcode", transcode)
+    monkeypatch.setattr(publisher_mod, "transcode", transcode)
     return made
 
 
@@ -31,7 +31,7 @@ def test_a_rerun_after_a_killed_first_publish_skips_the_files_it_finished(
     """Killed once it has finished six files and re-encoded a video: the rerun makes only the
     others (before: 0 unchanged, every file made again, the video re-encoded)."""
     out = tmp_path / "ds"
-    real, calls = publish_mod._Publisher.place, []
+    real, calls = publisher_mod._Publisher.place, []
     encoded_before = _count_encodes(monkeypatch)
 
     def place(self, rel, asset, recipe):
@@ -40,13 +40,13 @@ def test_a_rerun_after_a_killed_first_publish_skips_the_files_it_finished(
         calls.append(rel)
         return real(self, rel, asset, recipe)
 
-    monkeypatch.setattr(publish_mod._Publisher, "place", place)
+    monkeypatch.setattr(publisher_mod._Publisher, "place", place)
     with Catalog(catalog_copy) as cat, pytest.raises(KeyboardInterrupt):
         publish(cat, cleaned_world.root, out)
     encoded_before = list(encoded_before)  # the counter goes on counting in the rerun
     assert encoded_before, "the small world has videos publish re-encodes"
-    assert not (out / publish_mod.STATE_FILE).exists() and (out / JOURNAL_FILE).is_file()
-    monkeypatch.setattr(publish_mod._Publisher, "place", real)
+    assert not (out / STATE_FILE).exists() and (out / JOURNAL_FILE).is_file()
+    monkeypatch.setattr(publisher_mod._Publisher, "place", real)
     encoded = _count_encodes(monkeypatch)
     with Catalog(catalog_copy) as cat:
         res = publish(cat, cleaned_world.root, out)
@@ -65,7 +65,7 @@ def test_a_finished_file_changed_after_the_kill_is_made_again(
     """The killed run's records are checked against the files: one changed since (same size, any
     date) is made again, and the rerun's folder verifies."""
     out = tmp_path / "ds"
-    real, calls = publish_mod._Publisher.place, []
+    real, calls = publisher_mod._Publisher.place, []
 
     def place(self, rel, asset, recipe):
         if len(calls) == DONE_BEFORE_KILL:
@@ -73,10 +73,10 @@ def test_a_finished_file_changed_after_the_kill_is_made_again(
         calls.append(rel)
         return real(self, rel, asset, recipe)
 
-    monkeypatch.setattr(publish_mod._Publisher, "place", place)
+    monkeypatch.setattr(publisher_mod._Publisher, "place", place)
     with Catalog(catalog_copy) as cat, pytest.raises(KeyboardInterrupt):
         publish(cat, cleaned_world.root, out)
-    monkeypatch.setattr(publish_mod._Publisher, "place", real)
+    monkeypatch.setattr(publisher_mod._Publisher, "place", real)
     hurt = out / calls[0]
     data = bytearray(hurt.read_bytes())
     data[len(data) // 2] ^= 0xFF

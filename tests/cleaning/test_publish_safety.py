@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import cleaning.publish as publish_mod
+import cleaning.publish.publisher as publisher_mod
 from cleaning.publish import publish
 from cleaning.splits import SPLIT_META_KEY, rebuild_splits
 from movingfashion.archive.verify import verify_dataset
@@ -148,7 +148,7 @@ def test_a_root_missing_some_collected_files_keeps_their_published_copies(
 
 def test_an_interrupted_publish_can_be_rerun(cleaned_world, catalog_copy, tmp_path, monkeypatch):
     out = tmp_path / "ds"
-    real, calls = publish_mod._Publisher.place, []
+    real, calls = publisher_mod._Publisher.place, []
 
     def place(self, rel, asset, recipe):
         if len(calls) == 6:
@@ -156,11 +156,11 @@ def test_an_interrupted_publish_can_be_rerun(cleaned_world, catalog_copy, tmp_pa
         calls.append(rel)
         return real(self, rel, asset, recipe)
 
-    monkeypatch.setattr(publish_mod._Publisher, "place", place)
+    monkeypatch.setattr(publisher_mod._Publisher, "place", place)
     with Catalog(catalog_copy) as cat, pytest.raises(KeyboardInterrupt):
         publish(cat, cleaned_world.root, out)
     assert all((out / rel).is_file() for rel in calls)
-    monkeypatch.setattr(publish_mod._Publisher, "place", real)
+    monkeypatch.setattr(publisher_mod._Publisher, "place", real)
     with Catalog(catalog_copy) as cat:
         res = publish(cat, cleaned_world.root, out)
     assert res["verify"]["ok"] and not res["failed"]
@@ -239,8 +239,8 @@ def test_a_rerun_hashes_nothing_unchanged_and_recopies_a_changed_output(
     with Catalog(catalog_copy) as cat:
         first = publish(cat, root, out)
         hashed: list[str] = []
-        real = publish_mod.sha256_file
-        monkeypatch.setattr(publish_mod, "sha256_file", lambda p, *a: hashed.append(str(p)) or real(p, *a))
+        real = publisher_mod.sha256_file
+        monkeypatch.setattr(publisher_mod, "sha256_file", lambda p, *a: hashed.append(str(p)) or real(p, *a))
         again = publish(cat, root, out)
         assert again["written"] == 0 and again["unchanged"] == first["written"]
         assert hashed == []

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cleaning.publish import MERGE_PREFIX, publish
+from cleaning.publish import publish
+from cleaning.steps.state import MERGE_PREFIX
 from schemas.catalog import Catalog
 from schemas.errors import MFError
 from schemas.items import Status
@@ -224,13 +225,13 @@ def test_a_publish_failing_on_a_local_fault_once_the_holds_are_made_undoes_them(
     """The plan made again with this run's holds fails reading the folder with a plain OSError (an
     I/O error, not one of the toolkit's refusals): nothing is published, so the holds are undone
     and the catalog is as it was, ``updated_at`` included."""
-    import cleaning.publish as publish_mod
+    import cleaning.publish.plan as plan_mod
     from cleaning.publish import MERGE_HOLDS
 
     with Catalog(catalog_copy) as cat:
         _relisted(cat, root_copy, colour="neon green")
         before, records = _snapshot(cat), cat.get_meta(MERGE_HOLDS)
-        real, calls = publish_mod.read_held_videos, []
+        real, calls = plan_mod.read_held_videos, []
 
         def read_held_videos(out):
             calls.append(out)
@@ -238,7 +239,7 @@ def test_a_publish_failing_on_a_local_fault_once_the_holds_are_made_undoes_them(
                 raise OSError(5, "Input/output error", str(out))
             return real(out)
 
-        monkeypatch.setattr(publish_mod, "read_held_videos", read_held_videos)
+        monkeypatch.setattr(plan_mod, "read_held_videos", read_held_videos)
         with pytest.raises(OSError, match="Input/output error"):
             publish(cat, root_copy, tmp_path / "ds")
         assert len(calls) == 3

@@ -71,7 +71,7 @@ def test_a_product_taken_down_leaves_no_tracklet_file(cleaned_world, catalog_cop
 def test_only_the_files_of_videos_removed_or_made_anew_go(tmp_path):
     """A video made from another collected file keeps its name but not its old tracklets; a video
     whose stem merely starts the same (``p_10`` beside ``p_1``) and other files are kept."""
-    from cleaning.publish import _remove_stale_tracklets, _stale_tracklet_videos
+    from cleaning.publish.sweep import _remove_stale_tracklets, _stale_tracklet_videos
 
     folder = tmp_path / "tracklets"
     names = [

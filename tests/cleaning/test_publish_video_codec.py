@@ -10,9 +10,10 @@ import subprocess
 import av
 import pytest
 
-from cleaning import publish as publish_module
 from cleaning.probe import probe_video
-from cleaning.publish import STATE_FILE, _video_recipe, publish
+from cleaning.publish import STATE_FILE, publish
+from cleaning.publish import publisher as publisher_mod
+from cleaning.publish.recipes import _video_recipe
 from schemas import activity
 from schemas.atomic import sha256_file
 from schemas.catalog import Catalog
@@ -173,11 +174,11 @@ def test_a_reencode_the_disk_cannot_hold_fails_before_encoding(
     shutil.copytree(cleaned_world.root, root)
     out = tmp_path / "dataset"
     encoded: list[str] = []
-    real_transcode = publish_module.transcode
+    real_transcode = publisher_mod.transcode
     monkeypatch.setattr(
-        publish_module, "transcode", lambda *a, **k: encoded.append(str(a[0])) or real_transcode(*a, **k)
+        publisher_mod, "transcode", lambda *a, **k: encoded.append(str(a[0])) or real_transcode(*a, **k)
     )
-    monkeypatch.setattr(publish_module, "REENCODE_SPACE_MARGIN", 2**60)  # more than any disk holds
+    monkeypatch.setattr(publisher_mod, "REENCODE_SPACE_MARGIN", 2**60)  # more than any disk holds
     with Catalog(catalog_copy) as cat:
         new, _ = _swap_in_vp9(cat, root)
         with pytest.raises(LocalFault) as err:
@@ -186,7 +187,7 @@ def test_a_reencode_the_disk_cannot_hold_fails_before_encoding(
         assert str(out / "videos") in str(err.value) and "re-encoding videos/" in str(err.value)
         assert encoded == []  # refused before ffmpeg ran
         assert not [p for p in out.rglob("*") if p.name.endswith(".part")]
-        monkeypatch.setattr(publish_module, "REENCODE_SPACE_MARGIN", 2**20)
+        monkeypatch.setattr(publisher_mod, "REENCODE_SPACE_MARGIN", 2**20)
         publish(cat, root, out)  # once there is room, the same command publishes it
     assert str(root / new.path) in encoded  # (split-screen crops are re-encoded too)
     recs = json.loads((out / STATE_FILE).read_text())

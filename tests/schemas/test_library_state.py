@@ -56,7 +56,7 @@ print(json.dumps({"threads": torch.get_num_threads(), "state": state, "exists": 
 
 def test_plots_write_nothing_in_home(tmp_path):
     code = """
-from cleaning.publish import _plt, _png
+from cleaning.publish.plots import _plt, _png
 plt = _plt()
 fig = plt.figure()
 _png(fig)

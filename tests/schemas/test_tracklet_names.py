@@ -73,7 +73,7 @@ def test_a_product_file_name_past_255_bytes_is_cut_stably_with_a_digest(tmp_path
     still read as that video's and product's file everywhere."""
     from annotations.builder import _product_files
     from annotations.tracklet_files import tracklet_file
-    from cleaning.publish import _tracklets_of
+    from cleaning.publish.sweep import _tracklets_of
 
     a, b = "a" * 128, "b" * 128
     video = f"videos/{a}_0.mp4"

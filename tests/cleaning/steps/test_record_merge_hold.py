@@ -4,9 +4,9 @@ needs_review of cleaning's own, since publish releases its hold back to ``accept
 
 from __future__ import annotations
 
-from cleaning.publish import MERGE_PREFIX, hold_shop_conflicts
+from cleaning.publish import hold_shop_conflicts
 from cleaning.steps.record import RecordStep
-from cleaning.steps.state import CleaningState
+from cleaning.steps.state import MERGE_PREFIX, CleaningState
 from schemas.items import SourceItem, Status
 
 HOLD = f"{MERGE_PREFIX} shares its shop image with tiktok/z (product z), another product page whose colour differs"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from cleaning.publish import MERGE_PREFIX, hold_shop_conflicts
+from cleaning.publish import hold_shop_conflicts
 from cleaning.steps.record import Decision, RecordStep, write_decisions
-from cleaning.steps.state import CleaningState
+from cleaning.steps.state import MERGE_PREFIX, CleaningState
 from schemas.items import SourceItem, Status
 from schemas.review import flag_item, flag_video, record_decision, unflag_videos
 

@@ -182,9 +182,9 @@ def test_the_names_are_those_the_writers_use():
     """The lock and mark files are named once per layer: here, and where the writers take them."""
     from annotations.refresh_mark import BY_BUILD, BY_IMPORT, BY_PICK, REFRESH_PENDING
     from annotations.tracklet_files import LOCK_FILE
-    from cleaning import publish
+    from cleaning.publish import release, run
 
-    assert DATASET_LOCK == LOCK_FILE == publish.DATASET_LOCK
-    assert PUBLISH_LOCK == publish.PUBLISH_LOCK
+    assert DATASET_LOCK == LOCK_FILE == run.DATASET_LOCK == release.DATASET_LOCK
+    assert PUBLISH_LOCK == run.PUBLISH_LOCK
     assert REFRESH_MARK == REFRESH_PENDING
     assert {BY_BUILD, BY_IMPORT, BY_PICK} <= set(MARK_WRITERS)
