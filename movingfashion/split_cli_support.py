@@ -59,9 +59,13 @@ def open_split(
     backend: str,
 ) -> Any:
     """The split as a :class:`~movingfashion.dataset.MovingFashionDataset` that skips bad rows
-    (listed in ``.skipped``) and loads no shop images: what both writers iterate over."""
+    (listed in ``.skipped``) and loads no shop images: what both writers iterate over. A split
+    file that lists no product is the one error (:func:`~movingfashion.split_errors.no_product`),
+    before the dataset's own warning: such a split has nothing to write."""
     from movingfashion.dataset import MovingFashionDataset
+    from movingfashion.split_errors import require_products
 
+    rows = require_products(dataset, split)
     return MovingFashionDataset(
         dataset,
         split,
@@ -74,4 +78,5 @@ def open_split(
         shop_size=None,
         train=Path(str(split)).stem == "train",  # as the dataset's default, without its warning
         empty_tracklet_hint="run mf-tracklets build first, or crop whole frames: --crop frame",
+        split_rows=rows,
     )

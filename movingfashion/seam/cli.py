@@ -279,8 +279,9 @@ def require_usable_train(dataset: str) -> dict[str, Any]:
     read without the loader's warning: the run's own read of the split gives it (once)."""
     from movingfashion.dataset import MovingFashionDataset
     from movingfashion.dataset import log as dataset_log
-    from schemas.errors import DataFormatError
+    from movingfashion.split_errors import no_usable_videos, require_products
 
+    rows = require_products(dataset, "train")  # lists no product: nothing to train on at all
     level = dataset_log.level
     dataset_log.setLevel(logging.ERROR)
     try:
@@ -291,22 +292,12 @@ def require_usable_train(dataset: str) -> dict[str, Any]:
             shop_size=None,
             on_bad="skip",
             empty_tracklet_hint=f"run mf-tracklets build --dataset {dataset} first",
+            split_rows=rows,
         )
     finally:
         dataset_log.setLevel(level)
-    if len(train) == 0 and not train.skipped:  # not the tracklets: nothing to train on at all
-        raise DataFormatError(
-            "the train split lists no product",
-            where=str(train.split_path),
-            hint="pass a dataset whose train split has products (mf publish, mf splits)",
-        )
     if len(train) == 0:
-        first = f" (first: {train.skipped[0][1]})" if train.skipped else ""
-        raise DataFormatError(
-            f"no usable videos in the train split{first}",
-            where=str(train.split_path),
-            hint=f"fix the rows listed, or build the tracklets first: mf-tracklets build --dataset {dataset}",
-        )
+        raise no_usable_videos("train", train, dataset)
     return train.skipped_report()
 
 

@@ -57,11 +57,12 @@ from movingfashion.seam.bank_cache import (  # BANK_VERSION, bank_key, media_sta
 )
 from movingfashion.seam.config import BELOW_MIN_IOU, NO_INFERENCE, AugmentConfig
 from movingfashion.seam.positives import DEFAULT_THRESHOLD, OTHER_DETECTION, ShopMatcher, best_match_boxes
+from movingfashion.split_errors import held_records, no_product, no_usable_videos, require_products, unusable
 from schemas.atomic import atomic_write_text, sha256_file
 from schemas.dataset import VideoTracklets
-from schemas.errors import DataFormatError, MFError
+from schemas.errors import MFError
 from schemas.geometry import tracklet_iou as mean_iou
-from schemas.official import OfficialSplit, read_official, read_official_rows, split_json, split_listing
+from schemas.official import read_official, split_listing
 from schemas.paths import resolve_under
 from schemas.redact import redacted_logger
 
@@ -395,25 +396,6 @@ def _pad_rows(rows: list[torch.Tensor]) -> list[torch.Tensor]:
     ]
 
 
-def _split_rows(split_path: Path) -> tuple[OfficialSplit, list[tuple[str, str]]] | None:
-    """:func:`~schemas.official.read_official_rows` of ``split_path`` (which keeps its listing,
-    :func:`~schemas.official.split_listing`, for :func:`media_stamps`); None when it does not
-    read: the dataset names the unreadable split."""
-    try:
-        return read_official_rows(split_path)
-    except (MFError, OSError):
-        return None
-
-
-def _no_product(split: str, split_path: Path) -> None:
-    """The one error for a split file that lists no product (no query, an empty gallery)."""
-    raise DataFormatError(
-        f"the {split} split lists no product",
-        where=str(split_path),
-        hint=f"pass a dataset whose {split} split has products (mf publish, mf splits)",
-    )
-
-
 def build_bank(
     root: str | Path,
     split: str,
@@ -457,15 +439,15 @@ def build_bank(
     ``"raise"`` caller builds and gets the error.
     """
     from movingfashion.dataset import MovingFashionDataset
+    from movingfashion.dataset import log as dataset_log
 
     root = Path(root)
     clips = sorted({int(t) for t in clips or ()})
     select_query = (split == "test") if select_query is None else select_query
     cache = None
-    split_path = split_json(root, split)
-    rows = _split_rows(split_path)  # parsed once: the key lists it, the dataset takes it
-    if rows is not None and not rows[0] and not rows[1]:
-        _no_product(split, split_path)  # before the dataset, whose own warning would say it twice
+    # parsed once: the key lists it, the dataset takes it; a split listing no product is the one
+    # error before the dataset, whose own warning would say it twice
+    rows = require_products(root, split)
     if cache_dir is not None:
         from schemas.atomic import sweep_partials
 
@@ -505,31 +487,29 @@ def build_bank(
             input_changes(built_from, inputs),
             split,
         )
-    ds = MovingFashionDataset(
-        root,
-        split,
-        frames=pool,
-        sampler=_PoolSampler(pool, clips) if clips else "uniform",
-        crop="tracklet",
-        crop_size=crop_size,
-        shop_size=crop_size,
-        videos="all",
-        train=False,
-        on_bad=on_bad,
-        empty_tracklet_hint=f"run mf-tracklets build --dataset {root} first",
-        split_rows=rows,
-        full_tracklet_files=True,  # each video's file read once, in full: its inference tracklets
-    )
+    with held_records(dataset_log) as held:  # every row skipped: the error below says it all
+        ds = MovingFashionDataset(
+            root,
+            split,
+            frames=pool,
+            sampler=_PoolSampler(pool, clips) if clips else "uniform",
+            crop="tracklet",
+            crop_size=crop_size,
+            shop_size=crop_size,
+            videos="all",
+            train=False,
+            on_bad=on_bad,
+            empty_tracklet_hint=f"run mf-tracklets build --dataset {root} first",
+            split_rows=rows,
+            full_tracklet_files=True,  # each video's file read once, in full: its inference tracklets
+        )
+        if unusable(ds):
+            held.clear()
     del rows  # the dataset holds what it uses of them
     if len(ds) == 0 and not ds.skipped:  # not the tracklets: no query and an empty gallery
-        _no_product(split, ds.split_path)
+        raise no_product(split, ds.split_path)
     if len(ds) == 0:
-        raise DataFormatError(
-            f"no usable videos in the {split} split"
-            + (f" (first: {ds.skipped[0][1]})" if ds.skipped else ""),
-            where=str(ds.split_path),
-            hint=f"fix the rows listed, or build the tracklets first: mf-tracklets build --dataset {root}",
-        )
+        raise no_usable_videos(split, ds, root)
     device = next(encoder.parameters()).device
     encoder.eval()
     fmaps, frames, positions, conf, sources, noise, quality = [], [], [], [], [], [], []
