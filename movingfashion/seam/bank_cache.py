@@ -8,13 +8,22 @@ same slot (``mf world export-gt`` rewrote it, a tracklet file was rebuilt, a vid
 the new key misses; the bank of the same slot left in the cache is then stale: one line says
 which inputs changed (:func:`stale_banks`, :func:`input_changes`), the bank is built again and
 the stale files are removed once the new one is saved (:func:`remove_stale`), instead of
-staying in ``features/`` for ever.
+staying in ``features/`` for ever; so are the training trunk caches made from it
+(``trunk-<bank key>-<weights>.pt``, :func:`trunk_cache_name`). A bank of the same slot cached by
+an older toolkit (a lower :data:`BANK_VERSION`, recorded in the summary since version 8) is
+stale the same way. Banks cached before version 8 record no slot: which dataset they were built
+from is unknown, so they are never removed, only named with the command that removes them
+(:func:`unowned_files`): this toolkit never loads them.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
+import re
+import shlex
+from dataclasses import dataclass
 from pathlib import Path
 
 from movingfashion.media.readers import file_key
@@ -85,17 +94,50 @@ def bank_key(
     return h.hexdigest()[:16]
 
 
+#: the bank version whose summaries hold a slot made with the version in it (:func:`bank_slot`)
+SLOT_WITH_VERSION = 8
+
+
 def bank_slot(root: Path, split: str, encoder_tag: str, pool: int, crop_size: int) -> str:
-    """The bank's place in a cache: the dataset folder, split and settings, not the inputs (the
-    banks of one slot are the same bank at different states of the dataset)."""
-    text = f"v{BANK_VERSION}|{Path(root).resolve()}|{split}|{encoder_tag}|{pool}|{crop_size}"
+    """The bank's place in a cache: the dataset folder, split and settings, not the inputs nor
+    the toolkit's :data:`BANK_VERSION` (the banks of one slot are the same bank at different
+    states of the dataset, or cached by different toolkits)."""
+    text = f"{Path(root).resolve()}|{split}|{encoder_tag}|{pool}|{crop_size}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def stale_banks(cache_dir: Path, split: str, slot: str, key: str) -> list[tuple[Path, dict[str, str]]]:
-    """The cached banks of ``slot`` other than ``key`` (built from another state of the dataset),
-    each as (its ``.pt`` path, the inputs its summary records); summaries that do not read or
-    record no slot (banks of an older toolkit) are left alone."""
+def _slots(root: Path, split: str, encoder_tag: str, pool: int, crop_size: int) -> set[str]:
+    """:func:`bank_slot` and the slot a version-8 summary records for the same bank."""
+    text = f"v{SLOT_WITH_VERSION}|{Path(root).resolve()}|{split}|{encoder_tag}|{pool}|{crop_size}"
+    return {
+        bank_slot(root, split, encoder_tag, pool, crop_size),
+        hashlib.sha256(text.encode()).hexdigest()[:16],
+    }
+
+
+@dataclass(frozen=True)
+class StaleBank:
+    """A cached bank of the slot being built, left by another state of the dataset or an older
+    toolkit: its ``.pt`` path, the inputs its summary records, the :data:`BANK_VERSION` it was
+    cached by."""
+
+    path: Path
+    inputs: dict[str, str]
+    version: int
+
+    def why(self, inputs: dict[str, str]) -> str:
+        """Why it is not the bank built from ``inputs``, in words."""
+        if self.version < BANK_VERSION:
+            return f"cached by an older toolkit (bank version {self.version}, now {BANK_VERSION})"
+        return input_changes(self.inputs, inputs)
+
+
+def stale_banks(
+    cache_dir: Path, split: str, key: str, root: Path, encoder_tag: str, pool: int, crop_size: int
+) -> list[StaleBank]:
+    """The cached banks of the slot of ``(root, split, encoder_tag, pool, crop_size)`` other than
+    ``key``; summaries that do not read or record no slot (:func:`unowned_files`) are left alone."""
+    slots = _slots(root, split, encoder_tag, pool, crop_size)
     out = []
     for summary in sorted(Path(cache_dir).glob(f"{split}-*.json")):
         if summary.stem == f"{split}-{key}":
@@ -104,9 +146,53 @@ def stale_banks(cache_dir: Path, split: str, slot: str, key: str) -> list[tuple[
             record = json.loads(summary.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if isinstance(record, dict) and record.get("slot") == slot and isinstance(record.get("inputs"), dict):
-            out.append((summary.with_suffix(".pt"), record["inputs"]))
+        if (
+            isinstance(record, dict)
+            and record.get("slot") in slots
+            and isinstance(record.get("inputs"), dict)
+        ):
+            version = record.get("version", SLOT_WITH_VERSION)
+            version = version if isinstance(version, int) else SLOT_WITH_VERSION
+            out.append(StaleBank(summary.with_suffix(".pt"), record["inputs"], version))
     return out
+
+
+def unowned_files(cache_dir: Path, split: str) -> list[Path]:
+    """Bank files of ``split`` in ``cache_dir`` cached before :data:`BANK_VERSION` 8 (a summary
+    that records no slot, and its ``.pt``), and training trunk caches of those toolkits
+    (``trunk-<16 hex>.pt``, no bank key in the name): this toolkit never loads them, and which
+    dataset they came from is unknown, so they are named, never removed."""
+    out = []
+    for summary in sorted(Path(cache_dir).glob(f"{split}-*.json")):
+        try:
+            record = json.loads(summary.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and "slot" not in record:
+            out += [p for p in (summary.with_suffix(".pt"), summary) if p.is_file()]
+    out += [p for p in sorted(Path(cache_dir).glob("trunk-*.pt")) if _OLD_TRUNK.fullmatch(p.name)]
+    return out
+
+
+def unowned_line(files: list[Path]) -> str:
+    """One line naming :func:`unowned_files` and how to remove them."""
+    size = sum(p.stat().st_size for p in files if p.is_file())
+    shown = " ".join(shlex.quote(str(p)) for p in files[:4]) + (" ..." if len(files) > 4 else "")
+    return (
+        f"{len(files)} cache files ({size / 1e6:.1f} MB) in {files[0].parent} were written by an older "
+        "toolkit: they record no dataset, so they are not removed, and this toolkit never loads them "
+        f"(remove them if no older toolkit shares this folder: rm {shown})"
+    )
+
+
+#: a training trunk cache named before the bank key was part of the name
+_OLD_TRUNK = re.compile(r"trunk-[0-9a-f]{16}\.pt")
+
+
+def trunk_cache_name(bank_key: str, weights: str) -> str:
+    """File name of the training trunk cache made from the bank ``bank_key`` with conv-stack
+    weights hashed to ``weights``: the bank key leads, so :func:`remove_stale` finds it."""
+    return f"trunk-{bank_key}-{weights}.pt"
 
 
 def input_changes(old: dict[str, str], new: dict[str, str], shown: int = 3) -> str:
@@ -117,8 +203,12 @@ def input_changes(old: dict[str, str], new: dict[str, str], shown: int = 3) -> s
     return f"{len(changed)} of the files it was built from changed, appeared or went since ({first})"
 
 
-def remove_stale(stale: list[tuple[Path, dict[str, str]]]) -> None:
-    """Remove the stale banks' files (the new bank of their slot is saved)."""
-    for pt, _ in stale:
-        pt.unlink(missing_ok=True)
-        pt.with_suffix(".json").unlink(missing_ok=True)
+def remove_stale(stale: list[StaleBank]) -> None:
+    """Remove the stale banks' files and the trunk caches made from them (the new bank of their
+    slot is saved)."""
+    for bank in stale:
+        key = bank.path.stem.rsplit("-", 1)[1]
+        for trunk in bank.path.parent.glob(f"trunk-{glob.escape(key)}-*.pt"):
+            trunk.unlink(missing_ok=True)
+        bank.path.unlink(missing_ok=True)
+        bank.path.with_suffix(".json").unlink(missing_ok=True)

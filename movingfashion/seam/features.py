@@ -46,14 +46,15 @@ from movingfashion.models.checkpoints import save_torch_file
 from movingfashion.sampling import FrameSampler, crop_sharpness, frame_quality, get_sampler
 from movingfashion.seam.augment import augment_crops
 from movingfashion.seam.bank_cache import (  # BANK_VERSION, bank_key, media_stamps: imported from here too
-    BANK_VERSION,  # noqa: F401
+    BANK_VERSION,
     bank_inputs,
     bank_key,
     bank_slot,
-    input_changes,
     media_stamps,  # noqa: F401
     remove_stale,
     stale_banks,
+    unowned_files,
+    unowned_line,
 )
 from movingfashion.seam.config import BELOW_MIN_IOU, NO_INFERENCE, AugmentConfig
 from movingfashion.seam.positives import DEFAULT_THRESHOLD, OTHER_DETECTION, ShopMatcher, best_match_boxes
@@ -479,14 +480,19 @@ def build_bank(
                 # bank either mode builds, and is served to both)
                 if on_bad != "raise" or not cached.skipped:
                     return cached
-    stale = stale_banks(Path(cache_dir), split, slot, key) if cache is not None else []
-    for path, built_from in stale[:1]:
-        log.warning(
-            "%s: %s; building the %s feature bank again (it replaces that file)",
-            path,
-            input_changes(built_from, inputs),
-            split,
-        )
+    stale = []
+    if cache is not None:
+        stale = stale_banks(Path(cache_dir), split, key, root, tag, pool, crop_size)
+        for old in stale[:1]:
+            log.warning(
+                "%s: %s; building the %s feature bank again (it replaces that file)",
+                old.path,
+                old.why(inputs),
+                split,
+            )
+        unowned = unowned_files(Path(cache_dir), split)
+        if unowned:
+            log.warning("%s", unowned_line(unowned))
     with held_records(dataset_log) as held:  # every row skipped: the error below says it all
         ds = MovingFashionDataset(
             root,
@@ -671,6 +677,7 @@ def build_bank(
                     "corrupted_frames": int(bank.corrupted().sum()),
                     "skipped": len(bank.skipped),
                     "slot": slot,
+                    "version": BANK_VERSION,
                     "inputs": inputs,
                 }
             )

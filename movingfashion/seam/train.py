@@ -534,8 +534,11 @@ def trunk_features(
     f~ and f start as copies of the same pretrained head; with their stacks frozen the single-frame
     loss reads the same cached outputs (checked: the two stacks must hold the same weights).
     With ``cache_dir`` and a cached bank (``bank.key``) the outputs are kept on disk, keyed by the
-    bank and the stack's weights, so several variants and seeds compute them once."""
+    bank and the stack's weights, so several variants and seeds compute them once (and they go
+    with the bank when a changed dataset replaces it: :func:`~movingfashion.seam.bank_cache.remove_stale`)."""
     import hashlib
+
+    from movingfashion.seam.bank_cache import trunk_cache_name
 
     ext, f = model.head.extractor, model.f
     for a, b in zip(ext.convs.parameters(), f.convs.parameters(), strict=True):
@@ -550,7 +553,7 @@ def trunk_features(
         h = hashlib.sha256(bank.key.encode())
         for v in ext.convs.state_dict().values():
             h.update(v.detach().float().cpu().numpy().tobytes())
-        path = Path(cache_dir) / f"trunk-{h.hexdigest()[:16]}.pt"
+        path = Path(cache_dir) / trunk_cache_name(bank.key, h.hexdigest()[:16])
         if path.is_file():
             try:
                 got = torch.load(path, map_location="cpu", weights_only=True)
