@@ -132,6 +132,7 @@ publish``), and every module logs as ``cleaning.publish``:
 - ``entries``: one product's media placed and described
 - ``held``: the held-back and failed videos whose tracklet files stay (:func:`held_videos`)
 - ``split_files``: train.json / test.json, keeping the tracklets built
+- ``tracklet_file``: the tracklet file kept for one (video, product), read (:func:`read_tracklet_file`)
 - ``sweep``: removing stale media and tracklet files
 - ``held_report``: what a run left out and withdrew (:func:`held_back_rows`)
 - ``release``: the description, the closing verify and zip, a stale zip

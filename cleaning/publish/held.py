@@ -11,14 +11,14 @@ from typing import Any
 
 from cleaning.publish.products import _Group, _key
 from cleaning.publish.recipes import _video_recipe
-from movingfashion.archive.verify import HELD_TRACKLETS, TRACKLET_FILES
+from cleaning.publish.tracklet_file import read_tracklet_file
+from movingfashion.archive.verify import HELD_TRACKLETS
 from schemas.atomic import write_if_changed
 from schemas.catalog import Catalog
-from schemas.dataset import DatasetEntry, VideoTracklets
+from schemas.dataset import DatasetEntry
 from schemas.items import AssetKind, Status
 from schemas.official import VIDEO_DIR, OfficialSplit
 from schemas.review import apply_review, held_for_review
-from schemas.tracklet_names import tracklet_stem
 
 
 def held_videos(
@@ -121,16 +121,9 @@ def _older_held_file(dataset: Path, video: str, product_id: str) -> bool:
     """Whether the tracklet file of held-back ``video`` (``tracklets/<video stem>.json``: a held
     video is listed by no split file, so its file is not per product,
     :func:`schemas.tracklet_names.tracklet_stem`) reads as a tracklet file about ``video`` and
-    ``product_id`` (:func:`_kept_file_tracklet` reads it so once the product is accepted)."""
-    folder = dataset / TRACKLET_FILES
-    path = folder / f"{tracklet_stem(video, product_id, shared=False)}.json"
-    if folder.is_symlink() or path.is_symlink() or not path.is_file():
-        return False
-    try:
-        vt = VideoTracklets.model_validate_json(path.read_bytes())
-    except (OSError, ValueError):  # unreadable, not a tracklet file: left to the sweep / mf verify
-        return False
-    return (vt.video, vt.product_id) == (video, product_id)
+    ``product_id`` (:func:`_kept_file_tracklet` reads it so once the product is accepted); a
+    symlinked one, unreadable or not a tracklet file, is left to the sweep / mf verify."""
+    return read_tracklet_file(dataset, video, product_id, shared=False, no_links=True) is not None
 
 
 def _write_held(out: Path, held: Mapping[str, Any]) -> None:

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from cleaning.publish.state import _made_from
-from movingfashion.archive.verify import TRACKLET_FILES
+from cleaning.publish.tracklet_file import read_tracklet_file
 from schemas.atomic import json_bytes, write_if_changed
-from schemas.dataset import DatasetEntry, Split, VideoTracklets
+from schemas.dataset import DatasetEntry, Split
 from schemas.official import OfficialEntry, OfficialSplit, dump_official
 from schemas.taxonomy import PARTITION_SOURCE_CODE
-from schemas.tracklet_names import shared_videos, tracklet_stem
+from schemas.tracklet_names import shared_videos
 
 
 def _kept_tracklets(
@@ -72,12 +72,8 @@ def _kept_file_tracklet(out: Path, video: str, product_id: str, *, shared: bool)
     stem>.json``, or ``<video stem>@<product>.json`` when several products list it: ``shared``,
     :func:`schemas.tracklet_names.tracklet_stem`) in the official form, when the file reads and
     is about ``video`` and ``product_id``; ``{}`` otherwise (the builder builds it)."""
-    path = out / TRACKLET_FILES / f"{tracklet_stem(video, product_id, shared=shared)}.json"
-    try:
-        vt = VideoTracklets.model_validate_json(path.read_bytes())
-    except (OSError, ValueError):  # missing, unreadable, not a tracklet file
-        return {}
-    return vt.official() if (vt.video, vt.product_id) == (video, product_id) else {}
+    vt = read_tracklet_file(out, video, product_id, shared=shared)
+    return vt.official() if vt is not None else {}
 
 
 def _write_official_splits(
