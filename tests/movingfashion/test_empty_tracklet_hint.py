@@ -6,6 +6,7 @@ the real folder (before: every caller said ``--crop frame``, evaluate a placehol
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 
 import pytest
@@ -67,7 +68,7 @@ def test_mf_train_names_only_mf_tracklets_build_with_the_folder(no_tracklets, tm
     assert _no_crop_option(err) and "crop='frame'" not in err, err
 
 
-def test_mf_evaluate_names_only_mf_tracklets_build_with_the_folder(no_tracklets, tmp_path, capsys):
+def test_mf_evaluate_names_only_mf_tracklets_build_with_the_folder(no_tracklets, tmp_path, capsys, caplog):
     from movingfashion.models import SingleFrameMatcher
     from movingfashion.seam.checkpoint import model_from_matcher, save_checkpoint
     from movingfashion.seam.config import ModelConfig
@@ -81,6 +82,9 @@ def test_mf_evaluate_names_only_mf_tracklets_build_with_the_folder(no_tracklets,
     )
     last = err.strip().splitlines()[-1]
     assert code == 2 and last.startswith("error: ") and "empty tracklet" in last, err
+    # every row skipped: the error alone (the dataset's "skipped 1 product ..." warning came first)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert "skipped 1 product (first: " in last, last
     assert f"run mf-tracklets build --dataset {no_tracklets} first" in last, last
     assert f"mf-tracklets build --dataset {no_tracklets})" in last and "ROOT" not in last, last
     assert _no_crop_option(last) and "crop='frame'" not in last, last
