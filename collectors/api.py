@@ -32,6 +32,7 @@ def open_source(
     workers: int = 4,
     retry_rejected: bool = False,
     retry_given_up: bool = False,
+    force_refetch: bool = False,
     dry_run: bool = False,
     recheck: bool = False,
     **options: Any,
@@ -58,7 +59,13 @@ def open_source(
     try:
         with _open_catalog(catalog, dry_run=dry_run, root=Path(root)) as cat:
             ctx = CollectContext(
-                root, cat, cfg, client, retry_rejected=retry_rejected, retry_given_up=retry_given_up
+                root,
+                cat,
+                cfg,
+                client,
+                retry_rejected=retry_rejected,
+                retry_given_up=retry_given_up,
+                force_refetch=force_refetch,
             )
             yield cls(ctx, **options)
     finally:
@@ -139,6 +146,7 @@ def collect(
     dry_run: bool = False,
     retry_rejected: bool = False,
     retry_given_up: bool = False,
+    force_refetch: bool = False,
     show_progress: bool | None = None,
     out: str | os.PathLike[str] | None = None,
     ray_address: str | None = None,
@@ -157,7 +165,9 @@ def collect(
     ask the site about every item of ``source`` collected before and reject those it no longer
     has (:func:`collectors.recheck.recheck_items`: takedowns). ``retry_given_up``: also try the
     items given up after failing in ``cfg.max_failed_runs`` runs, each with a fresh count (given
-    up again only after ``cfg.max_failed_runs`` more runs failing like that).
+    up again only after ``cfg.max_failed_runs`` more runs failing like that). ``force_refetch``
+    (with ``retry_rejected``): download a damaged file again even when its source says it still
+    serves the same one (:mod:`collectors.refetch`).
     """
     if out is not None:
         if root is not None:
@@ -173,6 +183,13 @@ def collect(
     catalog = catalog if catalog is not None else Path(root) / "catalog.sqlite"
     cls = source_class(source)  # bad options or targets fail before an executor is started
     cls.check_options({k for k, v in options.items() if v is not None})
+    if force_refetch and not retry_rejected:
+        raise ConfigError(
+            "it works with --retry-rejected only (it downloads again the damaged files of the items "
+            "that collects again); nothing was collected",
+            where="--force-refetch",
+            hint="add --retry-rejected",
+        )
     if recheck:
         retrying = {"--retry-rejected": retry_rejected, "--retry-given-up": retry_given_up}
         return _recheck(
@@ -192,6 +209,7 @@ def collect(
             workers=workers,
             retry_rejected=retry_rejected,
             retry_given_up=retry_given_up,
+            force_refetch=force_refetch,
             dry_run=dry_run,
             **options,
         ) as src,

@@ -89,8 +89,17 @@ def _common_params() -> list[click.Parameter]:
             ["--retry-rejected"],
             is_flag=True,
             help="Also retry items an earlier run rejected (refused content, 404, ...) and those "
-            "mf clean rejected for a damaged video or shop image file (downloaded again); other rejections by "
-            "cleaning or review stay, and so do items given up (--retry-given-up).",
+            "mf clean rejected for a damaged video or shop image file (downloaded again, unless its "
+            "source says it still serves the same file: then the item stays rejected, listed as "
+            "still_damaged); other rejections by cleaning or review stay, and so do items given up "
+            "(--retry-given-up).",
+        ),
+        click.Option(
+            ["--force-refetch"],
+            is_flag=True,
+            help="With --retry-rejected: download a damaged file again, and hand its item to mf clean, "
+            "even when its source still serves the same file (same ETag or Last-Modified and size, or "
+            "the same bytes).",
         ),
         click.Option(
             ["--retry-given-up"],
@@ -172,6 +181,7 @@ def _run(
     ray_address: str | None,
     retry_rejected: bool,
     retry_given_up: bool,
+    force_refetch: bool,
     recheck: bool,
     progress: bool | None,
     verbose: int,
@@ -207,6 +217,7 @@ def _run(
         dry_run=dry_run,
         retry_rejected=retry_rejected,
         retry_given_up=retry_given_up,
+        force_refetch=force_refetch,
         show_progress=progress,
         ray_address=ray_address,
         recheck=recheck,

@@ -449,6 +449,7 @@ class WorkerSpec:
     gates: Any
     retry_given_up: bool = False
     stop: Any = None  # the run's StopSignal (None: the worker hears of no stop)
+    force_refetch: bool = False
 
 
 @dataclass
@@ -500,6 +501,7 @@ def start_worker(spec: WorkerSpec) -> CollectWorker:
         client,
         retry_rejected=spec.retry_rejected,
         retry_given_up=spec.retry_given_up,
+        force_refetch=spec.force_refetch,
     )
     return CollectWorker(source_class(spec.source)(ctx, **spec.options), view, client)
 
@@ -582,6 +584,7 @@ class CollectCluster:
             self.gates,
             retry_given_up=ctx.retry_given_up,
             stop=self.stop_signal,
+            force_refetch=ctx.force_refetch,
         )
         return WorkerSetup(spec)
 

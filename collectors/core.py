@@ -27,6 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 from collectors.checks import FILE_VANISHED, ext_for, hash_unchanged, probe_unchanged, stamp, vanished
 from collectors.config import CollectConfig
+from collectors.refetch import (
+    STILL_DAMAGED,
+    DamagedRetry,
+    read_served,
+    record_served,
+    served_path,
+    still_served,
+)
 from schemas.atomic import LockBusy, file_lock, partial_path, sha256_file, sweep_partials
 from schemas.errors import CatalogCorrupt, FetchError, LocalFault, MFError
 from schemas.faults import REASONS as LOCAL_FAULT_REASONS
@@ -426,6 +434,7 @@ class CollectContext:
         *,
         retry_rejected: bool = False,
         retry_given_up: bool = False,
+        force_refetch: bool = False,
     ) -> None:
         self.root = Path(os.path.normpath(root))  # the form inside() answers in (relative_to works)
         self.catalog = LockedCatalog(catalog)
@@ -433,12 +442,17 @@ class CollectContext:
         self.client = client
         self.retry_rejected = retry_rejected
         self.retry_given_up = retry_given_up
+        #: download a damaged file again even when its source still serves the same one
+        #: (:mod:`collectors.refetch`)
+        self.force_refetch = force_refetch
         #: the local fault (or catalog damage) that stops this run; the first one wins
         self.fault: MFError | None = None
         self._fault_lock = threading.Lock()
         #: why an item's files failed, for its problem line: (source, id) -> (kind, row key) ->
         #: (the URL asked for, message)
         self._why: dict[tuple[str, str], dict[tuple[str, str], tuple[str, str]]] = {}
+        #: items cleaning rejected for damaged media, being collected again (:mod:`collectors.refetch`)
+        self._retries: dict[tuple[str, str], DamagedRetry] = {}
 
     @property
     def stop(self) -> threading.Event:
@@ -544,7 +558,8 @@ class CollectContext:
         ``retry_rejected`` collects again the items a collector rejected (:func:`collector_rejected`)
         and those cleaning rejected for a damaged video or shop image file
         (``DAMAGED_MEDIA_PREFIXES``: its bytes are not what a new download gives when it was
-        damaged on the disk); any other
+        damaged on the disk; a file its source still serves damaged is not downloaded again:
+        :mod:`collectors.refetch`); any other
         rejection by cleaning or review stays. An item given up (:func:`given_up`) is skipped
         unless ``retry_given_up``."""
         row = self.catalog.get_item(str(source), source_id)
@@ -557,7 +572,7 @@ class CollectContext:
         if collector_rejected(row.status, row.reason):
             return False  # retry_rejected: the site may have been fixed since
         if row.status == Status.REJECTED and (row.reason or "").startswith(DAMAGED_MEDIA_PREFIXES):
-            return False  # retry_rejected: downloaded again (clean recorded the damaged file's hash)
+            return False  # retry_rejected: downloaded again unless its source still serves it (refetch)
         if row.status not in PAST_COLLECTION and row.status != Status.DOWNLOADED:
             return False
         assets = self.catalog.assets(source=str(source), source_id=source_id)
@@ -604,6 +619,7 @@ class CollectContext:
                     continue  # a tampered row: its path is never touched
                 with local_faults(path):
                     path.unlink(missing_ok=True)
+                    served_path(path).unlink(missing_ok=True)
 
     # -- assets --------------------------------------------------------------------
     def fetch_asset(
@@ -624,8 +640,16 @@ class CollectContext:
         if known is not None:
             return known
         folder = self.item_dir(item.source, item.source_id)
+        retry = self._retries.get((str(item.source), item.source_id))
+        kept = retry.accepted(kind, key, self.file_ok) if retry is not None else None
+        if kept is not None:
+            return kept  # cleaning accepted it, intact: not downloaded again
         try:
+            unchanged = self._unchanged_at_source(item, kind, key, url)
+            if unchanged is not None:
+                return unchanged
             dl = self.client.download(url, folder, stem or str(kind), expect)
+            record_served(dl)
         except LocalFault as fault:
             self.record_fault(item, kind, key, fault)
             raise
@@ -655,8 +679,36 @@ class CollectContext:
             probe=dl.probe,
             status=Status.DOWNLOADED,
         )
-        self.catalog.upsert_assets([asset])
+        if not self._same_damaged_bytes(asset, url):
+            self.catalog.upsert_assets([asset])
         return asset
+
+    def _unchanged_at_source(
+        self, item: SourceItem, kind: AssetKind, key: str, url: str
+    ) -> MediaAsset | None:
+        """A damaged file of an item retried for it, when the record of its download says the
+        bytes on the disk are what the source served and one HEAD says it still serves them:
+        its row (as downloaded, held back until the item is recorded); else None (download it)."""
+        retry = self._retries.get((str(item.source), item.source_id))
+        row = retry.damaged(kind, key) if retry is not None else None
+        if retry is None or row is None or not row.path:
+            return None
+        try:
+            path = resolve_under(self.root, row.path, what="asset path", root_label="the collection root")
+        except PathEscapeError:
+            return None
+        served = read_served(path)
+        if served is None or (served.sha256, served.size) != (row.sha256, row.size):
+            return None  # no validator, or damaged on the disk after its download: fetched again
+        if not still_served(self.client, url, served):
+            return None
+        return retry.unchanged_at_source(row, url, served)
+
+    def _same_damaged_bytes(self, asset: MediaAsset, url: str) -> bool:
+        """Whether ``asset``, just downloaded again, holds the very bytes of the damaged file of
+        an item retried for it (its row is then held back until the item is recorded)."""
+        retry = self._retries.get((str(asset.source), asset.source_id))
+        return retry is not None and retry.downloaded(asset, url)
 
     def adopt_file(
         self,
@@ -728,7 +780,8 @@ class CollectContext:
             probe=probe,
             status=Status.DOWNLOADED,
         )
-        self.catalog.upsert_assets([asset])
+        if not self._same_damaged_bytes(asset, url):
+            self.catalog.upsert_assets([asset])
         return asset
 
     def record_fault(self, item: SourceItem, kind: AssetKind, url: str, fault: LocalFault) -> None:
@@ -762,7 +815,16 @@ class CollectContext:
 
     # -- items ---------------------------------------------------------------------
     def start_item(self, item: SourceItem) -> None:
+        """Record the item ``discovered`` (kept ``downloaded`` when it was); an item cleaning
+        rejected for damaged media is noted with its rows first (:mod:`collectors.refetch`)."""
         row = self.catalog.get_item(str(item.source), item.source_id)
+        key = (str(item.source), item.source_id)
+        self._retries.pop(key, None)
+        if row is not None and row.status == Status.REJECTED and not self.force_refetch:
+            reason = row.reason or ""
+            if reason.startswith(DAMAGED_MEDIA_PREFIXES):
+                rows = self.catalog.assets(source=key[0], source_id=key[1])
+                self._retries[key] = DamagedRetry(reason, {(str(a.kind), a.url or ""): a for a in rows})
         if row is None or row.status != Status.DOWNLOADED:
             self.catalog.upsert_items([item], status=Status.DISCOVERED, reason=None)
         else:
@@ -775,11 +837,16 @@ class CollectContext:
         the outcome names the first file at fault (kind, URL, what happened)."""
         required = set(required)
         why = self._why.pop((str(item.source), item.source_id), {})
+        retry = self._retries.pop((str(item.source), item.source_id), None)
         bad = [a for a in assets if a.kind in required and a.status != Status.DOWNLOADED]
         files = [a for a in assets if a.status == Status.DOWNLOADED]
         written = {"files": len(files), "bytes": sum(a.size or 0 for a in files)}
         if any(a.reason == "interrupted" for a in assets):
             return Outcome(item.source_id, "failed", "interrupted")
+        if retry is not None:
+            if retry.keeps(failed=bool(bad) or not any(a.kind in required for a in assets)):
+                return self._kept_rejected(item, retry)
+            self.catalog.upsert_assets(retry.held())  # for mf clean to check
         if not any(a.kind in required for a in assets) and required:
             state = self.record_failure(item, "no_media")
             return Outcome(
@@ -807,6 +874,17 @@ class CollectContext:
             )
         self.catalog.upsert_items([item], status=Status.DOWNLOADED, reason=None, attempts=0)
         return Outcome(item.source_id, "ok", None, **written)
+
+    def _kept_rejected(self, item: SourceItem, retry: DamagedRetry) -> Outcome:
+        """The item stays as cleaning left it (its reason, the rows of the files downloaded
+        again with the same bytes): its source still serves the damaged file."""
+        self.catalog.upsert_assets(retry.same)
+        self.catalog.upsert_items([item], status=Status.REJECTED, reason=retry.reason)
+        row, url, why = retry.still[0]
+        more = f" (and {len(retry.still) - 1} more such files)" if len(retry.still) > 1 else ""
+        return Outcome(
+            item.source_id, "rejected", STILL_DAMAGED, url=url, kind=str(row.kind), message=why + more
+        )
 
     def failure_state(self, row: ItemRow | None, reason: str) -> dict[str, Any]:
         """:func:`failure_state` of an item (``row``: as the catalog has it, None when new) under

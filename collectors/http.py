@@ -51,6 +51,7 @@ from collectors.part_resume import (
     save_resume_state,
     span_of,
     state_path,
+    strong_validator,
     unlink_quietly,
 )
 from collectors.transport import page_timeout_error
@@ -232,6 +233,9 @@ class Download:
     content_type: str | None
     probe: VideoProbe | ImageProbe | None
     resumed: bool = False
+    #: the server's strong validator of the file, ``(header, value)`` (ETag, else a strong
+    #: Last-Modified; :func:`~collectors.part_resume.strong_validator`); None when it gave none
+    validator: tuple[str, str] | None = None
 
 
 class PoliteClient:
@@ -683,6 +687,13 @@ class PoliteClient:
                 return False
             raise
 
+    def head(self, url: str, headers: dict[str, str] | None = None) -> requests.Response:
+        """HEAD ``url`` as every request goes (policy, robots.txt, redirects, retries) with
+        ``headers`` (a conditional ``If-None-Match``, say): the answer, closed (its status and
+        headers; a 304 is an answer too). A 4xx raises :class:`FetchError` as for a GET."""
+        with self._open("HEAD", url, headers=headers) as resp:
+            return resp
+
     def head_check(self, url: str, expect: str | None) -> None:
         """HEAD a URL: policy and redirects as for a GET, then (``expect`` = ``video``/``image``)
         the declared content type and size."""
@@ -729,13 +740,14 @@ class PoliteClient:
         accepted = self.cfg.video_content_types if expect == "video" else self.cfg.image_content_types
         resumed = False
         content_type: str | None = None
+        validator: tuple[str, str] | None = None
         last: FetchError | None = None
         fresh_start = True  # one start from zero when a kept .part cannot be continued
         attempt = -1
         while attempt < self.cfg.max_retries:
             attempt += 1
             try:
-                content_type, resumed_now = self._transfer(url, part, accepted, expect)
+                content_type, resumed_now, validator = self._transfer(url, part, accepted, expect)
                 resumed = resumed or resumed_now
                 last = None
                 break
@@ -768,23 +780,31 @@ class PoliteClient:
         if last is not None:
             keep_if_resumable(part, url)
             raise last
-        return self._finish(part, folder, stem, url, expect, content_type, resumed)
+        return self._finish(part, folder, stem, url, expect, content_type, resumed, validator)
 
-    def _transfer(self, url: str, part: Path, accepted: list[str], expect: str) -> tuple[str | None, bool]:
+    def _transfer(
+        self, url: str, part: Path, accepted: list[str], expect: str
+    ) -> tuple[str | None, bool, tuple[str, str] | None]:
         """One try at ``url``: the rest of a kept ``.part`` or the whole file, in as many
         answers as the server takes (each 206 ending short of the file is followed by a request
-        for the rest). Returns (content type, whether a kept part was continued)."""
+        for the rest). Returns (content type, whether a kept part was continued, the file's
+        strong validator: the last answer's, else the kept part's)."""
         resumed = False
         content_type: str | None = None
+        validator: tuple[str, str] | None = None
         for _ in range(self.cfg.max_range_rounds):
             kept = kept_part(part, url)
             if kept is None:
                 discard_part(part)  # nothing to check it against: it may belong to another version
-            elif kept.complete:
-                return kept.content_type, resumed  # a run was stopped before the rename
+            elif kept.complete:  # a run was stopped before the rename
+                return kept.content_type, resumed, (kept.header, kept.validator)
             headers = kept.resume_headers() if kept is not None and kept.size else None
             with self._open("GET", url, headers=headers) as resp:
                 content_type = resp.headers.get("Content-Type")
+                header, value = strong_validator(resp)
+                validator = (header, value) if header and value else None
+                if validator is None and kept is not None and resp.status_code == 206:
+                    validator = (kept.header, kept.validator)
                 if not _type_ok(content_type, accepted):
                     discard_part(part)
                     raise not_media(content_type, expect, url)
@@ -810,7 +830,7 @@ class PoliteClient:
                 raise FetchError(
                     f"got {_size(part)} of {total} bytes", where=url, reason="truncated_body", retryable=True
                 )
-            return content_type, resumed
+            return content_type, resumed, validator
         raise FetchError(
             f"file still incomplete after {self.cfg.max_range_rounds} partial answers "
             f"({_size(part)} bytes so far)",
@@ -899,6 +919,7 @@ class PoliteClient:
         expect: str,
         content_type: str | None,
         resumed: bool,
+        validator: tuple[str, str] | None = None,
     ) -> Download:
         """Check the complete ``part`` and rename it into place. A part that vanished or changed
         meanwhile raises ``file_vanished`` (retryable) and is left alone: it is not this run's
@@ -924,7 +945,7 @@ class PoliteClient:
             raise
         _fsync_dir(folder)
         self._count("files")
-        return Download(final, url, digest, size, content_type, probe, resumed)
+        return Download(final, url, digest, size, content_type, probe, resumed, validator)
 
 
 def _open_part(part: Path, mode: str):  # noqa: ANN202 - a binary file object

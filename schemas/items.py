@@ -84,6 +84,9 @@ DAMAGED_SHOP = "probe: damaged shop image"
 DAMAGED_SHOP_PREFIXES = (f"{DAMAGED_SHOP} (corrupt",)
 #: every reason ``mf-collect --retry-rejected`` downloads an item cleaning rejected again for
 DAMAGED_MEDIA_PREFIXES = DAMAGED_VIDEO_PREFIXES + DAMAGED_SHOP_PREFIXES
+#: reason prefixes of the damaged file itself (the asset row ``cleaning.steps.probe`` rejected:
+#: ``probe: corrupt: ...``, ``probe: truncated: ...``), the file an item's damaged-media reason names
+DAMAGED_FILE_PREFIXES = ("probe: corrupt", "probe: truncated")
 
 #: reason prefix of publish's hold of an item whose shared shop image disagrees with its colour
 #: (:func:`cleaning.publish.hold_shop_conflicts`): publish releases it itself once the conflict is

@@ -51,6 +51,7 @@ class Route:
     hold: threading.Event | None = None  # after half the body, wait for it (at most a minute)
     before: threading.Event | None = None  # answer only once it is set (at most a minute)
     reason: str | None = None  # the status line's reason phrase (None: the standard one)
+    conditional: bool = False  # 304 to an If-None-Match naming its headers' ETag
 
 
 class FakeSite:
@@ -60,6 +61,7 @@ class FakeSite:
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         self.headers_seen: list[dict[str, str]] = []
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request, in order
         self.inflight = 0
         self.max_inflight = 0
         self._lock = threading.Lock()
@@ -84,6 +86,7 @@ class FakeSite:
                     site.hits[path] += 1
                     n = site.hits[path]
                     site.headers_seen.append(dict(self.headers))
+                    site.requests.append((self.command, path))
                     site.inflight += 1
                     site.max_inflight = max(site.max_inflight, site.inflight)
                 try:
@@ -105,6 +108,9 @@ class FakeSite:
                     return self._send(route.fail_status, b"busy", "text/plain", head, extra)
                 if route.location:
                     return self._send(302, b"", "text/plain", head, {"Location": route.location})
+                etag = route.headers.get("ETag")
+                if route.conditional and etag and self.headers.get("If-None-Match") == etag:
+                    return self._send(304, b"", route.content_type, True, {"ETag": etag})
                 body, status, extra = route.body, route.status, dict(route.headers)
                 rng = self.headers.get("Range")
                 if rng and route.ranges and status == 200:

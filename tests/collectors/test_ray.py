@@ -213,6 +213,7 @@ def test_workers_get_the_source_file_options_as_absolute_paths(ray_session, tmp_
         root="out",
         retry_rejected=False,
         retry_given_up=False,
+        force_refetch=False,
     )
     cluster = CollectCluster(cfg.http)
     try:
