@@ -104,10 +104,14 @@ def test_every_asset_with_world_hashes_and_metadata(collected, world_truth, smal
             assert urls_assets["video"].sha256 == videos[p.videos[0]].sha256
             if "shop" in p.images:
                 assert urls_assets["shop"].sha256 == sha(small_world / p.images["shop"])
-    stray = [
-        p for p in out.rglob("*") if p.is_file() and p.name.startswith(".") and "ytdlp-archive" not in p.name
-    ]
+    # hidden files: yt-dlp's archive and the served records beside downloaded files (what the
+    # source served, collectors.refetch); nothing else (no partial or temporary file stays)
+    hidden = [p for p in out.rglob("*") if p.is_file() and p.name.startswith(".")]
+    records = [p for p in hidden if p.name.endswith(".served.json")]
+    stray = [p for p in hidden if p not in records and "ytdlp-archive" not in p.name]
     assert not stray
+    for rec in records:  # each record sits beside the file it describes
+        assert (rec.parent / rec.name[1 : -len(".served.json")]).is_file(), rec
 
 
 def test_rerun_downloads_nothing(collected, world_server):
