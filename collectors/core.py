@@ -33,6 +33,7 @@ from collectors.refetch import (
     read_served,
     record_served,
     served_path,
+    source_changed,
     still_served,
 )
 from schemas.atomic import LockBusy, file_lock, partial_path, sha256_file, sweep_partials
@@ -88,6 +89,9 @@ FINAL_REASONS = frozenset(
 #: Item statuses cleaning (or review) set after collection: the item is collected, and a rerun
 #: of the collector must leave it (and its status) alone while its files are intact.
 PAST_COLLECTION = frozenset({Status.ACCEPTED, Status.DUPLICATE, Status.NEEDS_REVIEW, Status.REJECTED})
+#: asset statuses of a file in place: downloaded, or accepted by cleaning and reused as it is
+#: (:meth:`CollectContext.known_asset`)
+IN_PLACE = frozenset({Status.DOWNLOADED, Status.ACCEPTED})
 
 
 #: the folder of the items' collect locks, under the collection root
@@ -587,12 +591,38 @@ class CollectContext:
         reason = row.reason if row is not None and given_up(row.status, row.reason) else None
         return Outcome(source_id, "skipped", reason)
 
-    def known_asset(self, source: SourceName, source_id: str, kind: AssetKind, url: str) -> MediaAsset | None:
-        """The downloaded, intact asset of this kind recorded under ``url`` (its key), if any."""
+    def known_asset(
+        self, source: SourceName, source_id: str, kind: AssetKind, url: str, *, fetch_url: str | None = None
+    ) -> MediaAsset | None:
+        """The intact asset of this kind recorded under ``url`` (its key), if any: downloaded
+        (its SHA-256), or accepted by cleaning (its size, and SHA-256 where recorded) and not
+        changed at its source (:func:`collectors.refetch.source_changed`: one conditional HEAD of
+        ``fetch_url``, default ``url``, only when its download left a record with a validator).
+        An accepted row is returned as it is: ``accepted``, nothing for cleaning to check again."""
         for a in self.catalog.assets(source=str(source), source_id=source_id, kind=str(kind)):
-            if (a.url or "") == url and a.status == Status.DOWNLOADED and self.file_ok(a):
+            if (a.url or "") != url:
+                continue
+            if a.status == Status.DOWNLOADED and self.file_ok(a):
                 return a
+            if a.status == Status.ACCEPTED:
+                path = self._in_place(a)
+                if path is not None and not source_changed(self.client, path, a, fetch_url or url):
+                    return a
         return None
+
+    def _in_place(self, asset: MediaAsset) -> Path | None:
+        """The file of ``asset`` when it is under the root with its recorded size, and SHA-256
+        where one is recorded; else None."""
+        if not asset.path or asset.size is None:
+            return None
+        try:
+            path = resolve_under(self.root, asset.path, what="asset path", root_label="the collection root")
+        except PathEscapeError as exc:
+            log.warning("%s/%s: %s", asset.source, asset.source_id, exc)
+            return None
+        if not path.is_file() or path.stat().st_size != asset.size:
+            return None
+        return path if not asset.sha256 or sha256_file(path) == asset.sha256 else None
 
     def note_failure(self, asset: MediaAsset, exc: FetchError, url: str | None = None) -> None:
         """Keep why ``asset`` failed (message and hint; ``url``: where it was asked for when
@@ -636,14 +666,10 @@ class CollectContext:
         record its row under ``key`` (default: the URL; a stable name for URLs that change on
         every read, such as signed CDN URLs), which replaces an earlier row of that key."""
         key = key or url
-        known = self.known_asset(item.source, item.source_id, kind, key)
+        known = self.known_asset(item.source, item.source_id, kind, key, fetch_url=url)
         if known is not None:
-            return known
+            return known  # downloaded, or accepted by cleaning, intact: not downloaded again
         folder = self.item_dir(item.source, item.source_id)
-        retry = self._retries.get((str(item.source), item.source_id))
-        kept = retry.accepted(kind, key, self.file_ok) if retry is not None else None
-        if kept is not None:
-            return kept  # cleaning accepted it, intact: not downloaded again
         try:
             unchanged = self._unchanged_at_source(item, kind, key, url)
             if unchanged is not None:
@@ -838,8 +864,8 @@ class CollectContext:
         required = set(required)
         why = self._why.pop((str(item.source), item.source_id), {})
         retry = self._retries.pop((str(item.source), item.source_id), None)
-        bad = [a for a in assets if a.kind in required and a.status != Status.DOWNLOADED]
-        files = [a for a in assets if a.status == Status.DOWNLOADED]
+        bad = [a for a in assets if a.kind in required and a.status not in IN_PLACE]
+        files = [a for a in assets if a.status in IN_PLACE]
         written = {"files": len(files), "bytes": sum(a.size or 0 for a in files)}
         if any(a.reason == "interrupted" for a in assets):
             return Outcome(item.source_id, "failed", "interrupted")

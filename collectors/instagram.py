@@ -45,11 +45,11 @@ from urllib.parse import urlsplit
 
 from collectors.base import Found, Source, SourceOption, TargetForm
 from collectors.config import CollectConfig, InstagramConfig, host_of
-from collectors.core import Candidate, CollectContext, answer_changed_shape, hashtags_in
+from collectors.core import IN_PLACE, Candidate, CollectContext, answer_changed_shape, hashtags_in
 from collectors.hosts import HostPolicy
 from collectors.listfiles import expand_lists, is_dir, is_file, target_path
 from schemas.errors import ConfigError, DataFormatError, FetchError
-from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
+from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName
 from schemas.redact import add_secrets, redacted_logger
 from schemas.text_input import MAX_RECORD_BYTES, not_utf8, read_file_bytes
 
@@ -609,7 +609,7 @@ class Instagram(Source):
         """The slot's asset under its stable key: its own row when intact, else the intact file
         of its ``old`` rows (keyed by a signed URL: re-keyed), else fetched; ``old`` is dropped."""
         ctx = self.ctx
-        kept = next((r for r in old if r.status == Status.DOWNLOADED and ctx.file_ok(r)), None)
+        kept = next((r for r in old if r.status in IN_PLACE and ctx.file_ok(r)), None)
         if kept is not None and ctx.known_asset(item.source, item.source_id, slot.kind, slot.key) is None:
             asset = kept.model_copy(update={"url": slot.key})
             ctx.catalog.upsert_assets([asset])

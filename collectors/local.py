@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 
 from collectors.base import Found, Source, TargetForm
 from collectors.config import CollectConfig, LocalConfig
-from collectors.core import PAST_COLLECTION, Candidate, collector_rejected, safe_id
+from collectors.core import IN_PLACE, PAST_COLLECTION, Candidate, collector_rejected, safe_id
 from collectors.hosts import HostPolicy
 from collectors.listfiles import is_dir, is_file, target_path
 from collectors.shopmap import ShopRef, parse_shop_ref
@@ -491,7 +491,7 @@ class LocalFiles(Source):
             else:
                 assets.append(self._file(item, AssetKind.SHOP, row.shop.path, "image", row.where))
         for asset in assets:  # a file the row named before (a corrected row) goes once its successor is in
-            if asset.status == Status.DOWNLOADED:
+            if asset.status in IN_PLACE:
                 rows = self.ctx.catalog.assets(
                     source=str(item.source), source_id=item.source_id, kind=str(asset.kind)
                 )

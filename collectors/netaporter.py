@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlun
 
 from collectors.base import Found, Source, TargetForm
 from collectors.config import CollectConfig, host_of
-from collectors.core import Candidate, CollectContext, status_for
+from collectors.core import IN_PLACE, Candidate, CollectContext, status_for
 from collectors.hosts import HostPolicy
 from collectors.listfiles import expand_lists, is_file, target_path
 from collectors.pages import gunzip_capped, parse_product, read_page, sitemap_locs
@@ -384,7 +384,7 @@ class NetAPorter(Source):
             img_url = self.cfg.image_url.format(id=sid, view=view, size=self.cfg.image_size)
             asset = ctx.fetch_asset(item, kind, img_url, "image")
             if (
-                asset.status == Status.DOWNLOADED
+                asset.status in IN_PLACE
                 or kind_name in self.cfg.required_views
                 or asset.reason not in ("http_404", "http_410")
             ):

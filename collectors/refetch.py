@@ -14,8 +14,9 @@ after its download, useless when the source serves those bytes. So:
   same validator and size, means the source still serves that file, and it is not downloaded;
 * a file downloaded again (no record: yt-dlp, instaloader, a server without validators; or the
   HEAD could not tell) whose SHA-256 is the damaged file's is the same damaged file;
-* the item's other files that cleaning accepted and that are intact (their SHA-256) are not
-  downloaded again either (a collector keeps intact files);
+* the item's other files that cleaning accepted and that are intact are not downloaded again
+  either, and stay ``accepted`` (:meth:`collectors.core.CollectContext.known_asset`, as for every
+  re-collect of a cleaned item);
 * when every file of the item is the same as before and one of them is such a damaged file, the
   item stays rejected as cleaning left it (its rows too) and the run lists it with the file's
   URL and why (:data:`STILL_DAMAGED`); any change (a new file, other bytes, a failure) hands it
@@ -24,7 +25,6 @@ after its download, useless when the source serves those bytes. So:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -105,21 +105,43 @@ def still_served(client: PoliteClient, url: str, served: Served) -> bool:
     """Whether the source still serves ``served`` at ``url``: one HEAD with the conditional
     header; a 304, or the same strong validator and size. False when it cannot tell (another
     URL, no validator in the answer, a failed request: the download decides)."""
+    return source_answer(client, url, served) is True
+
+
+def source_answer(client: PoliteClient, url: str, served: Served) -> bool | None:
+    """What one conditional HEAD of ``url`` says of ``served``: True when the source serves it
+    still (a 304, or the same strong validator and size), False when it serves another file (a
+    strong validator or a size that differ), None when it cannot tell (another URL, no strong
+    validator in the answer, a failed or refused request)."""
     from collectors.part_resume import strong_validator  # imports requests: not at --help
 
     if served.url != url:
-        return False
+        return None
     cond = "If-None-Match" if served.header == "ETag" else "If-Modified-Since"
     try:
         resp = client.head(url, headers={cond: served.validator})
     except FetchError as exc:
-        log.info("%s: HEAD failed (%s): downloading it", url, exc.reason)
-        return False
+        log.info("%s: HEAD failed (%s)", url, exc.reason)
+        return None
     if resp.status_code == 304:
         return True
     header, validator = strong_validator(resp)
+    if header != served.header:
+        return None  # no strong validator, or another kind: nothing to compare
     size = (resp.headers.get("Content-Length") or "").strip()
     return (header, validator) == (served.header, served.validator) and (not size or size == str(served.size))
+
+
+def source_changed(client: PoliteClient, file: Path, row: MediaAsset, url: str) -> bool:
+    """Whether the source of ``file`` (intact on the disk, ``row`` its asset) now serves another
+    file at ``url``: only when the record of its download is of these bytes (size, and SHA-256
+    where the row has one) and one conditional HEAD says so (:func:`source_answer` False). No
+    record, a stale one, or an answer that cannot tell: False (the file is kept, no request
+    when there is no record)."""
+    served = read_served(file)
+    if served is None or served.size != row.size or (row.sha256 and served.sha256 != row.sha256):
+        return False
+    return source_answer(client, url, served) is False
 
 
 def is_damaged(row: MediaAsset) -> bool:
@@ -139,8 +161,6 @@ class DamagedRetry:
     still: list[tuple[MediaAsset, str, str]] = field(default_factory=list)
     #: rows of the other files, downloaded again with the same bytes (written back when kept)
     same: list[MediaAsset] = field(default_factory=list)
-    #: the files cleaning accepted, intact, as downloaded (written when the item is not kept)
-    intact: list[MediaAsset] = field(default_factory=list)
     changed: bool = False
 
     def damaged(self, kind: str, key: str) -> MediaAsset | None:
@@ -148,19 +168,9 @@ class DamagedRetry:
         row = self.before.get((str(kind), key))
         return row if row is not None and is_damaged(row) else None
 
-    def accepted(self, kind: str, key: str, intact: Callable[[MediaAsset], bool]) -> MediaAsset | None:
-        """The row of this file, as downloaded (held back), when cleaning accepted it and it is
-        ``intact``; else None."""
-        row = self.before.get((str(kind), key))
-        if row is None or row.status != Status.ACCEPTED or not intact(row):
-            return None
-        copy = row.model_copy(update={"status": Status.DOWNLOADED, "reason": None})
-        self.intact.append(copy)
-        return copy
-
     def held(self) -> list[MediaAsset]:
         """The rows held back, as downloaded: written when the item goes to ``mf clean``."""
-        return [row for row, _, _ in self.still] + self.intact
+        return [row for row, _, _ in self.still]
 
     def unchanged_at_source(self, row: MediaAsset, url: str, served: Served) -> MediaAsset:
         """Note a damaged file the source still serves (no download); the row as downloaded."""

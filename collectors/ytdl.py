@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from collectors.base import Found, Source, UnsafeId
 from collectors.config import HttpConfig, host_of
 from collectors.core import (
+    IN_PLACE,
     PAST_COLLECTION,
     Candidate,
     CollectContext,
@@ -864,7 +865,7 @@ class YtdlSource(Source):
             )
             ctx.catalog.upsert_assets([asset])
             ctx.note_failure(asset, _missing_shop(shop), url=str(shop.path or shop.key))
-        if asset.status == Status.DOWNLOADED:
+        if asset.status in IN_PLACE:
             rows = ctx.catalog.assets(
                 source=str(item.source), source_id=item.source_id, kind=str(AssetKind.SHOP)
             )

@@ -165,8 +165,8 @@ def test_a_changed_file_is_downloaded_and_handed_to_mf_clean(world):
     assert gets(site) == 2 and s.ok == 1, s.human()
     assert item == (Status.DOWNLOADED, None) and rows["shop"].status == Status.DOWNLOADED
     assert rows["shop"].size == len(new)
-    # the front view cleaning accepted is intact: not downloaded again, checked again by mf clean
-    assert gets(site, "/m/a-front.jpg") == 1 and rows["front"].status == Status.DOWNLOADED
+    # the front view cleaning accepted is intact: not downloaded again, and stays accepted
+    assert gets(site, "/m/a-front.jpg") == 1 and rows["front"].status == Status.ACCEPTED
 
 
 def test_a_file_damaged_on_the_disk_after_its_download_is_downloaded_again(world):
