@@ -58,6 +58,8 @@ from schemas.paths import PathEscapeError, inside, plain_folder, resolve_under
 from schemas.redact import redacted_logger
 
 if TYPE_CHECKING:
+    import requests
+
     from collectors.http import PoliteClient
     from schemas.catalog import Catalog, ItemRow
 
@@ -457,6 +459,9 @@ class CollectContext:
         self._why: dict[tuple[str, str], dict[tuple[str, str], tuple[str, str]]] = {}
         #: items cleaning rejected for damaged media, being collected again (:mod:`collectors.refetch`)
         self._retries: dict[tuple[str, str], DamagedRetry] = {}
+        #: HEAD answers an item's source already got, by URL (:meth:`head`): read by the check
+        #: whether its source still serves a file (:mod:`collectors.refetch`) instead of another HEAD
+        self._heads: dict[tuple[str, str], dict[str, requests.Response]] = {}
 
     @property
     def stop(self) -> threading.Event:
@@ -606,7 +611,9 @@ class CollectContext:
                 return a
             if a.status == Status.ACCEPTED:
                 path = self._in_place(a)
-                if path is not None and not source_changed(self.client, path, a, fetch_url or url):
+                asked = fetch_url or url
+                answered = self._answered(source, source_id, asked) if path is not None else None
+                if path is not None and not source_changed(self.client, path, a, asked, answered):
                     return a
         return None
 
@@ -623,6 +630,18 @@ class CollectContext:
         if not path.is_file() or path.stat().st_size != asset.size:
             return None
         return path if not asset.sha256 or sha256_file(path) == asset.sha256 else None
+
+    def head(self, item: SourceItem, url: str) -> requests.Response:
+        """HEAD ``url`` for ``item`` (:meth:`PoliteClient.head`; a 4xx raises ``FetchError``); the
+        answer is kept until the item is recorded, so the check whether its source still serves
+        the file at ``url`` (:mod:`collectors.refetch`) reads it instead of sending another HEAD."""
+        resp = self.client.head(url)
+        self._heads.setdefault((str(item.source), item.source_id), {})[url] = resp
+        return resp
+
+    def _answered(self, source: SourceName | str, source_id: str, url: str) -> requests.Response | None:
+        """The HEAD of ``url`` this item already sent (:meth:`head`), taken: it answers once."""
+        return self._heads.get((str(source), source_id), {}).pop(url, None)
 
     def note_failure(self, asset: MediaAsset, exc: FetchError, url: str | None = None) -> None:
         """Keep why ``asset`` failed (message and hint; ``url``: where it was asked for when
@@ -726,7 +745,7 @@ class CollectContext:
         served = read_served(path)
         if served is None or (served.sha256, served.size) != (row.sha256, row.size):
             return None  # no validator, or damaged on the disk after its download: fetched again
-        if not still_served(self.client, url, served):
+        if not still_served(self.client, url, served, self._answered(item.source, item.source_id, url)):
             return None
         return retry.unchanged_at_source(row, url, served)
 
@@ -846,6 +865,7 @@ class CollectContext:
         row = self.catalog.get_item(str(item.source), item.source_id)
         key = (str(item.source), item.source_id)
         self._retries.pop(key, None)
+        self._heads.pop(key, None)  # answers a failed earlier try of it got
         if row is not None and row.status == Status.REJECTED and not self.force_refetch:
             reason = row.reason or ""
             if reason.startswith(DAMAGED_MEDIA_PREFIXES):
@@ -863,6 +883,7 @@ class CollectContext:
         the outcome names the first file at fault (kind, URL, what happened)."""
         required = set(required)
         why = self._why.pop((str(item.source), item.source_id), {})
+        self._heads.pop((str(item.source), item.source_id), None)
         retry = self._retries.pop((str(item.source), item.source_id), None)
         bad = [a for a in assets if a.kind in required and a.status not in IN_PLACE]
         files = [a for a in assets if a.status in IN_PLACE]

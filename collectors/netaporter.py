@@ -324,14 +324,19 @@ class NetAPorter(Source):
             hint = f"collect {now} if that is the product you want; --retry-rejected tries {sid} again"
         raise FetchError(message, where=url, reason="product_moved", hint=hint)
 
-    def _video_exists(self, video_url: str) -> bool:
+    def _video_exists(self, item: SourceItem, video_url: str) -> bool:
         """HEAD the detail video: False on 404/410. A server that does not answer HEAD (405,
-        501) says nothing about the video: True, and the GET decides (its 404 = no video)."""
+        501) says nothing about the video: True, and the GET decides (its 404 = no video). The
+        answer is kept for the item (:meth:`CollectContext.head`): it also tells whether the
+        source still serves a video collected before (one HEAD, not two)."""
         from collectors.http import HEAD_REFUSED
 
         try:
-            return self.client.exists(video_url)
+            self.ctx.head(item, video_url)
+            return True
         except FetchError as exc:
+            if exc.reason in ("http_404", "http_410"):
+                return False
             if exc.reason in HEAD_REFUSED:
                 log.debug("%s: HEAD refused (%s); fetching it decides", video_url, exc.reason)
                 return True
@@ -344,7 +349,7 @@ class NetAPorter(Source):
         has_video: bool | None = True
         if self.cfg.check_video_with_head:
             try:
-                has_video = self._video_exists(video_url)
+                has_video = self._video_exists(item, video_url)
             except FetchError as exc:
                 failed = MediaAsset(
                     source=self.name,

@@ -37,6 +37,8 @@ from schemas.redact import redacted_logger
 from schemas.text_input import read_json_record
 
 if TYPE_CHECKING:
+    import requests
+
     from collectors.http import Download, PoliteClient
 
 log = redacted_logger("collectors")
@@ -101,25 +103,30 @@ def read_served(file: Path) -> Served | None:
     return served if isinstance(served.size, int) and not isinstance(served.size, bool) else None
 
 
-def still_served(client: PoliteClient, url: str, served: Served) -> bool:
+def still_served(
+    client: PoliteClient, url: str, served: Served, answered: requests.Response | None = None
+) -> bool:
     """Whether the source still serves ``served`` at ``url``: one HEAD with the conditional
     header; a 304, or the same strong validator and size. False when it cannot tell (another
     URL, no validator in the answer, a failed request: the download decides)."""
-    return source_answer(client, url, served) is True
+    return source_answer(client, url, served, answered) is True
 
 
-def source_answer(client: PoliteClient, url: str, served: Served) -> bool | None:
+def source_answer(
+    client: PoliteClient, url: str, served: Served, answered: requests.Response | None = None
+) -> bool | None:
     """What one conditional HEAD of ``url`` says of ``served``: True when the source serves it
     still (a 304, or the same strong validator and size), False when it serves another file (a
     strong validator or a size that differ), None when it cannot tell (another URL, no strong
-    validator in the answer, a failed or refused request)."""
+    validator in the answer, a failed or refused request). ``answered``: a HEAD of ``url`` this
+    item already sent (Net-A-Porter's video check), read instead of sending another one."""
     from collectors.part_resume import strong_validator  # imports requests: not at --help
 
     if served.url != url:
         return None
     cond = "If-None-Match" if served.header == "ETag" else "If-Modified-Since"
     try:
-        resp = client.head(url, headers={cond: served.validator})
+        resp = answered if answered is not None else client.head(url, headers={cond: served.validator})
     except FetchError as exc:
         log.info("%s: HEAD failed (%s)", url, exc.reason)
         return None
@@ -132,7 +139,9 @@ def source_answer(client: PoliteClient, url: str, served: Served) -> bool | None
     return (header, validator) == (served.header, served.validator) and (not size or size == str(served.size))
 
 
-def source_changed(client: PoliteClient, file: Path, row: MediaAsset, url: str) -> bool:
+def source_changed(
+    client: PoliteClient, file: Path, row: MediaAsset, url: str, answered: requests.Response | None = None
+) -> bool:
     """Whether the source of ``file`` (intact on the disk, ``row`` its asset) now serves another
     file at ``url``: only when the record of its download is of these bytes (size, and SHA-256
     where the row has one) and one conditional HEAD says so (:func:`source_answer` False). No
@@ -141,7 +150,7 @@ def source_changed(client: PoliteClient, file: Path, row: MediaAsset, url: str) 
     served = read_served(file)
     if served is None or served.size != row.size or (row.sha256 and served.sha256 != row.sha256):
         return False
-    return source_answer(client, url, served) is False
+    return source_answer(client, url, served, answered) is False
 
 
 def is_damaged(row: MediaAsset) -> bool:

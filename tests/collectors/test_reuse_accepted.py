@@ -116,3 +116,62 @@ def test_an_accepted_file_not_intact_on_the_disk_is_downloaded_again(world):
         assert asked(site, "GET") == n and asked(site, "HEAD") == 0, site.requests
         assert rows["shop"].status == Status.DOWNLOADED and (root / SHOP).read_bytes() == body
         clean()
+
+
+def test_net_a_porter_asks_one_head_of_a_video_it_collected_before(tmp_path):
+    """Net-A-Porter HEADs the detail video before fetching it (``check_video_with_head``); that
+    answer also says whether the source still serves the video collected before: one HEAD, not
+    a second conditional one. Both ways a cleaned item comes back: a file gone from the disk
+    (the video, accepted, is kept) and ``--retry-rejected`` of a damaged video the source still
+    serves (kept rejected)."""
+    from collectors.api import collect
+    from collectors.config import load_collect_config
+    from collectors.refetch import STILL_DAMAGED
+    from tests.collectors.fakesite import mp4_bytes
+    from tests.collectors.test_netaporter import product_html, urlset_of
+
+    pid, video = "1001", "/videos/productPage/1001_detail.mp4"
+    with FakeSite() as site:
+        page = f"/en-us/shop/product/halden/clothing/x/slug-{pid}/{pid}"
+        site.routes["/robots.txt"] = Route(b"User-agent: *\n", content_type="text/plain")
+        site.routes[page] = Route(
+            product_html(pid, "Dress", "Halden", "red", ["Clothing"]).encode(), content_type="text/html"
+        )
+        site.routes["/sitemap.xml"] = Route(urlset_of([site.url(page)]), content_type="application/xml")
+        etag = {"ETag": '"v1"'}
+        site.routes[video] = Route(
+            mp4_bytes(tmp_path), content_type="video/mp4", headers=etag, conditional=True
+        )
+        for view in ("fr", "in", "bk", "cu"):
+            path = f"/images/products/{pid}/{pid}_{view}_l.jpg"
+            site.routes[path] = Route(
+                jpeg_bytes(ord(view[0])), content_type="image/jpeg", headers=etag, conditional=True
+            )
+        cfg = load_collect_config(base_url=site.base).model_copy(
+            update={"http": loopback_http(max_retries=0)}
+        )
+        cat_path, root = tmp_path / "c.sqlite", tmp_path / "o"
+
+        def run(**kw):
+            n = len(site.requests)
+            s = collect("netaporter", [site.url("/sitemap.xml")], root=root, catalog=cat_path, cfg=cfg, **kw)
+            return s, [(m, p) for m, p in site.requests[n:] if p == video]
+
+        assert run()[0].ok == 1
+        with Catalog(cat_path) as cat:  # mf clean accepted it
+            rows = {str(a.kind): a for a in cat.assets(source="netaporter", source_id=pid)}
+            cat.upsert_assets([a.model_copy(update={"status": Status.ACCEPTED}) for a in rows.values()])
+            cat.set_item_state("netaporter", pid, status=Status.ACCEPTED, reason=None)
+        (root / rows["front"].path).unlink()
+        s, asked = run()
+        assert s.ok == 1 and asked == [("HEAD", video)], asked
+        with Catalog(cat_path) as cat:  # mf clean found the video damaged (as its source serves it)
+            v = cat.assets(source="netaporter", source_id=pid, kind="video")[0]
+            assert v.status == Status.ACCEPTED
+            cat.upsert_assets(
+                [v.model_copy(update={"status": Status.REJECTED, "reason": "probe: truncated: 3 of 6"})]
+            )
+            reason = f"probe: no valid video (truncated: 3 of 6): {v.path}; mf-collect --retry-rejected ..."
+            cat.set_item_state("netaporter", pid, status=Status.REJECTED, reason=reason)
+        s, asked = run(retry_rejected=True)
+        assert s.reasons == {STILL_DAMAGED: 1} and asked == [("HEAD", video)], (asked, s.human())
