@@ -55,6 +55,19 @@ def no_product(split: str | Path, split_path: Path) -> DataFormatError:
     )
 
 
+def no_product_in(split_paths: list[Path]) -> DataFormatError:
+    """The error for a dataset whose every split file lists no product (``mf-tracklets build``
+    reads them all): :func:`no_product` for one file, else one line naming each."""
+    if len(split_paths) == 1:
+        return no_product(split_paths[0].name, split_paths[0])
+    names = " and ".join(_split_name(p.name) for p in split_paths)
+    return DataFormatError(
+        f"the {names} splits list no product",
+        where=", ".join(str(p) for p in split_paths),
+        hint="pass a dataset whose splits have products (mf publish, mf splits)",
+    )
+
+
 def require_products(root: str | Path, split: str | Path) -> SplitRows | None:
     """The split's rows, read once (hand them to the dataset: ``split_rows=``), after
     :func:`no_product` is raised when the file lists no product and no bad row. None when the
