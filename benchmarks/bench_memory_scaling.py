@@ -37,8 +37,10 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import queue
 import statistics
 import sys
+import threading
 import time
 from typing import Any
 
@@ -122,6 +124,10 @@ def _covered(log: np.ndarray, other: np.ndarray) -> np.ndarray:
     return inside
 
 
+#: how long the processes of one run may take to reach the start barrier (s)
+START_TIMEOUT = 120.0
+
+
 def run_once(kernel: str, shape: tuple[int, ...], blocks: int, procs: int) -> dict[str, Any]:
     """``procs`` processes doing ``kernel`` at once: blocks per second over all of them, and the
     CPU ms of each block run without interruption (with two processes: while the other one was
@@ -131,8 +137,17 @@ def run_once(kernel: str, shape: tuple[int, ...], blocks: int, procs: int) -> di
     ps = [ctx.Process(target=_work, args=(kernel, shape, blocks, start, out)) for _ in range(procs)]
     for p in ps:
         p.start()
-    start.wait()
-    logs = [out.get() for _ in ps]
+    try:
+        start.wait(timeout=START_TIMEOUT)
+        logs = [out.get(timeout=START_TIMEOUT + 60) for _ in ps]
+    except (threading.BrokenBarrierError, queue.Empty):
+        for p in ps:
+            p.terminate()
+        raise RuntimeError(
+            f"{kernel}: the {procs} worker process(es) did not start or finish within "
+            f"{START_TIMEOUT:.0f} s (a fork of a process with other threads can hang); run the "
+            "script as its own command, not from a process with threads"
+        ) from None
     for p in ps:
         p.join()
     wall = max(g[-1, 1] for g in logs) - min(g[0, 0] for g in logs)

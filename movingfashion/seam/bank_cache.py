@@ -21,6 +21,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import os
 import re
 import shlex
 from dataclasses import dataclass
@@ -98,19 +99,21 @@ def bank_key(
 SLOT_WITH_VERSION = 8
 
 
-def bank_slot(root: Path, split: str, encoder_tag: str, pool: int, crop_size: int) -> str:
-    """The bank's place in a cache: the dataset folder, split and settings, not the inputs nor
-    the toolkit's :data:`BANK_VERSION` (the banks of one slot are the same bank at different
-    states of the dataset, or cached by different toolkits)."""
-    text = f"{Path(root).resolve()}|{split}|{encoder_tag}|{pool}|{crop_size}"
+def bank_slot(root: Path, split: str, encoder_tag: str, pool: int, crop_size: int, cache_dir: Path) -> str:
+    """The bank's place in a cache: the dataset folder (as seen from ``cache_dir``, so a project
+    moved or copied whole keeps its slots, and its summaries their bytes), split and settings;
+    not the inputs nor the toolkit's :data:`BANK_VERSION` (the banks of one slot are the same
+    bank at different states of the dataset, or cached by different toolkits)."""
+    where = os.path.relpath(Path(root).resolve(), Path(cache_dir).resolve())
+    text = f"{where}|{split}|{encoder_tag}|{pool}|{crop_size}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _slots(root: Path, split: str, encoder_tag: str, pool: int, crop_size: int) -> set[str]:
+def _slots(root: Path, split: str, encoder_tag: str, pool: int, crop_size: int, cache_dir: Path) -> set[str]:
     """:func:`bank_slot` and the slot a version-8 summary records for the same bank."""
     text = f"v{SLOT_WITH_VERSION}|{Path(root).resolve()}|{split}|{encoder_tag}|{pool}|{crop_size}"
     return {
-        bank_slot(root, split, encoder_tag, pool, crop_size),
+        bank_slot(root, split, encoder_tag, pool, crop_size, cache_dir),
         hashlib.sha256(text.encode()).hexdigest()[:16],
     }
 
@@ -137,7 +140,7 @@ def stale_banks(
 ) -> list[StaleBank]:
     """The cached banks of the slot of ``(root, split, encoder_tag, pool, crop_size)`` other than
     ``key``; summaries that do not read or record no slot (:func:`unowned_files`) are left alone."""
-    slots = _slots(root, split, encoder_tag, pool, crop_size)
+    slots = _slots(root, split, encoder_tag, pool, crop_size, cache_dir)
     out = []
     for summary in sorted(Path(cache_dir).glob(f"{split}-*.json")):
         if summary.stem == f"{split}-{key}":

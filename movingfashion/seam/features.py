@@ -465,7 +465,7 @@ def build_bank(
             tag += f"|clips{','.join(map(str, clips))}"
         inputs = bank_inputs(root, split)
         key = bank_key(root, split, tag, pool, crop_size, inputs)
-        slot = bank_slot(root, split, tag, pool, crop_size)
+        slot = bank_slot(root, split, tag, pool, crop_size, Path(cache_dir))
         cache = Path(cache_dir) / f"{split}-{key}.pt"
         if cache.is_file():
             try:

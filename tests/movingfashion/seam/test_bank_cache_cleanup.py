@@ -90,3 +90,28 @@ def test_files_of_toolkits_that_recorded_no_slot_are_named_and_kept(tiny_dataset
     assert line.endswith(
         f"(remove them if no older toolkit shares this folder: rm {old[0]} {old[1]} {old[2]})"
     )
+
+
+def test_a_project_copied_whole_keeps_its_banks_slots(tiny_dataset, tmp_path, caplog):
+    """The slot names the dataset as seen from the cache folder: a project (dataset and cache)
+    copied elsewhere writes the same summary bytes, and a change after the copy still finds the
+    copied bank stale (an absolute path in the slot broke both)."""
+    model = _model_with_encoder()
+    a = tmp_path / "a"
+    shutil.copytree(tiny_dataset, a / "ds")
+    first = build_bank(a / "ds", "test", model.encoder, crop_size=32, pool=4, cache_dir=a / "features")
+    b = tmp_path / "elsewhere" / "b"
+    shutil.copytree(a, b)  # copy2: the same mtimes, so the same key
+    summary = f"features/test-{first.key}.json"
+    (b / summary).unlink()
+    (b / f"features/test-{first.key}.pt").unlink()
+    again = build_bank(b / "ds", "test", model.encoder, crop_size=32, pool=4, cache_dir=b / "features")
+    assert again.key == first.key
+    assert (b / summary).read_bytes() == (a / summary).read_bytes()
+    video = b / "ds" / again.videos[0]
+    st = video.stat()
+    os.utime(video, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    with caplog.at_level(logging.WARNING, logger="movingfashion.seam.features"):
+        third = build_bank(b / "ds", "test", model.encoder, crop_size=32, pool=4, cache_dir=b / "features")
+    assert third.key != first.key
+    assert [line.split(":")[0] for line in _said(caplog)] == [str(b / f"features/test-{first.key}.pt")]
