@@ -302,7 +302,7 @@ def require_usable_train(dataset: str) -> dict[str, Any]:
 
 
 #: what ``mf train --method M`` says of an OUT/last.pt of its own method (or of no kind it knows)
-SAME_METHOD_TODO = {
+SAME_METHOD_HINTS = {
     "seam": "--resume continues it (--resume --extend --epochs N trains it longer); remove it to train "
     "again from epoch 0, or pass another --out",
     "asymnet": "remove it to train AsymNet again, or pass another --out",
@@ -326,7 +326,7 @@ def _no_finished_run(out: str, method: str) -> None:
             f"{out} holds a {METHOD_NAMES[kind]} run ({last}, mf train --method {kind}): pass another "
             f"--out to train {METHOD_NAMES[method]} (or remove {last} to replace that run)"
         )
-    raise click.UsageError(f"{last} exists (a run trained there): {SAME_METHOD_TODO[method]}")
+    raise click.UsageError(f"{last} exists (a run trained there): {SAME_METHOD_HINTS[method]}")
 
 
 def _resume_start(out: str, resume: bool, extend: bool) -> None:
