@@ -43,24 +43,30 @@ from schemas.paths import resolve_under
 BANK_VERSION = 8
 
 
-def media_stamps(root: Path, split_path: Path) -> list[str]:
-    """``<rel>:<size>:<mtime_ns>`` of every video and shop image ``split_path`` lists (``<rel>:-``
-    when missing or outside ``root``), sorted: a republished or re-encoded file under the same
-    name changes a bank's key without reading its bytes (the file key the decoders remember
-    files by, :func:`movingfashion.media.readers.file_key`)."""
+def _media_keys(root: Path, split_path: Path) -> list[tuple[str, str]]:
+    """``(rel, "<size>:<mtime_ns>")`` of every video and shop image ``split_path`` lists (``"-"``
+    when missing or outside ``root``), sorted by ``rel``."""
     try:
         products = split_listing(split_path).products  # a bad product is the dataset's to name
     except (MFError, OSError):
         return []  # the dataset names the unreadable split
     rels = {rel for _, videos, img in products for rel in (*videos, img)}
-    stamps = []
+    keys = []
     for rel in sorted(rels):
         try:
             _, size, mtime_ns = file_key(resolve_under(root, rel))
-            stamps.append(f"{rel}:{size}:{mtime_ns}")
+            keys.append((rel, f"{size}:{mtime_ns}"))
         except (MFError, OSError):
-            stamps.append(f"{rel}:-")
-    return stamps
+            keys.append((rel, "-"))
+    return keys
+
+
+def media_stamps(root: Path, split_path: Path) -> list[str]:
+    """``<rel>:<size>:<mtime_ns>`` of every video and shop image ``split_path`` lists (``<rel>:-``
+    when missing or outside ``root``), sorted: a republished or re-encoded file under the same
+    name changes a bank's key without reading its bytes (the file key the decoders remember
+    files by, :func:`movingfashion.media.readers.file_key`)."""
+    return [f"{rel}:{value}" for rel, value in _media_keys(root, split_path)]
 
 
 def bank_inputs(root: Path, split: str) -> dict[str, str]:
@@ -77,9 +83,7 @@ def bank_inputs(root: Path, split: str) -> dict[str, str]:
     for p in [*files, *sorted((root / "tracklets").glob("*.json"))]:
         if p.is_file():
             inputs[p.relative_to(root).as_posix() if p.is_relative_to(root) else p.name] = sha256_file(p)
-    for stamp in media_stamps(root, split_path):
-        rel, _, value = stamp.partition(":")
-        inputs[rel] = value
+    inputs.update(_media_keys(root, split_path))  # (rel, stamp): a rel may hold ':' itself
     return inputs
 
 
