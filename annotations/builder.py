@@ -104,7 +104,7 @@ from movingfashion.media.images import read_image
 from movingfashion.media.video_source import VideoSource, frame_indices, prefetch_batches
 from movingfashion.models.detectors import Detector, build_detector, same_weights
 from movingfashion.models.matchers import matcher_for
-from movingfashion.split_errors import no_product_in
+from movingfashion.split_errors import all_held_out, no_product_in
 from schemas.activity import activity
 from schemas.atomic import atomic_write_bytes, file_lock, pid_alive, sha256_file, sweep_partials
 from schemas.dataset import Tracklet, TrackletFileBuild, VideoTracklets, read_entry_classes
@@ -1890,8 +1890,8 @@ def _build_dataset(
     ex = executor or LocalExecutor()
     cfg = config or BuildConfig()
     read = load_splits_rows(root, on_bad)  # not kept: the split files are read again to be merged
-    if not read.held_out and not any(read.splits.values()):
-        raise no_product_in([root / name for name in read.splits])  # before any lock or file
+    if not any(read.splits.values()):  # nothing to build: one error, before any lock or file
+        raise all_held_out(read.held_out) if read.held_out else no_product_in([root / n for n in read.splits])
     jobs = video_jobs(read.splits, shard, held_videos=read.held_videos)
     warn_held_out(read.held_out, "the build", log)
     if (root / "entries.jsonl").is_file():

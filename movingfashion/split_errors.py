@@ -13,14 +13,14 @@ when :func:`no_usable_videos` says the same as the error.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from movingfashion.skips import describe_skips
 from schemas.errors import DataFormatError, MFError
-from schemas.official import OfficialSplit, read_official_rows, split_json
+from schemas.official import HELD_OUT_HINT, BadVideo, OfficialSplit, read_official_rows, split_json
 
 if TYPE_CHECKING:
     from movingfashion.dataset import MovingFashionDataset
@@ -65,6 +65,21 @@ def no_product_in(split_paths: list[Path]) -> DataFormatError:
         f"the {names} splits list no product",
         where=", ".join(str(p) for p in split_paths),
         hint="pass a dataset whose splits have products (mf publish, mf splits)",
+    )
+
+
+def all_held_out(held: Sequence[BadVideo]) -> DataFormatError:
+    """The error for a dataset whose every product was held out as a bad row (``mf-tracklets
+    build``, ``on_bad="skip"``: each split file lists none that reads): the files holding them,
+    the products counted, and the first one's problem. ``held`` is not empty."""
+    files = list(dict.fromkeys(b.path for b in held))
+    products = len({(b.path, b.product_id) for b in held})
+    names = " and ".join(_split_name(Path(f).name) for f in files)
+    return DataFormatError(
+        f"every product of the {names} split{'s' if len(files) > 1 else ''} was held out as a bad row: "
+        f"{products} product{'s' if products != 1 else ''} (first: {held[0].error.message})",
+        where=", ".join(files),
+        hint=HELD_OUT_HINT,
     )
 
 

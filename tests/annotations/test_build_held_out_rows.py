@@ -115,3 +115,25 @@ def test_the_command_names_the_held_out_product_and_exits_1(tmp_path, monkeypatc
     assert "held out: 1 product" in out and "product 'pa'" in out and "fix the product's entry" in out
     code, out, err = run_tracklets(["build", "--dataset", str(ds), "--on-bad", "raise"], capsys)
     assert code == 2 and "product 'pa'" in err and str(ds / "train.json") in err
+
+
+def test_every_product_held_out_is_one_error_naming_the_file_and_leaves_nothing(tmp_path, capsys):
+    """Every row bad: nothing to build, so one line naming the split file, the products held
+    out and what to do, exit 2 (before: a warning per row, the summary of 0 videos, exit 1, the
+    models loaded and the build locks left in the dataset)."""
+    ds = _bad_pa(tmp_path / "ds")
+    data = json.loads((ds / "train.json").read_text())
+    data["pb"]["tracklets"] = [BAD]
+    (ds / "train.json").write_text(json.dumps(data))
+    before = sorted(p.name for p in ds.iterdir())
+    code, out, err = run_tracklets(["build", "--dataset", str(ds)], capsys)
+    assert (code, out) == (2, ""), out
+    (line,) = err.splitlines()
+    assert line.startswith(
+        f"error: {ds / 'train.json'}: every product of the train split was held out as a bad row: "
+        "2 products (first: product 'pa': field 'tracklets[0].0': x2 (10) < x1 (30)"
+    ), line
+    assert line.endswith(
+        "(fix the product's entry in the split file (mf verify names every break), then run the command again)"
+    )
+    assert sorted(p.name for p in ds.iterdir()) == before  # no lock, no identity file
