@@ -60,23 +60,31 @@ def open_split(
 ) -> Any:
     """The split as a :class:`~movingfashion.dataset.MovingFashionDataset` that skips bad rows
     (listed in ``.skipped``) and loads no shop images: what both writers iterate over. A split
-    file that lists no product is the one error (:func:`~movingfashion.split_errors.no_product`),
-    before the dataset's own warning: such a split has nothing to write."""
+    file that lists no product (:func:`~movingfashion.split_errors.no_product`) or whose every
+    product is skipped (:func:`~movingfashion.split_errors.no_usable_videos`) is the one error,
+    instead of the dataset's own warning: such a split has nothing to write."""
     from movingfashion.dataset import MovingFashionDataset
-    from movingfashion.split_errors import require_products
+    from movingfashion.dataset import log as dataset_log
+    from movingfashion.split_errors import held_records, no_usable_videos, require_products, unusable
 
     rows = require_products(dataset, split)
-    return MovingFashionDataset(
-        dataset,
-        split,
-        crop=crop,
-        crop_size=crop_size,
-        frame_size=frame_size,
-        context=context,
-        backend=backend,
-        on_bad="skip",
-        shop_size=None,
-        train=Path(str(split)).stem == "train",  # as the dataset's default, without its warning
-        empty_tracklet_hint="run mf-tracklets build first, or crop whole frames: --crop frame",
-        split_rows=rows,
-    )
+    with held_records(dataset_log) as held:  # every row skipped: the error below says it all
+        ds = MovingFashionDataset(
+            dataset,
+            split,
+            crop=crop,
+            crop_size=crop_size,
+            frame_size=frame_size,
+            context=context,
+            backend=backend,
+            on_bad="skip",
+            shop_size=None,
+            train=Path(str(split)).stem == "train",  # as the dataset's default, without its warning
+            empty_tracklet_hint="run mf-tracklets build first, or crop whole frames: --crop frame",
+            split_rows=rows,
+        )
+        if unusable(ds):
+            held.clear()
+    if unusable(ds):
+        raise no_usable_videos(split, ds, dataset)
+    return ds

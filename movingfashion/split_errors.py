@@ -96,12 +96,15 @@ def require_products(root: str | Path, split: str | Path) -> SplitRows | None:
 
 def no_usable_videos(split: str | Path, ds: MovingFashionDataset, root: str | Path) -> DataFormatError:
     """The error for a split whose every product was skipped (``on_bad="skip"``): what the skips
-    left out, counted, and the first one's reason (the dataset's warning said the same)."""
+    left out, counted, and the first one's reason (the dataset's warning said the same). Whole
+    frames (``crop="frame"``) need no tracklet: the hint then names only the rows."""
     first = f" (first: {ds.skipped[0][1]})" if ds.skipped else ""
     return DataFormatError(
         f"no usable videos in the {_split_name(split)} split: skipped {describe_skips(ds.skip_counts())}{first}",
         where=str(ds.split_path),
-        hint=f"fix those rows, or build the tracklets first: mf-tracklets build --dataset {root}",
+        hint="fix those rows: mf verify names every break"
+        if ds.crop == "frame"
+        else f"fix those rows, or build the tracklets first: mf-tracklets build --dataset {root}",
     )
 
 

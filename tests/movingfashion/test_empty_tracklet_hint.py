@@ -55,10 +55,9 @@ def test_crop_cache_and_training_copy_name_their_crop_option(no_tracklets, tmp_p
         ],
         capsys,
     )
-    skipped = json.loads(out)["skipped"]
-    assert code == 1 and skipped
-    for s in skipped:
-        assert "--crop frame" in s["reason"] and "crop='frame'" not in s["reason"], s
+    said = json.loads(out)  # every row skipped: the one error, with the first skip's reason
+    assert code == 2 and "no usable videos in the train split" in said["error"], said
+    assert "--crop frame" in said["error"] and "crop='frame'" not in said["error"], said
 
 
 def test_mf_train_names_only_mf_tracklets_build_with_the_folder(no_tracklets, tmp_path, capsys):

@@ -2,7 +2,9 @@
 to do. ``mf crop-cache``/``mf training-copy`` on a split listing no product printed the dataset's
 "the dataset is empty" warning, then wrote nothing and exited 0; ``mf evaluate`` (``build_bank``)
 on a split whose every row is skipped printed the dataset's "skipped ..." warning, then the error
-saying it again. A split with some rows skipped still warns, once."""
+saying it again; ``mf crop-cache``/``mf training-copy`` on a split whose every row is skipped
+printed the dataset's warning, then the summary listing the skips (exit 1). A split with some
+rows skipped still warns, once."""
 
 from __future__ import annotations
 
@@ -29,6 +31,30 @@ def test_writing_an_empty_split_is_one_error_naming_the_file(tiny_dataset, tmp_p
         f"error: {root / 'train.json'}: the train split lists no product "
         "(pass a dataset whose train split has products (mf publish, mf splits))"
     ]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["crop-cache", "training-copy"])
+@pytest.mark.parametrize("crop", ["tracklet", "frame"])
+def test_writing_a_split_whose_every_row_is_skipped_is_one_error(
+    tiny_dataset, tmp_path, capsys, caplog, command, crop
+):
+    """Before: the dataset's "skipped ..." warning, then the summary listing each skip, exit 1."""
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, root)
+    shutil.rmtree(root / "videos")
+    out = tmp_path / "out"
+    args = [command, "--dataset", str(root), "--crop", crop, "--crop-size", "32", "--frame-size", "32"]
+    with caplog.at_level(logging.WARNING):
+        code, said, err = run_mf([*args, "--out", str(out)], capsys)
+    assert (code, said) == (2, ""), said
+    assert _warnings(caplog) == []  # the dataset's "skipped ..." warning: the error says it
+    (line,) = err.splitlines()
+    assert line.startswith(f"error: {root / 'train.json'}: no usable videos in the train split: skipped "), (
+        line
+    )
+    hint = "mf verify names every break" if crop == "frame" else f"mf-tracklets build --dataset {root}"
+    assert line.endswith(f"{hint})") and "(first: " in line, line
     assert not out.exists()
 
 
