@@ -407,6 +407,14 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             return f"part of product {pid!r} (it still loads)"
         return f"product {pid!r}"
 
+    @property
+    def filtered_ids(self) -> frozenset[str]:
+        """The ids of the products the ``partition`` / ``classes`` filters left out: each one
+        read and had a usable video, so it is in neither :attr:`products` nor :attr:`skipped`'s
+        products (empty without filters). Read-only; with :attr:`skipped` it tells a dataset the
+        filters emptied from one whose every product was skipped."""
+        return self._filtered
+
     def _loaded_ids(self) -> frozenset[str]:
         """The ids of :attr:`products`, built once and kept while that list stays the same object
         with the same length (:meth:`check` replaces it): a skip named costs a set lookup, not a

@@ -17,6 +17,7 @@ def count_skips(dataset: MovingFashionDataset) -> dict[str, int]:
     product that still loads), ``lines`` (malformed ``entries.jsonl`` lines) and ``filtered``
     (skips of products the ``classes``/``partition`` filter leaves out anyway)."""
     loaded = {rec.product_id: rec for rec in dataset.products}
+    filtered = dataset.filtered_ids
     counts: dict[str, int] = {}
     products: set[str] = set()
     of_loaded: dict[str, int] = {}
@@ -25,7 +26,7 @@ def count_skips(dataset: MovingFashionDataset) -> dict[str, int]:
             counts["lines"] = counts.get("lines", 0) + 1
         elif pid in loaded:
             of_loaded[pid] = of_loaded.get(pid, 0) + 1
-        elif pid in dataset._filtered:
+        elif pid in filtered:
             counts["filtered"] = counts.get("filtered", 0) + 1
         else:
             products.add(pid)

@@ -110,7 +110,7 @@ def no_usable_videos(split: str | Path, ds: MovingFashionDataset, root: str | Pa
 
 def unusable(ds: MovingFashionDataset) -> bool:
     """True when ``ds`` has no item because every product it lists was skipped (no filter)."""
-    return len(ds) == 0 and bool(ds.skipped) and not ds._filtered
+    return len(ds) == 0 and bool(ds.skipped) and not ds.filtered_ids
 
 
 @contextmanager

@@ -81,7 +81,7 @@ def read_split(
         #: lines, the number of videos each product that loaded listed, the products a filter left out
         dataset._line_skips = set(dataset.skipped[first_line:])
         dataset._listed = {}
-        dataset._filtered = set()
+        filtered: set[str] = set()
         if want_classes is not None and entries is None:
             raise ConfigError(
                 "filtering by class needs entries.jsonl",
@@ -113,9 +113,10 @@ def read_split(
             if (want_partition is not None and rec.partition != want_partition) or (
                 want_classes is not None and rec.df2_class not in want_classes
             ):
-                dataset._filtered.add(pid)
+                filtered.add(pid)
                 continue
             dataset.products.append(rec)
+        dataset._filtered = frozenset(filtered)  # read-only: MovingFashionDataset.filtered_ids
 
 
 def item_index(products: list[ProductRecord], videos_mode: str) -> list[tuple[int, int | None]]:

@@ -3,6 +3,7 @@ other names, and constructor arguments checked where they are given (not at the 
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 
@@ -276,3 +277,24 @@ def test_a_transform_that_is_not_callable_is_refused_when_the_dataset_is_made(ti
     with pytest.raises(ConfigError, match=f"{name} must be callable") as exc:
         MovingFashionDataset(tiny_dataset, "train", **{name: "RandomHorizontalFlip"})
     assert exc.value.where == name
+
+
+def test_filtered_ids_names_what_the_filters_left_out_read_only(tiny_dataset, tmp_path):
+    """The public record of what ``partition``/``classes`` left out (``split_errors.unusable``
+    reads it to tell a filtered-empty dataset from one whose every row was skipped)."""
+    from movingfashion.split_errors import unusable
+
+    ds = MovingFashionDataset(tiny_dataset, "test", classes=["sling_dress"], partition="hard")
+    assert len(ds) == 0 and ds.filtered_ids == set(json.loads((tiny_dataset / "test.json").read_text()))
+    assert isinstance(ds.filtered_ids, frozenset) and not unusable(ds)
+    with pytest.raises(AttributeError):
+        ds.filtered_ids = frozenset()
+    assert MovingFashionDataset(tiny_dataset, "test").filtered_ids == frozenset()
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, root)
+    (root / "imgs/101.jpg").unlink()  # 101 skipped, the others left out by the filter: not unusable
+    ds = MovingFashionDataset(root, "train", on_bad="skip", classes=["sling_dress"])
+    assert len(ds) == 0 and ds.skipped and ds.filtered_ids == {"102", "ab_C"} and not unusable(ds)
+    shutil.rmtree(root / "videos")  # every product skipped, the filter never reached
+    ds = MovingFashionDataset(root, "train", on_bad="skip", classes=["sling_dress"])
+    assert len(ds) == 0 and ds.filtered_ids == frozenset() and unusable(ds)
