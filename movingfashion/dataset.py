@@ -128,33 +128,25 @@ from movingfashion.crop_cache_build import CACHE_DECODE_CHUNK, build_crop_cache
 from movingfashion.cutting import crop_window, crops, whole_frames
 from movingfashion.dataset_args import (
     ITEM_DTYPES,
-    _partition,
-    _quality,
-    _require_folder,
-    _size,
     _whole,
-    check_box_tolerance,
-    check_callables,
-    check_context,
-    check_dtype,
-    check_videos,
     clip_dataset_repr,
+    dataset_options,
     integer_index,
     parse_classes,
 )
 from movingfashion.epochs import SharedEpoch
 from movingfashion.items import SHOP_CACHE_SIZE, item_from_cache, item_from_copy, make_item
-from movingfashion.media.readers import FrameReader, ReaderCache, Window, backend_names
+from movingfashion.media.readers import FrameReader, ReaderCache, Window
 from movingfashion.planes import _Resizer, clip_tensor
 from movingfashion.records import ProductRecord, Size, VideoRecord
 from movingfashion.richer_files import RicherVideo, other_split_files, read_richer_file
-from movingfashion.sampling import FrameSampler, QualityConfig, frame_quality, get_sampler
+from movingfashion.sampling import FrameSampler, QualityConfig, frame_quality
 from movingfashion.skips import count_skips, describe_skips, skipped_lines
 from movingfashion.split_records import IS_FOLDER, item_index, read_split, warn_empty
 from movingfashion.training_copy import CorruptCopy, TrainingCopy
 from movingfashion.video_checks import BrokenVideo, check_video, drop_past_end, raise_if_cut_short
-from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
-from schemas.official import OfficialSplit, split_json
+from schemas.errors import DataFormatError, MediaError, MFError
+from schemas.official import OfficialSplit
 from schemas.redact import redacted_logger
 from schemas.taxonomy import Partition
 
@@ -298,71 +290,57 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self._opened_in: str | None = _cwd()
         self.root = Path(root)
         self.empty_tracklet_hint = empty_tracklet_hint
-        # options that need no file are checked before the split is looked for
-        if backend not in backend_names():
-            raise ConfigError(
-                f"unknown video backend {backend!r}",
-                where="backend",
-                hint=f"use one of {', '.join(backend_names())}",
-            )
-        split_path = split_json(self.root, split)
-        self.split_path = split_path
-        if crop not in ("tracklet", "frame"):
-            raise ConfigError(f"crop must be 'tracklet' or 'frame', got {crop!r}", where="crop")
-        if on_bad not in ("raise", "skip"):
-            raise ConfigError(f"on_bad must be 'raise' or 'skip', got {on_bad!r}", where="on_bad")
-        self.train = (split_path.stem == "train") if train is None else bool(train)
-        if train is None and split_path.stem not in ("train", "test"):
-            log.warning(
-                "%s: read as an evaluation split (the same frames every epoch, the first video); "
-                "pass train=True to sample it as training data",
-                split_path,
-            )
-        self.frames = _whole(frames, "frames")
-        self.sampler = get_sampler(sampler)
-        self.sampler_name = self.sampler.name
-        self.crop = crop
-        check_callables(transform=transform, shop_transform=shop_transform, transforms=transforms)
-        self.transform = transform
-        self.shop_transform = shop_transform
-        self.transforms = transforms
-        self.on_bad = on_bad
-        self.crop_size = _size(crop_size, "crop_size")
-        self.frame_size = _size(frame_size, "frame_size")
+        o = dataset_options(
+            self.root,
+            split,
+            frames=frames,
+            sampler=sampler,
+            crop=crop,
+            transform=transform,
+            shop_transform=shop_transform,
+            transforms=transforms,
+            partition=partition,
+            classes=classes,
+            seed=seed,
+            on_bad=on_bad,
+            crop_size=crop_size,
+            frame_size=frame_size,
+            shop_size=shop_size,
+            context=context,
+            videos=videos,
+            train=train,
+            box_tolerance=box_tolerance,
+            quality=quality,
+            cache_size=cache_size,
+            backend=backend,
+            crop_cache=crop_cache,
+            dtype=dtype,
+            training_copy=training_copy,
+        )
+        split_path = self.split_path = o.split_path
+        self.train, self.frames, self.crop, self.on_bad = o.train, o.frames, o.crop, o.on_bad
+        self.sampler, self.sampler_name = o.sampler, o.sampler.name
+        self.transform, self.shop_transform, self.transforms = transform, shop_transform, transforms
+        self.crop_size, self.frame_size, self.shop_size = o.crop_size, o.frame_size, o.shop_size
+        self.context, self.videos_mode, self.box_tolerance = o.context, o.videos_mode, o.box_tolerance
+        self.quality, self.dtype, self.seed = o.quality, o.dtype, o.seed
         self._warned_large = False  # whole frames past LARGE_FRAME_PIXELS with no frame_size: said once
-        self.shop_size = _size(shop_size, "shop_size")
-        self.context = check_context(context)
-        self.videos_mode = check_videos(videos, self.train)
-        self.box_tolerance = check_box_tolerance(box_tolerance)
-        self.quality = _quality(quality)
-        self.dtype = check_dtype(dtype)
-        cache_size = _whole(cache_size, "cache_size")
-        self.seed = _whole(seed, "seed", least=0) if seed is not None else torch.initial_seed() % 2**31
         self._epoch = SharedEpoch(0)
-        # tracklet crops: PyAV converts only each crop's window to RGB (auto keeps it on streams
-        # without B-frames too, where sparse access hands them to torchcodec)
-        self.cache = ReaderCache(cache_size, backend, "crops" if crop == "tracklet" else "sparse")
+        self.cache = ReaderCache(o.cache_size, backend, o.reader_access)
         self.skipped: list[tuple[str, str]] = []
         self._probed: dict[str, tuple[int, int, int]] = {}  # video path -> (frames, H, W), per process
-        self.crop_cache = Path(crop_cache) if crop_cache is not None else None
+        self.crop_cache = o.crop_cache
         self._cache_meta: OrderedDict[str, _CacheMeta] = OrderedDict()  # at most CACHE_METAS
         self._cache_unused: set[str] = set()  # entries not used (missing, stale, unreadable)
         self._legacy_warned = False
         self._arrays = _OpenArrays()
-        self.training_copy: TrainingCopy | None = None
-        if training_copy is not None:
-            if crop_cache is not None:
-                raise ConfigError("pass crop_cache or training_copy, not both", where="training_copy")
-            copy_dir = Path(training_copy)
-            _require_folder(copy_dir, "training copy", self.root, split)
-            self.training_copy = TrainingCopy(copy_dir, self.cache_params())
-        if self.crop_cache is not None:
-            _require_folder(self.crop_cache, "crop cache", self.root, split)
+        self.training_copy: TrainingCopy | None = (
+            TrainingCopy(o.training_copy, self.cache_params()) if o.training_copy is not None else None
+        )
         self._length_problems: dict[str, str | None] = {}  # video record -> why it is cut short, per process
 
         self._skip_seen: set[tuple[str, str]] = set()
-        want_partition = _partition(partition)
-        want_classes = self._parse_classes(classes)
+        want_partition, want_classes = o.partition, o.classes
         read_split(self, split_rows, want_partition, want_classes, full_tracklet_files=full_tracklet_files)
         self._index: list[tuple[int, int | None]] = item_index(self.products, self.videos_mode)
         if self.skipped:
@@ -437,10 +415,6 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             ],
             "skipped_counts": self.skip_counts(),
         }
-
-    @staticmethod
-    def _parse_classes(classes: Iterable[int | str] | None) -> set[int] | None:
-        return parse_classes(classes)
 
     def _bad(
         self,

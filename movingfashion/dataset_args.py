@@ -1,22 +1,33 @@
 """The argument checks the clip datasets share (:class:`~movingfashion.dataset.MovingFashionDataset`
 and :class:`~movingfashion.multidf2.MultiDeepFashion2`): each turns one argument into the value
-the dataset keeps, or raises a ConfigError naming it; and their ``repr``."""
+the dataset keeps, or raises a ConfigError naming it; and their ``repr``.
+:func:`dataset_options` runs every check of ``MovingFashionDataset`` in its order, into a
+:class:`DatasetOptions` record (called once, when the dataset is made: never on its item path)."""
 
 from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from pydantic import ValidationError
 
+from movingfashion.media.readers import backend_names, backend_order
 from movingfashion.records import Size
-from movingfashion.sampling import QualityConfig
+from movingfashion.sampling import FrameSampler, QualityConfig, get_sampler
 from schemas.errors import ConfigError, validation_text
+from schemas.official import split_json
+from schemas.redact import redacted_logger
 from schemas.taxonomy import DF2_CLASSES, Partition, class_from_text
+
+#: the dataset's messages keep the dataset's logger name wherever their code lives: a user (and
+#: ``mf train``) quiets everything the dataset says with that one name
+log = redacted_logger("movingfashion.dataset")
 
 
 def _whole(value: Any, name: str, least: int = 1) -> int:
@@ -229,3 +240,137 @@ def check_dtype(dtype: torch.dtype) -> torch.dtype:
             f"dtype must be one of {', '.join(str(d) for d in ITEM_DTYPES)}, got {dtype!r}", where="dtype"
         )
     return dtype
+
+
+@dataclass(frozen=True)
+class DatasetOptions:
+    """:class:`~movingfashion.dataset.MovingFashionDataset`'s arguments as checked by
+    :func:`dataset_options`: each the value the dataset keeps (sizes as ``(h, w)``, the sampler
+    an instance, the filters parsed, the seed taken)."""
+
+    split_path: Path
+    train: bool
+    frames: int
+    sampler: FrameSampler
+    crop: str
+    on_bad: str
+    crop_size: Size | None
+    frame_size: Size | None
+    shop_size: Size | None
+    context: float
+    videos_mode: str
+    box_tolerance: float
+    quality: QualityConfig
+    dtype: torch.dtype
+    cache_size: int
+    seed: int
+    reader_access: str  #: how the dataset's readers seek: ``crops`` (tracklet crops) or ``sparse``
+    crop_cache: Path | None
+    training_copy: Path | None
+    partition: Partition | None
+    classes: frozenset[int] | None
+
+
+def dataset_options(
+    root: Path,
+    split: str,
+    *,
+    frames: int,
+    sampler: str | FrameSampler,
+    crop: str,
+    transform: Callable[..., Any] | None,
+    shop_transform: Callable[..., Any] | None,
+    transforms: Callable[..., Any] | None,
+    partition: str | Partition | None,
+    classes: Iterable[int | str] | None,
+    seed: int | None,
+    on_bad: str,
+    crop_size: int | Sequence[int],
+    frame_size: int | Sequence[int] | None,
+    shop_size: int | Sequence[int] | None,
+    context: float,
+    videos: str | None,
+    train: bool | None,
+    box_tolerance: float,
+    quality: QualityConfig | dict[str, Any] | None,
+    cache_size: int,
+    backend: str,
+    crop_cache: str | os.PathLike[str] | None,
+    dtype: torch.dtype,
+    training_copy: str | os.PathLike[str] | None,
+) -> DatasetOptions:
+    """Every argument of :class:`~movingfashion.dataset.MovingFashionDataset` checked, in the
+    order the dataset has always checked them (the first ConfigError for a bad call stays the
+    same): the backend, the split file looked for, crop, on_bad, then the clip's options, the
+    crop cache / training copy folders, the partition and classes. A split file of another name
+    than train/test with ``train`` left out is said in one warning (read as evaluation)."""
+    # options that need no file are checked before the split is looked for
+    if backend not in backend_names():
+        raise ConfigError(
+            f"unknown video backend {backend!r}",
+            where="backend",
+            hint=f"use one of {', '.join(backend_names())}",
+        )
+    split_path = split_json(root, split)
+    if crop not in ("tracklet", "frame"):
+        raise ConfigError(f"crop must be 'tracklet' or 'frame', got {crop!r}", where="crop")
+    if on_bad not in ("raise", "skip"):
+        raise ConfigError(f"on_bad must be 'raise' or 'skip', got {on_bad!r}", where="on_bad")
+    is_train = (split_path.stem == "train") if train is None else bool(train)
+    if train is None and split_path.stem not in ("train", "test"):
+        log.warning(
+            "%s: read as an evaluation split (the same frames every epoch, the first video); "
+            "pass train=True to sample it as training data",
+            split_path,
+        )
+    n_frames = _whole(frames, "frames")
+    the_sampler = get_sampler(sampler)
+    check_callables(transform=transform, shop_transform=shop_transform, transforms=transforms)
+    crop_hw = _size(crop_size, "crop_size")
+    frame_hw = _size(frame_size, "frame_size")
+    shop_hw = _size(shop_size, "shop_size")
+    margin = check_context(context)
+    videos_mode = check_videos(videos, is_train)
+    tolerance = check_box_tolerance(box_tolerance)
+    quality_cfg = _quality(quality)
+    item_dtype = check_dtype(dtype)
+    readers = _whole(cache_size, "cache_size")
+    the_seed = _whole(seed, "seed", least=0) if seed is not None else torch.initial_seed() % 2**31
+    # tracklet crops: PyAV converts only each crop's window to RGB (auto keeps it on streams
+    # without B-frames too, where sparse access hands them to torchcodec)
+    access = "crops" if crop == "tracklet" else "sparse"
+    backend_order(backend, access)  # what the dataset's ReaderCache checks, here in the order
+    cache_dir = Path(crop_cache) if crop_cache is not None else None
+    copy_dir = None
+    if training_copy is not None:
+        if crop_cache is not None:
+            raise ConfigError("pass crop_cache or training_copy, not both", where="training_copy")
+        copy_dir = Path(training_copy)
+        _require_folder(copy_dir, "training copy", root, split)
+    if cache_dir is not None:
+        _require_folder(cache_dir, "crop cache", root, split)
+    want_partition = _partition(partition)
+    want_classes = parse_classes(classes)
+    return DatasetOptions(
+        split_path=split_path,
+        train=is_train,
+        frames=n_frames,
+        sampler=the_sampler,
+        crop=crop,
+        on_bad=on_bad,
+        crop_size=crop_hw,
+        frame_size=frame_hw,
+        shop_size=shop_hw,
+        context=margin,
+        videos_mode=videos_mode,
+        box_tolerance=tolerance,
+        quality=quality_cfg,
+        dtype=item_dtype,
+        cache_size=readers,
+        seed=the_seed,
+        reader_access=access,
+        crop_cache=cache_dir,
+        training_copy=copy_dir,
+        partition=want_partition,
+        classes=frozenset(want_classes) if want_classes is not None else None,
+    )
