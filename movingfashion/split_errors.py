@@ -1,5 +1,6 @@
-"""The one error a command gives for a split it cannot use: the split file lists no product, or
-none of its products has a usable video (every row skipped).
+"""The one error a command gives for a split it cannot use: the split file lists no product,
+none of its products has a usable video (every row skipped), or every product it lists was held
+out as a bad row (``mf-tracklets build``: :func:`all_held_out`).
 
 The dataset itself only warns in both cases (an empty dataset is allowed: a Python user may
 loop over filters that keep nothing, and ``on_bad="skip"`` promises no error for bad rows).

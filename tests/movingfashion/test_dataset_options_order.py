@@ -13,14 +13,15 @@ import torch
 
 from movingfashion.dataset import MovingFashionDataset
 from movingfashion.dataset_args import DatasetOptions, dataset_options
-from schemas.errors import ConfigError
+from schemas.errors import MFError
 
 
 def _bad_calls(tmp_path) -> list[tuple[dict, str]]:
     """One bad call per check, in the order they run: (keyword arguments, the error's ``where``)."""
-    copy, cache = tmp_path / "no-copy", tmp_path / "no-cache"
+    copy, cache, folder = tmp_path / "no-copy", tmp_path / "no-cache", tmp_path / "no-dataset"
     return [
         ({"backend": "nope"}, "backend"),
+        ({"root": folder}, str(folder)),  # the split is looked for: a DataFormatError
         ({"crop": "box"}, "crop"),
         ({"on_bad": "ignore"}, "on_bad"),
         ({"frames": 0}, "frames"),
@@ -44,17 +45,21 @@ def _bad_calls(tmp_path) -> list[tuple[dict, str]]:
     ]
 
 
+def _make(tiny_dataset, root=None, **kw) -> MovingFashionDataset:
+    return MovingFashionDataset(root or tiny_dataset, "train", **kw)
+
+
 def test_two_bad_arguments_are_refused_for_the_one_checked_first(tiny_dataset, tmp_path):
     calls = _bad_calls(tmp_path)
     for kw, where in calls:  # each alone: the check that names it
-        with pytest.raises(ConfigError) as exc:
-            MovingFashionDataset(tiny_dataset, "train", **kw)
+        with pytest.raises(MFError) as exc:
+            _make(tiny_dataset, **kw)
         assert exc.value.where == where, (kw, exc.value)
     for (first, where), (later, _) in itertools.combinations(calls, 2):
         if first.keys() & later.keys() or {"training_copy", "crop_cache"} <= first.keys() | later.keys():
             continue  # one argument twice, or a copy and a cache given together: one bad call
-        with pytest.raises(ConfigError) as exc:
-            MovingFashionDataset(tiny_dataset, "train", **later, **first)
+        with pytest.raises(MFError) as exc:
+            _make(tiny_dataset, **later, **first)
         assert exc.value.where == where, (first, later, exc.value)
 
 
