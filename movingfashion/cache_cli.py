@@ -6,7 +6,7 @@ import click
 
 from movingfashion.executors.options import executor_options
 from movingfashion.media.readers import backend_names
-from movingfashion.split_cli_support import crop_view_options, open_split
+from movingfashion.split_cli_support import apart_from_the_other_kind, crop_view_options, open_split
 from schemas.cli_support import (
     EXIT_STATUS,
     HELP,
@@ -85,6 +85,7 @@ def crop_cache(
     from schemas.paths import outside_dataset
 
     outside_dataset(out, dataset, what="crop cache")
+    apart_from_the_other_kind(out, "crop cache")
     if workers is not None and executor != "ray":
         raise click.UsageError("--workers is read with --executor ray (local decodes one video at a time)")
     # after the checks above, which answer at once: torch loads with the dataset (3 s)

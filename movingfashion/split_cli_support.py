@@ -3,6 +3,7 @@ are cropped, and opening that split the way the loader will read it back."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,6 +13,9 @@ import click
 from schemas.cli_support import FINITE_FLOAT
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: what each writer's entries end in; both write one ``<entry>.json`` beside each, named alike
+ENTRY_SUFFIX = {"training copy": ".jpgs", "crop cache": ".npy"}
 
 
 def crop_view_options(func: F) -> F:
@@ -88,3 +92,26 @@ def open_split(
     if unusable(ds):
         raise no_usable_videos(split, ds, dataset)
     return ds
+
+
+def apart_from_the_other_kind(out: str | os.PathLike[str], what: str) -> None:
+    """Refuse (:class:`~schemas.errors.ConfigError` naming ``out``) a ``--out`` folder that holds
+    the other writer's entries (``what``: ``"training copy"`` or ``"crop cache"``). Both name an
+    entry's metadata ``<entry>.json``: writing one into the other's folder overwrote that file of
+    every video, so the other was built again in full on its next run."""
+    from schemas.errors import ConfigError
+
+    dst = Path(out)
+    if not dst.is_dir():
+        return
+    other = next(kind for kind in ENTRY_SUFFIX if kind != what)
+    with os.scandir(dst) as entries:
+        found = sorted(e.name for e in entries if e.name.endswith(ENTRY_SUFFIX[other]))
+    if found:
+        shown = ", ".join(found[:2]) + (f" and {len(found) - 2} more" if len(found) > 2 else "")
+        raise ConfigError(
+            f"the folder holds a {other} ({shown}); a {what} there would overwrite its .json file "
+            "of each video",
+            where=f"--out {dst}",
+            hint=f"pass a new or empty folder as --out for the {what}, apart from the {other}",
+        )

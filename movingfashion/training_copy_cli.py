@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from movingfashion.media.readers import backend_names
-from movingfashion.split_cli_support import crop_view_options, open_split
+from movingfashion.split_cli_support import apart_from_the_other_kind, crop_view_options, open_split
 from schemas.cli_support import (
     EXIT_STATUS,
     HELP,
@@ -72,6 +72,7 @@ def training_copy(
 
     # before torch loads with the dataset (3 s): a wrong --out answers at once
     outside_dataset(out, dataset, what="training copy")
+    apart_from_the_other_kind(out, "training copy")
     from movingfashion.skips import describe_skips, skipped_lines
     from movingfashion.training_copy import TOLERANCE, build_training_copy
 

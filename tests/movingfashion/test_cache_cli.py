@@ -121,3 +121,30 @@ def test_a_wrong_out_or_workers_answers_before_torch_loads(tmp_path):
         proc = subprocess.run([sys.executable, "-c", code, json.dumps(argv)], capture_output=True, text=True)
         assert proc.stdout.split()[-4:] == ["EXIT", "2", "TORCH", "False"], (argv, proc.stdout, proc.stderr)
         assert says in proc.stderr, (argv, proc.stderr)
+
+
+@pytest.mark.parametrize(
+    ("command", "what", "other", "planted"),
+    [
+        ("training-copy", "training copy", "crop cache", "videos%2F101_0.mp4.npy"),
+        ("crop-cache", "crop cache", "training copy", "videos%2F101_0.mp4.jpgs"),
+    ],
+)
+def test_an_out_folder_holding_the_other_kind_is_refused(
+    tiny_dataset, tmp_path, capsys, command, what, other, planted
+):
+    """``mf crop-cache --out`` a training copy's folder (or the other way round) rewrote each
+    video's ``<entry>.json``, which both name alike: the next ``mf training-copy`` there copied
+    every video again (17 of 17 on a 30-product world)."""
+    out = tmp_path / "store"
+    out.mkdir()
+    (out / planted).write_bytes(b"entry")
+    (out / "videos%2F101_0.mp4.json").write_text('{"format": "the other"}')
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    code, _, err = run_mf(
+        [command, "--dataset", str(tiny_dataset), "--crop-size", "32", "--out", str(out)], capsys
+    )
+    assert code == 2, err
+    assert f"--out {out}: the folder holds a {other} ({planted})" in err, err
+    assert f"pass a new or empty folder as --out for the {what}" in err, err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
