@@ -136,6 +136,12 @@ def read_url_list(targets: list[str]) -> list[tuple[str, ShopRef | None]]:
         if is_url(target):
             out.append((checked_url(target, "TARGETS"), None))
             continue
+        if path.is_dir():  # "not found" sent the user looking for a typo in a path that exists
+            raise DataFormatError(
+                "a folder, not a URL list",
+                where=str(path),
+                hint=f"give URLs or a list file (one URL [SHOP_IMAGE] a line); {LOCAL_HINT}",
+            )
         if not is_file(path):
             raise DataFormatError("URL list not found", where=str(path), hint="give URLs or list files")
         if path.suffix.lower() in LocalConfig().video_extensions:

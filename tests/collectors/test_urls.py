@@ -266,3 +266,10 @@ def test_a_list_saved_with_a_byte_order_mark_is_read(tmp_path):
     lst = tmp_path / "l.txt"
     lst.write_bytes(b"\xef\xbb\xbfhttp://a.example/v/1.mp4\n")
     assert read_url_list([str(lst)]) == [("http://a.example/v/1.mp4", None)]
+
+
+def test_a_folder_given_as_a_url_list_is_named_as_a_folder(tmp_path):
+    """``mf-collect urls world/media`` said "URL list not found" for a folder that exists."""
+    with pytest.raises(DataFormatError, match="a folder, not a URL list") as exc:
+        read_url_list([str(tmp_path)])
+    assert exc.value.where == str(tmp_path) and "mf-collect local" in str(exc.value)
