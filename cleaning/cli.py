@@ -385,11 +385,13 @@ def publish(
             res["split_rule"], res["split_rule_ignored"], config=str(config_path), catalog=catalog_path
         )
         click.echo(f"warning: {warning}", err=True)
-    emit(res, as_json, _publish_human)
+    emit(res, as_json, lambda r: _publish_human(r, catalog=catalog_path))
     exit_if_failed(res["failed"] + res["verify"]["breaks"])
 
 
-def _publish_human(res: dict[str, Any]) -> str:
+def _publish_human(res: dict[str, Any], catalog: str | None = None) -> str:
+    """The human text of a publish; ``catalog`` (the one it read) goes into the build command it
+    names, so the builder marks the videos it flags there and the next publish holds them back."""
     verify = res["verify"]
     text = _human(
         {
@@ -418,7 +420,7 @@ def _publish_human(res: dict[str, Any]) -> str:
         names = ", ".join(bare[:5]) + (f" and {len(bare) - 5} more" if len(bare) > 5 else "")
         text += (
             f"\nwithout tracklets (no box yet): {len(bare)} videos ({names}); build them: "
-            f"mf-tracklets build --dataset {res['out']}"
+            f"mf-tracklets build --dataset {res['out']}" + (f" --catalog {catalog}" if catalog else "")
         )
     held = res.get("held_back") or []
     text += f"\nheld back (not in train.json/test.json until accepted): {len(held)}"

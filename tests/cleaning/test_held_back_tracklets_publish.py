@@ -166,6 +166,10 @@ def test_publish_lists_the_videos_it_publishes_without_a_tracklet_box(cleaned_wo
         assert first["without_tracklets"] == every
         assert f"without tracklets (no box yet): {len(every)} videos" in _publish_human(first)
         assert f"mf-tracklets build --dataset {out}" in _publish_human(first)
+        # with the catalog publish read: a build without it flagged videos the next publish kept
+        assert f"build them: mf-tracklets build --dataset {out} --catalog c.sqlite" in _publish_human(
+            first, catalog="c.sqlite"
+        )
         pid, videos = _hold_first_product(cat, cleaned_world.root, out)
         record_decision(cat, video=videos[0], product_id=pid, kind="accept")
         res = publish(cat, cleaned_world.root, out)
