@@ -29,7 +29,7 @@ from collectors.base import Source
 from collectors.core import RETRY_GIVEN_UP, Candidate, DiscoveryProblem, Outcome, Summary, safe_id
 from collectors.guard import guarded_collect
 from movingfashion.executors import Executor, WorkerLostError, WorkerResources, make_executor
-from schemas.cli_support import progress_bar
+from schemas.cli_support import Terminated, progress_bar
 from schemas.errors import CatalogCorrupt, FetchError, LocalFault, MFError
 from schemas.items import given_up
 from schemas.redact import redacted_logger
@@ -386,7 +386,7 @@ def _run(
             progress.total(discovery.total)
         while pool.pending:
             take(block=True)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         summary.interrupted = True
         discovery.halt()
         pool.cancel_pending()
@@ -396,11 +396,14 @@ def _run(
             ctx.wind_down()
             if pool.pending:  # said at once: finishing them can take minutes on a slow site
                 log.warning(
-                    "stopping: waiting for the %d running item%s to finish; one waiting out a busy"
-                    " site's pause stops now and is left for the rerun; press Ctrl-C again to stop"
+                    "stopping%s: waiting for the %d running item%s to finish; one waiting out a busy"
+                    " site's pause stops now and is left for the rerun; press Ctrl-C%s to stop"
                     " them all now (partial downloads are kept and a rerun resumes them)",
+                    " (SIGTERM)" if isinstance(stop, Terminated) else "",
                     pool.pending,
                     "" if pool.pending == 1 else "s",
+                    # a second SIGTERM is ignored while the first one unwinds (schemas.cli_support)
+                    "" if isinstance(stop, Terminated) else " again",
                 )
             if cluster is not None:
                 cluster.wind_down()  # the workers' clients wind down too

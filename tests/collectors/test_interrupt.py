@@ -55,3 +55,32 @@ def test_ctrl_c_stops_cleanly_and_rerun_resumes(tmp_path):
         assert proc2.returncode == 0, proc2.stderr
         assert len(list(out.rglob("video.mp4"))) == len(ids)
         assert f'"skipped": {done_first}' in proc2.stdout
+
+
+def test_sigterm_says_so_and_not_to_send_it_again(tmp_path):
+    """SIGTERM (``timeout``, a scheduler) winds down as Ctrl-C does, but a second SIGTERM is
+    ignored while the first unwinds: the line names SIGTERM and points at Ctrl-C, not "again"."""
+    ids = [str(300 + i) for i in range(4)]
+    out = tmp_path / "o"
+    with FakeSite() as site:
+        list_page(site, ids)
+        for i in ids:
+            site.routes[f"/videos/productPage/{i}_detail.mp4"] = Route(
+                mp4_bytes(tmp_path, int(i)), content_type="video/mp4", delay_s=2.0
+            )
+            site.routes[f"/images/products/{i}/{i}_fr_l.jpg"] = Route(
+                jpeg_bytes(int(i)), content_type="image/jpeg"
+            )
+        cmd = netaporter_cmd(site, out, fast_config(tmp_path), "--workers", "2", "--json")
+        proc = start_interruptible(cmd)
+        deadline = time.time() + 60
+        while time.time() < deadline and not list(out.rglob(".*.part")) and not list(out.rglob("shop.*")):
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+        for route in site.routes.values():
+            route.delay_s = 0.0
+    assert proc.returncode == 143, stderr
+    assert '"interrupted": true' in stdout
+    assert "stopping (SIGTERM): waiting for the" in stderr, stderr
+    assert "Ctrl-C again" not in stderr and "press Ctrl-C to stop" in stderr
