@@ -1448,9 +1448,31 @@ def export(fmt, dataset, out, tracks, videos, clean, on_bad, as_json) -> None:
     exit_if_failed(len(res["held_out"]) + len(res["failed"]))
 
 
+def _import_format(value: str) -> str:
+    """``--format`` of ``import``: one of :data:`IMPORTERS`; an export-only format is named as
+    such, with the way to bring its boxes back."""
+    if value in IMPORTERS:
+        return value
+    readable = ", ".join(IMPORTERS)
+    if value in EXPORTERS:
+        raise click.BadParameter(
+            f"{value!r} is an export format only: import reads {readable} (export the videos with"
+            f" --format cvat, edit them in CVAT, and import that)"
+        )
+    raise click.BadParameter(f"{value!r} is not a format import reads ({readable})")
+
+
 @tracklets.command("import", context_settings=HELP, epilog=EXIT_STATUS)
 @click.argument("source", type=click.Path(exists=True))
-@click.option("--format", "fmt", type=click.Choice(IMPORTERS), default="cvat", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    metavar="[" + "|".join(IMPORTERS) + "]",
+    default="cvat",
+    show_default=True,
+    callback=lambda ctx, param, value: _import_format(value),
+    help="The format read back (the other export formats are for viewing only).",
+)
 @dataset_option()
 @catalog_option(required=False, help="Record the import in this catalog.")
 @click.option(

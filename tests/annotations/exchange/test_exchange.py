@@ -343,3 +343,17 @@ def test_an_export_into_the_dataset_folder_is_refused(setup):
         with pytest.raises(ConfigError, match="inside the dataset folder"):
             export_dataset(ds, "cvat", out)
     assert not (ds / "cvat").exists()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "said"),
+    [
+        ("mot", "'mot' is an export format only: import reads cvat"),
+        ("xyz", "'xyz' is not a format import reads (cvat)"),
+    ],
+)
+def test_import_names_an_export_only_format_as_such(tmp_path, fmt, said):
+    src = tmp_path / "seq.txt"
+    src.write_text("1,1,10,10,20,20,1,-1,-1,-1\n")
+    res = CliRunner().invoke(tracklets, ["import", "--format", fmt, str(src), "--dataset", str(tmp_path)])
+    assert res.exit_code == 2 and said in res.output, res.output
