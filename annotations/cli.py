@@ -48,6 +48,7 @@ from schemas.cli_support import (
     terminal_text,
 )
 from schemas.errors import ConfigError, DataFormatError, validation_text
+from schemas.render import counted
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -301,7 +302,7 @@ def build(
         result,
         as_json,
         lambda d: (
-            f"{d['processed']} videos processed, {d['skipped']} skipped (done), {len(d['failed'])} failed, "
+            f"{counted(d['processed'], 'video')} processed, {d['skipped']} skipped (done), {len(d['failed'])} failed, "
             f"{len(d['needs_review'])} need review"
             + (
                 f", {d['held_back']} held back for review by mf publish (mf-tracklets review lists them)"
@@ -315,16 +316,22 @@ def build(
             )
             + f"; {d['frames_detected']} frames at {d['frames_per_second']} frames/s"
             + "".join(_flag_threshold_line(s, t, cfg.review.rules) for s, t in d["flag_thresholds"].items())
-            + (f"\n  {d['redecided']} flags decided again over the dataset" if d["redecided"] else "")
-            + "".join(f"\n  built again: {k} done videos, {why}" for why, k in d["rebuilt"].items())
             + (
-                f"\n  {d['decided_by_person']} videos whose ground truth a person chose (review pick,"
+                f"\n  {counted(d['redecided'], 'flag')} decided again over the dataset"
+                if d["redecided"]
+                else ""
+            )
+            + "".join(
+                f"\n  built again: {counted(k, 'done video')}, {why}" for why, k in d["rebuilt"].items()
+            )
+            + (
+                f"\n  {counted(d['decided_by_person'], 'video')} whose ground truth a person chose (review pick,"
                 " import) keep their flag"
                 if d["decided_by_person"]
                 else ""
             )
             + (
-                f"\n  {d['split_truth_files']} videos hold the split files' own ground truth: their flag is"
+                f"\n  {counted(d['split_truth_files'], 'video')} holding the split files' own ground truth: their flag is"
                 " the detector's agreement with it, decided when it was kept"
                 if d.get("split_truth_files")
                 else ""
@@ -793,7 +800,7 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json, root=None
             emit(info, True, indent=None)
         else:
             click.echo(
-                f"review page: {srv.url}\n{len(q.items)} videos in the queue ({q.flagged} flagged, "
+                f"review page: {srv.url}\n{counted(len(q.items), 'video')} in the queue ({q.flagged} flagged, "
                 f"{q.held_back} of them held back by mf publish; "
                 f"{q.sampled} QA sample at {q.sample_rate:.0%}); decisions go to {cat_path}"
                 + ("" if catalog else " (pass --catalog CATALOG so that mf publish sees them)")
@@ -1514,7 +1521,7 @@ def import_(source, fmt, dataset, catalog_path, tracks, force, as_json) -> None:
 def _import_summary(d: dict) -> str:
     """The human line of mf-tracklets import: counts, the part-video frame ranges applied and
     the tracklet files created from the split files."""
-    text = f"{d['videos']} videos imported, {len(d['changed_videos'])} changed ({d['changed_boxes']} boxes)"
+    text = f"{counted(d['videos'], 'video')} imported, {len(d['changed_videos'])} changed ({d['changed_boxes']} boxes)"
     if d.get("changed_classes"):
         text += f"; tracks relabelled in {', '.join(d['changed_classes'])}"
     if d.get("ground_truth_moved"):

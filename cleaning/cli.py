@@ -25,6 +25,7 @@ from schemas.cli_support import (
     root_option,
     run_file_option,
 )
+from schemas.render import counted
 
 _catalog_opt = catalog_option()
 _root_opt = root_option()
@@ -419,7 +420,7 @@ def _publish_human(res: dict[str, Any], catalog: str | None = None) -> str:
     if bare:
         names = ", ".join(bare[:5]) + (f" and {len(bare) - 5} more" if len(bare) > 5 else "")
         text += (
-            f"\nwithout tracklets (no box yet): {len(bare)} videos ({names}); build them: "
+            f"\nwithout tracklets (no box yet): {counted(len(bare), 'video')} ({names}); build them: "
             f"mf-tracklets build --dataset {res['out']}" + (f" --catalog {catalog}" if catalog else "")
         )
     held = res.get("held_back") or []

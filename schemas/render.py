@@ -161,3 +161,9 @@ def code_block(value: object, lang: str = "") -> str:
     text = _CR.sub("\n", str(value))
     fence = "`" * max(3, 1 + max((len(m) for m in _BACKTICKS.findall(text)), default=0))
     return f"{fence}{lang}\n{text}\n{fence}"
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and the noun in the number it takes: ``counted(1, "video")`` is ``"1 video"``,
+    ``counted(3, "entry", "entries")`` is ``"3 entries"`` (the plural defaults to ``noun + "s"``)."""
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"

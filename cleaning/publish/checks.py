@@ -14,6 +14,7 @@ from schemas.errors import CatalogError, ConfigError
 from schemas.items import AssetKind, Status
 from schemas.naming import check_safe_name
 from schemas.paths import PathEscapeError, check_collection_root, plain_folder, resolve_under
+from schemas.render import counted
 from schemas.review import LEGACY_REVIEW_LOG
 
 
@@ -88,8 +89,8 @@ def check_output(out: Path, ours: set[str]) -> None:
     if others:
         listed = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
         raise ConfigError(
-            f"the output folder holds {len(others)} {'entry' if len(others) == 1 else 'entries'} that are "
-            "not part of a published dataset: "
+            f"the output folder holds {counted(len(others), 'entry', 'entries')} "
+            f"that {'is' if len(others) == 1 else 'are'} not part of a published dataset: "
             f"{listed}; nothing was changed",
             where=str(out),
             hint="publish into a new or empty folder, or one mf publish wrote (the manifest, "

@@ -93,3 +93,10 @@ def test_md_link_links_web_addresses_only():
         out = md_link("<b>x</b>", url)
         assert web_url_problem(url) and "](" not in out and "<" not in out
         assert html.unescape(out.replace("\\", "")) == f"<b>x</b> ({url})"
+
+
+def test_counted_takes_the_number_of_its_count():
+    from schemas.render import counted
+
+    assert [counted(n, "video") for n in (0, 1, 2)] == ["0 videos", "1 video", "2 videos"]
+    assert counted(1, "entry", "entries") == "1 entry" and counted(5, "entry", "entries") == "5 entries"

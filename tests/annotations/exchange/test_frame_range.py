@@ -143,7 +143,7 @@ def test_the_cli_says_which_frames_were_replaced(built, tmp_path, capsys):
     assert code == 0, err
     assert (
         out.strip()
-        == "1 videos imported, 0 changed (0 boxes); only the file's frames replaced: 1001 frames 0..5"
+        == "1 video imported, 0 changed (0 boxes); only the file's frames replaced: 1001 frames 0..5"
     )
 
 
