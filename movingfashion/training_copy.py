@@ -56,7 +56,7 @@ import numpy as np
 from schemas.atomic import sample_digest
 from schemas.errors import ConfigError, short_repr
 from schemas.official import MAX_FRAMES
-from schemas.paths import MAX_NAME, inside
+from schemas.paths import MAX_NAME, PathEscapeError, inside
 from schemas.redact import redacted_logger
 from schemas.text_input import read_json_record
 
@@ -123,25 +123,37 @@ def legacy_stem(rel_path: str, product_id: str | None = None) -> str:
 NAMING = 2
 
 
-def legacy_entry(folder: Path, rel_path: str, product_id: str | None, suffix: str) -> Path | None:
-    """``folder/<legacy stem><suffix>`` (:func:`legacy_stem`) when that file is there: an entry
-    named the old way; else None, also for a name longer than file systems take
-    (:data:`~schemas.paths.MAX_NAME` bytes: the old names were not cut short, so no entry was
-    ever written under it, and asking for it would raise ENAMETOOLONG)."""
+def _legacy_path(folder: Path, rel_path: str, product_id: str | None, suffix: str) -> Path | None:
+    """``folder/<legacy stem><suffix>`` checked to stay inside ``folder``
+    (:func:`schemas.paths.inside`: the old names did not escape a product id's ``/``, so an id
+    such as ``x/../../f`` would name a file outside it), or None when it would leave ``folder``
+    or is longer than file systems take (:data:`~schemas.paths.MAX_NAME` bytes: the old names
+    were not cut short, so no entry was ever written under it, and asking for it would raise
+    ENAMETOOLONG)."""
     name = f"{legacy_stem(rel_path, product_id)}{suffix}"
     if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME:
         return None
-    path = folder / name
-    return path if path.is_file() else None
+    try:
+        return inside(folder, name, what="training copy file")
+    except PathEscapeError:
+        return None
+
+
+def legacy_entry(folder: Path, rel_path: str, product_id: str | None, suffix: str) -> Path | None:
+    """``folder/<legacy stem><suffix>`` (:func:`legacy_stem`) when that file is there: an entry
+    named the old way; else None, also for a name that would leave ``folder`` or that no file
+    system takes (:func:`_legacy_path`)."""
+    path = _legacy_path(folder, rel_path, product_id, suffix)
+    return path if path is not None and path.is_file() else None
 
 
 def remove_legacy(folder: Path, rel_path: str, product_id: str | None, suffixes: tuple[str, str]) -> None:
     """Delete ``rel_path``'s entry named the old way (:func:`legacy_stem`) from ``folder``; an
     entry of that name whose meta says it was written under the current names is kept."""
     meta = legacy_entry(folder, rel_path, product_id, suffixes[1])
-    if meta is None:
+    data = _legacy_path(folder, rel_path, product_id, suffixes[0])
+    if meta is None or data is None:
         return
-    data = meta.with_name(f"{legacy_stem(rel_path, product_id)}{suffixes[0]}")
     doc = read_json_record(meta, utf8_only=True)
     if isinstance(doc, dict) and doc.get("naming") == NAMING:
         return  # a current entry whose name happens to look old
