@@ -1,8 +1,9 @@
 """Show user text as itself: escaping for the Markdown and HTML the toolkit writes.
 
 Review notes, titles, captions, product ids and names read from files are stored as given;
-whatever renders them into Markdown (datasheets, reports) or HTML (review pages) escapes them
-here, so text like ``<script>`` or ``| a |`` is shown, never interpreted.
+whatever renders them into Markdown (datasheets, reports), HTML (review pages) or a plot
+(matplotlib text) escapes them here, so text like ``<script>``, ``| a |`` or ``$x$`` is shown,
+never interpreted.
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ _URL_SAFE = "!#$%&*+,/:;=?@[]"
 def html_text(value: object) -> str:
     """``value`` as HTML text or attribute value (``& < > " '`` escaped)."""
     return html.escape(str(value), quote=True)
+
+
+def plot_text(value: object) -> str:
+    """``value`` as matplotlib text (a title, an axis label, a legend entry) shown as itself:
+    every ``$`` escaped, so a product id or a method name such as ``$x^2$`` is never read as
+    mathtext (and ``$\\foo$`` never fails the plot with a mathtext parse error)."""
+    return str(value).replace("$", r"\$")
 
 
 def md_text(value: object) -> str:

@@ -35,7 +35,7 @@ from movingfashion.seam.results_schema import check_results
 from schemas.atomic import atomic_open, atomic_write_text, sha256_file
 from schemas.errors import DataFormatError
 from schemas.paths import outside_dataset, resolve_under
-from schemas.render import md_text
+from schemas.render import md_text, plot_text
 from schemas.taxonomy import DF2_CLASSES
 from schemas.text_input import load_json
 
@@ -647,7 +647,7 @@ def plot_frames(results: dict[str, Any], path: Path) -> None:
                     linestyle=style,
                     marker="o",
                     capsize=3,
-                    label=f"{results['names'].get(key, key)} ({group})",
+                    label=plot_text(f"{results['names'].get(key, key)} ({group})"),
                 )
         ax.set_xlabel("frames")
         ax.set_ylabel(f"top-{k} accuracy")
@@ -675,7 +675,7 @@ def plot_attention(results: dict[str, Any], path: Path) -> bool:
                 if g not in prof:
                     continue
                 m, s = np.asarray(prof[g]["mean"], float), np.asarray(prof[g]["std"], float)
-                ax.plot(x, m, marker=".", label=f"{results['names'].get(key, key)} ({g})")
+                ax.plot(x, m, marker=".", label=plot_text(f"{results['names'].get(key, key)} ({g})"))
                 ax.fill_between(x, m - s, m + s, alpha=0.2)
     for ax, title in zip(axes, ["whole test set", "Regular and Hard"], strict=True):
         ax.set_xlabel("position in the video (percentile)")
@@ -718,8 +718,8 @@ def plot_qualitative(results: dict[str, Any], path: Path, dataset: str | None = 
             for sp in ax.spines.values():
                 sp.set_edgecolor("green" if ok else "red")
                 sp.set_linewidth(4)
-            ax.set_title(f"#{j + 1} {gid}", fontsize=7, color="green" if ok else "red")
-        axes[r, 0].set_ylabel(q["product_id"], fontsize=7)
+            ax.set_title(plot_text(f"#{j + 1} {gid}"), fontsize=7, color="green" if ok else "red")
+        axes[r, 0].set_ylabel(plot_text(q["product_id"]), fontsize=7)
         for ax in axes[r]:
             ax.set_xticks([])
             ax.set_yticks([])
