@@ -647,7 +647,7 @@ def _flagged_files(
         shop = ((read_build_record(p) or {}).get("shop") or {}).get("path")
         if not isinstance(shop, str):
             names = [f"{SHOP_DIR}/{vt.product_id}{suffix}" for suffix in SHOP_SUFFIX.values()]
-            shop = next((n for n in names if (root / n).is_file()), names[0])
+            shop = next((n for n in names if _inside(root, n) is not None), names[0])  # never probed outside
         item = QueueItem(
             video=vt.video,
             product_id=vt.product_id,
