@@ -133,6 +133,8 @@ def _network(name: str) -> bool:
 
 def network_uses(source: str) -> set[str]:
     """The network names ``source`` calls or subclasses (imports resolved)."""
+    if not any(n.split(".")[0] in source for n in NETWORK):
+        return set()  # no network module is imported (an import names it): nothing to parse
     tree = ast.parse(source)
     aliases = _aliases(tree)
     found: set[str] = set()
