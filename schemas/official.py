@@ -53,6 +53,7 @@ from pydantic import (
 from schemas.atomic import atomic_write_bytes, atomic_write_json, json_bytes, sample_digest, write_if_changed
 from schemas.errors import ConfigError, DataFormatError, MFError, validation_text
 from schemas.geometry import Box, plain_boxes_valid, valid_box_array
+from schemas.naming import has_control_char
 from schemas.paths import MAX_NAME, MAX_PATH, PathEscapeError, UnsafePathValue, check_relpath
 from schemas.redact import redacted_logger
 from schemas.taxonomy import Partition, partition_from_source_code
@@ -433,6 +434,13 @@ def _parse(data: Any, where: str, *, owned: bool, box_arrays: bool = False) -> O
                 f"product '{pid}': value must be an object, got {type(value).__name__}", where=where
             )
         _refuse_surrogates(pid, value, where)
+        if has_control_char(pid):
+            raise DataFormatError(
+                f"product {pid!r}: its id holds a control character (NUL, a line break, a tab ...):"
+                " no file name nor log line can show it",
+                where=where,
+                hint="rename that product in the split file with an id of printable characters",
+            )
         kept: list[Any] = []
         context = {_OWNED: owned, _BOX_ARRAYS: kept} if box_arrays else {_OWNED: owned}
         try:

@@ -71,7 +71,9 @@ def entry(draw):
     return e
 
 
-splits = st.dictionaries(st.text(min_size=1, max_size=12), entry(), max_size=4)
+#: product ids: any text but control characters, which the reader refuses (test_official_control_ids)
+product_id = st.text(st.characters(exclude_categories=("Cc",)), min_size=1, max_size=12)
+splits = st.dictionaries(product_id, entry(), max_size=4)
 
 
 @settings(FUZZ, max_examples=25)
@@ -147,9 +149,13 @@ def test_malformed_input_raises_only_the_documented_error(data):
         text = str(exc)
         assert text.startswith("train.json: ")
         if isinstance(data, dict):
-            named = [p for p in data if text.startswith(f"train.json: product '{p}': ")]
+            named = [  # a control character in the id is shown escaped (repr)
+                p
+                for p in data
+                if text.startswith((f"train.json: product '{p}': ", f"train.json: product {p!r}: "))
+            ]
             assert named, text
-            if any(isinstance(data[p], dict) for p in named):
+            if any(isinstance(data[p], dict) for p in named) and ": its id holds " not in text:
                 assert re.search(r"': field '[^']+': ", text), text
         if isinstance(exc, PathEscapeError):
             assert exc.what in text and repr(exc.value) in text
