@@ -574,6 +574,38 @@ def test_pyav_keeps_one_converter_per_window_size_and_the_bytes_stay_the_same(tr
     assert len(made) == len(sizes)
 
 
+def test_pyav_converts_colours_on_one_thread_with_the_default_bytes(tricky_clips, monkeypatch):
+    """Every RGB conversion of the PyAV reader (whole frames and windows alone) runs on
+    :data:`CONVERT_THREADS` (1) thread: PyAV's default hands each frame to a second thread, ~20 us
+    of CPU a frame; the bytes are those of PyAV's default conversion."""
+    import av
+    from av.video import reformatter
+
+    path = tricky_clips["bframes"]
+    idx = [3, 17, 40]
+    with av.open(str(path)) as c:
+        default = [f.to_ndarray(format="rgb24") for k, f in enumerate(c.decode(video=0)) if k in idx]
+    threads: list = []
+    real = reformatter.VideoReformatter
+
+    class Recording:
+        def __init__(self) -> None:
+            self.inner = real()
+
+        def reformat(self, frame, **kwargs):
+            threads.append(kwargs.get("threads"))
+            return self.inner.reformat(frame, **kwargs)
+
+    monkeypatch.setattr(reformatter, "VideoReformatter", Recording)
+    got = PyAVReader(str(path)).get_list(idx)
+    assert all(np.array_equal(a, b) for a, b in zip(got, default, strict=True))
+    monkeypatch.setattr(video_io, "WINDOW_MIN_SAVED", 0)  # windows converted alone, as on a large frame
+    h, w = got[0].shape[:2]
+    cut = video_io.decode(PyAVReader(str(path)), idx, window=lambda i, h, w: (3, 5, w - 7, h - 2))
+    assert all(np.array_equal(a, b[5 : h - 2, 3 : w - 7]) for a, b in zip(cut, default, strict=True))
+    assert threads == [video_io.CONVERT_THREADS] * 6 and video_io.CONVERT_THREADS == 1
+
+
 def _counted_class(cls, made: list):
     def make(*args, **kwargs):
         made.append(1)
