@@ -976,7 +976,7 @@ def _catalog_holds(
     from schemas.catalog import Catalog
     from schemas.dataset import read_entry_rows
     from schemas.items import Status
-    from schemas.review import held_for_review, published_ids
+    from schemas.review import STALE_NOTE, held_for_review, published_ids
 
     entries = Path(dataset) / "entries.jsonl"
     rows = read_entry_rows(entries) if entries.is_file() else {}
@@ -987,7 +987,12 @@ def _catalog_holds(
         held = held_for_review(cat, published)
         for r in cat.items(status=Status.NEEDS_REVIEW):
             needs.setdefault(r.product_id or r.item.source_id, r.reason or "needs review")
-    return {Path(v).stem: (v, h.product_id, h.row.reason) for h in held for v, _ in h.videos}, needs
+    out = {Path(v).stem: (v, h.product_id, h.row.reason) for h in held for v, _ in h.videos}
+    for h in held:  # a flagged video the item no longer has: decided on by the flag's name
+        for stem, why in h.stale:
+            note = STALE_NOTE.format(stem=stem, pid=h.product_id, dataset=dataset, catalog=catalog)
+            out.setdefault(stem, (f"videos/{stem}.mp4", h.product_id, f"tracklets: {why}; {note}"))
+    return out, needs
 
 
 def _split_truth(

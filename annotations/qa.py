@@ -29,6 +29,7 @@ from schemas.items import SourceName
 from schemas.official import BadVideo, OfficialEntry, OnBad, warn_held_out
 from schemas.redact import redacted_logger
 from schemas.tracklet_names import product_key, shared_videos, tracklet_key
+from schemas.video_items import item_video, video_items
 
 log = redacted_logger(__name__)
 
@@ -220,29 +221,6 @@ def reference_id(pid: str, ref: Mapping[str, object]) -> str | None:
         return pid
     src, _, rest = pid.partition("-")
     return rest if rest and src in {s.value for s in SourceName} and rest in ref else None
-
-
-def video_items(dataset: str | os.PathLike[str]) -> dict[str, list[str]]:
-    """Product id -> per video the source item (its product id) it came from, from
-    ``metadata.video_items`` of ``entries.jsonl`` (a product published from several items lists
-    their videos); empty when the dataset has none."""
-    path = Path(dataset) / "entries.jsonl"
-    if not path.is_file():
-        return {}
-    out = {}
-    for pid, row in read_entry_rows(path).items():
-        items = (row.get("metadata") or {}).get("video_items")
-        if isinstance(items, list) and all(isinstance(x, str) for x in items):
-            out[pid] = items
-    return out
-
-
-def item_video(items: Sequence[str] | None, pid: str, i: int) -> tuple[str, int]:
-    """(item, index among its videos) of video ``i`` of product ``pid``: the k-th video of item
-    ``items[i]`` (k: how many videos of that item come before), else video ``i`` of ``pid``."""
-    if items is not None and i < len(items):
-        return items[i], list(items[:i]).count(items[i])
-    return pid, i
 
 
 def _crop_box(recipe: str) -> list[float] | None:

@@ -9,8 +9,10 @@ re-decides videos a rerun skipped (new rules, or thresholds that moved with the 
 
 Files change only where the flag or its reason changes (atomic writes; a contact sheet that
 exists is redrawn). The catalog follows: a video of this run that ends flagged, or a done one
-newly flagged, marks its product needs_review; a product none of whose videos is flagged any
-more goes back to accepted when the item is needs_review by this stage only
+newly flagged, marks the item that owns it needs_review (a video another item brought into the
+product is that item's, named as its own video: :func:`annotations.review.marks.video_owner`; a
+record an older builder made on the product's item is moved to it); an item none of whose videos
+is flagged any more goes back to accepted when the item is needs_review by this stage only
 (:func:`annotations.review.marks.withdraw_needs_review`), and a video of this run no longer
 flagged leaves the item's record of flagged videos (the item stays held by the others: its
 reason names each flagged video, and only accepts of all of them release it, ``schemas.review``). A run killed before this pass is
@@ -48,6 +50,7 @@ from annotations.tracklet_files import (
 from schemas.dataset import Tracklet, TrackletFileFlags, VideoTracklets
 from schemas.errors import MFError
 from schemas.redact import redacted_logger
+from schemas.video_items import video_items
 
 log = redacted_logger(__name__)
 
@@ -304,13 +307,14 @@ def settle_flags(
     changes = {
         stem: flag for stem, f in stored.items() if stem not in keep and (flag := new_flag(f, resolved))
     }
-    # products with a flagged video anywhere in the dataset (other shards' videos too)
+    owners = _Owners(root, cat)
+    # items with a flagged video anywhere in the dataset (other shards' videos too)
     flagged_products = {
-        f.product_id
+        owners.of(f.product_id, _video_index(f.video, f.product_id), stem)[0]
         for stem, f in stored.items()
         if (changes[stem][0] if stem in changes else f.needs_review)
     }
-    withdraw: dict[str, list[str]] = {}  # product -> its videos of this run no longer flagged
+    withdraw: dict[str, list[str]] = {}  # item -> its videos of this run no longer flagged
     for i, job in enumerate(jobs):
         key = getattr(job, "key", job.stem)
         shared = getattr(job, "shared", False)
@@ -327,16 +331,25 @@ def settle_flags(
                 vt = decided
                 _write(root, vt, shared, redraw_sheets, out)
             flag, reason = vt.needs_review, vt.review_reason
+        # the item that owns the video and the video's stem as that item's (a video another
+        # item brought into the product is that item's: its flag holds that item back)
+        owner, stem = owners.of(job.product_id, None if shared else getattr(job, "index", None), job.stem)
         if flag:
             out.flagged.append((i, reason or ""))
-            if cat is not None and (i in fresh or not was):
+            # an older builder recorded it on the product's item: moved to its owner (marked
+            # before that record is withdrawn, so the video is never unheld between the two)
+            moved = owner != job.product_id and _recorded(cat, job.product_id, job.stem)
+            if owner != job.product_id:
+                withdraw.setdefault(job.product_id, []).append(job.stem)
+            if cat is not None and (i in fresh or not was or moved):
                 from annotations.review.marks import mark_needs_review
 
                 build = _identity(root, key, vt)
-                mark_needs_review(cat, job.product_id, f"{job.stem}: {reason}", build)
+                named = f"{stem}: {reason}"
+                mark_needs_review(cat, owner, named, build, video=f"{job.stem} of {job.product_id}")
                 out.marked += 1
         else:
-            withdraw.setdefault(job.product_id, []).append(job.stem)
+            withdraw.setdefault(owner, []).append(stem)
     if cat is not None:
         from annotations.review.marks import withdraw_needs_review
 
@@ -347,6 +360,36 @@ def settle_flags(
             why = f"{', '.join(stems)} no longer flagged ({review_note(out)})"
             out.withdrawn += withdraw_needs_review(cat, pid, why, stems=None if done else stems, release=done)
     return out
+
+
+class _Owners:
+    """The owning item of each video (:func:`annotations.review.marks.video_owner`), with the
+    dataset's ``metadata.video_items`` read once; without a catalog every video is its product's."""
+
+    def __init__(self, root: Path, cat: Any) -> None:
+        self.cat = cat
+        self.items = video_items(root) if cat is not None else {}
+
+    def of(self, product_id: str, index: int | None, stem: str) -> tuple[str, str]:
+        """(product id of the item owning the video, its stem as that item's)."""
+        if self.cat is None or index is None or product_id not in self.items:
+            return product_id, stem
+        from annotations.review.marks import video_owner
+
+        return video_owner(self.cat, self.items, product_id, index, stem)
+
+
+def _recorded(cat: Any, product_id: str, stem: str) -> bool:
+    """Whether the catalog's record of the product's item's flagged videos names ``stem``."""
+    from annotations.review.marks import flagged_stems
+
+    return cat is not None and stem in flagged_stems(cat, product_id)
+
+
+def _video_index(video: str, product_id: str) -> int | None:
+    """``n`` of a video ``videos/<product>_<n>.mp4`` of ``product_id`` (None: another name)."""
+    n = Path(video).stem.removeprefix(f"{product_id}_")
+    return int(n) if n.isdigit() and n != Path(video).stem else None
 
 
 def _identity(root: Path, stem: str, vt: VideoTracklets | None) -> str | None:

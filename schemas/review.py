@@ -121,6 +121,7 @@ from schemas.atomic import atomic_write_bytes
 from schemas.catalog import Catalog, ItemRow, put_meta
 from schemas.errors import CatalogError, ConfigError, DataFormatError
 from schemas.holds import (
+    FLAG_SEP,
     PREV_BUILDS,
     PREV_FLAGS,
     UNKNOWN_BUILD,
@@ -1047,6 +1048,9 @@ class HeldReview:
     product_id: str
     videos: tuple[tuple[str, MediaAsset], ...]
     shop: MediaAsset | None
+    #: (stem, why) of the videos the item's tracklet hold names that are none of ``videos``
+    #: (:func:`stale_flags`): reviewed, and accepted or rejected, by that name
+    stale: tuple[tuple[str, str], ...] = ()
 
 
 def _publish_order(assets: list[MediaAsset], kind: AssetKind) -> list[MediaAsset]:
@@ -1110,8 +1114,52 @@ def held_for_review(cat: Catalog, published: Container[str] = ()) -> list[HeldRe
             (video_relpath(pid, n), a) for n, a in enumerate(_publish_order(assets, AssetKind.VIDEO))
         )
         shops = _publish_order(assets, AssetKind.SHOP)
-        out.append(HeldReview(r, pid, videos, shops[0] if shops else None))
+        stale = stale_flags(cat, r, [v for v, _ in videos])
+        out.append(HeldReview(r, pid, videos, shops[0] if shops else None, tuple(stale.items())))
     return sorted(out, key=lambda h: h.product_id)
+
+
+#: what review says of a stale flag (:func:`stale_flags`), after its reason: how to lift it
+STALE_NOTE = (
+    "{stem} is no longer a video of {pid} (a product merge was undone, or an older builder "
+    "recorded it here): review it by that name, mf-tracklets review --dataset {dataset} --catalog "
+    "{catalog} --accept {stem} (or --reject)"
+)
+
+
+def stale_flags(cat: Catalog, row: ItemRow, videos: Iterable[str]) -> dict[str, str]:
+    """The videos (stem -> why) the tracklet builder's hold of the ``needs_review`` item ``row``
+    names that are none of its ``videos`` (as :func:`held_for_review` names them): a flag recorded
+    under a name the item's videos no longer have (an older builder recorded the flag of a video
+    another item brought into the product on the product's item, under the merged product's name;
+    the next publish held the product back, undoing the merge). Publish keeps the item held (it
+    never publishes a flagged video unreviewed); review lists such a video under the name the
+    flag gives it, and an accept of that name, made under the hold, lifts it as any accept of a
+    flagged video does (:func:`~schemas.holds.lifted`). Empty for another stage's hold."""
+    hold = hold_of(row.status, row.reason)
+    if not hold or not hold.startswith(TRACKLETS_PREFIX):
+        return {}
+    rows = cat.read(
+        "SELECT value FROM meta WHERE key = ?", (flags_key(str(row.item.source), row.item.source_id),)
+    )
+    recorded = json.loads(rows[0][0]) if rows else None
+    named = flag_entries(hold, recorded if isinstance(recorded, dict) else None) or {}
+    listed = hold[len(TRACKLETS_PREFIX) :].strip().split(FLAG_SEP)
+    have = {Path(v).stem for v in videos}
+    return {
+        stem: why
+        for stem, why in sorted(named.items())
+        if f"{stem}: {why}" in listed and stem not in have and _plain_stem(stem)
+    }
+
+
+def _plain_stem(stem: str) -> bool:
+    """Whether ``stem`` is a plain video file stem (review names it ``videos/<stem>.mp4``)."""
+    try:
+        check_safe_name(stem, what="video stem")
+    except ValueError:
+        return False
+    return "@" not in stem
 
 
 # -- the command-line review log ----------------------------------------------------------------

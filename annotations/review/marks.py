@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -23,6 +23,7 @@ from schemas.atomic import atomic_write_bytes
 from schemas.catalog import Catalog
 from schemas.errors import DataFormatError
 from schemas.faults import local_faults
+from schemas.holds import flags_key
 from schemas.items import TRACKLETS_PREFIX
 from schemas.redact import redacted_logger
 from schemas.review import (
@@ -38,6 +39,7 @@ from schemas.review import (
 )
 from schemas.text_input import clean_text
 from schemas.tracklet_names import split_stem, tracklet_stem, video_stem
+from schemas.video_items import item_video
 
 log = redacted_logger("annotations.review")
 
@@ -98,7 +100,46 @@ def _find_item(cat: Catalog, product_id: str) -> tuple[str, str] | None:
     return None if row is None else (row["source"], row["source_id"])
 
 
-def mark_needs_review(cat: Catalog, product_id: str, reason: str, build: str | None = None) -> bool:
+def video_owner(
+    cat: Catalog, items: Mapping[str, Sequence[str]], product_id: str, index: int | None, stem: str
+) -> tuple[str, str]:
+    """(the product id of the catalog item that owns video ``index`` of product ``product_id``,
+    the video's stem as that item's): the flag of a video is that item's. A product published
+    from several items lists their videos (``items``: :func:`schemas.video_items.video_items`);
+    a video another item brought (it joined the product with its shop image) is named as that
+    item's own video ``<its product id>_<k>``: the name ``mf publish`` gives it once the flag
+    holds that item back (the merge is undone while it is held, and its held video is reviewed
+    under that name). The product's own videos, a video no listing names (``index`` None, an
+    older ``entries.jsonl``) and one whose item the catalog lacks keep ``product_id`` and
+    ``stem``."""
+    if index is None:
+        return product_id, stem
+    owner, k = item_video(items.get(product_id), product_id, index)
+    own = _find_item(cat, product_id)
+    if owner == product_id or (own is not None and own[1] == owner):
+        return product_id, stem
+    key = _find_item(cat, owner)
+    if key is None:
+        return product_id, stem
+    rows = cat.read("SELECT product_id FROM items WHERE source = ? AND source_id = ?", key)
+    pid = (rows[0][0] if rows else None) or key[1]
+    return pid, f"{pid}_{k}"
+
+
+def flagged_stems(cat: Catalog, product_id: str) -> set[str]:
+    """The videos the catalog records as flagged by the builder for the product's item
+    (:data:`schemas.holds.TRACKLET_FLAGS`; empty: none, or no such item)."""
+    key = _find_item(cat, product_id)
+    if key is None:
+        return set()
+    rows = cat.read("SELECT value FROM meta WHERE key = ?", (flags_key(*key),))
+    value = json.loads(rows[0][0]) if rows else None
+    return set(value) if isinstance(value, dict) else set()
+
+
+def mark_needs_review(
+    cat: Catalog, product_id: str, reason: str, build: str | None = None, *, video: str | None = None
+) -> bool:
     """Mark the product's catalog item needs_review for the flag of one of its videos (``reason``:
     ``<video stem>: <why>``, + an event): the item's record of flagged videos keeps it beside the
     others flagged (:func:`schemas.review.flag_video`), and the item's reason names each of them
@@ -106,10 +147,13 @@ def mark_needs_review(cat: Catalog, product_id: str, reason: str, build: str | N
     cleaning excluded, rejected or duplicate, keeps its status and reason: the flag is recorded,
     :func:`schemas.review.builder_may_hold`). ``build``: the identity of the flagged video's tracklet
     (:func:`annotations.tracklet_files.ground_truth_digest`): an accept of an older tracklet of the
-    video does not lift the flag (:func:`schemas.review.flag_video`). False when the item is not
-    in the catalog."""
+    video does not lift the flag (:func:`schemas.review.flag_video`). ``video``: how the dataset
+    names the flagged video when that is not ``<video stem>`` (``552457_1 of 552457``: a video
+    the item brought into another product, :func:`video_owner`), named in the event. False when
+    the item is not in the catalog."""
     key = _find_item(cat, product_id)
-    cat.log_event(STAGE, f"needs_review: {reason}", *(key or (None, None)))
+    seen = f" (published as {video})" if video and not reason.startswith(f"{video.split(' ')[0]}: ") else ""
+    cat.log_event(STAGE, f"needs_review: {reason}{seen}", *(key or (None, None)))
     if key is None:
         return False
     stem, sep, why = reason.partition(": ")

@@ -60,7 +60,7 @@ from schemas.official import (
 )
 from schemas.paths import PathEscapeError, UnsafePathValue, resolve_under
 from schemas.redact import redacted_logger
-from schemas.review import REVIEW_SHOP_REASON, HeldReview, held_for_review, published_ids
+from schemas.review import REVIEW_SHOP_REASON, STALE_NOTE, HeldReview, held_for_review, published_ids
 from schemas.taxonomy import DF2_CLASSES, Partition, partition_from_source_code
 from schemas.tracklet_names import is_tracklet_stem, tracklet_key, video_stem
 
@@ -555,6 +555,51 @@ def _held_items(
                 item.shop_file = _inside(collection, shop)
                 item.shop_src = FILE if item.shop_file is not None else None
             out.append(item)
+        out += _stale_items(h, seen, seed, root, collection, shop_rel, partition)
+    return out
+
+
+#: how the page's reason of a stale flag names the dataset and catalog (the page decides it itself)
+_STALE_ARGS = {"dataset": "DATASET", "catalog": "CATALOG"}
+
+
+def _stale_items(
+    h: HeldReview,
+    seen: set[tuple[str, str]],
+    seed: int,
+    root: Path,
+    collection: Path | None,
+    shop: str,
+    partition: str,
+) -> list[QueueItem]:
+    """Queue items of the flagged videos the held item's hold names that it no longer has
+    (:func:`schemas.review.stale_flags`), under the flag's name: their accept lifts the hold.
+    The item's first video is shown (the flagged one is no longer in the dataset)."""
+    out = []
+    for stem, why in h.stale:
+        video = f"videos/{stem}.mp4"
+        if (video, h.product_id) in seen:
+            continue
+        seen.add((video, h.product_id))
+        r = h.row
+        item = QueueItem(
+            video=video,
+            product_id=h.product_id,
+            split=str(r.split or ""),
+            shop=shop,
+            partition=partition,
+            df2_class=r.df2_class,
+            flagged=True,
+            reason=f"tracklets: {why}; {STALE_NOTE.format(stem=stem, pid=h.product_id, **_STALE_ARGS)}",
+            title=r.item.title,
+            caption=r.item.caption,
+            designer=r.item.designer,
+            draw=sample_draw(seed, video),
+            held_back=True,
+        )
+        if h.videos:
+            _held_video(item, root, collection, h.videos[0][1])
+        out.append(item)
     return out
 
 

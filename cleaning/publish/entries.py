@@ -15,6 +15,7 @@ from schemas.errors import CatalogError
 from schemas.items import AssetKind, MediaAsset
 from schemas.official import VideoChoice, pick_test_video, shop_relpath, video_relpath
 from schemas.taxonomy import Partition
+from schemas.video_items import VIDEO_ITEMS
 
 
 def _image_recipe(pub: _Publisher, rel: str, asset: MediaAsset, want: str) -> str:
@@ -82,7 +83,7 @@ def _entry(
         "designer": rep.item.designer,
         "colour": rep.item.colour,
         "source_id": rep.item.source_id,
-        "video_items": [r.item.source_id for r, _ in vids],
+        VIDEO_ITEMS: [r.item.source_id for r, _ in vids],
         "source_crops": [v.crop.box if v.crop else None for _, v in vids],
     }
     if len(g.rows) > 1:
