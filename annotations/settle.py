@@ -372,8 +372,9 @@ class _Owners:
 
     def of(self, product_id: str, index: int | None, stem: str) -> tuple[str, str]:
         """(product id of the item owning the video, its stem as that item's)."""
-        if self.cat is None or index is None or product_id not in self.items:
-            return product_id, stem
+        items = self.items.get(product_id)
+        if self.cat is None or index is None or not items or len(set(items)) == 1:
+            return product_id, stem  # one item's product: its videos are that item's (no lookup)
         from annotations.review.marks import video_owner
 
         return video_owner(self.cat, self.items, product_id, index, stem)
