@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from pydantic import ValidationError
 
+from movingfashion.entry_kinds import entries_of, other_kind, shown
 from movingfashion.media.readers import backend_names, backend_order
 from movingfashion.records import Size
 from movingfashion.sampling import FrameSampler, QualityConfig, get_sampler
@@ -97,11 +98,29 @@ def _require_folder(folder: Path, what: str, root: Path, split: str) -> None:
     """A crop cache or training copy (``what``) folder that is not there (a typo, or a build not
     run yet): a ConfigError naming it and the command that builds it, not every clip silently
     decoded live."""
-    if folder.is_dir():
-        return
     name = what.replace(" ", "_")
+    if folder.is_dir():
+        other = other_kind(what)
+        found = entries_of(folder, other)
+        if found and not entries_of(folder, what):
+            # the other store passed for this one: every video would be named in a warning of
+            # its own and decoded live
+            raise ConfigError(
+                f"this folder holds a {other} ({shown(found)}), not a {what}",
+                where=str(folder),
+                hint=f"pass it as {other.replace(' ', '_')}=, or build a {what} with "
+                f"`mf {name.replace('_', '-')} --dataset {root} --split {split} --out NEW_FOLDER`",
+            )
+        return
+    if folder.exists():
+        raise ConfigError(
+            f"{what} is not a folder",
+            where=str(folder),
+            hint=f"pass the folder `mf {name.replace('_', '-')} --out` wrote (build one with "
+            f"`mf {name.replace('_', '-')} --dataset {root} --split {split} --out NEW_FOLDER`)",
+        )
     raise ConfigError(
-        f"{what} folder not found" if not folder.exists() else f"{what} is not a folder",
+        f"{what} folder not found",
         where=str(folder),
         hint=f"build it first with `mf {name.replace('_', '-')} --dataset {root} --split {split} --out "
         f"{folder}` (or build_{name}), or check the {name} path",

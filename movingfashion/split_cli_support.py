@@ -10,12 +10,10 @@ from typing import Any, TypeVar
 
 import click
 
+from movingfashion.entry_kinds import entries_of, other_kind, shown
 from schemas.cli_support import FINITE_FLOAT
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-#: what each writer's entries end in; both write one ``<entry>.json`` beside each, named alike
-ENTRY_SUFFIX = {"training copy": ".jpgs", "crop cache": ".npy"}
 
 
 def crop_view_options(func: F) -> F:
@@ -104,13 +102,11 @@ def apart_from_the_other_kind(out: str | os.PathLike[str], what: str) -> None:
     dst = Path(out)
     if not dst.is_dir():
         return
-    other = next(kind for kind in ENTRY_SUFFIX if kind != what)
-    with os.scandir(dst) as entries:
-        found = sorted(e.name for e in entries if e.name.endswith(ENTRY_SUFFIX[other]))
+    other = other_kind(what)
+    found = entries_of(dst, other)
     if found:
-        shown = ", ".join(found[:2]) + (f" and {len(found) - 2} more" if len(found) > 2 else "")
         raise ConfigError(
-            f"the folder holds a {other} ({shown}); a {what} there would overwrite its .json file "
+            f"the folder holds a {other} ({shown(found)}); a {what} there would overwrite its .json file "
             "of each video",
             where=f"--out {dst}",
             hint=f"pass a new or empty folder as --out for the {what}, apart from the {other}",

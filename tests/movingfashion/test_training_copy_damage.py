@@ -121,8 +121,22 @@ def test_a_copy_folder_that_does_not_exist_is_refused(tiny_dataset, tmp_path):
         MovingFashionDataset(tiny_dataset, "train", training_copy=typo, **KW)
     assert str(typo) in str(exc.value) and "mf training-copy" in str(exc.value)
     (tmp_path / "file").write_text("")
-    with pytest.raises(ConfigError, match="training copy is not a folder"):
+    with pytest.raises(ConfigError, match="training copy is not a folder") as exc:
         MovingFashionDataset(tiny_dataset, "train", training_copy=tmp_path / "file", **KW)
+    assert f"--out {tmp_path / 'file'}" not in str(exc.value)  # never a build over that file
+
+
+@pytest.mark.parametrize(("given", "holds"), [("training_copy", ".npy"), ("crop_cache", ".jpgs")])
+def test_the_other_kind_of_folder_is_refused_naming_it(tiny_dataset, tmp_path, given, holds):
+    """A crop cache passed as ``training_copy`` (or a copy as ``crop_cache``) was read as a store
+    of unreadable entries: one warning per video, every clip decoded live."""
+    for stem in ("videos%2F101_0.mp4", "videos%2F102_0.mp4", "videos%2F102_1.mp4"):
+        (tmp_path / f"{stem}{holds}").write_bytes(b"")
+        (tmp_path / f"{stem}.json").write_text("{}")
+    other = "crop_cache" if given == "training_copy" else "training_copy"
+    with pytest.raises(ConfigError, match=f"holds a {other.replace('_', ' ')}") as exc:
+        MovingFashionDataset(tiny_dataset, "train", **{given: tmp_path}, **KW)
+    assert str(tmp_path) in str(exc.value) and f"pass it as {other}=" in str(exc.value)
 
 
 def test_videos_missing_from_the_copy_are_counted_in_one_warning(tiny_dataset, built, tmp_path, caplog):
