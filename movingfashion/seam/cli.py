@@ -319,14 +319,18 @@ def _no_finished_run(out: str, method: str) -> None:
     if not last.is_file():
         return
     from movingfashion.models.checkpoints import checkpoint_kind
+    from schemas.errors import ConfigError
 
     kind = checkpoint_kind(last)
     if kind in METHOD_NAMES and kind != method:
-        raise click.UsageError(
-            f"{out} holds a {METHOD_NAMES[kind]} run ({last}, mf train --method {kind}): pass another "
-            f"--out to train {METHOD_NAMES[method]} (or remove {last} to replace that run)"
+        raise ConfigError(
+            f"holds a {METHOD_NAMES[kind]} run ({last}, mf train --method {kind})",
+            where=str(out),
+            hint=f"pass another --out to train {METHOD_NAMES[method]} (or remove {last} to replace that run)",
         )
-    raise click.UsageError(f"{last} exists (a run trained there): {SAME_METHOD_HINTS[method]}")
+    # a ConfigError, not a click usage error: ``--json``'s error document names the file (its
+    # "path" was null) and the line no longer ends in "see --help", which has nothing on it
+    raise ConfigError("exists (a run trained there)", where=str(last), hint=SAME_METHOD_HINTS[method])
 
 
 def _resume_start(out: str, resume: bool, extend: bool) -> None:

@@ -4,6 +4,8 @@ run_asymnet replaced by stubs that record what they were given)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 
@@ -47,6 +49,18 @@ def calls(monkeypatch):
     monkeypatch.setattr(cli_module, "require_usable_train", lambda dataset: None)  # an empty split here
     monkeypatch.setattr(asymnet_module, "run_asymnet", asym)
     return got
+
+
+def _main(args: list[str], capsys, stream: str = "err") -> tuple[int, str]:
+    """``mf ARGS`` as the command line runs it (errors become exit statuses): (status, stderr or
+    stdout)."""
+    from movingfashion.app.cli import cli
+    from schemas.cli_support import run_main
+
+    with pytest.raises(SystemExit) as exc:
+        run_main(cli, args)
+    got = capsys.readouterr()
+    return exc.value.code, got.err if stream == "err" else got.out
 
 
 def test_resume_without_the_run_folder_says_so_and_starts_at_epoch_0(dataset, tmp_path, calls):
@@ -226,7 +240,7 @@ def test_a_refused_matcher_leaves_no_run_folder(gt_dataset, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("method", ["seam", "asymnet"])
-def test_a_rerun_without_resume_never_replaces_a_trained_run(dataset, tmp_path, calls, method):
+def test_a_rerun_without_resume_never_replaces_a_trained_run(dataset, tmp_path, calls, method, capsys):
     """The README's ``mf train --dataset dataset --phase 2 ... --out runs/full --epochs 10`` run
     again after it finished started at epoch 0 and overwrote runs/full/last.pt with its first
     epoch (phase 1 already refused an existing matcher.pt). Refused now, saying what to do;
@@ -235,11 +249,14 @@ def test_a_rerun_without_resume_never_replaces_a_trained_run(dataset, tmp_path, 
     out.mkdir()
     (out / "last.pt").write_bytes(b"a trained run")
     args = ["--dataset", str(dataset), "--out", str(out), "--method", method]
-    res = CliRunner().invoke(train, args)
-    assert res.exit_code == 2 and "last.pt exists" in res.output and "--out" in res.output, res.output
+    code, line = _main(["train", *args], capsys)
+    assert code == 2 and "last.pt: exists" in line and "--out" in line, line
+    code, said = _main(["train", *args, "--json"], capsys, stream="out")
+    doc = json.loads(said)
+    assert doc["ok"] is False and doc["path"] == str(out / "last.pt"), doc  # it was null
     assert calls == [] and (out / "last.pt").read_bytes() == b"a trained run"
     if method == "seam":
-        assert "--resume continues it" in res.output
+        assert "--resume continues it" in line
         assert CliRunner().invoke(train, [*args, "--resume"]).exit_code == 0 and calls[0]["resume"] is True
 
 
@@ -326,7 +343,7 @@ def test_phase2_says_which_matcher_it_started_from(dataset, tmp_path, monkeypatc
 
 
 @pytest.mark.parametrize(("method", "found"), [("asymnet", "seam"), ("seam", "asymnet")])
-def test_a_run_of_the_other_method_in_out_is_named_as_such(dataset, tmp_path, calls, method, found):
+def test_a_run_of_the_other_method_in_out_is_named_as_such(dataset, tmp_path, calls, method, found, capsys):
     """``mf train --method asymnet`` into a SEAM run's folder said "remove it to train AsymNet
     again" (and SEAM into an AsymNet run's folder said "--resume continues it", which it cannot):
     the message names the folder, the run it holds, and to pass another --out."""
@@ -335,10 +352,10 @@ def test_a_run_of_the_other_method_in_out_is_named_as_such(dataset, tmp_path, ca
     out = tmp_path / "run"
     out.mkdir()
     torch.save({"kind": found, "version": 1}, out / "last.pt")
-    res = CliRunner().invoke(train, ["--dataset", str(dataset), "--out", str(out), "--method", method])
+    code, said = _main(["train", "--dataset", str(dataset), "--out", str(out), "--method", method], capsys)
     names = {"seam": "SEAM", "asymnet": "AsymNet"}
-    assert res.exit_code == 2 and calls == [], res.output
-    said = " ".join(res.output.split())  # the usage error is wrapped
-    assert f"{out} holds a {names[found]} run" in said, said
+    assert code == 2 and calls == [], said
+    said = " ".join(said.split())
+    assert f"{out}: holds a {names[found]} run" in said, said
     assert f"pass another --out to train {names[method]}" in said, said
     assert "again" not in said and "--resume" not in said, said
