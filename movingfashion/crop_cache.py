@@ -204,7 +204,9 @@ def read_cached(dataset: MovingFashionDataset, video: VideoRecord) -> _CacheMeta
         raise ConfigError(
             f"crop cache built with {short_repr(meta.get('params'))}, dataset wants {dataset.cache_params()}",
             where=str(meta_path),
-            hint="rebuild it with build_crop_cache for these settings",
+            hint="open the dataset with the settings it was built with, or build a crop cache for these "
+            "into a new folder: mf crop-cache --out NEW_FOLDER with the dataset's --crop, "
+            "--crop-size/--frame-size and --context (or build_crop_cache)",
         )
     problem = entry_problem(meta, video)
     if problem is not None:  # stale: one warning per entry, then live decoding

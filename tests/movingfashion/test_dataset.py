@@ -298,8 +298,9 @@ def test_crop_cache_serves_the_same_crops_from_a_fixed_pool(tiny_dataset, tmp_pa
     # identical to decoding those frames from the video
     ref = plain._crops(plain._decode(plain.products[0].videos[0], idx), item["boxes"].numpy())
     assert np.array_equal(to_uint8(item["frames"]), ref)
-    with pytest.raises(ConfigError, match="crop cache built with"):
+    with pytest.raises(ConfigError, match="crop cache built with") as exc:
         MovingFashionDataset(tiny_dataset, "train", crop_size=64, crop_cache=tmp_path / "cc")[0]
+    assert "mf crop-cache --out NEW_FOLDER" in str(exc.value)  # the command, not only the function
 
 
 def test_full_crop_cache_gives_the_items_decoding_gives(tiny_dataset, tmp_path, monkeypatch):
