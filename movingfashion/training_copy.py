@@ -678,7 +678,9 @@ class TrainingCopy:
             raise ConfigError(
                 f"training copy cut with {index['params']}, the dataset wants {self.params}",
                 where=str(index_path),
-                hint="rebuild it (mf training-copy) with the dataset's crop, crop_size/frame_size and context",
+                hint="open the dataset with the settings the copy was cut with, or cut one for these into a "
+                "new folder: mf training-copy --out NEW_FOLDER with the dataset's --crop, "
+                "--crop-size/--frame-size and --context",
             )
         stale = stale_problem(index, video)
         if stale is not None:

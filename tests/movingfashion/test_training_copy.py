@@ -131,6 +131,10 @@ def test_copy_built_with_other_settings_is_refused(tiny_dataset, copy_dir):
     with pytest.raises(ConfigError, match="training copy cut with") as exc:
         other[0]
     assert "videos%2F" in str(exc.value) and ".mp4.json" in str(exc.value)  # names the entry file
+    assert (
+        "mf training-copy --out NEW_FOLDER" in exc.value.hint
+        and "settings the copy was cut with" in exc.value.hint
+    )
 
 
 def test_copy_through_dataloader_workers(tiny_dataset, copy_dir):
