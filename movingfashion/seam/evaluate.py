@@ -60,6 +60,9 @@ from schemas.redact import redacted_logger
 
 log = redacted_logger(__name__)
 
+#: the smallest pool ``mf evaluate`` suggests drawing when pools of the asked size do not fit
+MIN_ADVISED_POOL = 10
+
 BASELINES = ["max_confidence", "max_matching", "average_distance"]
 VARIANT_METHOD = {Variant.NO_NLB_G: "seam_no_nlb_g", Variant.NO_NLB: "seam_no_nlb", Variant.FULL: "seam"}
 METHOD_NAMES = {
@@ -358,14 +361,17 @@ def evaluate_bank(
     groups = query_groups(bank.partitions, bank.classes)
     pools = make_pools(len(bank.gallery_ids), cfg.pools, cfg.pool_size, cfg.seed)
     if cfg.pools > 1 and len(pools) == 1:
+        gallery = len(bank.gallery_ids)
         log.warning(
             "asked for %d pools of %d shop images, but the gallery holds %d: one pool of the whole "
-            "gallery is evaluated, so no std over pools is given (use a larger test split, or "
-            "--pool-size under %d for pools drawn from it)",
+            "gallery is evaluated, so no std over pools is given (use a larger test split%s)",
             cfg.pools,
             cfg.pool_size,
-            len(bank.gallery_ids),
-            len(bank.gallery_ids),
+            gallery,
+            # pools of half a small gallery or less would tell nothing: no advice to draw them
+            f", or --pool-size {gallery // 2} for pools drawn from it"
+            if gallery // 2 >= MIN_ADVISED_POOL
+            else "",
         )
     targets = bank.targets
     frames_list = sorted(set(cfg.frames) | {cfg.main_frames})

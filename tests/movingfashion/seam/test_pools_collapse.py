@@ -25,7 +25,17 @@ def test_pools_larger_than_the_gallery_warn_naming_the_sizes(caplog):
     res, lines = _run(caplog, pools=20, pool_size=800)
     assert res["protocol"]["pools"] == 1
     assert len(lines) == 1
-    assert "20 pools of 800" in lines[0] and "gallery holds 12" in lines[0] and "--pool-size" in lines[0]
+    assert "20 pools of 800" in lines[0] and "gallery holds 12" in lines[0]
+    assert "--pool-size" not in lines[0]  # pools of 6 or fewer out of 12 would tell nothing
+
+
+def test_a_gallery_large_enough_for_pools_gets_the_pool_size_advice(caplog):
+    bank = synthetic_bank(24, pool=12)
+    cfg = EvalConfig(ks=[1], frames=[4], main_frames=4, pools=20, pool_size=800, attention_frames=4)
+    with caplog.at_level(logging.WARNING, logger="movingfashion.seam.evaluate"):
+        evaluate_bank([tiny_model()], bank, cfg, device=torch.device("cpu"))
+    lines = [r.getMessage() for r in caplog.records if r.name == "movingfashion.seam.evaluate"]
+    assert len(lines) == 1 and "--pool-size 12 for pools drawn from it" in lines[0], lines
 
 
 def test_pools_that_fit_or_one_pool_asked_do_not_warn(caplog):
