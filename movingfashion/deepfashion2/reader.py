@@ -21,6 +21,7 @@ leading zero (``item1``), each number once; another key starting with ``item`` i
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -314,12 +315,28 @@ def split_dir(df2_root: str | os.PathLike[str], split: str) -> Path:
     """``DF2_ROOT/<split>``, checked to hold an ``annos/`` folder."""
     folder = Path(df2_root) / split
     if not (folder / "annos").is_dir():
+        found = _splits_found(Path(df2_root))
         raise DataFormatError(
-            f"no annos/ folder for split '{split}'",
+            f"no annos/ folder for split '{split}'"
+            + (
+                f"; the root holds the split{'s' if len(found) > 1 else ''} {', '.join(found)}"
+                if found
+                else ""
+            ),
             where=str(folder / "annos"),
-            hint="pass the DeepFashion2 root that holds train/ and validation/",
+            hint=f"pass --split {(difflib.get_close_matches(split, found, n=1, cutoff=0.4) or found)[0]}"
+            if found
+            else "pass the DeepFashion2 root that holds train/ and validation/",
         )
     return folder
+
+
+def _splits_found(root: Path) -> list[str]:
+    """The splits under a DeepFashion2 root: its folders that hold an ``annos/`` folder, sorted."""
+    try:
+        return sorted(d.name for d in root.iterdir() if (d / "annos").is_dir())
+    except OSError:  # no such root, or not a folder: the caller's message says what to pass
+        return []
 
 
 def has_split(df2_root: str | os.PathLike[str], split: str) -> bool:

@@ -232,3 +232,11 @@ def test_an_item_key_written_twice_is_refused(tmp_path):
 
 def test_a_negative_style_is_refused(tmp_path):
     _assert_refused(tmp_path, {"style": -1}, "item1.style", "must be an integer >= 0")
+
+
+def test_a_missing_split_lists_the_splits_the_root_holds(tmp_path):
+    for split in ("train", "validation"):
+        (tmp_path / split / "annos").mkdir(parents=True)
+    with pytest.raises(DataFormatError, match="the root holds the splits train, validation") as got:
+        list(iter_split(tmp_path, "valid"))
+    assert got.value.hint == "pass --split validation"
