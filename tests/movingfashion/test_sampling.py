@@ -112,3 +112,28 @@ def test_a_sampler_takes_the_frames_a_key_can_name_and_no_more(name):
         DataFormatError, match=r"frame 1000000000 is not a frame of any video \(0\.\.999999999\)"
     ):
         sampler([0, MAX_FRAMES], 2, train=False)
+
+
+@pytest.mark.parametrize(
+    "cand",
+    [
+        [5, 3, 9, 3],  # a list of ints, unsorted, a repeat: the numpy path
+        np.array([7, 1, 4], dtype=np.int32),
+        [2.9, 1.2],  # floats: int() truncates
+        [True, 3],
+        [2**70, 1],  # past int64: int() names it as given
+        [-4, 1],
+    ],
+)
+def test_candidates_are_checked_alike_on_both_paths(cand):
+    """_check's numpy sort of integer lists gives what int() on each gave, errors included."""
+    from movingfashion.sampling import MAX_FRAMES, _check
+
+    want = sorted(int(c) for c in cand)
+    if want[0] < 0 or want[-1] >= MAX_FRAMES:
+        bad = want[0] if want[0] < 0 else want[-1]
+        with pytest.raises(Exception, match=f"frame {bad} is not a frame"):
+            _check(cand, 3)
+        return
+    got = _check(cand, 3)
+    assert got.dtype == np.int64 and got.tolist() == want
