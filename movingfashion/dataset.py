@@ -695,6 +695,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                         video.rel_path, str(exc), entry_product(self, video)
                     )
         for _ in range(3):
+            windows: dict[int, tuple[int, int, int, int]] = {}
             rec, vi, idx = self.plan(index)
             video = rec.videos[vi]
             with self._naming_product(rec):
@@ -708,12 +709,15 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 drop_past_end(self, rec, video, n)
                 continue
             with self._naming_product(rec):
-                clip, out_boxes, (h0, w0) = self._cut(video, idx, planar=True)
+                clip, out_boxes, (h0, w0) = self._cut(video, idx, planar=True, windows=windows)
             if self._check_video(rec, video, (h0, w0)):
                 break
         else:  # pragma: no cover - _check_video converges after one pruning
             raise DataFormatError("cannot sample a valid clip", where=str(video.path))
-        return make_item(self, index, rec, vi, video, idx, clip, out_boxes, (h0, w0), planar=True)
+        crop_windows = [windows[i] for i in idx] if windows else None
+        return make_item(
+            self, index, rec, vi, video, idx, clip, out_boxes, (h0, w0), planar=True, windows=crop_windows
+        )
 
     @contextlib.contextmanager
     def _naming_product(self, rec: ProductRecord) -> Iterator[None]:
@@ -735,7 +739,13 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             ) from None
 
     def _cut(
-        self, video: VideoRecord, idx: list[int], reader: FrameReader | None = None, *, planar: bool = False
+        self,
+        video: VideoRecord,
+        idx: list[int],
+        reader: FrameReader | None = None,
+        *,
+        planar: bool = False,
+        windows: dict[int, tuple[int, int, int, int]] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
         """Decode frames ``idx`` of ``video`` and cut them: (uint8 clip, output boxes, (H, W) decoded).
 
@@ -743,7 +753,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         frames first. ``reader``: an open reader to use (caches and copies pass one opened for
         whole-video access, :meth:`sequential_reader`); default: the dataset's reader cache.
         ``planar``: the clip comes as ``[T, 3, h, w]``, written straight into the item's buffer
-        (:func:`movingfashion.planes._into_planes`).
+        (:func:`movingfashion.planes._into_planes`). ``windows``: filled with each frame's crop
+        window (``crop="tracklet"``) when every frame decoded at the first one's size, so the
+        item's ``crop_boxes`` reuse them (:func:`~movingfashion.cutting.boxes_in_crops`).
         """
         boxes = video.boxes.rows(idx)
         if self.crop == "tracklet":
@@ -751,13 +763,17 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             # boxes as Python floats (the same values), which crop_window reads twice as fast
             box_of = dict(zip(idx, boxes.tolist(), strict=True))
             sizes: dict[int, tuple[int, int]] = {}
+            cut_at: dict[int, tuple[int, int, int, int]] = {}
 
             def window(i: int, h: int, w: int) -> tuple[int, int, int, int]:
                 sizes.setdefault(i, (h, w))
-                return crop_window(box_of[i], (h, w), self.context)
+                cut_at[i] = crop_window(box_of[i], (h, w), self.context)
+                return cut_at[i]
 
             cut = self._decode_list(video, idx, reader, window=window)
             h0, w0 = sizes[idx[0]] if idx else (0, 0)
+            if windows is not None and all(s == (h0, w0) for s in sizes.values()):
+                windows.update(cut_at)
             ch, cw = self.crop_size or (224, 224)
             into = _Resizer((ch, cw), len(cut), planar)
             for k, img in enumerate(cut):

@@ -42,15 +42,18 @@ def make_item(
     orig_size: tuple[int, int],
     *,
     planar: bool = False,
+    windows: list[tuple[int, int, int, int]] | None = None,
 ) -> dict[str, Any]:
     """The item dict of a clip already cut (``clip`` uint8 ``[T, h, w, 3]``, or ``[T, 3, h,
-    w]`` when ``planar``)."""
+    w]`` when ``planar``). ``windows``: each box's crop window, when the cut already knows them."""
     frames_t = clip_tensor(clip, dataset.dtype, planar=planar)
     canvas = (int(frames_t.shape[-2]), int(frames_t.shape[-1]))  # the pixels the boxes are in
     boxes_t = torch.from_numpy(boxes)
     # crops: the boxes in the crops' pixels, which a transform moving pixels moves with them
     crop_boxes = (
-        torch.from_numpy(boxes_in_crops(dataset, boxes, orig_size)) if dataset.crop == "tracklet" else None
+        torch.from_numpy(boxes_in_crops(dataset, boxes, orig_size, windows))
+        if dataset.crop == "tracklet"
+        else None
     )
     if dataset.transform is not None:
         frames_t = dataset.transform(frames_t)
