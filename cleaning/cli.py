@@ -331,8 +331,9 @@ def publish(
 
     Items that are needs_review (association check, carousel pick, tracklet flags) or rejected
     are held back: never in train.json/test.json until accepted (mf review); the output lists
-    each with its reason ("held_back" and "held_back_by_reason" in --json). Rerun it after
-    mf-tracklets build --catalog and after review to refresh the splits.
+    each with its reason ("held_back" and "held_back_by_reason" in --json) and the command that
+    lifts a hold ("held_back_lift": mf-tracklets review --catalog lists the --accept commands).
+    Rerun it after mf-tracklets build --catalog and after review to refresh the splits.
 
     Two product pages of one source that share one shop image file but record different
     colours are not merged into one product: publish sets both needs_review (reason "merge:
@@ -386,8 +387,27 @@ def publish(
             res["split_rule"], res["split_rule_ignored"], config=str(config_path), catalog=catalog_path
         )
         click.echo(f"warning: {warning}", err=True)
+    res["held_back_lift"] = held_back_lift(res.get("held_back") or [], res["out"], catalog_path)
     emit(res, as_json, lambda r: _publish_human(r, catalog=catalog_path))
     exit_if_failed(res["failed"] + res["verify"]["breaks"])
+
+
+def held_back_lift(held: list[dict[str, str]], out: str, catalog: str) -> str | None:
+    """The command that lifts the holds of ``held`` (a publish's ``held_back`` rows), or None when
+    review can lift none of them (all rejected by cleaning): ``mf-tracklets review --catalog``
+    lists each held item's videos with the ``--accept``/``--reject`` command that decides them
+    (the review page, ``mf review``, queues the same)."""
+    from schemas.items import Status
+    from schemas.review import REJECT_PREFIX
+
+    def liftable(h: dict[str, str]) -> bool:
+        return h["status"] != Status.REJECTED or h["reason"].startswith(REJECT_PREFIX)
+
+    if not any(liftable(h) for h in held):
+        return None
+    import shlex
+
+    return f"mf-tracklets review --dataset {shlex.quote(str(out))} --catalog {shlex.quote(str(catalog))}"
 
 
 def _publish_human(res: dict[str, Any], catalog: str | None = None) -> str:
@@ -409,6 +429,7 @@ def _publish_human(res: dict[str, Any], catalog: str | None = None) -> str:
                 "same_version",
                 "withdrawn",
                 "stale_archive",
+                "held_back_lift",
             )
         }
     )
@@ -426,6 +447,11 @@ def _publish_human(res: dict[str, Any], catalog: str | None = None) -> str:
     held = res.get("held_back") or []
     text += f"\nheld back (not in train.json/test.json until accepted): {len(held)}"
     text += "".join(f"\n  {h['item']} [{h['status']}]: {h['reason']}" for h in held)
+    if res.get("held_back_lift"):
+        text += (
+            f"\n  lift a hold: {res['held_back_lift']} lists each held item's videos with the "
+            "--accept/--reject command that decides them (or the page: mf review, same options)"
+        )
     text += "\nverify: " + ("clean" if verify["ok"] else f"{len(verify['breaks'])} breaks")
     if verify.get("decoded_before"):
         text += f" ({verify['decoded_before']} media unchanged since the last verify not decoded again)"

@@ -57,3 +57,7 @@ def test_flagged_items_stay_out_until_accepted(cleaned_world, catalog_copy, tmp_
         publish_cmd, ["--catalog", str(catalog_copy), "--root", str(cleaned_world.root), "--out", str(out)]
     )
     assert f"held back (not in train.json/test.json until accepted): {len(doc['held_back'])}" in text.output
+    # the command that lifts a hold is named (human and --json), next to the reasons
+    assert any(h["status"] == "needs_review" for h in doc["held_back"])
+    lift = f"mf-tracklets review --dataset {out} --catalog {catalog_copy}"
+    assert doc["held_back_lift"] == lift and f"lift a hold: {lift} lists each held item" in text.output
