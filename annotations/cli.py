@@ -34,8 +34,8 @@ from schemas.cli_support import (
     dataset_option,
     emit,
     exit_if_failed,
+    interrupt_line,
     json_option,
-    on_interrupt,
     out_option,
     progress,
     progress_bar,
@@ -1579,6 +1579,7 @@ _df2_root = click.Path(file_okay=False, exists=True)
 )
 @json_option
 @device_option
+@interrupt_line("interrupted: rerun with --resume to go on from the last epoch saved in {out}")
 def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, resume, as_json) -> None:
     """Convert DeepFashion2 to YOLO format and train a clothing detector with ultralytics.
 
@@ -1595,7 +1596,6 @@ def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, resume, as_
         raise click.UsageError("give --df2 ROOT or --data data.yaml")
     if df2 and data_yaml:
         raise click.UsageError("--df2 and --data both name the training data: give one of them")
-    on_interrupt(f"interrupted: rerun with --resume to go on from the last epoch saved in {out}")
     from annotations.training import train_detector as _train
 
     path = _train(
@@ -1625,6 +1625,7 @@ def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, resume, as_
 @click.option("--force", is_flag=True, help="Replace an existing --out file.")
 @json_option
 @device_option
+@interrupt_line("interrupted: nothing was written (pretraining does not resume); rerun to start again")
 def pretrain_matcher(df2, out, steps, crop_size, lr, init, force, as_json) -> None:
     """Pretrain the single-frame matcher on DeepFashion2 street-to-shop pairs.
 
@@ -1645,8 +1646,6 @@ def pretrain_matcher(df2, out, steps, crop_size, lr, init, force, as_json) -> No
             hint="pass another --out, or --force to replace it (tracklets built with it are then built anew)",
         )
     from movingfashion.models.pretrain import pretrain_matcher as _pretrain
-
-    on_interrupt("interrupted: nothing was written (pretraining does not resume); rerun to start again")
 
     if init is not None:
         from movingfashion.models import load_matcher

@@ -81,6 +81,29 @@ def on_interrupt(message: str) -> None:
     _interrupt_hint[0] = message
 
 
+_Callback = TypeVar("_Callback", bound=Callable[..., Any])
+
+
+def interrupt_line(message: str) -> Callable[[_Callback], _Callback]:
+    """Declare, where a command is defined, the line :func:`run_main` prints when Ctrl-C or
+    SIGTERM stops it (:func:`on_interrupt`), in force from the first line of the command (before
+    the imports its body starts with: torch takes seconds; before, a Ctrl-C then said "state is
+    saved, rerun ... to resume" of a command that does not resume). ``message`` may name the
+    command's parameters (``{out}``), filled in with their values. Put it right above ``def``
+    (under ``@click.command`` and the options); the body may still call :func:`on_interrupt`
+    once it knows more."""
+
+    def declare(f: _Callback) -> _Callback:
+        @functools.wraps(f)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            on_interrupt(message.format(**kwargs))
+            return f(*args, **kwargs)
+
+        return command  # type: ignore[return-value]
+
+    return declare
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread as Ctrl-C raises :class:`KeyboardInterrupt` (of which
     it is one): ``with`` and ``finally`` blocks run, pools are cancelled and joined, partial

@@ -18,6 +18,7 @@ from schemas.cli_support import (
     dataset_option,
     emit,
     exit_if_failed,
+    interrupt_line,
     json_option,
     legacy_folder,
     on_interrupt,
@@ -112,6 +113,7 @@ def _log(as_json: bool):
 @json_option
 @device_option
 @progress_option
+@interrupt_line("interrupted before training began: nothing was written; rerun the same command")
 def train(
     dataset: str | None,
     df2: str | None,
@@ -416,6 +418,10 @@ def _train_human(r: dict) -> str:
 @json_option
 @device_option
 @progress_option
+@interrupt_line(
+    "interrupted: results.json was not written; rerun the same command: the evaluation starts over "
+    "(a test bank already written to the cache is reused)"
+)
 def evaluate(
     dataset: str,
     checkpoints: tuple[str, ...],
@@ -455,11 +461,6 @@ def evaluate(
     from schemas.config import load_config
     from schemas.errors import ConfigError
     from schemas.paths import outside_dataset
-
-    on_interrupt(
-        "interrupted: results.json was not written; rerun the same command: the evaluation starts over "
-        "(a test bank already written to the cache is reused)"
-    )
 
     for option, folder in (("--out", out), ("--cache", cache)):
         if folder is not None:

@@ -19,11 +19,11 @@ from schemas.cli_support import (
     FiniteFloatRange,
     dataset_option,
     emit,
+    interrupt_line,
     json_option,
     legacy_argument,
     legacy_folder,
     move_to,
-    on_interrupt,
     out_option,
     progress_bar,
     run_file_option,
@@ -217,6 +217,7 @@ def generate(
 )
 @click.option("--once", is_flag=True, hidden=True, help="Start, write fixtures, print and stop (for tests).")
 @json_option
+@interrupt_line("stopped")  # Ctrl-C is how a server ends: nothing to resume
 def serve(
     legacy_world_dir: str | None,
     world_dir: str | None,
@@ -239,7 +240,6 @@ def serve(
     from .server import WorldServer
 
     stop_on_ctrl_c()  # "Ctrl-C to stop", also when a script started it in the background
-    on_interrupt("stopped")  # Ctrl-C is how a server ends: nothing to resume
     server = WorldServer(world_dir, port=port, host=host, faults=parse_faults(list(faults)))
     check_fault_ids(server.faults, (p.product_id for p in server.truth.products))
     fx_dir = Path(fixtures_dir or Path(world_dir) / "fixtures")
@@ -349,6 +349,7 @@ def pictures(legacy_world_dir: str | None, world_dir: str | None, out: str, as_j
     "export; 1.0: a world made for testing only).",
 )
 @json_option
+@interrupt_line("interrupted: {out} was left as it was; rerun the same command: the export starts over")
 def export_gt(
     legacy_world_dir: str | None,
     world_dir: str | None,
@@ -383,7 +384,6 @@ def export_gt(
         from movingfashion.models.detectors.registry import build_detector
 
         detector = build_detector(weights=weights)
-    on_interrupt(f"interrupted: {out} was left as it was; rerun the same command: the export starts over")
     bar = progress_bar(desc="exporting products", unit="product")
 
     def progress(done: int, total: int) -> None:
