@@ -70,7 +70,7 @@ def _load_build_config(
 
     from schemas.config import load_config
 
-    cfg = load_config(BuildConfig, config)
+    cfg = load_config(BuildConfig, config, stage="tracklets")
     upd: dict[str, object] = {}
     if stride is not None:
         upd["stride"] = stride

@@ -516,7 +516,7 @@ def load_collect_config(
     workers: int | None = None,
 ) -> CollectConfig:
     """Defaults, then the YAML file, then the command-line switches."""
-    cfg = load_config(CollectConfig, path)
+    cfg = load_config(CollectConfig, path, stage="collect")
     if base_url:
         cfg = with_base_url(cfg, base_url)
     if ignore_robots:

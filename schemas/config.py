@@ -31,7 +31,7 @@ from schemas.text_input import load_json, read_text_input
 T = TypeVar("T", bound=BaseModel)
 
 _HINT = (
-    "`mf config reference --out -` lists the keys, types and defaults; mf config show STAGE prints the "
+    "`mf config reference --out -` lists the keys, types and defaults; mf config show {stage} prints the "
     "values in effect"
 )
 _OPTION_HINT = "see the command's --help; `mf config reference --out -` lists the bounds"
@@ -491,6 +491,7 @@ def load_config(
     path: str | os.PathLike[str] | None = None,
     *,
     option_names: Mapping[str, str] | None = None,
+    stage: str | None = None,
     **overrides: Any,
 ) -> T:
     """Build ``model`` from its defaults, then a YAML/JSON file, then keyword overrides (the
@@ -499,7 +500,10 @@ def load_config(
     Errors in the file name the file and the field, e.g. ``cfg.yaml: field 'dedup.max_distance':
     ...``; an error in an override names its option: ``option_names`` maps a field to the option
     it came from, else ``--`` + the field with ``-`` for ``_`` (``batch_size`` -> ``--batch-size``).
+    ``stage``: the caller's name of the config (``train``: ``mf config show train``), named in the
+    hint of a file's error (else ``STAGE``; the stage table lives in the app layer).
     """
+    shown = stage or "STAGE"
     data: dict[str, Any] = {}
     names = dict(option_names or {})
     where = str(path) if path else model.__name__
@@ -510,7 +514,7 @@ def load_config(
             raise ConfigError(
                 f"config must be a mapping of settings, not a {type(loaded).__name__}",
                 where=str(p),
-                hint="write key: value lines (mf config show STAGE prints a complete one)",
+                hint=f"write key: value lines (mf config show {shown} prints a complete one)",
             )
         data.update(loaded or {})
     given = {k: v for k, v in overrides.items() if v is not None}
@@ -534,7 +538,9 @@ def load_config(
         err = from_file[0]
         loc = tuple(err["loc"])
         field = ".".join(str(x) for x in loc)
-        raise ConfigError(f"field '{field}': {_message(model, err, loc)}", where=where, hint=_HINT) from None
+        raise ConfigError(
+            f"field '{field}': {_message(model, err, loc)}", where=where, hint=_HINT.format(stage=shown)
+        ) from None
     except RecursionError:
         raise ConfigError("the config is nested too deeply to read", where=where) from None
     return cfg

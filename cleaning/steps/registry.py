@@ -64,6 +64,6 @@ def check_steps(cfg: CleaningConfig, where: str = "CleaningConfig") -> list[type
 
 def load_cleaning_config(path: str | os.PathLike[str] | None = None) -> CleaningConfig:
     """Defaults, overridden by a YAML/JSON file when given; the steps list checked."""
-    cfg = load_config(CleaningConfig, path)
+    cfg = load_config(CleaningConfig, path, stage="clean")
     check_steps(cfg, str(path) if path else "CleaningConfig")
     return cfg

@@ -38,7 +38,7 @@ class Stage:
         """The values in effect: the defaults, overridden by the file at ``path`` when given."""
         if self.load is not None:
             return self.load(None if path is None else str(path))
-        return load_config(self.model(), path)
+        return load_config(self.model(), path, stage=self.name)
 
 
 def _collect() -> type[BaseModel]:

@@ -197,6 +197,7 @@ def train(
             AsymNetConfig,
             config_path,
             option_names={"snn_epochs": "--epochs"},
+            stage="asymnet",
             snn_epochs=epochs,
             frames=frames,
             batch_size=batch_size,
@@ -214,7 +215,13 @@ def train(
         from movingfashion.seam.config import TrainConfig  # no torch before the inputs are checked
 
         cfg = load_config(  # the options first: a bad --epochs is named before the dataset is read
-            TrainConfig, config_path, epochs=epochs, frames=frames, batch_size=batch_size, seed=seed
+            TrainConfig,
+            config_path,
+            stage="train",
+            epochs=epochs,
+            frames=frames,
+            batch_size=batch_size,
+            seed=seed,
         )
         if variant is not None:
             cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"variant": Variant(variant)})})

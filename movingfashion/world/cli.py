@@ -168,7 +168,7 @@ def generate(
     from .config import WorldConfig, preset_config
     from .generate import generate_world, world_matches
 
-    cfg = load_config(WorldConfig, config_path)
+    cfg = load_config(WorldConfig, config_path, stage="world")
     if preset != "default":
         cfg = preset_config(preset, cfg.model_dump(mode="json", exclude_unset=True), where=config_path)
     bar = progress_bar(desc="rendering products", unit="product")

@@ -359,3 +359,14 @@ def test_a_run_of_the_other_method_in_out_is_named_as_such(dataset, tmp_path, ca
     assert f"{out}: holds a {names[found]} run" in said, said
     assert f"pass another --out to train {names[method]}" in said, said
     assert "again" not in said and "--resume" not in said, said
+
+
+@pytest.mark.parametrize("method, stage", [("seam", "train"), ("asymnet", "asymnet")])
+def test_a_config_files_error_names_the_stage_to_show(dataset, tmp_path, calls, capsys, method, stage):
+    """The hint names the stage (``mf config show train``), not ``STAGE``; nothing is trained."""
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("lrr: 0.1\n")
+    args = ["train", "--method", method, "--dataset", str(dataset), "--config", str(cfg)]
+    status, err = _main([*args, "--out", str(tmp_path / "run")], capsys)
+    assert status == 2 and "field 'lrr'" in err and not calls
+    assert f"mf config show {stage} prints the values in effect" in err and "STAGE" not in err
