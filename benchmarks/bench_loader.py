@@ -14,6 +14,10 @@ video's resolution). Per family it prints clips/s and the ratio against the offi
 * ``loader 0w`` / ``loader 2w``: ``MovingFashionDataset`` (``backend="auto"``,
   ``dtype=torch.uint8``) through a DataLoader with 0 and 2 workers
   (:func:`movingfashion.batching.loader_settings`); ``loader 0w f32`` the float default;
+* ``loader 0w frame``: the same with ``crop="frame"`` (whole frames at the video's own size; the
+  crops are cut on the device, :func:`movingfashion.models.crops.crops_from_frames`), on its own
+  draws (whole frames sample every frame, not only the boxed ones); ``--no-frame-row`` leaves it
+  and its goal-2 line out;
 * ``copy 0w`` / ``copy 2w``: the same dataset reading its training copy (``mf training-copy``);
 * ``cache 0w`` / ``cache 2w``: the full crop cache (every boxed frame, lossless ``.npy``).
 
@@ -48,7 +52,11 @@ goals with OK / NOT MET:
    Judged on per-clip pairs: each clip of every run read both ways gives one ratio (plus
    ``--pairs`` clips of their own, read raw, item, item, raw); printed is their geometric mean
    and its 95% confidence interval, and whether the interval decides the goal (UNDECIDED when it
-   straddles 0.95: run with more ``--pairs``). On a loaded 2-core machine one 176x144 call's CPU
+   straddles 0.95: run with more ``--pairs``). A second goal-2 line, not the verdict of record,
+   judges the ``crop="frame"`` row the same way against the same raw decoder reading that row's
+   frames (every clip of every run, and its own raw, item, item, raw in the ``--pairs`` pass, right
+   after the crops' four calls of the clip), and prints what ``crops_from_frames`` costs on the
+   CPU per clip at 1 torch thread: that work moves to the device, it is not removed. On a loaded 2-core machine one 176x144 call's CPU
    time varies by 8-11% (two calls of the same clip by the same row), so a run's 12 clips
    give a ratio good to about +-0.03 and three runs span about 0.1, which is why a median of run
    ratios could not decide it;
@@ -131,7 +139,7 @@ from schemas.errors import ConfigError, DataFormatError  # noqa: E402
 CROP = 224
 GOAL_COPY_X, GOAL_COPY_KB, GOAL_OVERHEAD, GOAL_WORKERS = 10.0, 20.0, 0.95, 1.8
 #: the rows that read through ``MovingFashionDataset`` (their shop image comes from ``_shop_image``)
-DATASET_ROWS = ("dataset[i]", "dataset[i] f32", "copy[i]", "cache[i]")
+DATASET_ROWS = ("dataset[i]", "dataset[i] f32", "dataset[i] frame", "copy[i]", "cache[i]")
 #: largest mean |difference| (0-255) per frame between two decodings of the same picture. Measured
 #: on the real clips (box, vtest): pyav, decord, torchcodec and OpenCV return bit-identical RGB
 #: (0.0), while two *adjacent* frames differ by only 0.85 (box) and 1.89 (vtest): a loose tolerance
@@ -472,6 +480,12 @@ def main() -> None:
     ap.add_argument("--frames-per-clip", type=int, default=10)
     ap.add_argument("--families", help="comma list: only these families")
     ap.add_argument("--no-workers", action="store_true", help="skip the 2-worker rows (faster)")
+    ap.add_argument(
+        "--no-frame-row",
+        action="store_true",
+        help='skip the crop="frame" row (whole frames, crops cut on the device) and its goal-2 line: its'
+        " calls in the CPU loop (the item and each raw decoder on its frames) and in the --pairs pass",
+    )
     ap.add_argument(
         "--worker-clips",
         type=int,
@@ -815,21 +829,62 @@ def cpu_pass(calls: dict, n: int, prep, per_clip: dict | None = None) -> dict[st
 
 
 def abba_pass(raw, item, n: int, prep) -> tuple[list[float], list[float]]:
-    """Goal 2's own pairs (``--pairs``): per clip ``raw(k)``, ``item(k)``, ``item(k)``, ``raw(k)``
-    (a drift within a clip cancels), CPU ms of each row averaged over its two calls; one untimed
-    warm pass first. ``prep()`` runs (untimed) before each ``item`` call."""
+    """One pair of rows through :func:`abba_passes`."""
+    return abba_passes({"": (raw, item)}, n, prep)[""]
+
+
+def abba_passes(rows: dict, n: int, prep) -> dict[str, tuple[list[float], list[float]]]:
+    """Goal 2's own pairs (``--pairs``): for each ``rows[name] = (raw, item)``, per clip ``raw(k)``,
+    ``item(k)``, ``item(k)``, ``raw(k)`` (a drift within a clip cancels), the rows one after the
+    other within each clip; CPU ms of each call averaged over its two calls; one untimed warm pass
+    first. ``prep()`` runs (untimed) before each ``item`` call."""
     for k in range(n):
-        raw(k)
-        item(k)
-    a, b = [], []
+        for raw, item in rows.values():
+            raw(k)
+            item(k)
+    out: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in rows}
     for k in range(n):
-        r1 = timed_call(raw, k)
-        d1 = timed_call(item, k, prep)
-        d2 = timed_call(item, k, prep)
-        r2 = timed_call(raw, k)
-        a.append(500 * (r1 + r2))
-        b.append(500 * (d1 + d2))
-    return a, b
+        for name, (raw, item) in rows.items():
+            r1 = timed_call(raw, k)
+            d1 = timed_call(item, k, prep)
+            d2 = timed_call(item, k, prep)
+            r2 = timed_call(raw, k)
+            out[name][0].append(500 * (r1 + r2))
+            out[name][1].append(500 * (d1 + d2))
+    return out
+
+
+def frame_plans(full: MovingFashionDataset, items: list[int]) -> list[tuple]:
+    """(video, frame indices) each ``crop="frame"`` item of ``items`` decodes (its own draw: whole
+    frames sample every frame, not only the boxed ones), what its raw rows read."""
+    out = []
+    for i in items:
+        rec, vi, idx = full.plan(i)
+        out.append((rec.videos[vi].rel_path, idx))
+    return out
+
+
+def device_crop_cost(full: MovingFashionDataset, items: list[int], size: int) -> tuple[list[float], list]:
+    """CPU ms of :func:`~movingfashion.models.crops.crops_from_frames` cutting ``size`` crops out of each
+    whole-frame item of ``items`` (its boxes; the whole frame where it has none) with one torch thread:
+    the work ``crop="frame"`` leaves to the device. Also the distinct (H, W) of the items' frames."""
+    from movingfashion.models.crops import crops_from_frames
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        spent, sizes = [], []
+        for i in items:
+            it = full[i]
+            frames = it["frames"].permute(0, 2, 3, 1).numpy()
+            boxes = [None if math.isnan(float(b[0])) else b.numpy() for b in it["boxes"]]
+            crops_from_frames(frames, boxes, size)  # warm
+            spent.append(1000 * timed_call(lambda k, f=frames, b=boxes: crops_from_frames(f, b, size), 0))
+            if list(frames.shape[1:3]) not in sizes:
+                sizes.append(list(frames.shape[1:3]))
+    finally:
+        torch.set_num_threads(threads)
+    return spent, sizes
 
 
 def t_quantile(p: float, df: int) -> float:
@@ -955,10 +1010,13 @@ def family_run(setup: LoaderRun, family: FamilyDraws) -> dict:
     prep = _shop_image.cache_clear if cold else (lambda: None)
     mismatches = pixel_check(name, root, live, full, items[0], raw_names, threads)
 
+    frame_row = not args.no_frame_row
+
     def make_calls(items: list[int]) -> tuple[dict, list[tuple]]:
         plans = clip_plans(live, copy, items)
+        fplans = frame_plans(full, items) if frame_row else []
 
-        def raw(b):
+        def raw(b, plans=plans):
             def go(k):
                 rel, idx = plans[k][0], sorted(set(plans[k][1]))
                 r = readers[b].get(rel)
@@ -974,6 +1032,9 @@ def family_run(setup: LoaderRun, family: FamilyDraws) -> dict:
         calls["copy[i]"] = lambda k: copy[items[k]]
         calls["cache[i]"] = lambda k: cache[items[k]]
         calls["official"] = lambda k: official_clip(root, *plans[k][:3], plans[k][3], threads)
+        if frame_row:  # whole frames (crops cut on the device), and each raw decoder on their frames
+            calls["dataset[i] frame"] = lambda k: full[items[k]]
+            calls.update({f"raw {b} frame": raw(b, fplans) for b in raw_names})
         return calls, plans
 
     # CPU time per clip, interleaved and rotated clip by clip, once per repeat on fresh draws
@@ -991,10 +1052,18 @@ def family_run(setup: LoaderRun, family: FamilyDraws) -> dict:
     # by dataset[i], plus --pairs clips of their own (raw, item, item, raw)
     fastest = min(raw_names, key=lambda b: sum(clips[f"raw {b}"]))
     num, den = list(clips[f"raw {fastest}"]), list(clips["dataset[i]"])
-    if pair_items:
+    fnum, fden = (
+        (list(clips[f"raw {fastest} frame"]), list(clips["dataset[i] frame"])) if frame_row else ([], [])
+    )
+    if pair_items:  # one pass: per clip raw, item, item, raw for the crops, then for whole frames
         calls_p, _ = make_calls(pair_items)
-        a, b = abba_pass(calls_p[f"raw {fastest}"], calls_p["dataset[i]"], len(pair_items), prep)
-        num, den = num + a, den + b
+        rows = {"crops": (calls_p[f"raw {fastest}"], calls_p["dataset[i]"])}
+        if frame_row:
+            rows["frame"] = (calls_p[f"raw {fastest} frame"], calls_p["dataset[i] frame"])
+        got = abba_passes(rows, len(pair_items), prep)
+        num, den = num + got["crops"][0], den + got["crops"][1]
+        if frame_row:
+            fnum, fden = fnum + got["frame"][0], fden + got["frame"][1]
     ratios = {
         "overhead_paired": paired_ratio(num, den),
         "copy_cpu_x": spread([r["official"] / r["copy[i]"] for r in runs]),
@@ -1010,6 +1079,18 @@ def family_run(setup: LoaderRun, family: FamilyDraws) -> dict:
     rate["loader 0w f32"] = loader_rate(shop_regime(live_f32, cold), items, 0)
     rate["copy 0w"] = loader_rate(shop_regime(copy, cold), items, 0)
     rate["cache 0w"] = loader_rate(shop_regime(cache, cold), items, 0)
+    frame = None
+    if frame_row:
+        rate["loader 0w frame"] = loader_rate(shop_regime(full, cold), items, 0)
+        crops_ms, sizes = device_crop_cost(full, items, CROP)
+        frame = {
+            "crop": full.crop,
+            "sizes": sizes,
+            "overhead_paired": paired_ratio(fnum, fden),
+            "pairs_ms": {f"raw {fastest}": fnum, "dataset[i] frame": fden},
+            "crops_from_frames_ms": spread(crops_ms),
+            "torch_threads": 1,
+        }
     scaling = {}
     if not args.no_workers:
         scaling = worker_rows(live, copy, cache, witems, args)
@@ -1044,6 +1125,7 @@ def family_run(setup: LoaderRun, family: FamilyDraws) -> dict:
         "loader 0w f32": "dataset[i] f32",
         "copy 0w": "copy[i]",
         "cache 0w": "cache[i]",
+        "loader 0w frame": "dataset[i] frame",
     }
     for m, v in rate.items():
         c = cpu_key.get(m, m)
@@ -1076,6 +1158,7 @@ def family_run(setup: LoaderRun, family: FamilyDraws) -> dict:
         "overhead_pairs_ms": {"raw": num, "dataset[i]": den},
         "workers": scaling,
         "pixel_mismatches": mismatches,
+        "frame_row": frame,
     }
 
 
@@ -1156,6 +1239,27 @@ def print_workers(workers: dict[str, dict]) -> None:
                 )
 
 
+def print_frame_line(f: dict) -> None:
+    """Goal 2's second line (``frame_row``): the alternative where ``dataset[i]`` returns whole frames
+    and the crops are cut on the device; not the verdict of record, and with the CPU cost of the
+    crops it leaves to do (:func:`device_crop_cost`)."""
+    fr = f.get("frame_row")
+    if not fr:
+        return
+    pr, cf = fr["overhead_paired"], fr["crops_from_frames_ms"]
+    sizes = ", ".join(f"{w}x{h}" for h, w in fr["sizes"])
+    print(
+        f'   2. alternative, crops cut on the device (not the verdict): dataset[i] crop="{fr["crop"]}" (whole'
+        f" frames {sizes}) / raw {f['fastest_raw']} on the same frames, CPU time at 0 workers; goal >="
+        f" {GOAL_OVERHEAD}: per-clip pairs {pr['ratio']:.3f}: {decided(pr, GOAL_OVERHEAD)}"
+    )
+    print(
+        f"      the work moves, it is not removed: crops_from_frames ({CROP}x{CROP}, RoIAlign bilinear, not"
+        f" the crops' INTER_AREA) costs {fmt(cf, 1)} CPU ms a clip at {fr['torch_threads']} torch thread"
+        f" (median (min-max) of {len(cf['runs'])} clips), on the device in training"
+    )
+
+
 def ok(flag: bool) -> str:
     return "OK" if flag else "NOT MET"
 
@@ -1195,6 +1299,7 @@ def print_goals(fams: dict[str, dict], report: dict) -> None:
             f"   2. dataset[i] / fastest raw decoder ({f['fastest_raw']}), CPU time at 0 workers: uint8 "
             f"{fmt(oh)}, float32 {fmt(oh32)} (runs: median (min-max)); goal >= {GOAL_OVERHEAD}: {judged}"
         )
+        print_frame_line(f)
         print_workers(f["workers"])
         bad = f["pixel_mismatches"]
         print(

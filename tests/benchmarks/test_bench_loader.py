@@ -429,3 +429,40 @@ def test_goal_3_prints_the_bound_its_own_pair_of_passes_sets(bl, capsys):
         " 5.0 (workers + main) = 1.48x with a core per process; 1.60x with this run's 0-worker wall"
         " (4.0 ms per batch" in out
     )
+
+
+def test_the_frame_row_reads_whole_frames_and_prints_goal_2s_second_line(
+    bl, tmp_path: Path, capsys, monkeypatch
+):
+    """``crop="frame"`` (whole frames at the video's size, crops cut on the device): a table row, per-clip
+    pairs against the crops' fastest raw decoder on its own frames (the CPU loop's and the --pairs
+    pass's), and a second goal-2 line beside the crops' one with the CPU cost of the crops it leaves."""
+    import argparse
+
+    from movingfashion.media.readers import PyAVReader
+    from tests.movingfashion.helpers import make_dataset
+
+    monkeypatch.setattr(bl, "torchcodec_problem", lambda: "not in this test")  # pyav and decord: cheaper
+    root = make_dataset(tmp_path / "ds")
+    h, w = np.asarray(PyAVReader(str(root / "videos/101_0.mp4")).get([0])[0]).shape[:2]
+    args = argparse.Namespace(
+        frames_per_clip=3, seed=0, official_default_threads=False, families=None, shop_cache="cold",
+        repeat=1, workers_only=False, clips=2, worker_clips=2, pairs=1, no_workers=True, no_frame_row=False,
+    )  # fmt: skip
+    report = bl.run(root, args, tmp_path / "work", "test")
+    out = capsys.readouterr().out
+    (fam,) = report["families"].values()
+    fr = fam["frame_row"]
+    assert fr["crop"] == "frame" and fr["sizes"] == [[h, w]]  # the video's own size, not crops
+    assert fr["overhead_paired"]["pairs"] == 2 + 1  # the CPU loop's clips and the --pairs clip
+    assert len(fr["pairs_ms"][f"raw {fam['fastest_raw']}"]) == 3
+    assert "loader 0w frame" in fam["clips_per_s"] and "\n   loader 0w frame " in out
+    crops_line = out.index("   2. dataset[i] / fastest raw decoder")
+    frame_line = out.index(
+        '   2. alternative, crops cut on the device (not the verdict): dataset[i] crop="frame"'
+    )
+    assert frame_line > crops_line and f"(whole frames {w}x{h}) / raw {fam['fastest_raw']} on the same" in out
+    assert "per-clip pairs" in out[frame_line:] and "CPU ms a clip at 1 torch thread" in out[frame_line:]
+    # --no-frame-row: no line
+    bl.print_frame_line({**fam, "frame_row": None})
+    assert capsys.readouterr().out == ""
