@@ -529,20 +529,8 @@ def _held_items(
             seen.add((video, h.product_id))
             vt = _own_tracklets(root, video, h.product_id, read, cached)
             reason = vt.review_reason if vt is not None and vt.needs_review else None
-            item = QueueItem(
-                video=video,
-                product_id=h.product_id,
-                split=str(r.split or ""),
-                shop=shop_rel,
-                partition=partition,
-                df2_class=r.df2_class,
-                flagged=True,
-                reason=reason or r.reason or _held_reason(r.status),
-                title=r.item.title,
-                caption=r.item.caption,
-                designer=r.item.designer,
-                draw=sample_draw(seed, video),
-                held_back=True,
+            item = _held_item(
+                h, video, shop_rel, partition, reason or r.reason or _held_reason(r.status), seed
             )
             _add_tracklets(item, vt)
             _held_video(item, root, collection, asset)
@@ -557,6 +545,26 @@ def _held_items(
             out.append(item)
         out += _stale_items(h, seen, seed, root, collection, shop_rel, partition)
     return out
+
+
+def _held_item(h: HeldReview, video: str, shop: str, partition: str, reason: str, seed: int) -> QueueItem:
+    """The queue item of ``video`` of held item ``h``: flagged, held back, with ``reason``."""
+    r = h.row
+    return QueueItem(
+        video=video,
+        product_id=h.product_id,
+        split=str(r.split or ""),
+        shop=shop,
+        partition=partition,
+        df2_class=r.df2_class,
+        flagged=True,
+        reason=reason,
+        title=r.item.title,
+        caption=r.item.caption,
+        designer=r.item.designer,
+        draw=sample_draw(seed, video),
+        held_back=True,
+    )
 
 
 #: how the page's reason of a stale flag names the dataset and catalog (the page decides it itself)
@@ -581,22 +589,8 @@ def _stale_items(
         if (video, h.product_id) in seen:
             continue
         seen.add((video, h.product_id))
-        r = h.row
-        item = QueueItem(
-            video=video,
-            product_id=h.product_id,
-            split=str(r.split or ""),
-            shop=shop,
-            partition=partition,
-            df2_class=r.df2_class,
-            flagged=True,
-            reason=f"tracklets: {why}; {STALE_NOTE.format(stem=stem, pid=h.product_id, **_STALE_ARGS)}",
-            title=r.item.title,
-            caption=r.item.caption,
-            designer=r.item.designer,
-            draw=sample_draw(seed, video),
-            held_back=True,
-        )
+        stale = STALE_NOTE.format(stem=stem, pid=h.product_id, **_STALE_ARGS)
+        item = _held_item(h, video, shop, partition, f"tracklets: {why}; {stale}", seed)
         if h.videos:
             _held_video(item, root, collection, h.videos[0][1])
         out.append(item)

@@ -13,13 +13,13 @@ from pathlib import Path
 
 from annotations.config import ReviewConfig
 from annotations.settle import settle_flags
-from annotations.tracklet_files import write_video_tracklets
 from cleaning.publish import publish
 from schemas.catalog import Catalog
-from schemas.dataset import Tracklet, VideoTracklets, read_entry_rows
+from schemas.dataset import read_entry_rows
 from schemas.items import Status
 from schemas.official import read_official
 from schemas.review import flag_video, held_for_review, published_ids, record_decision
+from tests.annotations.test_settle import _write  # the builder's flagged file of a job's video
 from tests.cleaning.test_publish_relisting import _relist
 
 NEW = "0000001"
@@ -36,27 +36,6 @@ class Job:
     @property
     def stem(self) -> str:
         return Path(self.video_path).stem
-
-
-def _write(root: Path, job: Job, det_mean: float) -> None:
-    """The builder's tracklet file of ``job``'s video, flagged on its own ``det_mean``."""
-    signals = {"members": 20.0, "coverage_detected": 1.0, "pivot_shop": 0.9, "class_missed": 0.0}
-    signals["det_mean"] = det_mean
-    reason = ReviewConfig().reason(signals)
-    trk = Tracklet(video=job.video_path, boxes={0: [1, 1, 9, 9]}, mode="training")
-    vt = VideoTracklets(
-        product_id=job.product_id,
-        video=job.video_path,
-        frames=10,
-        width=32,
-        height=32,
-        tracklets=[trk],
-        ground_truth=0,
-        needs_review=reason is not None,
-        review_reason=reason,
-        signals=signals,
-    )
-    write_video_tracklets(root, vt)
 
 
 def _published(out: Path) -> dict[str, list[str]]:
