@@ -1,21 +1,28 @@
-"""Show user text as itself: escaping for the Markdown and HTML the toolkit writes.
+"""Show user text as itself: escaping for the Markdown, HTML and CSV the toolkit writes.
 
 Review notes, titles, captions, product ids and names read from files are stored as given;
-whatever renders them into Markdown (datasheets, reports), HTML (review pages) or a plot
-(matplotlib text) escapes them here, so text like ``<script>``, ``| a |`` or ``$x$`` is shown,
-never interpreted.
+whatever renders them into Markdown (datasheets, reports), HTML (review pages), a plot
+(matplotlib text) or a CSV a spreadsheet opens escapes them here, so text like ``<script>``,
+``| a |``, ``$x$`` or ``=HYPERLINK(...)`` is shown, never interpreted.
 """
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import re
+from collections.abc import Iterable
 from urllib.parse import quote, unquote, urlsplit
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
 _BREAKS = re.compile(r"[\r\n\t\f\v\u2028\u2029]+")
 _BACKTICKS = re.compile(r"`+")
 _CR = re.compile(r"\r\n?")
+#: A plain decimal number (``-0.03``, ``+1``, ``2e-5``): a spreadsheet reads it as a number, not a formula.
+_CSV_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+#: What makes a spreadsheet read a cell as a formula (or strip it into one): OWASP's list.
+_CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: Characters a web URL may not hold as they are (RFC 3986): space, controls and ``< > " \ ` { } | ^``.
 _NOT_IN_URL = re.compile(r"[\x00-\x20\x7f<>\"\\`{}|^]")
 #: What :func:`md_url` leaves as it is besides letters, digits and ``_.-~``: URL delimiters, not
@@ -175,3 +182,28 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     """``n`` and the noun in the number it takes: ``counted(1, "video")`` is ``"1 video"``,
     ``counted(3, "entry", "entries")`` is ``"3 entries"`` (the plural defaults to ``noun + "s"``)."""
     return f"{n} {noun if n == 1 else (plural or noun + 's')}"
+
+
+def csv_cell(value: object) -> str:
+    """``value`` as a CSV cell a spreadsheet shows as text, never runs: a cell starting with
+    ``= + - @``, a tab or a CR gets a leading ``'`` (``=HYPERLINK(...)`` becomes
+    ``'=HYPERLINK(...)``). A plain number (``-0.03``, ``+1e-3``) and the lone ``-`` the tables
+    write for "no value" stay as they are; so does every other cell."""
+    text = str(value)
+    if not text.startswith(_CSV_FORMULA_START) or text == "-" or _CSV_NUMBER.fullmatch(text):
+        return text
+    return "'" + text
+
+
+def csv_table(header: Iterable[object], rows: Iterable[Iterable[object]]) -> str:
+    """A CSV file's text (``\\n`` line ends, quoting as :mod:`csv` does) whose every cell went
+    through :func:`csv_cell`: the one way the toolkit writes a CSV of its data. A row with a CR in
+    a cell is quoted whole (:mod:`csv` leaves a CR unquoted when lines end ``\\n``, and a reader
+    would split the row there)."""
+    buf = io.StringIO()
+    plain = csv.writer(buf, lineterminator="\n")
+    quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    for row in (header, *rows):
+        cells = [csv_cell(c) for c in row]
+        (quoted if any("\r" in c for c in cells) else plain).writerow(cells)
+    return buf.getvalue()

