@@ -95,6 +95,27 @@ def number_value(text: str, where: str) -> int | float:
         ) from None
 
 
+#: what no export writes in a name (the task name and source of a CVAT file, a MOT sequence's
+#: ``name=`` and folder, a FiftyOne file): a control character (C0, DEL, C1; XML reads a CR back
+#: as LF, a line break would start a new ``seqinfo.ini`` key) or a character XML cannot hold
+UNWRITABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def refuse_unwritable_name(text: str, video: str, field: str, kind: str) -> None:
+    """:class:`DataFormatError` naming ``field`` (``meta/task/name``, ``seqinfo.ini name`` ...)
+    of the ``kind`` file (``CVAT XML``, ``MOT``) when ``text`` holds a character it cannot carry
+    as it is (:data:`UNWRITABLE`); ``where`` is the video (``ascii``: shown escaped). The split
+    files refuse such paths and ids, so only a tracklet file or a caller can bring one."""
+    bad = UNWRITABLE.search(text)
+    if bad:
+        raise DataFormatError(
+            f"the {kind} {field} {ascii(text)} holds {ascii(bad.group())}, a character the {kind} "
+            "file cannot carry as it is (XML cannot hold it, or reads it back as another)",
+            where=ascii(video),
+            hint="rename the video (and its entry in the split files) with printable characters",
+        )
+
+
 @dataclass
 class ExportVideo:
     """One video to export: its tracklet file contents and the tracklets chosen."""

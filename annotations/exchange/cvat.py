@@ -64,6 +64,7 @@ from annotations.exchange.common import (
     label_of,
     number_text,
     number_value,
+    refuse_unwritable_name,
     runs,
     sort_written,
     tracklet_revision,
@@ -139,27 +140,18 @@ def _sub(parent: ET.Element, tag: str, text: str | int | None = None, **attrib: 
     return e
 
 
-#: characters XML 1.0 cannot hold (its ``Char`` production): ElementTree writes them anyway, and
-#: no parser, CVAT's or this module's, reads such a file back
-NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
 def video_xml(vt: VideoTracklets, tracks: list[int], name: str | None = None) -> bytes:
     """The CVAT for video 1.1 document of one video with the tracklets ``tracks`` (``name``: the
     task's name, default the video's stem; ``<video stem>@<product>`` for one product's tracklets
-    of a video several products list). A name XML cannot hold is a :class:`DataFormatError`."""
-    for text in (vt.video, name or ""):
-        bad = NOT_XML.search(text)
-        if bad:
-            raise DataFormatError(
-                f"the name holds {ascii(bad.group())}, which XML cannot hold",
-                where=ascii(vt.video),
-                hint="rename the video (and its entry in the split files) with printable characters",
-            )
+    of a video several products list). A name XML cannot hold, or would read back as another (a
+    CR comes back as LF), is a :class:`DataFormatError` naming the field
+    (:func:`~annotations.exchange.common.refuse_unwritable_name`)."""
+    stem = name or Path(vt.video).stem
+    refuse_unwritable_name(stem, vt.video, "meta/task/name", "CVAT XML")
+    refuse_unwritable_name(vt.video, vt.video, "meta/task/source", "CVAT XML")
     root = ET.Element("annotations")
     _sub(root, "version", "1.1")
     task = _sub(_sub(root, "meta"), "task")
-    stem = name or Path(vt.video).stem
     for tag, value in (
         ("id", 0),
         ("name", stem),

@@ -15,7 +15,14 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from annotations.exchange.common import ExportVideo, checked_source, failed_row, missing_video, sort_written
+from annotations.exchange.common import (
+    ExportVideo,
+    checked_source,
+    failed_row,
+    missing_video,
+    refuse_unwritable_name,
+    sort_written,
+)
 from annotations.exchange.cvat import video_xml
 from schemas.atomic import atomic_copy, commit_partial, partial_path, write_if_changed
 from schemas.errors import MediaError
@@ -72,6 +79,7 @@ def write_fiftyone(
     root, out = Path(dataset), Path(out)
     paths: list[Path] = []
     for v in videos:
+        refuse_unwritable_name(v.stem, v.vt.video, "file name", "FiftyOne")  # before its video is placed
         src = resolve_under(root, v.vt.video, what="video", where=str(root / "tracklets"))
         try:
             checked_source(src, "a FiftyOne export needs it")

@@ -22,7 +22,14 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from annotations.exchange.common import LABELS, ExportVideo, label_of, sort_written, usable_rate
+from annotations.exchange.common import (
+    LABELS,
+    ExportVideo,
+    label_of,
+    refuse_unwritable_name,
+    sort_written,
+    usable_rate,
+)
 from schemas.atomic import write_if_changed
 from schemas.errors import MediaError
 
@@ -76,6 +83,7 @@ def write_mot(
     whose files all held their bytes is appended to ``unchanged`` when given."""
     paths: list[Path] = []
     for v in videos:
+        refuse_unwritable_name(v.stem, v.vt.video, "seqinfo.ini name", "MOT")
         seq = Path(out) / v.stem
         rate = frame_rate(fps.get(v.stem), f"{v.vt.video} (sequence {v.stem})")
         info = (
