@@ -1486,7 +1486,11 @@ def _import_format(value: str) -> str:
     help="The format read back (the other export formats are for viewing only).",
 )
 @dataset_option()
-@catalog_option(required=False, help="Record the import in this catalog.")
+@catalog_option(
+    required=False,
+    help="Record an import decision in this catalog for each video the file changed "
+    "(none for one unchanged; an import is never an accept).",
+)
 @click.option(
     "--tracks",
     type=click.Choice(TRACK_CHOICES),

@@ -20,7 +20,8 @@ shop        (+ ``shop``) the product's shop image becomes this carousel candidat
             path; one of the item's accepted ``candidate-shop`` assets) in place of cleaning's
             pick; ``mf publish`` applies it (:func:`with_review_shop`), a rerun of ``mf clean``
             does not undo it
-import      tracks corrected in another tool (CVAT) were imported for this video
+import      tracks corrected in another tool (CVAT) were imported for this video and changed
+            its tracklets (a file that came back unchanged records none); never a verdict
 ==========  ==============================================================================
 
 Every decision is one ``BEGIN IMMEDIATE`` transaction holding the decision row, the item's new

@@ -712,10 +712,10 @@ def _official_start(root: Path, video: str, product_id: str) -> VideoTracklets:
 
 
 def _write(root: Path, merged: Iterator[tuple[str, ImportedVideo]], cat: Any) -> dict[str, ImportedVideo]:
-    """Write what changed (tracklet files, split files), record each video in the catalog ``cat``
-    (None: none), refresh a published folder's tables and manifest; returns each video's result
-    with its tracklets let go (``vt`` None). The caller holds the dataset's
-    lock."""
+    """Write what changed (tracklet files, split files), record each video the file changed in the
+    catalog ``cat`` (None: none; :func:`import_cvat` says which), refresh a published folder's
+    tables and manifest; returns each video's result with its tracklets let go (``vt`` None). The
+    caller holds the dataset's lock."""
     done: dict[str, ImportedVideo] = {}
     ground_truths: list[_GroundTruth] = []
     written = False
@@ -749,7 +749,7 @@ def _write(root: Path, merged: Iterator[tuple[str, ImportedVideo]], cat: Any) ->
                 if sheet is not None:
                     changed.append(sheet.relative_to(root).as_posix())
                     written = True
-            if cat is not None and (rewrite or not _import_recorded(cat, res.vt)):
+            if cat is not None and (res.changed or (unfinished and not _import_recorded(cat, res.vt))):
                 from schemas.review import record_decision
 
                 record_decision(
@@ -835,6 +835,15 @@ def import_cvat(
 
     Every file is checked against the tracklet files before the dataset's lock is taken (a
     refused import leaves the folder as it was), then merged again and written under it.
+
+    ``catalog``: one ``import`` decision is recorded for each video whose tracklets the file
+    changed (boxes, classes or the ground truth), none for a video that came back unchanged: a
+    task exported and imported as it was says nothing about whether anyone looked at it (CVAT
+    exports every task), and an import decision cannot be undone, so each would also stand
+    before the reviewer's earlier decisions. An import is never a verdict: "checked, fine" is an
+    accept (the page, or ``mf-tracklets review --accept``), the only decision that lifts a hold.
+    A rerun after an import was killed between its writes and its records (the refresh-pending
+    mark says so) records one for each video whose latest decision is not an import already.
     """
     if tracks not in TRACK_CHOICES:
         raise ConfigError(f"unknown track choice {tracks!r}", where="--tracks", hint="use gt or all")

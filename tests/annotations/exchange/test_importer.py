@@ -12,6 +12,7 @@ import pytest
 from annotations.cli import tracklets
 from annotations.exchange import export_dataset
 from annotations.exchange.importer import import_cvat
+from annotations.refresh_mark import BY_IMPORT, set_pending
 from annotations.tracklet_files import read_video_tracklets, tracklet_file, write_video_tracklets
 from movingfashion.archive.verify import verify_dataset
 from schemas.cli_support import run_main
@@ -395,20 +396,29 @@ def test_a_file_exported_before_another_import_changed_its_tracklet_is_refused(p
 def test_an_import_run_again_records_no_decision_again(published, tmp_path):
     """A rerun of ``mf-tracklets import --catalog`` recorded one more ``import`` per video each
     time, though its files held the import already; an import cannot be undone, so each one also
-    stood before the reviewer's earlier decisions. A changed file is recorded again."""
+    stood before the reviewer's earlier decisions. A changed file is recorded again. An unchanged
+    file (a task exported and imported as it was) records none either: the reviewer's earlier
+    decision stays the latest, and can be undone."""
     from schemas.catalog import Catalog
-    from schemas.review import list_decisions
+    from schemas.review import list_decisions, record_decision, undo_decision
 
     ds, f = published
     cat_path = tmp_path / "catalog.sqlite"
     stem = f["videos"][0]
     xml = exported(ds, stem, tmp_path / "x")
-    edit_first_box(xml, xtl=str(float(first_box(xml).get("xtl")) + 1))
 
     def imports() -> list[str]:
         with Catalog(cat_path) as c:
             return [d.note or "" for d in list_decisions(c) if d.kind == "import"]
 
+    vt = read_video_tracklets(tracklet_file(ds, f["video_path"][stem]))
+    with Catalog(cat_path) as c:
+        record_decision(c, video=vt.video, product_id=vt.product_id, kind="note", note="looked at it")
+    assert import_cvat(ds, xml, catalog=cat_path)["changed_videos"] == []
+    assert imports() == []
+    with Catalog(cat_path) as c:
+        assert undo_decision(c, video=vt.video)[0].kind == "note"  # not stuck behind an import
+    edit_first_box(xml, xtl=str(float(first_box(xml).get("xtl")) + 1))
     assert import_cvat(ds, xml, catalog=cat_path)["changed_boxes"] == 1
     assert len(imports()) == 1
     assert import_cvat(ds, xml, catalog=cat_path)["changed_boxes"] == 0
@@ -417,3 +427,13 @@ def test_an_import_run_again_records_no_decision_again(published, tmp_path):
     edit_first_box(again, xtl=str(float(first_box(again).get("xtl")) + 1))
     assert import_cvat(ds, again, catalog=cat_path)["changed_boxes"] == 1
     assert len(imports()) == 2
+    # an import killed after its files, before its record: the rerun finds no change, and the
+    # refresh-pending mark it left makes it record the import all the same
+    third = exported(ds, stem, tmp_path / "z")
+    edit_first_box(third, xtl=str(float(first_box(third).get("xtl")) + 1))
+    with Catalog(cat_path) as c:  # a decision since: the latest is no import
+        record_decision(c, video=vt.video, product_id=vt.product_id, kind="note", note="then this")
+    assert import_cvat(ds, third)["changed_boxes"] == 1  # no catalog: the files, no record
+    set_pending(ds, BY_IMPORT)
+    assert import_cvat(ds, third, catalog=cat_path)["changed_boxes"] == 0
+    assert len(imports()) == 3
