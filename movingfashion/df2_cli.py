@@ -10,6 +10,7 @@ from schemas.cli_support import (
     EXIT_STATUS,
     HELP,
     emit,
+    interrupt_line,
     json_option,
     legacy_argument,
     legacy_folder,
@@ -52,6 +53,10 @@ def df2() -> None:
 @click.option("--split", default="train", show_default=True, help="Split folder under DF2_ROOT.")
 @out_option(file=True, help="COCO JSON file to write.")
 @json_option
+@interrupt_line(
+    "interrupted: {out} was not written (it is written whole, at the end: an earlier one is kept); "
+    "rerun the same command: the conversion starts over"
+)
 def to_coco_cmd(
     legacy_df2_root: str | None, df2_root: str | None, split: str, out: str, as_json: bool
 ) -> None:
@@ -100,6 +105,10 @@ def to_coco_cmd(
     "validation split is an error).",
 )
 @json_option
+@interrupt_line(
+    "interrupted: {out}'s images/ and labels/ are incomplete and its data.yaml (written last) is "
+    "not this run's; rerun the same command: the conversion starts over"
+)
 def to_yolo_cmd(
     legacy_df2_root: str | None,
     df2_root: str | None,
@@ -150,6 +159,10 @@ def to_yolo_cmd(
 @click.option("--split", default="validation", show_default=True, help="Split folder under DF2_ROOT.")
 @out_option(file=True, help="Index JSON to write.")
 @json_option
+@interrupt_line(
+    "interrupted: {out} was not written (it is written whole, at the end: an earlier one is kept); "
+    "rerun the same command: the index is built again"
+)
 def multidf2_cmd(
     legacy_df2_root: str | None, df2_root: str | None, split: str, out: str, as_json: bool
 ) -> None:

@@ -508,6 +508,10 @@ def evaluate(
     required=False, help="Dataset folder for the qualitative sheets (default: the one recorded in RESULTS)."
 )
 @json_option
+@interrupt_line(
+    "interrupted: {out} may hold some of this report's files (each one whole) beside an earlier "
+    "report's; rerun the same command: the report is written again from the results"
+)
 def report(results: tuple[str, ...], out: str, dataset: str | None, as_json: bool) -> None:
     """Tables 2, 4, 5 (Markdown + CSV) and PNG plots from evaluations' results.json.
 

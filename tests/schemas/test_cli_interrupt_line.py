@@ -70,3 +70,31 @@ def test_a_ctrl_c_while_evaluate_imports_gives_its_own_line(tmp_path, monkeypatc
     err = capsys.readouterr().err
     assert exc.value.code == 130 and RESUME_HINT not in err
     assert "interrupted: results.json was not written; rerun the same command" in err
+
+
+def _stop(*args: object, **kwargs: object) -> None:
+    _ctrl_c()
+
+
+@pytest.mark.parametrize(
+    ("argv", "target", "line"),
+    [
+        (["report", "{results}", "--out", "{tmp}/rep"], "movingfashion.seam.report.write_report", "/rep may hold"),
+        (["df2", "to-coco", "--df2", "{tmp}", "--out", "{tmp}/c.json"], "movingfashion.deepfashion2.write_coco", "c.json was not written"),
+        (["df2", "to-yolo", "--df2", "{tmp}", "--out", "{tmp}/y"], "movingfashion.deepfashion2.df2_to_yolo", "/y's images/ and labels/ are incomplete"),
+        (["df2", "multidf2", "--df2", "{tmp}", "--out", "{tmp}/m.json"], "movingfashion.multidf2.write_multidf2", "m.json was not written"),
+    ],
+)  # fmt: skip
+def test_commands_that_start_over_say_so_when_interrupted(argv, target, line, tmp_path, monkeypatch, capsys):
+    """Was: mf report and the df2 converters said "state is saved, rerun ... to resume", though a
+    rerun starts them over."""
+    from movingfashion.app.cli import cli
+
+    results = tmp_path / "results.json"
+    results.write_text("{}")
+    monkeypatch.setattr(target, _stop)
+    with pytest.raises(SystemExit) as exc:
+        run_main(cli, [a.format(results=results, tmp=tmp_path) for a in argv])
+    err = capsys.readouterr().err
+    assert exc.value.code == 130 and RESUME_HINT not in err, err
+    assert line in err and "rerun the same command" in err, err
