@@ -19,6 +19,13 @@ Likewise without a ``validation`` split there is nothing to validate on: a
 :class:`DataFormatError` unless ``train_as_val=True`` (``mf df2 to-yolo --train-as-val``), which
 makes ``data.yaml`` validate on the training images, with a warning (its validation scores then
 measure fit to the training set, not generalisation).
+
+``data.yaml`` names the output folder as ``path:`` (absolute) and the splits as ``images/<split>``
+under it, written by ``yaml.safe_dump``: a folder name with spaces, quotes, ``:``, ``#``, non-ASCII
+or YAML words (``yes``, ``null``) reads back as itself with PyYAML's loaders, libyaml's included
+(ultralytics' reader). An output folder whose path is not UTF-8 (a lone surrogate, as Python
+decodes such a file name) is refused before anything is written: ``safe_dump`` writes it as a
+``\\udcff`` escape that libyaml, and so ultralytics, cannot read.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from schemas.config import load_yaml
 from schemas.errors import DataFormatError
 from schemas.redact import redacted_logger
 from schemas.taxonomy import DF2_CLASSES
+from schemas.text_input import has_surrogate
 
 YOLO_SPLIT = {"train": "train", "validation": "val", "val": "val", "test": "test"}
 
@@ -150,6 +158,13 @@ def write_yolo_dataset(
     ``val`` sample is one unless ``train_as_val`` (then it validates on ``train``, with a warning).
     """
     out = Path(out_dir)
+    if has_surrogate(str(out.resolve())):
+        raise DataFormatError(
+            f"the output folder's path {ascii(str(out.resolve()))} is not UTF-8: ultralytics cannot "
+            "read a data.yaml naming it",
+            where=ascii(str(out_dir)),
+            hint="write the YOLO dataset into a folder whose path is UTF-8 (rename the folder)",
+        )
     _check_own(out)
     _clear(out)
     atomic_write_text(out / YOLO_MARK, "images/ and labels/ here are rebuilt by every YOLO conversion\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import os
 import shutil
 
 import pytest
@@ -169,3 +170,37 @@ def test_a_data_yaml_naming_the_classes_twice_is_not_taken_for_an_earlier_runs(t
     with pytest.raises(DataFormatError, match="images/ holds files no earlier YOLO conversion wrote"):
         df2_to_yolo(tmp_path / "df2", out)
     assert (out / "images" / "beach.jpg").read_bytes() == b"precious"
+
+
+#: work folder names a data.yaml must carry: YAML syntax, words YAML reads as other types, non-ASCII,
+#: YAML's own line breaks (NEL, LS), a long name with spaces (PyYAML folds long plain scalars)
+HOSTILE_FOLDERS = [
+    "a b", "it's \"q\"", "c: d", "x #y", "#z", "é ü 中", "- dash", "[b]", "{x}", "&a *b", "!t", "%p", "@a",
+    "|p", ">g", " lead", "trail ", "yes", "null", "1.5", "~", "a\tb", "a\\b", "\x85nel", "\u2028ls",
+    "x" * 90 + " y" * 30,
+]  # fmt: skip
+
+
+def test_data_yaml_names_a_hostile_work_folder_as_itself(tmp_path):
+    """The data.yaml of a work folder with spaces, quotes, ``:``, ``#``, non-ASCII ... reads back
+    (with libyaml, as ultralytics reads it, and with mf train-detector's check) as that folder, and
+    its splits as folders inside it; a folder whose path is not UTF-8 is refused before anything is
+    written (libyaml cannot read the ``\\udcff`` escape a data.yaml would hold)."""
+    from annotations.training import check_data_yaml
+
+    make_df2_black(tmp_path / "df2")
+    for name in HOSTILE_FOLDERS:
+        out = tmp_path / name / "yolo"
+        data_yaml = df2_to_yolo(tmp_path / "df2", out)
+        data = yaml.load(
+            data_yaml.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        )
+        root = out.resolve()
+        assert data["path"] == str(root), name
+        for key in ("train", "val"):
+            assert (root / data[key]).resolve().parent.parent == root and (root / data[key]).is_dir(), name
+        assert check_data_yaml(data_yaml)["path"] == str(root), name
+    bad = tmp_path / os.fsdecode(b"\xff") / "yolo"
+    with pytest.raises(DataFormatError, match="not UTF-8"):
+        df2_to_yolo(tmp_path / "df2", bad)
+    assert not bad.exists()
