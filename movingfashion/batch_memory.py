@@ -16,8 +16,9 @@ takes one slot (its first slot is made as large as the largest batch yet). The r
 kept mapping when its worker closed the slot or left (checked when it maps a new slot; the
 slots of workers that leave after the last batch stay mapped until then), and it gets plain
 tensors. A slot is reused only when neither
-side holds it: the worker counts the batches (arenas) whose tensors it still holds on it (each
-arena cuts its tensors as views of one storage over the slot, with one finalizer), and the slot's header counts
+side holds it: the worker holds it while any tensor it cut from the slot lives (every one is a view of the
+slot's one base tensor, so the use count of that storage tells, with no finalizer per batch;
+the views a slot reuses are made once per place and dtype), and the slot's header counts
 the times it was sent (written by the worker) and released (written by the receiver, when the
 last tensor or view of that message on it is freed). A batch the training loop keeps, or a view
 of one of its large tensors (``frames``, ``shop``), keeps its slot out of use for as long as it
@@ -65,11 +66,31 @@ MAX_SLOTS = 64
 #: slot: the small fields of a batch (``index``, ``df2_class``, ``boxes``, ``mask``...) that a
 #: training loop keeps would otherwise keep the whole batch's slot (its frames) out of use.
 MIN_POOLED = 64 * 1024
+#: Typed views a slot keeps for reuse (batches of other sizes make others; past this it starts again).
+MAX_VIEWS = 64
 #: Slot sizes are rounded up to this, so batches of slightly different sizes share slots.
 GRAIN = 256 * 1024
 #: Tensors in a slot start at multiples of this many bytes.
 ALIGN = 64
 _MEMFD = hasattr(os, "memfd_create")
+#: how many tensors and storage objects share a storage (torch's own, used by its CUDA graphs)
+_storage_use_count = torch._C._storage_Use_Count
+#: torch dtypes numpy holds as they are, and numpy's dtype for each: a tensor of one crosses
+#: (:func:`_reduce_tensor`) and is rebuilt through numpy, in fewer calls than torch's own
+NUMPY_DTYPES: dict[torch.dtype, np.dtype] = {
+    t: np.dtype(n)
+    for t, n in (
+        (torch.uint8, np.uint8),
+        (torch.int8, np.int8),
+        (torch.int16, np.int16),
+        (torch.int32, np.int32),
+        (torch.int64, np.int64),
+        (torch.bool, np.bool_),
+        (torch.float16, np.float16),
+        (torch.float32, np.float32),
+        (torch.float64, np.float64),
+    )
+}
 
 
 def _count(view: mmap.mmap, at: int) -> int:
@@ -92,16 +113,39 @@ class _Slot:
         self.address = int(self.data.ctypes.data)
         self.token = int.from_bytes(os.urandom(8), "little")  # the receiver's key for its mapping
         _COUNT.pack_into(self.map, _OWNER, os.getpid())
-        self.held = 0  # arena storages on it the worker still holds (one per batch or chunk)
+        #: one uint8 tensor over the data for the slot's life, and its storage: every tensor cut
+        #: from the slot is a view of it, so the storage's use count says whether any still lives
+        self.base = torch.from_numpy(self.data)
+        self.storage = self.base.untyped_storage()
+        #: typed views of the base made for earlier batches, by (start, bytes, dtype): a batch
+        #: tensor is a fresh ``view(shape)`` of one (one call, not three); never handed out
+        self.views: dict[tuple[int, int, torch.dtype], torch.Tensor] = {}
         self.used = 0  # bytes handed out in the current arena
         self.handle = _SlotHandle(self)
 
+    def held(self) -> bool:
+        """Whether a tensor of this (worker) process still views the slot: a batch not yet sent,
+        or one the worker keeps. Nothing but the base, its storage object and the cached views
+        holds the storage otherwise."""
+        return _storage_use_count(self.storage._cdata) != 2 + len(self.views)
+
     def free(self) -> bool:
-        return self.held == 0 and _count(self.map, _SENT) == _count(self.map, _RELEASED)
+        return not self.held() and _count(self.map, _SENT) == _count(self.map, _RELEASED)
+
+    def view(self, start: int, nbytes: int, dtype: torch.dtype, shape: tuple[int, ...]) -> torch.Tensor:
+        """A new tensor of ``shape`` and ``dtype`` over ``nbytes`` bytes from ``start``."""
+        typed = self.views.get((start, nbytes, dtype))
+        if typed is None:
+            if len(self.views) >= MAX_VIEWS:  # batches of ever new sizes: start again
+                self.views.clear()
+            typed = self.base[start : start + nbytes].view(dtype)
+            self.views[start, nbytes, dtype] = typed
+        return typed.view(shape)
 
     def close(self) -> None:
         _COUNT.pack_into(self.map, _CLOSED, 1)  # the receiver may let go of its mapping
-        del self.data
+        self.views.clear()
+        del self.base, self.storage, self.data
         self.map.close()
         os.close(self.fd)
 
@@ -123,11 +167,19 @@ class _SlotHandle:
         return _map_slot, (DupFd(slot.fd), slot.capacity, slot.token)
 
 
-def _parent_pid() -> int:
-    import multiprocessing
+#: (this process's pid, the pid of the process that started it), found once per process
+_parent: tuple[int, int] = (0, 0)
 
-    parent = multiprocessing.parent_process()
-    return parent.pid if parent is not None and parent.pid is not None else os.getppid()
+
+def _parent_pid() -> int:
+    global _parent
+    pid = os.getpid()
+    if _parent[0] != pid:
+        import multiprocessing
+
+        parent = multiprocessing.parent_process()
+        _parent = (pid, parent.pid if parent is not None and parent.pid is not None else os.getppid())
+    return _parent[1]
 
 
 class _Pool:
@@ -137,20 +189,23 @@ class _Pool:
         self.slots: list[_Slot] = []  # sorted by address
         self.pid = os.getpid()
         self.created = 0
-        # reentrant: a finalizer (a batch freed by the GC while a pool method runs) takes it too
         self.lock = threading.RLock()
         self.arena: _Slot | None = None
-        #: the open arena's storage on its slot: one uint8 tensor over the whole slot, from which
-        #: the arena's tensors are cut as views; the slot is held until its last view is freed
-        self.base: torch.Tensor | None = None
         self.arena_total = 0  # bytes cut in the open arena, over every slot it took
         self.arena_bytes = 0  # the largest batch an arena held: what a batch's first slot must hold
 
     def _new_slot(self, nbytes: int) -> _Slot | None:
+        least = -(-nbytes // GRAIN) * GRAIN  # the smallest slot that fits (sizes are in GRAINs)
+        best = None
+        for s in self.slots:  # the smallest free slot that fits, the first of equals; no slot
+            # is smaller than ``least``, so the first free one of that size ends the search
+            if s.capacity >= nbytes and (best is None or s.capacity < best.capacity) and s.free():
+                best = s
+                if s.capacity <= least:
+                    break
+        if best is not None:
+            return best
         free = [s for s in self.slots if s.free()]
-        fits = [s for s in free if s.capacity >= nbytes]
-        if fits:
-            return min(fits, key=lambda s: s.capacity)
         # free slots too small for a whole batch would never again start one: closed
         for old in [s for s in free if s.capacity < self.arena_bytes]:
             self.slots.remove(old)
@@ -167,10 +222,9 @@ class _Pool:
         self.created += 1
         return slot
 
-    def cut(self, nbytes: int) -> torch.Tensor | None:
-        """``nbytes`` (uint8) from the open arena (a new slot when it is full), a view of the
-        arena's one storage on that slot; None when no slot is free."""
-        old = None  # a storage the arena leaves, dropped outside the lock (its finalizer takes it)
+    def cut(self, nbytes: int, dtype: torch.dtype, shape: tuple[int, ...]) -> torch.Tensor | None:
+        """A tensor of ``nbytes`` from the open arena's slot (a new slot when it is full), a view
+        of the slot's base; None when no slot is free."""
         with self.lock:
             slot = self.arena
             if slot is None or slot.used + nbytes > slot.capacity:
@@ -180,24 +234,11 @@ class _Pool:
                     return None
                 slot.used = 0
                 self.arena = slot
-                old, self.base = self.base, None
-            if self.base is None:
-                # one storage (one finalizer) for everything the arena cuts from this slot
-                whole = slot.data[:]
-                slot.held += 1
-                weakref.finalize(whole, self.release, slot).atexit = False
-                self.base = torch.from_numpy(whole)
             start = slot.used
             slot.used = -(-(start + nbytes) // ALIGN) * ALIGN
             self.arena_total += slot.used - start
             self.arena_bytes = max(self.arena_bytes, self.arena_total)
-            cut = self.base[start : start + nbytes]
-        del old
-        return cut
-
-    def release(self, slot: _Slot) -> None:
-        with self.lock:
-            slot.held -= 1
+            return slot.view(start, nbytes, dtype, shape)
 
     def close_all(self) -> None:
         """Mark every slot closed (the worker is leaving): its receiver drops their mappings."""
@@ -232,8 +273,6 @@ def arena() -> Iterator[None]:
             with _pool.lock:
                 _pool.arena = None
                 _pool.arena_total = 0
-                base, _pool.base = _pool.base, None
-            del base  # outside the lock: when no tensor of the arena lives, its finalizer takes it
 
 
 def batch_empty(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor | None:
@@ -253,10 +292,14 @@ def batch_empty(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor | None
         multiprocessing.util.Finalize(_pool, _pool.close_all, exitpriority=0)
     if nbytes < MIN_POOLED:
         return torch.empty(shape, dtype=dtype)
-    cut = _pool.cut(nbytes)
-    if cut is None:
-        return None
-    return cut.view(dtype).view(shape)
+    return _pool.cut(nbytes, dtype, shape)
+
+
+def crosses_inline(nbytes: int) -> bool:
+    """Whether a private (not shared) tensor of ``nbytes`` that a batch of this worker's open
+    :func:`arena` holds crosses inline, as bytes in the message: then it needs no copy into
+    shared memory (:func:`batch_empty` would only give it a plain tensor of its own again)."""
+    return _MEMFD and nbytes < MIN_POOLED and bool(getattr(_arena_depth, "n", 0))
 
 
 def in_slot(t: torch.Tensor) -> bool:
@@ -277,28 +320,39 @@ def pool_stats() -> dict[str, int]:
 
 
 def _reduce_tensor(t: torch.Tensor) -> tuple[Any, tuple[Any, ...]]:
-    """Pickle a tensor on a slot as the slot's handle plus where in it the tensor lies; a small
-    one (under :data:`MIN_POOLED` bytes, not in shared memory) as its bytes, inline; any other
-    tensor as torch does."""
+    """Pickle a small tensor (under :data:`MIN_POOLED` bytes, not in shared memory) as its bytes,
+    inline; a tensor on a slot as the slot's handle plus where in it the tensor lies; any other
+    tensor as torch does. Runs for every tensor of every batch (in the worker's feeder thread):
+    the common cases take as few calls as they can."""
+    if t.is_cpu and t.layout == torch.strided and not t.requires_grad:
+        if t.nbytes < MIN_POOLED and not t.untyped_storage().is_shared():
+            # no shared-memory file, no descriptor to pass: a few bytes in the message itself
+            if t.dtype in NUMPY_DTYPES and not t.is_neg():
+                data = t.numpy().tobytes()  # C order, whatever the tensor's strides
+            else:
+                data = t.detach().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+            return _rebuild_inline, (data, t.dtype, tuple(t.shape))
+        slot = _pool.slot_of(t) if _pool is not None else None
+        if slot is not None:
+            return _reduce_in_slot(t, slot)
+    # not a batch tensor of this worker (sparse, CUDA, anything else): as torch does
     from torch.multiprocessing.reductions import reduce_tensor
 
-    plain = t.device.type == "cpu" and t.layout == torch.strided and not t.requires_grad
-    slot = _pool.slot_of(t) if _pool is not None and plain else None
-    if slot is None and plain and not t.is_shared() and t.numel() * t.element_size() < MIN_POOLED:
-        # no shared-memory file, no descriptor to pass: a few bytes in the message itself
-        return _rebuild_inline, (
-            t.detach().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes(),
-            t.dtype,
-            tuple(t.shape),
-        )
-    if slot is None:  # not a batch tensor of this worker (sparse, CUDA, anything else): as torch does
-        return reduce_tensor(t)
-    # only the bytes the tensor spans (its storage is the whole arena's): the receiver's tensor
-    # gets a storage of its own size, as if it had been made alone
+    return reduce_tensor(t)
+
+
+def _reduce_in_slot(t: torch.Tensor, slot: _Slot) -> tuple[Any, tuple[Any, ...]]:
+    """A tensor on ``slot``: only the bytes it spans (its storage is the whole arena's), so the
+    receiver's tensor gets a storage of its own size, as if it had been made alone."""
     itemsize = t.element_size()
+    contiguous = t.is_contiguous()
     if t.numel():
         first = t.untyped_storage().data_ptr() + t.storage_offset() * itemsize - slot.address
-        span = 1 + sum((n - 1) * s for n, s in zip(t.shape, t.stride(), strict=True))
+        span = (
+            t.numel()
+            if contiguous
+            else 1 + sum((n - 1) * s for n, s in zip(t.shape, t.stride(), strict=True))
+        )
     else:
         first = span = 0
     return _rebuild_tensor, (
@@ -307,7 +361,7 @@ def _reduce_tensor(t: torch.Tensor) -> tuple[Any, tuple[Any, ...]]:
         span * itemsize,
         t.dtype,
         tuple(t.shape),
-        t.stride(),
+        None if contiguous else t.stride(),
         0,
     )
 
@@ -407,6 +461,9 @@ def _forget_closed() -> None:
 
 def _rebuild_inline(data: bytes, dtype: torch.dtype, shape: tuple[int, ...]) -> torch.Tensor:
     """A small tensor sent inline (:func:`_reduce_tensor`): its own memory, nothing shared."""
+    as_numpy = NUMPY_DTYPES.get(dtype)
+    if as_numpy is not None:  # one torch call
+        return torch.from_numpy(np.frombuffer(bytearray(data), dtype=as_numpy).reshape(shape))
     if not data:
         return torch.empty(shape, dtype=dtype)
     return torch.frombuffer(bytearray(data), dtype=torch.uint8).view(dtype).view(shape)
@@ -418,15 +475,19 @@ def _rebuild_tensor(
     nbytes: int,
     dtype: torch.dtype,
     shape: tuple[int, ...],
-    stride: tuple[int, ...],
+    stride: tuple[int, ...] | None,
     offset: int,
 ) -> torch.Tensor:
-    """The receiver's side: view the slot's bytes as the sent tensor."""
+    """The receiver's side: view the slot's bytes as the sent tensor (``stride`` None: contiguous)."""
     data = np.frombuffer(mapped.map, dtype=np.uint8, count=nbytes, offset=HEADER + start)
     with _receiver_lock:
         mapped.live += 1
     weakref.finalize(data, mapped.drop).atexit = False
-    return torch.from_numpy(data).view(dtype).as_strided(shape, stride, offset)
+    as_numpy = NUMPY_DTYPES.get(dtype)
+    if stride is None and offset == 0 and as_numpy is not None:
+        return torch.from_numpy(data.view(as_numpy).reshape(shape))
+    t = torch.from_numpy(data).view(dtype)
+    return t.view(shape) if stride is None else t.as_strided(shape, stride, offset)
 
 
 def _forget_in_child() -> None:

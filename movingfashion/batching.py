@@ -30,6 +30,7 @@ worker message (less CPU in the main process; opt-in, see its docstring).
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -38,7 +39,7 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
-from movingfashion.batch_memory import arena, batch_empty
+from movingfashion.batch_memory import NUMPY_DTYPES, arena, batch_empty, crosses_inline
 from movingfashion.malloc_tuning import MallocWorkerInit, tune_malloc
 from movingfashion.unit_float import unit_float
 from schemas.errors import ConfigError
@@ -154,35 +155,31 @@ def _batch_tensor(like: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
     """An empty tensor for a batch; inside a DataLoader worker it lives in shared memory from the
     start, so sending the batch to the main process does not copy it into shared memory again:
     a large one in a slot the worker reuses (:mod:`movingfashion.batch_memory`), else fresh."""
+    shape = tuple(shape)
     if torch.utils.data.get_worker_info() is None or like.device.type != "cpu":
-        return like.new_empty(tuple(shape))
+        return like.new_empty(shape)
+    if crosses_inline(math.prod(shape) * like.element_size()):  # a small one: a plain tensor
+        return like.new_empty(shape)
     pooled = batch_empty(shape, like.dtype)
     if pooled is not None:
         return pooled
-    numel = int(np.prod(shape))
-    storage = like.untyped_storage()._new_shared(numel * like.element_size())
-    return like.new_empty(0).set_(storage, 0, tuple(shape))
+    storage = like.untyped_storage()._new_shared(math.prod(shape) * like.element_size())
+    return like.new_empty(0).set_(storage, 0, shape)
 
 
 def _batch_copy(t: torch.Tensor) -> torch.Tensor:
-    """``t`` as a batch tensor (itself outside a DataLoader worker)."""
-    if torch.utils.data.get_worker_info() is None:
+    """``t`` (a fresh tensor of the collate's own) as a batch tensor: itself outside a DataLoader
+    worker, and inside one when it is small enough to cross inline (no copy to make)."""
+    if torch.utils.data.get_worker_info() is None or crosses_inline(t.nbytes):
         return t
     return _batch_tensor(t, t.shape).copy_(t)
-
-
-#: dtypes numpy holds as they are (``Tensor.numpy()`` shares their bytes)
-_NUMPY_DTYPES = frozenset(
-    (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)
-    + (torch.float16, torch.float32, torch.float64)
-)
 
 
 def _numpy_views(vals: Sequence[torch.Tensor]) -> list[np.ndarray] | None:
     """The tensors as numpy views when numpy can copy them (CPU, strided, one dtype numpy holds,
     no autograd), else None."""
     dtype = vals[0].dtype
-    if dtype not in _NUMPY_DTYPES:
+    if dtype not in NUMPY_DTYPES:
         return None
     for v in vals:
         if v.device.type != "cpu" or v.layout != torch.strided or v.dtype != dtype or v.requires_grad:

@@ -104,6 +104,77 @@ def test_slots_are_reused():
     assert 1 <= created <= prefetch + 3
 
 
+#: what a worker's collate keeps of its own batches, with a copy of each (in the worker)
+_WORKER_KEPT: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+
+def _collate_keeping_in_the_worker(items: list[dict]) -> dict:
+    """The worker keeps, from its first epoch, batch 0's frames, a view of batch 2's shop and
+    a tensor over a numpy array of batch 4's frames (each view holds its slot), and says whether
+    all it keeps is unchanged."""
+    batch = _collate_with_stats(items)
+    batch["worker_kept_intact"] = all(torch.equal(t, copy) for t, copy in _WORKER_KEPT)
+    batch["worker_kept"] = len(_WORKER_KEPT)
+    b = int(batch["frames"][0, 0, 0, 0, 0]) // 4  # the batch's number in its epoch
+    if len(_WORKER_KEPT) == b // 2 and b in (0, 2, 4):  # the first epoch
+        if b == 0:
+            kept = batch["frames"]
+        elif b == 2:
+            kept = batch["shop"][1:3]
+        else:
+            kept = torch.from_numpy(batch["frames"].numpy()[0])
+        _WORKER_KEPT.append((kept, kept.clone()))
+    return batch
+
+
+def test_a_batch_the_worker_keeps_is_never_overwritten():
+    """Tensors cut from a slot are views of one storage whose use count says when the worker
+    lets go (no finalizer per batch): what the worker keeps (a batch's frames, a view of a shop,
+    a numpy array over frames) keeps its slot out of use while 15 more batches go by."""
+    dl = torch.utils.data.DataLoader(
+        _Numbered(),
+        batch_size=4,
+        collate_fn=_collate_keeping_in_the_worker,
+        **loader_settings(1, pin_memory=False),
+    )
+    for epoch in range(3):
+        for k, batch in enumerate(dl):
+            assert batch["in_slot"] and batch["worker_kept_intact"], (epoch, k)
+            assert batch["worker_kept"] == (3 if epoch else (k + 1) // 2)
+            assert _same(batch, _expected(4 * k)), (epoch, k)
+
+
+class _Growing(_Numbered):
+    """Clips of 1 to 4 frames, the same within a batch of 4 and different from batch to batch."""
+
+    def __getitem__(self, i: int) -> dict:
+        item = super().__getitem__(i)
+        n = 1 + (i // 4) % 4
+        item["frames"] = torch.full((n, 3, 96, 96), i % 251, dtype=torch.uint8)
+        item["boxes"], item["frame_indices"] = torch.full((n, 4), float(i)), torch.arange(n) + i
+        return item
+
+
+def _collate_with_views(items: list[dict]) -> dict:
+    batch = _collate_with_stats(items)
+    batch["views"] = max(len(s.views) for s in batch_memory._pool.slots)
+    return batch
+
+
+def test_slot_views_serve_batches_of_other_sizes(monkeypatch):
+    """A slot keeps the views it cut, by place, size and dtype, and makes new ones for batches of
+    other sizes (starting again past MAX_VIEWS): every batch is right, the views stay bounded."""
+    monkeypatch.setattr(batch_memory, "MAX_VIEWS", 3)  # the forked worker sees it
+    dl = torch.utils.data.DataLoader(
+        _Growing(), batch_size=4, collate_fn=_collate_with_views, **loader_settings(1, pin_memory=False)
+    )
+    ds = _Growing()
+    for _ in range(2):
+        for k, batch in enumerate(dl):
+            assert batch["in_slot"] and 1 <= batch["views"] <= 3
+            assert _same(batch, collate_clips([ds[i] for i in range(4 * k, 4 * k + 4)])), k
+
+
 class _ShopFirst(_Numbered):
     """The shop before the frames, as in ``MovingFashionDataset`` items."""
 
