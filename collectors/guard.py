@@ -3,6 +3,8 @@ cluster worker (:mod:`collectors.cluster`) call per item."""
 
 from __future__ import annotations
 
+import re
+
 from collectors.base import Source
 from collectors.core import Candidate, Outcome, gave_up_note, safe_id, status_for
 from schemas.errors import CatalogCorrupt, FetchError, LocalFault, MFError
@@ -31,14 +33,35 @@ def guarded_collect(source: Source, cand: Candidate) -> Outcome:
         source.ctx.catalog.set_item_state(str(source.name), sid, **state)
         return Outcome(sid, str(state["status"]), state["reason"], message=gave_up_note(state))
     except MFError as exc:
-        log.warning("%s %s: %s", source.name, cand.raw_id, exc)
-        return Outcome(sid, "failed", type(exc).__name__)
+        return _refused(source, sid, exc)
     except Exception as exc:  # noqa: BLE001 - one bad item must not stop the run
         fault = hidden_fault(exc)
         if fault is not None:
             return _local_fault(source, sid, fault)
         log.exception("%s %s: unexpected error", source.name, cand.raw_id)
         return Outcome(sid, "failed", f"internal_error:{type(exc).__name__}")
+
+
+def error_reason(exc: MFError) -> str:
+    """The reason an item failed with ``exc`` (no fetch error) is recorded under: its class in
+    snake case, ``PathEscapeError`` -> ``path_escape`` (reasons are lower-case words)."""
+    name = re.sub(r"Error$", "", type(exc).__name__) or "error"
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _refused(source: Source, sid: str, exc: MFError) -> Outcome:
+    """An item refused for a reason of this machine or its input, no fetch (a file where its
+    folder goes, a link out of the root): ``failed``, retried by a rerun once it is mended, with
+    the error's message, the file at fault and what to do, in the catalog and the problem list."""
+    reason = error_reason(exc)
+    if sid != "?":
+        try:
+            if source.ctx.catalog.get_item(str(source.name), sid) is not None:
+                source.ctx.catalog.set_item_state(str(source.name), sid, status="failed", reason=reason)
+        except MFError as err:
+            log.info("%s/%s: not recorded (%s)", source.name, sid, err)
+    message = exc.message + (f" ({exc.hint})" if exc.hint else "")
+    return Outcome(sid, "failed", reason, path=exc.where, message=message)
 
 
 def hidden_fault(exc: BaseException) -> LocalFault | None:

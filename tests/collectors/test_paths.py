@@ -135,5 +135,12 @@ def test_an_item_folder_that_is_a_link_out_of_the_root_is_never_written(tmp_path
         outside.mkdir()
         (root / linked).symlink_to(outside)
         s = collect("urls", [str(lst)], root=root, catalog=tmp_path / "c.sqlite", cfg=cfg)
-        assert s.ok == 0 and s.failed == 1 and s.reasons == {"PathEscapeError": 1}
+        assert s.ok == 0 and s.failed == 1 and s.reasons == {"path_escape": 1}
         assert list(outside.rglob("*")) == []
+        # the problem line and the catalog say what is wrong and where (not a bare class name)
+        (problem,) = s.problems
+        assert "is a link or not a folder" in problem["message"] and "replace" in problem["message"]
+        assert problem["path"] == str(root / linked)
+        with Catalog(tmp_path / "c.sqlite") as cat:
+            (row,) = cat.items(source="urls")
+            assert (row.status, row.reason) == ("failed", "path_escape")
