@@ -205,7 +205,8 @@ def generate(
     metavar="NAME=VALUE",
     help="Fault switch, repeatable: latency_s=0.2, retry_after_429=1, burst_5xx=2, oversized_bytes=N, "
     "evil_ids=true, robots_disallow=/path/, and, for the world's product ids, truncate=<id,...>, "
-    "wrong_content_type=, html_as_image=, redirect_foreign=, oversized=, malformed_jsonld=, no_range=, "
+    "wrong_content_type=, html_as_image=, html_as_video=, short_length=, reset_mid_body=, stall_mid_body= "
+    "(stall_s=N), redirect_foreign=, oversized=, malformed_jsonld=, no_range=, "
     "taken_down= (an id the world lacks is refused).",
 )
 @click.option(

@@ -29,6 +29,26 @@ class Faults(BaseModel):
     html_as_image: list[str] = Field(
         default_factory=list, description="an HTML page served as the media (Content-Type image/jpeg)"
     )
+    html_as_video: list[str] = Field(
+        default_factory=list,
+        description="an HTML error page served as the video (Content-Type video/mp4, status 200)",
+    )
+    short_length: list[str] = Field(
+        default_factory=list,
+        description="media: Content-Length and body both cut to half the file, Range ignored "
+        "(the transfer looks complete; only the content check can tell)",
+    )
+    reset_mid_body: list[str] = Field(
+        default_factory=list,
+        description="media: the first answer of each path stops half-way with a connection reset "
+        "(TCP RST); later answers are whole",
+    )
+    stall_mid_body: list[str] = Field(
+        default_factory=list,
+        description="media: the first answer of each path sends half the body, then waits stall_s "
+        "before the rest",
+    )
+    stall_s: float = Field(5.0, ge=0, description="the pause of stall_mid_body (seconds)")
     redirect_foreign: list[str] = Field(
         default_factory=list, description="media: 302 to http://foreign.invalid/..."
     )

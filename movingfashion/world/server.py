@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import socket
+import struct
 import sys
 import threading
 import time
@@ -50,6 +52,35 @@ def _byte_range(header: str) -> tuple[int | None, int | None] | None:
     if first is not None and last is not None and last < first:
         return None
     return first, last
+
+
+#: the page a CDN or bot check serves in place of a file (html_as_image, html_as_video)
+ERROR_PAGE = (
+    b"<!DOCTYPE html><html><body><h1>Access denied</h1><p>Please verify you are human.</p></body></html>"
+)
+
+
+def _cut_of(f: Faults, pid: str | None, first: bool) -> str | None:
+    """How a media answer's body is cut (see :meth:`WorldServer._send`); ``first``: the first
+    GET of its path answered with the file (reset and stall hit only that one)."""
+    if f.applies("truncate", pid):
+        return "truncate"
+    if f.applies("short_length", pid):
+        return "short"
+    if first and f.applies("reset_mid_body", pid):
+        return "reset"
+    if first and f.applies("stall_mid_body", pid):
+        return "stall"
+    return None
+
+
+def _reset(h: BaseHTTPRequestHandler) -> None:
+    """Drop ``h``'s connection with a TCP reset (SO_LINGER 0), as a crashed proxy does."""
+    h.close_connection = True
+    h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    time.sleep(0.05)  # what was sent reaches the client before the reset
+    h.rfile.close()  # the socket closes only once no file made from it is open (wfile holds none)
+    h.connection.close()
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -110,6 +141,7 @@ class WorldServer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.counts: Counter[str] = Counter()
+        self.bodies: Counter[str] = Counter()  # GETs of each media path answered with the file
         self.log: list[tuple[str, str, int]] = []  # (method, path, status) of every request
         self.site: Site | None = None
 
@@ -163,6 +195,7 @@ class WorldServer:
         with self._lock:
             self.faults = faults
             self.counts.clear()
+            self.bodies.clear()
             if self.site is not None:
                 self.site.evil = faults.evil_ids
                 self.site.malformed = set(faults.malformed_jsonld)
@@ -226,15 +259,19 @@ class WorldServer:
             if f.applies("redirect_foreign", pid):
                 return self._send(h, head, path, Answer(302, headers={"Location": FOREIGN + path}))
             if f.applies("html_as_image", pid):
-                page = b"<!DOCTYPE html><html><body><h1>Access denied</h1><p>Please verify you are human.</p></body></html>"
-                return self._send(h, head, path, Answer(200, "image/jpeg", page))
+                return self._send(h, head, path, Answer(200, "image/jpeg", ERROR_PAGE))
+            if ans.video and f.applies("html_as_video", pid):
+                return self._send(h, head, path, Answer(200, "video/mp4", ERROR_PAGE))
             if f.applies("wrong_content_type", pid):
                 ans.content_type = "text/plain"
             if ans.video and f.applies("oversized", pid):
                 return self._send_oversized(h, head, path, f.oversized_bytes)
-            return self._send(
-                h, head, path, ans, truncate=f.applies("truncate", pid), ranges=not f.applies("no_range", pid)
-            )
+            with self._lock:
+                bodies = self.bodies[path]
+                self.bodies[path] += not head
+            cut = _cut_of(f, pid, first=not head and bodies == 0)
+            ranges = not (f.applies("no_range", pid) or cut == "short")
+            return self._send(h, head, path, ans, cut=cut, ranges=ranges)
         return self._send(h, head, path, ans)
 
     def _record(self, h: _Handler, path: str, status: int) -> None:
@@ -242,9 +279,14 @@ class WorldServer:
             self.log.append((h.command, path, status))
 
     def _send(
-        self, h: _Handler, head: bool, path: str, ans: Answer, truncate: bool = False, ranges: bool = True
+        self, h: _Handler, head: bool, path: str, ans: Answer, cut: str | None = None, ranges: bool = True
     ) -> None:
+        """Answer ``ans`` (a Range of it when asked and allowed). ``cut``: ``truncate`` (half the
+        body, the full Content-Length), ``short`` (half the body, a Content-Length that says so),
+        ``reset`` (half the body, then a TCP reset), ``stall`` (half, a pause of stall_s, the rest)."""
         body = ans.body.read_bytes() if isinstance(ans.body, Path) else ans.body
+        if cut == "short":
+            body = body[: len(body) // 2]
         status, extra = ans.status, dict(ans.headers)
         rng = h.headers.get("Range")
         if ans.media and status == 200:
@@ -275,12 +317,20 @@ class WorldServer:
             h.send_header("Content-Length", str(len(body)))
             for k, v in extra.items():
                 h.send_header(k, v)
-            if truncate:
+            if cut in ("truncate", "reset"):
                 h.send_header("Connection", "close")
                 h.close_connection = True
             h.end_headers()
-            if not head:
-                h.wfile.write(body[: len(body) // 2] if truncate else body)
+            if head:
+                return
+            half = len(body) // 2 if cut in ("truncate", "reset", "stall") else len(body)
+            h.wfile.write(body[:half])
+            h.wfile.flush()
+            if cut == "reset":
+                _reset(h)
+            elif cut == "stall":
+                time.sleep(self.faults.stall_s)
+                h.wfile.write(body[half:])
                 h.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             h.close_connection = True

@@ -210,6 +210,47 @@ def test_faults_end_with_status_and_reason(small_world, world_truth, tmp_path):
     assert not [p for p in out.rglob("*.part")]  # no_range: nothing to resume is kept
 
 
+def test_body_faults_resume_to_the_sites_file_or_never_reach_the_catalog(small_world, world_truth, tmp_path):
+    """A video whose first answer is reset (TCP RST) or stalls mid-body (past the read timeout)
+    is resumed with Range to the site's exact file; one whose Content-Length is cut with the
+    body (the transfer looks complete) and an HTML page served as video/mp4 never become a
+    downloaded asset, and no file of theirs is left visible."""
+    from movingfashion.world.faults import Faults
+    from movingfashion.world.server import WorldServer
+
+    reset, stall, short, html = nap_with_video(world_truth, 4)
+    faults = Faults(
+        reset_mid_body=[reset],
+        stall_mid_body=[stall],
+        stall_s=0.6,
+        short_length=[short],
+        html_as_video=[html],
+    )
+    out, cat_path = tmp_path / "out", tmp_path / "c.sqlite"
+    http = FAST_HTTP.model_copy(update={"read_timeout_s": 0.2})
+    with WorldServer(small_world, faults=faults) as srv:
+        fx = srv.write_fixtures(tmp_path / "fx")
+        cfg = load_collect_config(base_url=srv.base_url).model_copy(update={"http": http})
+        collect("netaporter", [fx["sitemap"]], root=out, catalog=cat_path, cfg=cfg, workers=4)
+        log = list(srv.log)
+    videos = {p.product_id: world_truth.video(p.videos[0]) for p in world_truth.products if p.videos}
+    with Catalog(cat_path) as cat:
+        for pid in (reset, stall):
+            assert cat.get_item("netaporter", pid).status == "downloaded", pid
+            (video,) = cat.assets(source="netaporter", source_id=pid, kind="video")
+            assert video.sha256 == videos[pid].sha256 == sha(out / video.path)
+            gets = [st for m, path, st in log if m == "GET" and path.endswith(f"/{pid}_detail.mp4")]
+            assert gets[:2] == [200, 206], gets  # cut, then the rest by Range
+        for pid, reason in ((short, "truncated_body"), (html, "not_a_video")):
+            (video,) = cat.assets(source="netaporter", source_id=pid, kind="video")
+            assert (video.status, video.reason) == ("failed" if pid == short else "rejected", reason)
+            assert cat.get_item("netaporter", pid).status in ("failed", "rejected")
+        recorded = {a.path: a.sha256 for a in cat.assets(status="downloaded")}
+    visible = [p for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    assert visible and all(recorded.get(p.relative_to(out).as_posix()) == sha(p) for p in visible)
+    assert not list((out / "netaporter" / short).glob("video.*"))
+
+
 def test_rerun_after_cleaning_keeps_every_status_and_fetches_nothing(
     collected, world_server, cleaned_world, tmp_path
 ):
