@@ -353,6 +353,10 @@ def entry_row_problem(row: dict[str, Any]) -> str | None:
     return None
 
 
+#: what to do about a damaged ``entries.jsonl`` row (a truncated last line after a crash, say)
+REPUBLISH_ENTRIES = "republish the dataset with mf publish (it writes entries.jsonl again), or fix the row"
+
+
 def read_entry_rows(
     path: str | os.PathLike[str], *, bad: list[tuple[str, str]] | None = None
 ) -> dict[str, dict[str, Any]]:
@@ -374,18 +378,20 @@ def read_entry_rows(
                     row = load_json(decode_utf8(line, str(path), offset=start), str(path))
                 except DataFormatError as exc:
                     raise DataFormatError(
-                        f"line {lineno}: {exc.message}", where=str(path), hint=exc.hint
+                        f"line {lineno}: {exc.message}", where=str(path), hint=exc.hint or REPUBLISH_ENTRIES
                     ) from None
                 if not isinstance(row, dict) or "product_id" not in row:
                     raise DataFormatError(
-                        f"line {lineno}: expected an object with product_id", where=str(path)
+                        f"line {lineno}: expected an object with product_id",
+                        where=str(path),
+                        hint=REPUBLISH_ENTRIES,
                     )
                 problem = entry_row_problem(row)
                 if problem is not None:
                     raise DataFormatError(
                         f"line {lineno}: product {str(row['product_id'])!r}: {problem}",
                         where=str(path),
-                        hint="republish the dataset with mf publish, or fix the row",
+                        hint=REPUBLISH_ENTRIES,
                     )
             except DataFormatError as exc:
                 if bad is None:

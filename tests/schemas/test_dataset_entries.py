@@ -142,3 +142,17 @@ def test_a_line_that_is_not_utf8_is_that_lines_error(tmp_path):
     assert exc.value.where == str(p)
     bad: list[tuple[str, str]] = []
     assert list(read_entry_rows(p, bad=bad)) == ["a"] and bad[0][0] == "line 2"
+
+
+def test_a_truncated_last_line_says_to_republish(tmp_path):
+    """A crash or a full disk cut the file's last line: the error names the file and line and
+    says what mends it (mf-tracklets build printed the JSON error alone)."""
+    p = tmp_path / "entries.jsonl"
+    p.write_text('{"product_id": "a", "df2_class": 1}\n{"product_id": "b", "df2_cl')
+    with pytest.raises(DataFormatError, match="line 2: malformed JSON") as exc:
+        read_entry_rows(p)
+    assert exc.value.where == str(p) and "mf publish" in (exc.value.hint or "")
+    p.write_text('{"product_id": "a", "df2_class": 1}\n[1, 2]\n')
+    with pytest.raises(DataFormatError, match="line 2: expected an object") as exc:
+        read_entry_rows(p)
+    assert "mf publish" in (exc.value.hint or "")
