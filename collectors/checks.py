@@ -31,7 +31,8 @@ _TYPE_EXT = {
 
 
 def probe_image(path: str | os.PathLike[str]) -> ImageProbe:
-    """Decode an image; raise ``FetchError(reason="not_an_image")`` if it does not."""
+    """Decode an image; raise ``FetchError(reason="not_an_image")`` if it does not, or
+    ``truncated_body`` (retried by a rerun) when it is a JPEG or PNG cut before its end."""
     from movingfashion.media.images import ImageTooLarge
     from movingfashion.media.probe import probe_image as media_probe_image
 
@@ -40,8 +41,36 @@ def probe_image(path: str | os.PathLike[str]) -> ImageProbe:
     except ImageTooLarge as exc:
         raise FetchError(exc.message, where=str(path), reason="not_an_image") from None
     except MediaError:
+        if cut_short_image(path):
+            raise FetchError(
+                "cut short: the image stops before its end marker",
+                where=str(path),
+                reason="truncated_body",
+                retryable=True,
+                hint="the transfer ended early without saying so; a rerun fetches it again",
+            ) from None
         raise FetchError("file does not decode as an image", where=str(path), reason="not_an_image") from None
     return ImageProbe(width=info.width, height=info.height)
+
+
+#: (signature, end marker) of the image formats whose end a cut transfer loses: JPEG (SOI ... EOI)
+#: and PNG (signature ... IEND chunk with its CRC)
+_IMAGE_ENDS = (
+    (b"\xff\xd8\xff", b"\xff\xd9"),
+    (b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82"),
+)
+
+
+def cut_short_image(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is the start of a JPEG or PNG whose end marker is missing: a body cut
+    short in a way the transfer could not tell (a wrong Content-Length), which a rerun mends,
+    not a file that is no image. Only asked of a file that does not decode."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, fh.tell() - 64))
+        tail = fh.read().rstrip(b"\0")  # zero padding after the end marker is harmless
+    return any(head.startswith(sig) and not tail.endswith(end) for sig, end in _IMAGE_ENDS)
 
 
 def probe_video(path: str | os.PathLike[str]) -> VideoProbe:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from collectors.api import collect
-from collectors.checks import probe_video
+from collectors.checks import probe_image, probe_video
 from collectors.config import load_collect_config
 from movingfashion.media.ffmpeg import ffmpeg_exe
 from schemas.catalog import Catalog
@@ -153,3 +153,36 @@ def test_a_ytdl_download_cut_short_is_failed_not_done(videos, tmp_path):
         s2 = collect("tiktok", [str(infos)], root=out, catalog=cat_path, cfg=cfg, workers=1)
         assert s2.ok == 1, s2.human()
     assert (out / "tiktok/7001/video.mp4").read_bytes() == body
+
+
+def test_an_image_cut_short_is_failed_retried_not_rejected(videos, tmp_path):
+    """A shop view cut with a Content-Length that says so (the transfer looks whole) was
+    rejected ``not_an_image`` for good (a rerun skipped it); a JPEG or PNG missing its end is
+    ``truncated_body``, retried, as a cut video is, and the rerun fetches it whole."""
+    out, cat_path = tmp_path / "out", tmp_path / "c.sqlite"
+    shop = "/images/products/1234567/1234567_fr_l.jpg"
+    with FakeSite() as site:
+        _nap_site(site, "1234567", videos["whole"].read_bytes())
+        whole = site.routes[shop].body
+        site.routes[shop] = Route(whole[: len(whole) * 2 // 3], content_type="image/jpeg")
+        cfg = load_collect_config(base_url=site.base).model_copy(update={"http": FAST_HTTP})
+        s = collect("netaporter", ["1234567"], root=out, catalog=cat_path, cfg=cfg, workers=1)
+        assert (s.ok, s.failed) == (0, 1) and s.reasons == {"truncated_body": 1}, s.human()
+        with Catalog(cat_path) as cat:
+            (asset,) = cat.assets(source="netaporter", source_id="1234567", kind="shop")
+            assert (asset.status, asset.reason) == ("failed", "truncated_body")
+        site.routes[shop] = Route(whole, content_type="image/jpeg")
+        s2 = collect("netaporter", ["1234567"], root=out, catalog=cat_path, cfg=cfg, workers=1)
+        assert s2.ok == 1, s2.human()
+    with Catalog(cat_path) as cat:
+        (asset,) = cat.assets(source="netaporter", source_id="1234567", kind="shop")
+        assert asset.status == "downloaded" and asset.sha256 == hashlib.sha256(whole).hexdigest()
+    png = tmp_path / "cut.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    with pytest.raises(FetchError) as ei:
+        probe_image(png)
+    assert ei.value.reason == "truncated_body" and ei.value.retryable
+    png.write_bytes(b"<html>blocked</html>")  # no image at all: still rejected for good
+    with pytest.raises(FetchError) as ei:
+        probe_image(png)
+    assert ei.value.reason == "not_an_image"
