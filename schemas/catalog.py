@@ -47,6 +47,7 @@ from schemas.errors import CatalogCorrupt, CatalogError, ConfigError, LocalFault
 from schemas.faults import HINTS, path_faults, read_only_mount, sqlite_fault
 from schemas.holds import hold_by_flags
 from schemas.items import GAVE_UP_PREFIX, AssetKind, MediaAsset, SourceItem, SourceName, Status
+from schemas.meta_json import meta_value
 from schemas.redact import redacted_logger
 
 #: how long (seconds) a write waits, by default, for another process's write lock on the catalog
@@ -195,13 +196,13 @@ def put_meta(db: Any, key: str, value: Any, at: str | None = None) -> None:
     )
 
 
-def change_meta(db: Any, key: str, change: Callable[[Any], Any]) -> Any:
+def change_meta(db: Any, key: str, change: Callable[[Any], Any], where: str | None = None) -> Any:
     """Replace the meta value under ``key`` by ``change(value)`` inside the caller's transaction
     ``db`` (``value``: ``None`` when unset; a new value ``None`` removes the key); nothing is
     written when the value stays the same. Returns the new value (:meth:`Catalog.update_meta`
     in a transaction of its own)."""
     row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    old = None if row is None else json.loads(row[0])
+    old = None if row is None else meta_value(row[0], key, where or db)
     new = change(old)
     if new is None and row is not None:
         db.execute("DELETE FROM meta WHERE key = ?", (key,))
@@ -989,7 +990,7 @@ class Catalog:
     def get_meta(self, key: str) -> Any:
         """A JSON value remembered under ``key`` (``None`` when unset)."""
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        return None if row is None else meta_value(row[0], key, str(self.path))
 
     def set_meta(self, key: str, value: Any) -> None:
         """Remember a JSON-serialisable ``value`` under ``key``."""
@@ -1002,7 +1003,7 @@ class Catalog:
         another writer's update meanwhile is never lost; nothing is written when the value stays
         the same. Returns the new value."""
         with self.transaction() as db:
-            return change_meta(db, key, change)
+            return change_meta(db, key, change, str(self.path))
 
     def read(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Rows of a read-only query (for modules of ``schemas`` that own a table of their own)."""

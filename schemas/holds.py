@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from schemas.items import TRACKLETS_PREFIX, Status
+from schemas.meta_json import meta_value
 from schemas.tracklet_names import video_stem
 
 #: review decision kinds that decide whether a video (and its product) goes into the next publish
@@ -126,8 +127,9 @@ def flags_key(source: str, source_id: str) -> str:
 def read_flags(db: sqlite3.Connection, source: str, source_id: str) -> dict[str, str] | None:
     """The builder's flags of the item as recorded (:data:`TRACKLET_FLAGS`); None when none are
     (a catalog an older version wrote, an item never flagged)."""
-    row = db.execute("SELECT value FROM meta WHERE key = ?", (flags_key(source, source_id),)).fetchone()
-    value = None if row is None else json.loads(row[0])
+    row_key = flags_key(source, source_id)
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (row_key,)).fetchone()
+    value = None if row is None else meta_value(row[0], row_key, db)
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else None
 
 
@@ -139,8 +141,9 @@ def builds_key(source: str, source_id: str) -> str:
 def read_builds(db: sqlite3.Connection, source: str, source_id: str) -> dict[str, str]:
     """The identities of the item's flagged tracklets as recorded (:data:`TRACKLET_BUILDS`; empty
     when none are)."""
-    row = db.execute("SELECT value FROM meta WHERE key = ?", (builds_key(source, source_id),)).fetchone()
-    value = None if row is None else json.loads(row[0])
+    row_key = builds_key(source, source_id)
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (row_key,)).fetchone()
+    value = None if row is None else meta_value(row[0], row_key, db)
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
@@ -151,8 +154,9 @@ def item_flag_key(source: str, source_id: str) -> str:
 
 def read_item_flag(db: sqlite3.Connection, source: str, source_id: str) -> str | None:
     """The reason of the builder's flag about the whole item as recorded (:data:`ITEM_FLAG`), or None."""
-    row = db.execute("SELECT value FROM meta WHERE key = ?", (item_flag_key(source, source_id),)).fetchone()
-    value = None if row is None else json.loads(row[0])
+    row_key = item_flag_key(source, source_id)
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (row_key,)).fetchone()
+    value = None if row is None else meta_value(row[0], row_key, db)
     return value if isinstance(value, str) and value else None
 
 

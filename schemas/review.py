@@ -155,6 +155,7 @@ from schemas.items import (
     MediaAsset,
     Status,
 )
+from schemas.meta_json import meta_value
 from schemas.naming import check_safe_name
 from schemas.official import video_relpath
 from schemas.taxonomy import DF2_CLASSES
@@ -1140,10 +1141,9 @@ def stale_flags(cat: Catalog, row: ItemRow, videos: Iterable[str]) -> dict[str, 
     hold = hold_of(row.status, row.reason)
     if not hold or not hold.startswith(TRACKLETS_PREFIX):
         return {}
-    rows = cat.read(
-        "SELECT value FROM meta WHERE key = ?", (flags_key(str(row.item.source), row.item.source_id),)
-    )
-    recorded = json.loads(rows[0][0]) if rows else None
+    key = flags_key(str(row.item.source), row.item.source_id)
+    rows = cat.read("SELECT value FROM meta WHERE key = ?", (key,))
+    recorded = meta_value(rows[0][0], key, str(cat.path)) if rows else None
     named = flag_entries(hold, recorded if isinstance(recorded, dict) else None) or {}
     listed = hold[len(TRACKLETS_PREFIX) :].strip().split(FLAG_SEP)
     have = {Path(v).stem for v in videos}

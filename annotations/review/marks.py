@@ -25,6 +25,7 @@ from schemas.errors import DataFormatError
 from schemas.faults import local_faults
 from schemas.holds import flags_key
 from schemas.items import TRACKLETS_PREFIX
+from schemas.meta_json import meta_value
 from schemas.redact import redacted_logger
 from schemas.review import (
     LEGACY_REVIEW_LOG,
@@ -133,7 +134,7 @@ def flagged_stems(cat: Catalog, product_id: str) -> set[str]:
     if key is None:
         return set()
     rows = cat.read("SELECT value FROM meta WHERE key = ?", (flags_key(*key),))
-    value = json.loads(rows[0][0]) if rows else None
+    value = meta_value(rows[0][0], flags_key(*key), str(cat.path)) if rows else None
     return set(value) if isinstance(value, dict) else set()
 
 

@@ -1,0 +1,32 @@
+"""A catalog meta row that is no JSON (edited by hand, or damaged) is one CatalogError naming
+the catalog file, the key and what to do; it was a JSONDecodeError traceback (mf splits
+rebuild, mf publish)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from schemas.catalog import Catalog
+from schemas.errors import CatalogError
+from schemas.holds import flags_key, read_flags
+
+
+def test_a_meta_row_that_is_no_json_names_the_catalog_key_and_fix(tmp_path):
+    path = tmp_path / "catalog.sqlite"
+    with Catalog(path) as cat:
+        cat.set_meta("splits", {"mode": "stable"})
+        cat.set_meta(flags_key("netaporter", "1"), {"1_0": "low confidence"})
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = '{{{'")
+    db.commit()
+    with Catalog(path) as cat:
+        for read in (lambda: cat.get_meta("splits"), lambda: cat.update_meta("splits", lambda v: v)):
+            with pytest.raises(CatalogError, match="meta row 'splits' holds no valid JSON") as exc:
+                read()
+            assert exc.value.where == str(path) and "DELETE FROM meta WHERE key = 'splits'" in exc.value.hint
+    with pytest.raises(CatalogError, match="tracklet_flags:netaporter/1") as exc:
+        read_flags(db, "netaporter", "1")
+    assert exc.value.where == str(path)
+    db.close()
