@@ -34,6 +34,7 @@ from typing import Any
 
 from collectors.base import Source
 from collectors.core import Candidate, Outcome, Summary
+from collectors.guard import error_reason
 from collectors.runner import Progress
 from schemas.errors import ConfigError, FetchError, LocalFault, MFError
 from schemas.items import GONE_PREFIX, Status
@@ -167,7 +168,7 @@ def _ask(source: Source, sid: str, status: str) -> Outcome:
     except LocalFault:
         raise
     except MFError as exc:  # the page answered but does not read as the item (a malformed page)
-        return Outcome(sid, "failed", type(exc).__name__, url=url, kind="page", message=exc.message)
+        return Outcome(sid, "failed", error_reason(exc), url=url, kind="page", message=exc.message)
     return Outcome(sid, "ok", url=url)
 
 

@@ -129,3 +129,20 @@ def test_the_cli_reports_the_gone_items_and_refuses_what_it_cannot_recheck(colle
     assert code == 2 and "takes no targets" in err, err
     with pytest.raises(ConfigError, match="nothing was collected"):
         collect("netaporter", [], recheck=True, root=tmp_path / "none", catalog=tmp_path / "none.sqlite")
+
+
+def test_a_recheck_answer_that_reads_as_no_item_has_a_lower_case_reason():
+    """recheck's _ask recorded the error's class name (``DataFormatError``) as the reason."""
+    from collectors.recheck import _ask
+    from schemas.errors import DataFormatError
+
+    class Site:
+        def page_url(self, sid: str) -> str:
+            return f"http://127.0.0.1:9/p/{sid}"
+
+        def describe(self, sid: str, cand: object) -> None:
+            raise DataFormatError("the page holds no product", where=self.page_url(sid))
+
+    out = _ask(Site(), "7", "downloaded")  # type: ignore[arg-type]
+    assert (out.status, out.reason) == ("failed", "data_format")
+    assert out.message == "the page holds no product" and out.url == "http://127.0.0.1:9/p/7"
