@@ -607,7 +607,8 @@ class Catalog:
 
     def row_problems(self, limit: int = 20) -> list[str]:
         """Item and asset rows the toolkit cannot read (edited by hand, or written by a newer
-        toolkit: see :func:`_item_row`, :func:`_asset`), at most ``limit`` of them; [] = every row reads."""
+        toolkit: see :func:`_item_row`, :func:`_asset`), and meta rows that are no JSON, at most
+        ``limit`` of them; [] = every row reads."""
         out: list[str] = []
         for table, read in (("items", _item_row), ("assets", _asset)):
             for r in self._db.execute(f"SELECT * FROM {table} ORDER BY source, source_id"):
@@ -617,6 +618,13 @@ class Catalog:
                     out.append(exc.message)
                     if len(out) >= limit:
                         return out
+        for key, raw in self._db.execute("SELECT key, value FROM meta ORDER BY key"):
+            try:
+                meta_value(raw, key, str(self.path))
+            except CatalogError as exc:
+                out.append(exc.message)
+                if len(out) >= limit:
+                    return out
         return out
 
     @contextlib.contextmanager

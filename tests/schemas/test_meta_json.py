@@ -26,6 +26,11 @@ def test_a_meta_row_that_is_no_json_names_the_catalog_key_and_fix(tmp_path):
             with pytest.raises(CatalogError, match="meta row 'splits' holds no valid JSON") as exc:
                 read()
             assert exc.value.where == str(path) and "DELETE FROM meta WHERE key = 'splits'" in exc.value.hint
+        # mf catalog check names them too (it called such a catalog sound)
+        assert [m.split(" holds")[0] for m in cat.row_problems()] == [
+            "meta row 'splits'",
+            "meta row 'tracklet_flags:netaporter/1'",
+        ]
     with pytest.raises(CatalogError, match="tracklet_flags:netaporter/1") as exc:
         read_flags(db, "netaporter", "1")
     assert exc.value.where == str(path)
