@@ -976,15 +976,16 @@ def _catalog_holds(
     from schemas.catalog import Catalog
     from schemas.dataset import read_entry_rows
     from schemas.items import Status
-    from schemas.review import STALE_NOTE, held_for_review, published_ids
+    from schemas.review import STALE_NOTE, held_for_review, merged_ids, published_ids
 
     entries = Path(dataset) / "entries.jsonl"
     rows = read_entry_rows(entries) if entries.is_file() else {}
-    published = published_ids((pid for split in heads.values() for pid in split), rows)
+    listed = [pid for split in heads.values() for pid in split]
+    published = published_ids(listed, rows)
     needs: dict[str, str] = {}
     with Catalog(catalog, read_only=True) as cat:
         require_catalog_overlap(dataset, catalog, published, cat.items())
-        held = held_for_review(cat, published)
+        held = held_for_review(cat, published, merged_ids(listed, rows))
         for r in cat.items(status=Status.NEEDS_REVIEW):
             needs.setdefault(r.product_id or r.item.source_id, r.reason or "needs review")
     out = {Path(v).stem: (v, h.product_id, h.row.reason) for h in held for v, _ in h.videos}
@@ -1068,6 +1069,41 @@ def _review_targets(dataset: str, results: dict, names: list[str], held: dict | 
             "--catalog, <product>_<n> of an item mf publish holds back (mf-tracklets review --catalog "
             "CATALOG lists them)",
         )
+
+
+def _held_owners(
+    dataset: str, catalog: str | None, targets: Mapping[str, tuple[str, str]]
+) -> dict[str, tuple[str, str]]:
+    """Review name -> (product id, video stem) of the held item that owns the video (``targets``:
+    review name -> (video, product)) when that is another item than the product's own
+    (:func:`annotations.review.marks.held_owner`): a merged product's video whose flag holds the
+    item that brought it in. Empty without a catalog."""
+    if catalog is None or not targets or not Path(catalog).is_file():
+        return {}
+    from annotations.review.marks import held_owner
+    from schemas.catalog import Catalog
+    from schemas.video_items import video_items
+
+    items = video_items(dataset)
+    if not items:
+        return {}
+    with Catalog(catalog, read_only=True) as cat:
+        found = {name: held_owner(cat, items, video, pid) for name, (video, pid) in targets.items()}
+    return {name: owner for name, owner in found.items() if owner is not None}
+
+
+def _verdict_owners(dataset: str, catalog: str | None, targets: dict[str, tuple[str, str]]) -> None:
+    """Refuse, before any decision is recorded, an ``--accept``/``--reject`` of a merged product's
+    video that another item brought in while the catalog holds that item (:func:`_held_owners`):
+    the verdict would land on the product's item and lift nothing (a reject would reject the
+    product); the error names the owner's entry that decides it."""
+    from annotations.review.marks import OWNER_REFUSAL
+
+    for name, (owner, stem) in _held_owners(dataset, catalog, targets).items():
+        text = OWNER_REFUSAL.format(
+            name=name, owner=owner, pid=targets[name][1], stem=stem, dataset=dataset, catalog=catalog
+        )
+        raise ConfigError(text, where=f"--accept/--reject {name}")
 
 
 def _accept_classes(catalog: str | None, products: dict[str, str]) -> None:
@@ -1251,6 +1287,7 @@ def review(
             name: _shop_candidate(catalog_path, name, target(name)[1], n, held_all)
             for name, n in chosen.items()
         }
+        _verdict_owners(dataset, catalog_path, {name: target(name) for name in [*accept, *reject]})
         _accept_classes(catalog_path, {name: target(name)[1] for name in accept})
         if catalog_path is None:  # said once the decisions are known good: a refused one is one line
             click.echo(
@@ -1284,6 +1321,8 @@ def review(
         )
         return
     decisions = _listed_decisions(dataset, catalog_path, shared)
+    # a merged product's video whose flag holds the item that brought it in: decided as that item's
+    owners = _held_owners(dataset, catalog_path, {n: (vt.video, vt.product_id) for n, vt in results.items()})
     rows = []
     for stem, vt in sorted(results.items()):
         h = held_all.get(stem)
@@ -1291,6 +1330,9 @@ def review(
         why = _file_review_reason(vt, h[2] if is_held else None, is_held, needs)
         if why is None or (decisions.get(stem) and not show_all):
             continue
+        if stem in owners:
+            owner, as_stem = owners[stem]
+            why = f"{why}; item {owner}'s video (it holds {owner}): decide it as {as_stem}"
         sp = sheet_path(dataset, vt.video, vt.product_id, shared=vt.video in shared)
         row = {
             "video": stem,

@@ -1079,15 +1079,29 @@ def published_ids(
     return ids
 
 
-def held_for_review(cat: Catalog, published: Container[str] = ()) -> list[HeldReview]:
+def merged_ids(
+    split_ids: Iterable[str], entry_rows: Mapping[str, Mapping[str, Any]] | None = None
+) -> set[str]:
+    """The own ids of the items published inside another product (:func:`published_ids` less
+    the products the split files list themselves)."""
+    ids = set(split_ids)
+    return published_ids(ids, entry_rows) - ids
+
+
+def held_for_review(
+    cat: Catalog, published: Container[str] = (), merged: Container[str] = ()
+) -> list[HeldReview]:
     """The items ``mf publish`` holds back (or has not published yet) that review decides on,
     by product id: every ``needs_review`` item (the association check, a carousel pick, the
     tracklet builder's flags, ...), every item rejected by review (its decision can be undone),
     and every accepted item with a live verdict whose product the split files do not list yet
     (``published``: :func:`published_ids`, the product ids they list and those of the items
     published inside another product; such items are left out, their videos are in the split
-    files). Items whose product id is not a plain file name are left out. ``shop`` is the one a
-    review ``shop`` decision chose, else cleaning's (:func:`with_review_shop`)."""
+    files). ``merged``: ids of items published inside another product (:func:`merged_ids`) kept
+    when ``needs_review`` (a tracklet flag on the video it brought in holds it): review decides
+    on that video under the item's own name, ``<its product>_<k>``, the name the flag gives it,
+    not the merged product's. Items whose product id is not a plain file name are left out.
+    ``shop`` is the one a review ``shop`` decision chose, else cleaning's (:func:`with_review_shop`)."""
     decided: set[tuple[str, str] | str] = set()
     for d in list_decisions(cat):
         if d.kind in VERDICTS:
@@ -1103,7 +1117,7 @@ def held_for_review(cat: Catalog, published: Container[str] = ()) -> list[HeldRe
             continue  # cleaning's own rejection: review never overrides it
         if r.status != Status.NEEDS_REVIEW and pid not in decided and key not in decided:
             continue
-        if pid in published:
+        if pid in published and not (r.status == Status.NEEDS_REVIEW and pid in merged):
             continue
         try:
             check_safe_name(pid, what="product id")

@@ -24,7 +24,7 @@ from schemas.catalog import Catalog
 from schemas.errors import DataFormatError
 from schemas.faults import local_faults
 from schemas.holds import flags_key
-from schemas.items import TRACKLETS_PREFIX
+from schemas.items import TRACKLETS_PREFIX, Status
 from schemas.meta_json import meta_value
 from schemas.redact import redacted_logger
 from schemas.review import (
@@ -125,6 +125,35 @@ def video_owner(
     rows = cat.read("SELECT product_id FROM items WHERE source = ? AND source_id = ?", key)
     pid = (rows[0][0] if rows else None) or key[1]
     return pid, f"{pid}_{k}"
+
+
+#: why a verdict on a merged product's video that another, held item brought in is refused
+#: (:func:`held_owner`): it would land on the product's item and lift nothing
+OWNER_REFUSAL = (
+    "{name} is the video item {owner} brought into product {pid}, and the tracklet hold is "
+    "{owner}'s, not {pid}'s: a verdict on {name} would be recorded on {pid} and leave {owner} held; "
+    "decide it as {stem}: mf-tracklets review --dataset {dataset} --catalog {catalog} --accept {stem} "
+    "(or --reject {stem}; on the review page, the entry {stem})"
+)
+
+
+def held_owner(
+    cat: Catalog, items: Mapping[str, Sequence[str]], video: str, product_id: str
+) -> tuple[str, str] | None:
+    """(product id, video stem) of the held item that owns ``video`` of product ``product_id``
+    when that is another item than the product's own (it joined the product with its shop image:
+    :func:`video_owner`) and the catalog holds it ``needs_review`` (a tracklet flag on that
+    video holds it, and review decides on it under the stem the flag gives it); None otherwise.
+    ``video`` is named as ``mf publish`` names a product's videos, ``videos/<product>_<n>.mp4``."""
+    stem = video_stem(video)
+    head, _, n = stem.rpartition("_")
+    if head != product_id or not n.isdigit() or product_id not in items:
+        return None
+    owner, owner_stem = video_owner(cat, items, product_id, int(n), stem)
+    if owner == product_id:
+        return None
+    row = find_item(cat, owner)
+    return (owner, owner_stem) if row is not None and row["status"] == Status.NEEDS_REVIEW else None
 
 
 def flagged_stems(cat: Catalog, product_id: str) -> set[str]:

@@ -60,7 +60,14 @@ from schemas.official import (
 )
 from schemas.paths import PathEscapeError, UnsafePathValue, resolve_under
 from schemas.redact import redacted_logger
-from schemas.review import REVIEW_SHOP_REASON, STALE_NOTE, HeldReview, held_for_review, published_ids
+from schemas.review import (
+    REVIEW_SHOP_REASON,
+    STALE_NOTE,
+    HeldReview,
+    held_for_review,
+    merged_ids,
+    published_ids,
+)
 from schemas.taxonomy import DF2_CLASSES, Partition, partition_from_source_code
 from schemas.tracklet_names import is_tracklet_stem, tracklet_key, video_stem
 
@@ -378,8 +385,9 @@ def build_queue(
     for b in bad:
         held_by.setdefault(b.product_id, b.line())
     rows = read_entry_rows(root / "entries.jsonl") if (root / "entries.jsonl").is_file() else {}
-    published = published_ids((pid for split in splits.values() for pid in split), rows)
-    held = held_for_review(catalog, published) if catalog is not None else []
+    listed = [pid for split in splits.values() for pid in split]
+    published = published_ids(listed, rows)
+    held = held_for_review(catalog, published, merged_ids(listed, rows)) if catalog is not None else []
     needs: dict[str, str] = {}  # product -> why the catalog holds it back
     if catalog is not None:
         for r in catalog.items(status=Status.NEEDS_REVIEW):

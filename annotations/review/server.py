@@ -62,6 +62,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from annotations.review.decisions import decide, reconcile_picks, undo
+from annotations.review.marks import OWNER_REFUSAL, held_owner
 from annotations.review.media import (
     CONTENT_TYPES,
     Refused,
@@ -101,6 +102,7 @@ from schemas.review import (
 )
 from schemas.taxonomy import DF2_CLASSES
 from schemas.text_input import clean_text
+from schemas.video_items import video_items
 
 log = redacted_logger("annotations.review")
 
@@ -664,6 +666,8 @@ class ReviewApp:
             it, state = self._decidable(stem or "")
             if kind == "shop":
                 fields["shop"] = self._candidate_path(it, candidate)
+            if kind in VERDICT_KINDS:
+                self._check_owner(it)
             if kind == "accept":
                 self._check_class(it)
             # a pick writes the dataset's files: its lock first; neither wait holds up the page's
@@ -757,6 +761,27 @@ class ReviewApp:
             raise StaleVerdict(
                 f"{it.stem}: another page or reviewer made {made} after this page showed it; the page"
                 " shows it now: press u again to undo the latest decision"
+            )
+
+    def _check_owner(self, it: QueueItem) -> None:
+        """BadRequest for a verdict on a merged product's video that another item brought in while
+        the catalog holds that item (:func:`~annotations.review.marks.held_owner`): it would land on
+        the product's item and lift nothing; the answer names the owner's entry that decides it."""
+        items = video_items(self.root)
+        if it.product_id not in items:
+            return
+        with self.lock:
+            owner = held_owner(self.cat, items, it.video, it.product_id)
+        if owner is not None:
+            raise BadRequest(
+                OWNER_REFUSAL.format(
+                    name=it.stem,
+                    owner=owner[0],
+                    pid=it.product_id,
+                    stem=owner[1],
+                    dataset=self.root,
+                    catalog=self.catalog_path,
+                )
             )
 
     def _check_class(self, it: QueueItem) -> None:

@@ -1,0 +1,97 @@
+"""A verdict on a merged product's video that another, held item brought in is refused, and
+names the owner's entry that decides it; that entry is listed and decided, on the command line and
+on the review page, before the next publish undoes the merge.
+
+Before: the builder's flag of product P's second video (item X's) holds X (``tracklets: X_0``),
+but the review list showed the video as ``P_1`` only. ``--accept P_1`` (the name the list and the
+dataset give) was recorded on P's item and left X held; ``--reject P_1`` rejected P, the wrong
+item; ``--accept X_0`` said "no tracklet file"; the page did the same with its ``P_1`` entry.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from annotations.cli import tracklets
+from annotations.config import ReviewConfig
+from annotations.review.server import BadRequest, ReviewApp
+from annotations.settle import settle_flags
+from cleaning.publish import publish
+from schemas.catalog import Catalog
+from schemas.cli_support import run_main
+from schemas.items import Status
+from schemas.official import read_official
+from schemas.review import list_decisions
+from tests.annotations.test_settle import _write
+from tests.cleaning.test_publish_merged_video_flag import NEW, Job, _item
+from tests.cleaning.test_publish_relisting import _relist
+
+
+def _review(capsys, *args: str) -> tuple[int, str, str]:
+    """``mf-tracklets review`` under the toolkit's exit rule: (exit status, stdout, stderr)."""
+    try:
+        run_main(tracklets, ["review", *args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_a_verdict_on_a_merged_video_whose_owner_is_held_names_the_owner_entry(
+    catalog_copy, root_copy, tmp_path, capsys
+):
+    out = tmp_path / "ds"
+    with Catalog(catalog_copy) as cat:
+        publish(cat, root_copy, out)
+        pid, other = sorted(read_official(out / "train.json"))[:2]
+        own = _item(cat, pid).item.source_id
+        _relist(cat, root_copy, pid, NEW, other)  # NEW joins pid with its shop image
+        publish(cat, root_copy, out)
+        jobs = [Job(f"videos/{pid}_{i}.mp4", pid, i) for i in range(2)]
+        _write(out, jobs[0], 0.9)
+        _write(out, jobs[1], 0.1)  # the merged product's second video, NEW's, is flagged
+        settle_flags(out, jobs, ReviewConfig(), fresh={0, 1}, cat=cat)
+        assert _item(cat, NEW).status == Status.NEEDS_REVIEW
+    merged, owned = f"{pid}_1", f"{NEW}_0"
+    base = ("--dataset", str(out), "--catalog", str(catalog_copy))
+    # the list names the owner's entry, and the merged name's row says how it is decided
+    code, listed, err = _review(capsys, *base, "--json")
+    assert code == 0, err
+    rows = {r["video"]: r for r in json.loads(listed)["needs_review"]}
+    assert rows[owned]["product_id"] == NEW and rows[owned]["held_back"], rows.get(owned)
+    assert rows[merged]["reason"].endswith(f"decide it as {owned}"), rows[merged]
+    # a verdict under the merged name is refused, one line naming the owner's command; nothing stored
+    for verb in ("--accept", "--reject"):
+        code, _, err = _review(capsys, *base, verb, merged)
+        assert code == 2 and len(err.strip().splitlines()) == 1, (code, err)
+        assert f"--accept {owned}" in err and f"item {NEW} brought into product {pid}" in err, err
+    with Catalog(catalog_copy, read_only=True) as cat:
+        assert not [d for d in list_decisions(cat) if d.kind in ("accept", "reject")]
+    # the page: the merged entry's verdicts are refused with the same line, the owner's is queued
+    copy = tmp_path / "page.sqlite"
+    shutil.copy(catalog_copy, copy)
+    app = ReviewApp(out, copy, sample_rate=0.0)
+    try:
+        queued = {i["stem"]: i for i in app.queue_json()["items"]}
+        assert queued[owned]["held_back"] and queued[owned]["flagged"], queued.get(owned)
+        for kind in ("accept", "reject"):
+            with pytest.raises(BadRequest, match=f"--accept {owned}"):
+                app.decide({"video": merged, "kind": kind})
+        app.decide({"video": owned, "kind": "accept"})
+        app.undo({"video": owned})  # the page's undo takes it back: held again
+        with Catalog(copy, read_only=True) as cat:
+            assert _item(cat, NEW).status == Status.NEEDS_REVIEW
+        app.decide({"video": owned, "kind": "accept"})
+    finally:
+        app.close()
+    # the owner's entry decides it: the hold is lifted, the product's item untouched
+    code, _, err = _review(capsys, *base, "--accept", owned)
+    assert code == 0, err
+    for path in (catalog_copy, copy):
+        with Catalog(path, read_only=True) as cat:
+            assert (_item(cat, NEW).status, _item(cat, NEW).reason) == (Status.ACCEPTED, None)
+            assert _item(cat, pid).status == Status.ACCEPTED and _item(cat, own).reason is None
