@@ -1322,6 +1322,8 @@ def review(
         return
     decisions = _listed_decisions(dataset, catalog_path, shared)
     # a merged product's video whose flag holds the item that brought it in: decided as that item's
+    from annotations.review.marks import OWNER_NOTE
+
     owners = _held_owners(dataset, catalog_path, {n: (vt.video, vt.product_id) for n, vt in results.items()})
     rows = []
     for stem, vt in sorted(results.items()):
@@ -1331,8 +1333,7 @@ def review(
         if why is None or (decisions.get(stem) and not show_all):
             continue
         if stem in owners:
-            owner, as_stem = owners[stem]
-            why = f"{why}; item {owner}'s video (it holds {owner}): decide it as {as_stem}"
+            why = f"{why}; {OWNER_NOTE.format(owner=owners[stem][0], stem=owners[stem][1])}"
         sp = sheet_path(dataset, vt.video, vt.product_id, shared=vt.video in shared)
         row = {
             "video": stem,

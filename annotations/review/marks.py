@@ -136,6 +136,9 @@ OWNER_REFUSAL = (
     "(or --reject {stem}; on the review page, the entry {stem})"
 )
 
+#: what the review list and the page add to the reason of such a video (:func:`held_owner`)
+OWNER_NOTE = "item {owner}'s video (it holds {owner}): decide it as {stem}"
+
 
 def held_owner(
     cat: Catalog, items: Mapping[str, Sequence[str]], video: str, product_id: str

@@ -34,6 +34,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from annotations.flags import reason_in_words
+from annotations.review.marks import OWNER_NOTE, held_owner
 from annotations.tracklet_files import (
     TRACKLET_DIR,
     SplitOrigin,
@@ -70,6 +71,7 @@ from schemas.review import (
 )
 from schemas.taxonomy import DF2_CLASSES, Partition, partition_from_source_code
 from schemas.tracklet_names import is_tracklet_stem, tracklet_key, video_stem
+from schemas.video_items import VIDEO_ITEMS
 
 log = redacted_logger("annotations.review")
 
@@ -418,6 +420,16 @@ def build_queue(
                     reason = queued_truth_reason(origin, split_truth)
                 if not is_flagged and pid in needs:  # the next publish holds it back
                     is_flagged, reason = True, needs[pid]
+                # a merged video whose flag holds the item that brought it in: decided as that item's
+                items = meta.get(VIDEO_ITEMS)
+                if (
+                    is_flagged
+                    and catalog is not None
+                    and isinstance(items, list)
+                    and len(items) > 1
+                    and (owner := held_owner(catalog, {pid: items}, vp, pid))
+                ):
+                    reason = f"{reason}; {OWNER_NOTE.format(owner=owner[0], stem=owner[1])}"
                 seen.add((vp, pid))
                 item = QueueItem(
                     video=vp,

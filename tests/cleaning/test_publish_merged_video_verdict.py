@@ -78,6 +78,7 @@ def test_a_verdict_on_a_merged_video_whose_owner_is_held_names_the_owner_entry(
     try:
         queued = {i["stem"]: i for i in app.queue_json()["items"]}
         assert queued[owned]["held_back"] and queued[owned]["flagged"], queued.get(owned)
+        assert queued[merged]["reason"].endswith(f"decide it as {owned}"), queued[merged]  # as the list
         for kind in ("accept", "reject"):
             with pytest.raises(BadRequest, match=f"--accept {owned}"):
                 app.decide({"video": merged, "kind": kind})
