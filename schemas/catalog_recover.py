@@ -4,7 +4,9 @@ Each table is read in rowid order; where a damaged page hides a run of rows, the
 ahead (doubling steps, then bisecting back) for the first row it can read again and goes on
 from there. What it reads goes into a fresh catalog with the current schema (its migrations);
 the damaged file is only read. Assets whose item was lost are left out (a rerun of the
-collectors fetches that item again).
+collectors fetches that item again), and so are ``meta`` rows that are no JSON (every reader
+would stop on them again): each is listed with why and the command that writes it again
+(:func:`schemas.meta_json.rebuild_of`).
 
 SQLite's own ``sqlite3 CATALOG .recover`` reads pages directly and can find rows a walk
 cannot reach, but needs a ``sqlite3`` shell built with the ``sqlite_dbpage`` table; the one
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from schemas.errors import CatalogError
+from schemas.meta_json import no_json, rebuild_of
 
 #: the catalog's tables, items first (assets are kept only when their item is)
 TABLES = ("items", "assets", "events", "meta", "review_decisions")
@@ -30,7 +33,8 @@ _MAX_ROWID = 2**63 - 1
 @dataclass
 class RecoverReport:
     """What was salvaged: rows per table (ids kept), runs of rows skipped, assets left out without
-    an item, and rows read but refused by the new catalog (torn: a NULL where one is not allowed)."""
+    an item, rows read but refused by the new catalog (torn: a NULL where one is not allowed), and
+    meta rows that are no JSON (``key``, ``why``, ``rebuild``: the command, or None)."""
 
     source: str
     out: str
@@ -38,6 +42,7 @@ class RecoverReport:
     gaps: dict[str, int] = field(default_factory=dict)
     orphaned_assets: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
+    meta_left_out: list[dict[str, str | None]] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -47,6 +52,7 @@ class RecoverReport:
             "damaged_runs_skipped": self.gaps,
             "orphaned_assets": self.orphaned_assets,
             "rows_dropped": self.dropped,
+            "meta_left_out": self.meta_left_out,
         }
 
 
@@ -100,6 +106,16 @@ def _walk(db: sqlite3.Connection, table: str, columns: list[str], report: Recove
             if nxt is None:
                 return
             last = nxt
+
+
+def _no_json(rec: dict, report: RecoverReport) -> bool:
+    """Whether the meta row ``rec`` is no JSON (listed in ``report.meta_left_out``, to leave out)."""
+    key = str(rec.get("key"))
+    why = no_json(rec.get("value"))
+    if why is None:
+        return False
+    report.meta_left_out.append({"key": key, "why": why, "rebuild": rebuild_of(key, report.out)})
+    return True
 
 
 def _open_read_only(src: Path) -> tuple[sqlite3.Connection, set[str]]:
@@ -160,6 +176,8 @@ def recover_catalog(src: str | os.PathLike[str], out: str | os.PathLike[str]) ->
                 rec = dict(zip(columns, row, strict=True))
                 if table == "assets" and (rec.get("source"), rec.get("source_id")) not in items:
                     report.orphaned_assets += 1
+                    continue
+                if table == "meta" and _no_json(rec, report):
                     continue
                 try:
                     dst.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", row)

@@ -330,7 +330,8 @@ def catalog_recover(catalog_path: str, out: str, as_json: bool) -> None:
     """Copy every row that can still be read from a damaged catalog into a new one.
 
     The damaged file is only read. Rows behind a damaged page are lost (a rerun of the
-    collectors fetches their items again); assets whose item was lost are left out. Check the
+    collectors fetches their items again); assets whose item was lost are left out, and so are
+    meta rows that are no JSON (each named, with the command that writes it again). Check the
     result, then put it in place of the damaged file (moved aside with its -wal and -shm files).
 
     \b
@@ -350,5 +351,14 @@ def catalog_recover(catalog_path: str, out: str, as_json: bool) -> None:
             + f" rows salvaged; {sum(r['damaged_runs_skipped'].values())} damaged runs skipped, "
             f"{r['orphaned_assets']} assets without their item left out"
             + (f", {sum(r['rows_dropped'].values())} torn rows dropped" if r["rows_dropped"] else "")
+            + "".join(
+                f"\nleft out meta row {m['key']!r}: {m['why']}; "
+                + (
+                    f"to write it again: {m['rebuild']}"
+                    if m["rebuild"]
+                    else "no command writes it again (restore it from a copy)"
+                )
+                for m in r["meta_left_out"]
+            )
         ),
     )

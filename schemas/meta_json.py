@@ -20,16 +20,48 @@ def catalog_file(db: sqlite3.Connection) -> str:
     return str(row[2]) if row and row[2] else "the catalog"
 
 
+def no_json(raw: Any) -> str | None:
+    """Why the meta value ``raw`` is no JSON (``no valid JSON (<the parser's words>)``), or None
+    when it reads."""
+    try:
+        json.loads(raw)
+    except (ValueError, TypeError) as exc:
+        return f"no valid JSON ({str(exc)[:120]})"
+    return None
+
+
 def meta_value(raw: str, key: str, where: str | sqlite3.Connection | None) -> Any:
     """``json.loads(raw)`` of the meta row ``key``; ``where``: the catalog (its path, or the
     connection it is read through)."""
     try:
         return json.loads(raw)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError):
         path = catalog_file(where) if isinstance(where, sqlite3.Connection) else where or "the catalog"
         raise CatalogError(
-            f"meta row {key!r} holds no valid JSON ({str(exc)[:120]})",
+            f"meta row {key!r} holds {no_json(raw)}",
             where=path,
             hint=f'restore the catalog from a copy; or delete that row (sqlite3 {path} "DELETE FROM meta '
             f"WHERE key = '{key}'\") and rerun the command that wrote it",
         ) from None
+
+
+#: what writes a meta row again, by key (or key prefix, ending in ``:``): the command to run on a
+#: catalog that lost the row (``mf catalog recover`` leaves a row that is no JSON out and says this)
+REBUILDS: dict[str, str] = {
+    "splits": "mf splits rebuild --catalog CATALOG (the recorded rule is lost: give --seed and "
+    "--test-fraction when they were not the defaults)",
+    "associations": "mf clean (its association check records it again)",
+    "recheck_cursor:": "mf-collect SOURCE --recheck --root ROOT (it starts again from the first item)",
+}
+
+
+def rebuild_of(key: str, catalog: str = "CATALOG") -> str | None:
+    """The command that writes the meta row ``key`` of ``catalog`` again (:data:`REBUILDS`, with
+    the catalog and the source of a prefixed key filled in), or None when none does (a tracklet
+    builder's flags, the merge holds: restore the row from a copy of the catalog)."""
+    for name, how in REBUILDS.items():
+        if key == name:
+            return how.replace("CATALOG", catalog)
+        if name.endswith(":") and key.startswith(name):
+            return how.replace("CATALOG", catalog).replace("SOURCE", key[len(name) :])
+    return None

@@ -168,3 +168,33 @@ def test_recover_refuses_the_log_of_a_file_the_catalog_replaced(tmp_path):
         assert not (tmp_path / "out.sqlite").exists()
     finally:
         writer.close()
+
+
+def test_recover_leaves_out_meta_rows_that_are_no_json_naming_key_and_rebuild(tmp_path, capsys):
+    """A meta row that is no JSON would stop every reader of the recovered catalog as it stopped
+    those of the damaged one: recover leaves it out and names it, why, and what writes it again."""
+    path = tmp_path / "catalog.sqlite"
+    with Catalog(path) as cat:
+        cat.set_meta("splits", {"seed": 3, "test_fraction": 0.2})
+        cat.set_meta("tracklet_flags:tiktok/1", {"v": "why"})
+        cat.set_meta("kept", [1])
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute("UPDATE meta SET value = '{{{' WHERE key != 'kept'")
+    out = tmp_path / "recovered.sqlite"
+    code, stdout, err = run_mf(
+        ["catalog", "recover", "--catalog", str(path), "--out", str(out), "--json"], capsys
+    )
+    assert code == 0, err
+    left = {m["key"]: m for m in json.loads(stdout)["meta_left_out"]}
+    assert set(left) == {"splits", "tracklet_flags:tiktok/1"}
+    assert left["splits"]["why"].startswith("no valid JSON")
+    assert left["splits"]["rebuild"].startswith(f"mf splits rebuild --catalog {out}")
+    assert left["tracklet_flags:tiktok/1"]["rebuild"] is None
+    with Catalog(out) as cat:
+        assert cat.get_meta("kept") == [1] and cat.get_meta("splits") is None
+    assert run_mf(["catalog", "check", "--catalog", str(out)], capsys)[0] == 0
+    out.unlink()
+    code, stdout, _ = run_mf(["catalog", "recover", "--catalog", str(path), "--out", str(out)], capsys)
+    assert "left out meta row 'splits': no valid JSON" in stdout
+    assert "to write it again: mf splits rebuild" in stdout
+    assert "'tracklet_flags:tiktok/1'" in stdout and "restore it from a copy" in stdout
