@@ -2,7 +2,9 @@
 
 A file that vanished or changed while it was checked (another run writing the same folder) is
 no content fault: :func:`probe_unchanged` and :func:`hash_unchanged` raise ``file_vanished``,
-retried by a rerun, never a final content reason such as ``not_a_video``."""
+retried by a rerun, never a final content reason such as ``not_a_video``. Nor is a web page
+where the media should be (:func:`looks_like_html`): ``html_instead_of_media``, retried, whatever
+Content-Type it came with."""
 
 from __future__ import annotations
 
@@ -30,9 +32,41 @@ _TYPE_EXT = {
 }
 
 
+#: reason of a web page (a bot check, a login wall) where a video or an image was expected: it
+#: lasts minutes more often than for good, so a rerun retries it (``failed``, not ``rejected``)
+HTML_REASON = "html_instead_of_media"
+#: how a web page starts (after a UTF-8 byte order mark and white space, in any case)
+_HTML_STARTS = (b"<!doctype html", b"<html")
+
+
+def looks_like_html(path: str | os.PathLike[str]) -> bool:
+    """Whether the file at ``path`` starts as a web page does (``<!doctype html`` or ``<html``,
+    after a UTF-8 byte order mark and white space, in any case). Asked only of a file that does
+    not decode: a page served as ``image/jpeg`` or ``video/mp4`` is the same page as one served
+    as ``text/html``, and gets the same outcome (:func:`html_in_place_of`)."""
+    with open(path, "rb") as fh:
+        head = fh.read(1024)
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n\f").lower().startswith(_HTML_STARTS)
+
+
+def html_in_place_of(expect: str, where: str, served_as: str | None = None) -> FetchError:
+    """The error (``html_instead_of_media``, retryable) of a web page that came back at ``where``
+    (its URL, or the file when that is all there is) instead of the ``expect`` (video/image);
+    ``served_as``: the Content-Type it came with, named when it claimed media."""
+    claim = f", served as {served_as.split(';')[0].strip()}" if served_as and "html" not in served_as else ""
+    return FetchError(
+        f"a web page came back instead of the {expect}{claim} (a bot check or a login wall?)",
+        where=where,
+        reason=HTML_REASON,
+        retryable=True,
+        hint="rerun later (the item is retried); if it lasts, open the URL in a browser",
+    )
+
+
 def probe_image(path: str | os.PathLike[str]) -> ImageProbe:
     """Decode an image; raise ``FetchError(reason="not_an_image")`` if it does not, or
-    ``truncated_body`` (retried by a rerun) when it is a JPEG or PNG cut before its end."""
+    ``truncated_body`` (retried by a rerun) when it is a JPEG or PNG cut before its end, or
+    ``html_instead_of_media`` (retried) when it is a web page (:func:`looks_like_html`)."""
     from movingfashion.media.images import ImageTooLarge
     from movingfashion.media.probe import probe_image as media_probe_image
 
@@ -41,6 +75,8 @@ def probe_image(path: str | os.PathLike[str]) -> ImageProbe:
     except ImageTooLarge as exc:
         raise FetchError(exc.message, where=str(path), reason="not_an_image") from None
     except MediaError:
+        if looks_like_html(path):
+            raise html_in_place_of("image", str(path)) from None
         if cut_short_image(path):
             raise FetchError(
                 "cut short: the image stops before its end marker",
@@ -81,7 +117,8 @@ def probe_video(path: str | os.PathLike[str]) -> VideoProbe:
     list). Raises :class:`FetchError`: ``not_a_video`` (final) when no frame decodes or the
     header declares more frames than any video has (:data:`~schemas.official.MAX_FRAMES`),
     ``truncated_body`` (retried by a rerun) when the file stops short of its declared frames,
-    a body cut off in a way the transfer could not tell (no or a wrong Content-Length).
+    a body cut off in a way the transfer could not tell (no or a wrong Content-Length), and
+    ``html_instead_of_media`` (retried) when it is a web page (:func:`looks_like_html`).
     """
     from movingfashion.media.probe import probe_video as media_probe_video
     from movingfashion.media.probe import whole_frames
@@ -91,6 +128,8 @@ def probe_video(path: str | os.PathLike[str]) -> VideoProbe:
     except MediaError:
         info = None
     if info is None or info.frames <= 0 or not info.decodable:
+        if looks_like_html(path):
+            raise html_in_place_of("video", str(path))
         raise FetchError("file does not decode as a video (no frame)", where=str(path), reason="not_a_video")
     if info.frames_problem is not None:  # a header's count, forged or damaged: no rerun helps
         raise FetchError(

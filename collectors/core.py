@@ -25,7 +25,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from collectors.checks import FILE_VANISHED, ext_for, hash_unchanged, probe_unchanged, stamp, vanished
+from collectors.checks import (
+    FILE_VANISHED,
+    HTML_REASON,
+    ext_for,
+    hash_unchanged,
+    html_in_place_of,
+    probe_unchanged,
+    stamp,
+    vanished,
+)
 from collectors.config import CollectConfig
 from collectors.refetch import (
     STILL_DAMAGED,
@@ -782,6 +791,8 @@ class CollectContext:
         except FetchError as exc:
             if move and exc.reason != FILE_VANISHED:
                 src.unlink(missing_ok=True)
+            if exc.reason == HTML_REASON:  # named by its URL, as one the polite client fetched is
+                exc = html_in_place_of(expect, url, content_type)
             failed = self.failed_asset(item, kind, url, exc.reason)
             self.note_failure(failed, exc)
             return failed

@@ -39,7 +39,15 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from collectors.checks import FILE_VANISHED, ext_for, hash_unchanged, probe_unchanged, vanished
+from collectors.checks import (
+    FILE_VANISHED,
+    HTML_REASON,
+    ext_for,
+    hash_unchanged,
+    html_in_place_of,
+    probe_unchanged,
+    vanished,
+)
 from collectors.config import HttpConfig, normalize_host
 from collectors.hosts import HostPolicy
 from collectors.part_resume import (
@@ -929,6 +937,8 @@ class PoliteClient:
         except FetchError as exc:
             if exc.reason != FILE_VANISHED:
                 discard_part(part)
+            if exc.reason == HTML_REASON:  # named by its URL, as a page served as text/html is
+                raise html_in_place_of(expect, url, content_type) from None
             raise
         ext = ext_for(url, content_type, expect, part)
         final = folder / f"{stem}.{ext}"
@@ -1048,9 +1058,9 @@ def _type_ok(content_type: str | None, accepted: list[str]) -> bool:
 
 
 #: content types of a web page: served in place of a video or an image, it is a bot check or a
-#: login wall more often than what the URL holds, so it is retried by a rerun, not rejected
+#: login wall more often than what the URL holds, so it is retried by a rerun, not rejected (a
+#: page that claims a media type is told by its first bytes: :func:`collectors.checks.looks_like_html`)
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-HTML_REASON = "html_instead_of_media"
 #: how much of a 403's body is read to tell a refused URL from a refused client
 _REFUSAL_BYTES = 1024
 
@@ -1060,13 +1070,7 @@ def not_media(ctype: str | None, expect: str, url: str) -> FetchError:
     (``content_type_mismatch``), or ``failed`` (``html_instead_of_media``, retried by a rerun)
     when it is a web page."""
     if (ctype or "").split(";")[0].strip().lower() in HTML_TYPES:
-        return FetchError(
-            f"a web page came back instead of the {expect} (a bot check or a login wall?)",
-            where=url,
-            reason=HTML_REASON,
-            retryable=True,
-            hint="rerun later (the item is retried); if it lasts, open the URL in a browser",
-        )
+        return html_in_place_of(expect, url)
     return FetchError(f"content type {ctype!r} is not a {expect}", where=url, reason="content_type_mismatch")
 
 

@@ -199,14 +199,14 @@ def product_page(pid: str) -> Route:
 
 @pytest.fixture
 def mixed_shop(tmp_path):
-    """Four products: 21 fine, 22 a server that keeps failing (failed), 23 an HTML shop image
-    (rejected: not_an_image), 24 no page (rejected: http_404)."""
+    """Four products: 21 fine, 22 a server that keeps failing (failed), 23 a shop image that does
+    not decode (rejected: not_an_image; an HTML page would be retried), 24 no page (rejected: http_404)."""
     with FakeSite() as site:
         for pid in ("21", "22", "23"):
             site.routes[f"/en-us/shop/product/{pid}"] = product_page(pid)
         site.routes["/en-us/shop/product/22"].fail_first = 1000
         site.routes["/images/products/21/21_fr_l.jpg"] = Route(jpeg_bytes(21), content_type="image/jpeg")
-        site.routes["/images/products/23/23_fr_l.jpg"] = Route(b"<html>" * 50, content_type="image/jpeg")
+        site.routes["/images/products/23/23_fr_l.jpg"] = Route(b"not a jpeg " * 50, content_type="image/jpeg")
         ids = tmp_path / "ids.txt"
         ids.write_text("21\n22\n23\n24\n")
         yield site, ids
@@ -442,7 +442,7 @@ def files_of(root: Path) -> dict[Path, tuple[int, int]]:
 def test_dry_run_creates_nothing_and_lists_done_items_apart(tmp_path, capsys):
     with FakeSite() as site:
         sitemap_shop(site, ["41", "42"], gone=False)
-        site.routes["/images/products/42/42_fr_l.jpg"] = Route(b"<html>" * 50, content_type="image/jpeg")
+        site.routes["/images/products/42/42_fr_l.jpg"] = Route(b"not a jpeg " * 50, content_type="image/jpeg")
         root = tmp_path / "o"
         base = ["netaporter", f"{site.base}/sitemap.xml", "--base-url", site.base, "--root", root]
         base += ["--config", fast_config(tmp_path), "--json"]

@@ -31,14 +31,15 @@ HTTP = HttpConfig(
 EXPECTED = {
     "truncate": {"truncated_body", "truncated_body_exhausted"},
     "wrong_content_type": {"content_type_mismatch"},
+    # a page served as media is retried as one served as text/html is (its first bytes tell);
     # yt-dlp's generic extractor reads an HTML page at a video URL as a page it cannot handle
-    "html_as_image": {"not_an_image", "not_a_video", "content_type_mismatch", "unsupported_url"},
+    "html_as_image": {"html_instead_of_media", "content_type_mismatch", "unsupported_url"},
     "redirect_foreign": {"foreign_redirect", "host_not_allowed"},
     "oversized": {"too_large"},
     "malformed_jsonld": {"malformed_jsonld"},
     # a body cut with a Content-Length that says so: only the content check can tell
     "short_length": {"truncated_body", "truncated_body_exhausted", "not_a_video", "not_an_image"},
-    "html_as_video": {"not_a_video", "content_type_mismatch", "unsupported_url"},
+    "html_as_video": {"html_instead_of_media", "content_type_mismatch", "unsupported_url"},
 }
 #: faults that touch only a product's video (a product without one is collected whole)
 VIDEO_ONLY = {"oversized", "html_as_video"}

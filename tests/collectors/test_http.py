@@ -151,20 +151,33 @@ def test_a_web_page_in_place_of_media_is_retried_not_rejected(site, tmp_path, ct
     assert site.hits["/c.jpg"] == 2  # one GET, one HEAD: a wall is not asked again at once in this run
 
 
-def test_html_served_as_image_rejected(site, tmp_path):
-    site.routes["/d.jpg"] = Route(b"<html><body>blocked</body></html>", content_type="image/jpeg")
+@pytest.mark.parametrize(
+    ("path", "ctype", "expect", "body"),
+    [
+        ("/d.jpg", "image/jpeg", "image", b"<html><body>blocked</body></html>"),
+        ("/d.mp4", "video/mp4", "video", b"<html>nope</html>" * 10),
+        ("/e.jpg", "image/jpeg", "image", b"\xef\xbb\xbf \r\n\t<!DOCTYPE HTML><title>Just a moment</title>"),
+        ("/e.mp4", "video/mp4", "video", b"\n  <HTML lang=en><body>sign in</body></HTML>"),
+    ],
+)
+def test_html_served_as_media_is_retried_like_a_web_page(site, tmp_path, path, ctype, expect, body):
+    """A bot wall or login page served as image/jpeg or video/mp4 is the same page as one served
+    as text/html: retried by a rerun (html_instead_of_media, named by its URL), no longer rejected
+    for good as not_an_image/not_a_video (the header alone decided the outcome before)."""
+    site.routes[path] = Route(body, content_type=ctype)
     with pytest.raises(FetchError) as ei:
-        client_for(site).download(site.url("/d.jpg"), tmp_path / "it", "shop", "image")
-    assert ei.value.reason == "not_an_image"
+        client_for(site).download(site.url(path), tmp_path / "it", "shop", expect)
+    assert ei.value.reason == "html_instead_of_media" and ei.value.retryable
+    assert ei.value.where == site.url(path) and f"instead of the {expect}, served as {ctype}" in str(ei.value)
     assert files_in(tmp_path / "it") == []
 
 
-def test_html_served_as_video_rejected(site, tmp_path):
-    site.routes["/d.mp4"] = Route(b"<html>nope</html>" * 10, content_type="video/mp4")
+def test_a_file_that_only_mentions_html_is_no_web_page(site, tmp_path):
+    """Only a body that starts as a page is one: other bytes that do not decode stay rejected."""
+    site.routes["/f.jpg"] = Route(b"GIF? no. <html> later", content_type="image/jpeg")
     with pytest.raises(FetchError) as ei:
-        client_for(site).download(site.url("/d.mp4"), tmp_path / "it", "video", "video")
-    assert ei.value.reason == "not_a_video"
-    assert files_in(tmp_path / "it") == []
+        client_for(site).download(site.url("/f.jpg"), tmp_path / "it", "shop", "image")
+    assert ei.value.reason == "not_an_image" and not ei.value.retryable
 
 
 def test_foreign_redirect_refused_local_redirect_followed(site, tmp_path):

@@ -182,7 +182,11 @@ def test_an_image_cut_short_is_failed_retried_not_rejected(videos, tmp_path):
     with pytest.raises(FetchError) as ei:
         probe_image(png)
     assert ei.value.reason == "truncated_body" and ei.value.retryable
-    png.write_bytes(b"<html>blocked</html>")  # no image at all: still rejected for good
+    png.write_bytes(b"GIF87a? no: plain bytes")  # no image at all: still rejected for good
     with pytest.raises(FetchError) as ei:
         probe_image(png)
     assert ei.value.reason == "not_an_image"
+    png.write_bytes(b"<html>blocked</html>")  # a web page (a bot wall): retried, whatever its type said
+    with pytest.raises(FetchError) as ei:
+        probe_image(png)
+    assert ei.value.reason == "html_instead_of_media" and ei.value.retryable

@@ -58,7 +58,8 @@ def test_url_list_parsing(tmp_path):
         ("5xx", dict(fail_first=2, fail_status=503), None, "downloaded"),
         ("truncated", dict(truncate_first=1), None, "downloaded"),
         ("ctype", dict(content_type="text/plain"), "content_type_mismatch", "rejected"),
-        ("html", dict(body=b"<html>" * 100), "not_a_video", "rejected"),
+        ("html", dict(body=b"<html>" * 100), "html_instead_of_media", "failed"),  # a bot wall: retried
+        ("junk", dict(body=b"not a video " * 100), "not_a_video", "rejected"),
         ("redirect", dict(location="http://foreign.invalid/v.mp4"), "foreign_redirect", "rejected"),
         ("big", dict(body=b"\0" * 300_000, declare_length=False), "too_large", "rejected"),
     ],

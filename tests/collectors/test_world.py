@@ -175,7 +175,10 @@ def test_faults_end_with_status_and_reason(small_world, world_truth, tmp_path):
     expect = {
         trunc: ("failed", "truncated_body"),
         ctype: ("rejected", "content_type_mismatch"),
-        html: ("rejected", None),
+        html: (
+            "failed",
+            "html_instead_of_media",
+        ),  # a page served as image/jpeg: retried, as one served as text/html
         redirect: ("rejected", "foreign_redirect"),
         big: ("rejected", "too_large"),
         broken: ("rejected", "malformed_jsonld"),
@@ -187,7 +190,7 @@ def test_faults_end_with_status_and_reason(small_world, world_truth, tmp_path):
             if reason:
                 assert row.reason == reason
         shop = cat.assets(source="netaporter", source_id=html, kind="shop")[0]
-        assert shop.status == "rejected" and shop.reason == "not_an_image"
+        assert shop.status == "failed" and shop.reason == "html_instead_of_media"
         big_video = cat.assets(source="netaporter", source_id=big, kind="video")[0]
         assert big_video.reason == "too_large"
         # 429 + Retry-After and a 5xx burst on every media path: the rest still arrived
@@ -214,7 +217,7 @@ def test_body_faults_resume_to_the_sites_file_or_never_reach_the_catalog(small_w
     """A video whose first answer is reset (TCP RST) or stalls mid-body (past the read timeout)
     is resumed with Range to the site's exact file; one whose Content-Length is cut with the
     body (the transfer looks complete) and an HTML page served as video/mp4 never become a
-    downloaded asset, and no file of theirs is left visible."""
+    downloaded asset (both failed, retried by a rerun), and no file of theirs is left visible."""
     from movingfashion.world.faults import Faults
     from movingfashion.world.server import WorldServer
 
@@ -241,9 +244,9 @@ def test_body_faults_resume_to_the_sites_file_or_never_reach_the_catalog(small_w
             assert video.sha256 == videos[pid].sha256 == sha(out / video.path)
             gets = [st for m, path, st in log if m == "GET" and path.endswith(f"/{pid}_detail.mp4")]
             assert gets[:2] == [200, 206], gets  # cut, then the rest by Range
-        for pid, reason in ((short, "truncated_body"), (html, "not_a_video")):
+        for pid, reason in ((short, "truncated_body"), (html, "html_instead_of_media")):
             (video,) = cat.assets(source="netaporter", source_id=pid, kind="video")
-            assert (video.status, video.reason) == ("failed" if pid == short else "rejected", reason)
+            assert (video.status, video.reason) == ("failed", reason)
             assert cat.get_item("netaporter", pid).status in ("failed", "rejected")
         recorded = {a.path: a.sha256 for a in cat.assets(status="downloaded")}
     visible = [p for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")]
