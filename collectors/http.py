@@ -39,6 +39,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from collectors.body_cut import body_ended
 from collectors.checks import (
     FILE_VANISHED,
     HTML_REASON,
@@ -650,18 +651,14 @@ class PoliteClient:
                 if time.monotonic() > deadline:
                     raise page_timeout_error(resp.url, self.cfg.page_timeout_s, total)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise FetchError(
-                f"body cut off: {exc}", where=resp.url, reason="truncated_body", retryable=True
+            sent = _sent_bytes(resp, total)
+            raise body_ended(
+                resp.url, sent, int(declared) if declared and declared.isdigit() else None, exc
             ) from None
         body = b"".join(chunks)
         sent = _sent_bytes(resp, len(body))
         if declared and declared.isdigit() and sent is not None and sent < int(declared):
-            raise FetchError(
-                f"got {sent} of {declared} bytes",
-                where=resp.url,
-                reason="truncated_body",
-                retryable=True,
-            )
+            raise body_ended(resp.url, sent, int(declared))
         return body
 
     def get_bytes(self, url: str, *, cap: int | None = None) -> tuple[bytes, str | None, str]:
@@ -835,9 +832,7 @@ class PoliteClient:
             if span.partial and total is not None and _size(part) < total:
                 continue  # a 206 that ended before the end of the file: ask for the rest
             if total is not None and _size(part) < total:
-                raise FetchError(
-                    f"got {_size(part)} of {total} bytes", where=url, reason="truncated_body", retryable=True
-                )
+                raise body_ended(url, _size(part), total)
             return content_type, resumed, validator
         raise FetchError(
             f"file still incomplete after {self.cfg.max_range_rounds} partial answers "
@@ -882,7 +877,8 @@ class PoliteClient:
                 try:
                     chunk = next(body, None)
                 except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                    raise kept(f"body cut off after {written} bytes: {exc}", "truncated_body") from None
+                    cut = body_ended(url, written, expected, exc)
+                    raise kept(cut.message, "truncated_body", cut.hint) from None
                 if chunk is None:
                     break
                 written += len(chunk)
@@ -911,9 +907,7 @@ class PoliteClient:
                 fh.close()
         sent = _sent_bytes(resp, written - offset)
         if expected is not None and sent is not None and offset + sent < expected:
-            raise FetchError(
-                f"got {offset + sent} of {expected} bytes", where=url, reason="truncated_body", retryable=True
-            )
+            raise body_ended(url, offset + sent, expected)
         if written == 0:
             discard_part(part)
             raise FetchError("empty body", where=url, reason="empty_body")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -124,6 +125,11 @@ def test_truncated_always_fails_without_final_file(site, tmp_path):
         client_for(site).download(site.url("/v.mp4"), tmp_path / "it", "video", "video")
     assert ei.value.reason == "truncated_body"
     assert not any(n.endswith(".mp4") for n in files_in(tmp_path / "it"))
+    # said in plain words with the URL, not as urllib3's repr ("IncompleteRead(9532 bytes read, ...)")
+    assert ei.value.where == site.url("/v.mp4") and "IncompleteRead" not in str(ei.value)
+    assert re.fullmatch(
+        r"the body ended after \d+ of \d+ bytes \(the connection closed early\)", ei.value.message
+    )
 
 
 def test_wrong_content_type_rejected(site, tmp_path):
@@ -348,6 +354,10 @@ def test_a_small_gzip_encoded_page_is_read_whole_not_taken_for_a_cut_off_one(sit
     with pytest.raises(FetchError) as ei:
         client.get_bytes(site.url("/cut.html"))
     assert ei.value.reason == "truncated_body"
+    assert (
+        ei.value.message == f"the body ended after {len(gzip.compress(page * 50)) // 2} of "
+        f"{len(gzip.compress(page * 50))} bytes (the connection closed early)"
+    )
 
 
 def test_a_gzip_encoded_download_is_stored_decoded_not_taken_for_a_cut_off_one(site, tmp_path):
