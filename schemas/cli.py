@@ -294,6 +294,7 @@ def catalog_check(catalog_path: str, as_json: bool) -> None:
     """
     from schemas.catalog import Catalog
     from schemas.errors import CatalogCorrupt, CatalogError
+    from schemas.render import counted
 
     try:
         with Catalog(catalog_path, check="full", read_only=True, must_exist=True) as cat:
@@ -313,9 +314,10 @@ def catalog_check(catalog_path: str, as_json: bool) -> None:
         if as_json:
             emit(result, True)
         raise CatalogError(
-            f"{len(rows)} catalog rows cannot be read (first: {rows[0]})",
+            f"{counted(len(rows), 'catalog row')} cannot be read (first: {rows[0]})",
             where=catalog_path,
-            hint="restore the catalog from a copy, or delete those rows and collect their items again",
+            hint=f"restore the catalog from a copy, or delete {'that row' if len(rows) == 1 else 'those rows'} "
+            "and collect their items again",
         )
     emit(
         result, as_json, lambda r: f"{r['catalog']}: sound ({r['items']} items, schema {r['schema_version']})"

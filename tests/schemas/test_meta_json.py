@@ -4,6 +4,7 @@ rebuild, mf publish)."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from schemas.catalog import Catalog
 from schemas.errors import CatalogError
 from schemas.holds import flags_key, read_flags
+from tests.mf_cli import run_mf
 
 
 def test_a_meta_row_that_is_no_json_names_the_catalog_key_and_fix(tmp_path):
@@ -35,3 +37,19 @@ def test_a_meta_row_that_is_no_json_names_the_catalog_key_and_fix(tmp_path):
         read_flags(db, "netaporter", "1")
     assert exc.value.where == str(path)
     db.close()
+
+
+@pytest.mark.parametrize(
+    ("bad", "says"), [(1, "1 catalog row cannot be read"), (2, "2 catalog rows cannot be read")]
+)
+def test_catalog_check_counts_the_rows_it_cannot_read_in_words(tmp_path, capsys, bad, says):
+    """One unreadable row is "1 catalog row", not "1 catalog rows" (schemas.render.counted)."""
+    path = tmp_path / "catalog.sqlite"
+    with Catalog(path) as cat:
+        for key in ("a", "b")[:bad]:
+            cat.set_meta(key, 1)
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute("UPDATE meta SET value = '{{{'")
+    code, _, err = run_mf(["catalog", "check", "--catalog", str(path)], capsys)
+    assert code == 2 and says in err, err
+    assert ("delete that row" if bad == 1 else "delete those rows") in err
