@@ -379,11 +379,16 @@ PROBLEM_DETAILS = ("path", "url", "kind", "message")
 
 def problem_line(p: dict[str, Any]) -> str:
     """``failed   7003  http_503_exhausted  shop https://...: HTTP 503 (rerun later)``: one
-    problem of :attr:`Summary.problems` as a line of the text summary."""
+    problem of :attr:`Summary.problems` as a line of the text summary; a problem of this machine
+    names its path (``failed   412395  permission_denied  at /data/netaporter/412395``), as the
+    line that stops the run does, unless its message names it already."""
     line = f"{p['status']:<8} {p['source_id']}  {p['reason'] or ''}"
     url = p.get("url")
     if url and url != p["source_id"]:
         line += f"  {p['kind']} {url}" if p.get("kind") else f"  {url}"
+    path = p.get("path")
+    if path and path != url and path not in (p.get("message") or ""):
+        line += f"  at {path}"
     if p.get("message"):
         line += f": {p['message']}"
     return line

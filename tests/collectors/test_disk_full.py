@@ -123,6 +123,9 @@ def test_simulated_disk_full_stops_early_names_it_and_a_rerun_completes(
     assert nap.stopped["path"].startswith(str(root)) and nap.stopped["path"].endswith(".part")
     assert "disk full" in nap.stopped["message"] and "rerun" in nap.stopped["message"]
     assert nap.reasons.get("disk_full", 0) >= 1 and "truncated_body" not in nap.reasons
+    # each item line names the file, as the stop line does (it read "failed 412395 disk_full")
+    lines = [ln for ln in nap.human().splitlines() if "disk_full" in ln and ln.startswith("  ")]
+    assert lines and all(f"disk_full  at {root}" in ln for ln in lines), lines
     assert nap.ok + nap.failed + nap.rejected < nap_items, "the run should stop early, not fail every item"
     with Catalog(catalog) as cat:
         assert {a.reason for a in cat.assets(status="failed")} <= {"disk_full"}

@@ -102,7 +102,12 @@ def test_problem_lines_of_the_summary():
         "kind": None,
         "message": None,
     }
+    # a local fault names its path, as the line that stopped the run does (it read only the reason)
+    s.add(Outcome("412395", "failed", "permission_denied", path="/d/netaporter/412395"))
+    s.add(Outcome("7003", "failed", "path_escape", path="/d/x", message="a file at /d/x (remove it)"))
     assert s.human().splitlines()[2:] == [
         "  failed   7001  truncated_body  video https://v/7001.mp4: cut short",
         "  rejected 7002  unsafe_id",
+        "  failed   412395  permission_denied  at /d/netaporter/412395",
+        "  failed   7003  path_escape: a file at /d/x (remove it)",
     ]
