@@ -44,8 +44,11 @@ def looks_like_html(path: str | os.PathLike[str]) -> bool:
     after a UTF-8 byte order mark and white space, in any case). Asked only of a file that does
     not decode: a page served as ``image/jpeg`` or ``video/mp4`` is the same page as one served
     as ``text/html``, and gets the same outcome (:func:`html_in_place_of`)."""
-    with open(path, "rb") as fh:
-        head = fh.read(1024)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1024)
+    except OSError:  # gone or unreadable since its probe: the caller's stamp check names it
+        return False
     return head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n\f").lower().startswith(_HTML_STARTS)
 
 
@@ -101,11 +104,14 @@ def cut_short_image(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is the start of a JPEG or PNG whose end marker is missing: a body cut
     short in a way the transfer could not tell (a wrong Content-Length), which a rerun mends,
     not a file that is no image. Only asked of a file that does not decode."""
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-        fh.seek(0, os.SEEK_END)
-        fh.seek(max(0, fh.tell() - 64))
-        tail = fh.read().rstrip(b"\0")  # zero padding after the end marker is harmless
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 64))
+            tail = fh.read().rstrip(b"\0")  # zero padding after the end marker is harmless
+    except OSError:  # gone or unreadable since its probe: the caller's stamp check names it
+        return False
     return any(head.startswith(sig) and not tail.endswith(end) for sig, end in _IMAGE_ENDS)
 
 
