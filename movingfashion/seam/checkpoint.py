@@ -144,6 +144,8 @@ def save_checkpoint(
         "train_config": train_config or {},
         "train_data": train_data or {},
         "model": model.state_dict(),
+        # the batch norm that arrived trained (kept frozen): a loaded model freezes the same set
+        "pretrained_bn": model.pretrained_bn_names(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "scaler": scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
         "extra": extra or {},
@@ -201,6 +203,10 @@ def load_checkpoint(
             raise ValueError("model_config.variant disagrees with variant")
         model = build_model(ckpt["arch"], config)
         model.load_state_dict(ckpt["model"])
+        if isinstance(ckpt.get("pretrained_bn"), list):
+            model.set_pretrained_bn(ckpt["pretrained_bn"])
+        else:  # written before the set was recorded: the layers with trained statistics
+            model.find_pretrained_bn()
     except (KeyError, RuntimeError, ValueError, TypeError) as exc:
         raise ModelError(
             f"checkpoint does not fit a SEAM {ckpt.get('variant')!r} model: {str(exc).splitlines()[0]}",

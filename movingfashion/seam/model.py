@@ -245,17 +245,38 @@ class SeamModel(nn.Module):
         self.head = MultiFrameHead(self.f, self.m, self.config)
         # batch-norm layers that arrive with trained statistics (f, and f~ copied from it); fresh
         # ones (e.g. the non-local block's) still learn theirs
-        self._pretrained_bn = [
-            mod
-            for mod in self.modules()
-            if isinstance(mod, nn.modules.batchnorm._BatchNorm)
-            and mod.num_batches_tracked is not None
-            and int(mod.num_batches_tracked) > 0
-        ]
+        self._pretrained_bn: list[nn.Module] = []
+        self.find_pretrained_bn()
 
     @property
     def variant(self) -> Variant:
         return self.head.variant
+
+    def find_pretrained_bn(self) -> list[str]:
+        """Mark as pretrained (kept frozen in training) the batch-norm layers whose statistics
+        have been trained (``num_batches_tracked > 0``); returns their names."""
+        names = [
+            name
+            for name, mod in self.named_modules()
+            if isinstance(mod, nn.modules.batchnorm._BatchNorm)
+            and mod.num_batches_tracked is not None
+            and int(mod.num_batches_tracked) > 0
+        ]
+        self.set_pretrained_bn(names)
+        return names
+
+    def pretrained_bn_names(self) -> list[str]:
+        """Names of the batch-norm layers kept frozen in training (a checkpoint records them)."""
+        ids = {id(mod) for mod in self._pretrained_bn}
+        return [name for name, mod in self.named_modules() if id(mod) in ids]
+
+    def set_pretrained_bn(self, names: list[str]) -> None:
+        """Keep frozen in training exactly the batch-norm layers named (as a checkpoint recorded)."""
+        modules = dict(self.named_modules())
+        unknown = [n for n in names if not isinstance(modules.get(n), nn.modules.batchnorm._BatchNorm)]
+        if unknown:
+            raise ValueError(f"not batch-norm layers of this model: {', '.join(unknown)}")
+        self._pretrained_bn = [modules[n] for n in names]
 
     def train(self, mode: bool = True) -> SeamModel:
         super().train(mode)

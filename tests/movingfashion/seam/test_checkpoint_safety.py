@@ -94,3 +94,32 @@ def test_the_feature_cache_is_reused_and_a_crafted_cache_file_never_runs(tiny_da
     marker = _crafted(cache)
     again = build_bank(root, "test", encoder, **kw)
     assert not marker.exists() and torch.equal(again.fmaps, first.fmaps)
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_a_loaded_model_keeps_the_pretrained_batch_norm_frozen(tmp_path, recorded):
+    """``.train()`` on a loaded model leaves the batch norm that arrived trained frozen, as on the
+    model built from the matcher: train-mode descriptors equal eval-mode ones. ``recorded=False``:
+    a checkpoint written before the set was recorded (found from the trained statistics)."""
+    from movingfashion.models.matchrcnn import EmbeddingHead, MatchHead
+    from movingfashion.seam.model import SeamModel
+    from tests.movingfashion.seam.conftest import tiny_config
+
+    torch.manual_seed(0)
+    f = EmbeddingHead(TINY["in_channels"], TINY["mid"], TINY["hidden"], TINY["dim"])
+    f.bn.running_mean.uniform_()
+    f.bn.num_batches_tracked.fill_(100)
+    built = SeamModel(None, f, MatchHead(TINY["dim"]), tiny_config("full"))
+    assert built.pretrained_bn_names() == ["f.bn", "head.extractor.bn"]
+    save_checkpoint(tmp_path / "last.pt", built, TINY, epoch=1)
+    if not recorded:
+        ckpt = torch.load(tmp_path / "last.pt", weights_only=True)
+        del ckpt["pretrained_bn"]
+        torch.save(ckpt, tmp_path / "last.pt")
+    model, _ = load_checkpoint(tmp_path / "last.pt", device="cpu")
+    assert model.pretrained_bn_names() == ["f.bn", "head.extractor.bn"]
+    fmaps = torch.randn(3, 4, TINY["in_channels"], 3, 3)
+    with torch.no_grad():
+        evaluated = model.eval().head.encode_tracklet(fmaps)[0]
+        trained = model.train().head.encode_tracklet(fmaps)[0]
+    assert torch.allclose(trained, evaluated, atol=1e-6)
