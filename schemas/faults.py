@@ -14,6 +14,7 @@ import contextlib
 import errno
 import os
 import re
+import resource
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -284,6 +285,42 @@ def _nearly_full(folder: Path) -> bool:
     return st.f_bavail * st.f_frsize < NEARLY_FULL_BYTES
 
 
+def _size_limit() -> int | None:
+    """This process's file size limit in bytes (``ulimit -f``), None when there is none."""
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+#: how close to the size limit a SQLite file is when its next write crossed it (a page of at
+#: most 64 KiB and a WAL frame header)
+_PAGE_MARGIN = 65536 + 24
+
+
+def _at_size_limit(path: Path) -> bool:
+    """Whether the catalog ``path`` or its -wal / -journal file has grown to the file size limit."""
+    limit = _size_limit()
+    if limit is None:
+        return False
+    for f in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-journal")):
+        try:
+            if f.stat().st_size + _PAGE_MARGIN >= limit:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+#: SQLite says "disk I/O error" for a full disk and a file size limit too (it names no errno)
+SQLITE_IO_HINT = (
+    "SQLite names no cause: free space on that disk or raise the file size limit (ulimit -f), "
+    "check the disk if neither, then rerun the same command: what is done is kept"
+)
+SIZE_LIMIT_HINT = (
+    "raise the file size limit (ulimit -f; now {limit}) or use a disk whose file system allows "
+    "larger files, then rerun the same command: what is done is kept"
+)
+
+
 def require_free_space(folder: str | os.PathLike[str], need: int, what: str) -> None:
     """:class:`LocalFault` ``disk_full`` naming ``folder`` when its file system has fewer than
     ``need`` bytes free for this user, before a long write (``what``) that would fail on the full
@@ -321,9 +358,18 @@ def sqlite_fault(exc: sqlite3.Error, path: str | os.PathLike[str] | None) -> Loc
     text = str(exc).lower()
     for words, reason, code in _SQLITE_FAULTS:
         if words in text:
-            if reason == "io_error" and path is not None and _nearly_full(Path(path).parent):
-                reason = "disk_full"  # SQLite says I/O error when it cannot grow its -wal/-shm files
             hint = HINTS[reason]
+            detail = f"{code}: {exc}"
+            if reason == "io_error" and path is not None:
+                # SQLite says I/O error when it cannot grow its files: a full disk, a size limit
+                if _nearly_full(Path(path).parent):
+                    reason, hint = "disk_full", HINTS["disk_full"]
+                elif _at_size_limit(Path(path)):
+                    reason = "file_too_large"
+                    hint = SIZE_LIMIT_HINT.format(limit=_mib(_size_limit() or 0))
+                    detail += ", at this process's file size limit"
+                else:
+                    hint, detail = SQLITE_IO_HINT, detail + "; a full disk or a file size limit?"
             if reason in ("permission_denied", "read_only_filesystem") and path is not None:
                 # SQLite names no errno: the mount says whether a read-only file system refused it
                 reason = _on_read_only_mount("permission_denied", str(path))
@@ -332,5 +378,5 @@ def sqlite_fault(exc: sqlite3.Error, path: str | os.PathLike[str] | None) -> Loc
                     if reason == "read_only_filesystem"
                     else "make the catalog file and its folder writable for this user, then rerun"
                 )
-            return LocalFault(reason, None if path is None else str(path), f"{code}: {exc}", hint=hint)
+            return LocalFault(reason, None if path is None else str(path), detail, hint=hint)
     return None

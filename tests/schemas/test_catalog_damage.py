@@ -119,3 +119,23 @@ def test_an_io_error_on_a_nearly_full_disk_is_a_full_disk(tmp_path, monkeypatch)
         roomy = cat._db.translate(sqlite3.OperationalError("disk I/O error"))
     assert fault.reason == "disk_full" and "SQLITE_IOERR" in str(fault)
     assert roomy.reason == "io_error"
+
+
+def test_an_io_error_names_a_file_size_limit_or_both_likely_causes(tmp_path, monkeypatch):
+    """SQLite reports a file size limit (EFBIG) as "disk I/O error" too: with the catalog at this
+    process's limit the fault says file too large and how to raise it; with no cue it names the
+    catalog file and both likely causes instead of only a disk to check."""
+    import resource
+
+    import schemas.faults as faults
+
+    path = _filled(tmp_path / "c.sqlite", n=10)
+    size = path.stat().st_size
+    with Catalog(path) as cat:
+        plain = cat._db.translate(sqlite3.OperationalError("disk I/O error"))
+        monkeypatch.setattr(faults.resource, "getrlimit", lambda what: (size, resource.RLIM_INFINITY))
+        limited = cat._db.translate(sqlite3.OperationalError("disk I/O error"))
+    assert plain.reason == "io_error" and plain.path == str(path)
+    assert "a full disk or a file size limit?" in str(plain) and "ulimit -f" in plain.hint
+    assert limited.reason == "file_too_large" and limited.path == str(path)
+    assert "SQLITE_IOERR" in str(limited) and "ulimit -f" in limited.hint
