@@ -106,8 +106,9 @@ def to_coco_cmd(
 )
 @json_option
 @interrupt_line(
-    "interrupted: {out}'s images/ and labels/ are incomplete and its data.yaml (written last) is "
-    "not this run's; rerun the same command: the conversion starts over"
+    "interrupted: {out}'s images/ and labels/ are incomplete and it has no data.yaml of this run "
+    "(written last; an earlier run's was removed first); rerun the same command: the conversion "
+    "starts over"
 )
 def to_yolo_cmd(
     legacy_df2_root: str | None,

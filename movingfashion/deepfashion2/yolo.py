@@ -12,6 +12,11 @@ paired with this run's files, or join its training set unnoticed. Only an earlie
 output folder whose ``images/`` or ``labels/`` holds files no run wrote (no ``.mf-yolo`` mark
 beside them, no ``data.yaml`` of DeepFashion2 classes) is refused, before anything is removed.
 
+An earlier run's ``data.yaml`` (in a marked folder, or naming the DeepFashion2 classes) is removed
+before ``images/`` and ``labels/`` are (this run's is written last): a run cut short leaves no
+``data.yaml`` naming incomplete folders. Any other (the user's own, in an unmarked folder) is
+left until this run's replaces it at the end.
+
 Without a ``train`` split there is nothing to train on: that is a :class:`DataFormatError`
 unless the caller opts in with ``val_as_train=True`` (``mf df2 to-yolo --val-as-train``), which
 makes ``data.yaml`` train on the validation images (a smoke test, never a real training).
@@ -166,6 +171,11 @@ def write_yolo_dataset(
             hint="write the YOLO dataset into a folder whose path is UTF-8 (rename the folder)",
         )
     _check_own(out)
+    stale = out / "data.yaml"
+    if _written_here(out) and (stale.is_file() or stale.is_symlink()):
+        # an earlier run's, naming the images/ and labels/ rebuilt below: removed first (this run's
+        # is written last), so a run cut short leaves none; never a user's own (unmarked folder)
+        stale.unlink(missing_ok=True)
     _clear(out)
     atomic_write_text(out / YOLO_MARK, "images/ and labels/ here are rebuilt by every YOLO conversion\n")
     counts: dict[str, int] = {}

@@ -204,3 +204,27 @@ def test_data_yaml_names_a_hostile_work_folder_as_itself(tmp_path):
     with pytest.raises(DataFormatError, match="not UTF-8"):
         df2_to_yolo(tmp_path / "df2", bad)
     assert not bad.exists()
+
+
+def test_a_run_cut_short_leaves_no_earlier_data_yaml_naming_its_incomplete_folders(tmp_path):
+    """An earlier run's data.yaml was kept while images/ and labels/ were rebuilt: a run cut short
+    left a data.yaml pointing at incomplete folders. It is removed first now (written last); a
+    user's own data.yaml in an unmarked folder is never removed."""
+    make_df2_black(tmp_path / "df2")
+    sample = ("train", tmp_path / "df2" / "train" / "image" / "000001.jpg", [(8, [20, 10, 120, 90])], None)
+
+    def cut_short():
+        yield sample
+        raise KeyboardInterrupt
+
+    out = tmp_path / "yolo"
+    df2_to_yolo(tmp_path / "df2", out)
+    with pytest.raises(KeyboardInterrupt):
+        write_yolo_dataset(cut_short(), out)
+    assert not (out / "data.yaml").exists() and (out / "labels" / "train" / "000001.txt").is_file()
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "data.yaml").write_text("names: {0: holiday}\n")
+    with pytest.raises(KeyboardInterrupt):
+        write_yolo_dataset(cut_short(), theirs)
+    assert (theirs / "data.yaml").read_text() == "names: {0: holiday}\n"
