@@ -1,8 +1,10 @@
 """The world server's fault switches, drawn at random, against every collector: each run ends,
-every problem carries a named reason (the one the fault calls for), and nothing logs a traceback."""
+every problem carries a named reason (the one the fault calls for), a product whose media is reset
+or stalled mid-body ends downloaded with the world's own bytes, and nothing logs a traceback."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import pickle
 import re
@@ -41,6 +43,9 @@ EXPECTED = {
     "short_length": {"truncated_body", "truncated_body_exhausted", "not_a_video", "not_an_image"},
     "html_as_video": {"html_instead_of_media", "content_type_mismatch", "unsupported_url"},
 }
+#: faults a product must come through whole: its media's first answer is cut (a reset) or
+#: paused mid-body, and the download resumes (or starts over) to the site's exact file
+WHOLE = ("reset_mid_body", "stall_mid_body")
 #: faults that touch only a product's video (a product without one is collected whole)
 VIDEO_ONLY = {"oversized", "html_as_video"}
 SOURCES = ("netaporter", "tiktok", "instagram", "instagram-login", "urls")
@@ -73,8 +78,8 @@ def scenario(draw, truth):
     name = draw(st.sampled_from(SOURCES))
     pids = sorted(set(_products(truth, name).values()))
     chosen = draw(st.lists(st.sampled_from(pids), unique=True, max_size=min(4, len(pids))))
-    per_fault: dict[str, list[str]] = {k: [] for k in EXPECTED}
-    kinds = [k for k in EXPECTED if k != "malformed_jsonld" or name == "netaporter"]
+    per_fault: dict[str, list[str]] = {k: [] for k in (*EXPECTED, *WHOLE)}
+    kinds = [k for k in (*EXPECTED, *WHOLE) if k != "malformed_jsonld" or name == "netaporter"]
     for pid in chosen:  # one fault per product, so its expected reason is known
         per_fault[draw(st.sampled_from(kinds))].append(pid)
     faults = Faults(
@@ -84,6 +89,7 @@ def scenario(draw, truth):
         robots_disallow=draw(st.lists(st.sampled_from(ROBOTS), unique=True, max_size=1)),
         oversized_bytes=3 * 1024 * 1024,
         no_range=draw(st.lists(st.sampled_from(pids), unique=True, max_size=2)),
+        stall_s=0.2,
         **per_fault,
     )
     return name, faults
@@ -106,6 +112,26 @@ def _run(name: str, fx: dict, faults: Faults, base_url: str, tmp, truth):
         codes = [f"shortcode:{sid}" for sid in _products(truth, name)]
         return collect("instagram", codes, session_file=str(session), login="mia", **kw)
     return collect(name, [fx["urls"]], **kw)
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _assert_whole(cat, src, sid: str, pid: str, root, world_dir, truth, robots_hit: bool) -> None:
+    """The item of a reset or stalled product is downloaded, every file of it equal to one the
+    world serves for the product (robots.txt may keep it out instead)."""
+    row = cat.get_item(str(src), sid)
+    if row is None or (robots_hit and row.status != Status.DOWNLOADED):
+        return
+    assets = cat.assets(source=str(src), source_id=sid)
+    assert row.status == Status.DOWNLOADED, (src, sid, row.reason, [(a.kind, a.reason) for a in assets])
+    product = truth.product(pid)
+    served = {_sha(world_dir / p) for p in product.images.values()}
+    served |= {truth.video(v).sha256 for v in product.videos}
+    for a in assets:
+        assert a.status == Status.DOWNLOADED and a.path, (src, sid, a.kind, a.reason)
+        assert _sha(root / a.path) == a.sha256 and a.sha256 in served, (src, sid, a.kind, a.path)
 
 
 @pytest.mark.slow
@@ -138,6 +164,11 @@ def test_faults_against_every_collector(world_server, world_truth, tmp_path_fact
         robots_hit = bool(faults.robots_disallow)
         with Catalog(tmp / "c.sqlite") as cat:
             for sid, pid in _products(world_truth, name).items():
+                if any(pid in getattr(faults, k) for k in WHOLE):
+                    _assert_whole(
+                        cat, src, sid, pid, tmp / "data", world_server.world_dir, world_truth, robots_hit
+                    )
+                    continue
                 fault = next((k for k in EXPECTED if pid in getattr(faults, k)), None)
                 row = cat.get_item(str(src), sid)
                 if (
