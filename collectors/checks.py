@@ -39,16 +39,31 @@ HTML_REASON = "html_instead_of_media"
 _HTML_STARTS = (b"<!doctype html", b"<html")
 
 
+def _file_ends(path: str | os.PathLike[str], head: int, tail: int) -> tuple[bytes, bytes] | None:
+    """The first ``head`` and last ``tail`` bytes of ``path`` (what the sniffs of a file that did not
+    decode read); None when it is gone or unreadable since its probe (the caller's stamp check
+    names it: ``file_vanished``)."""
+    try:
+        with open(path, "rb") as fh:
+            first = fh.read(head)
+            if not tail:
+                return first, b""
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - tail))
+            return first, fh.read()
+    except OSError:
+        return None
+
+
 def looks_like_html(path: str | os.PathLike[str]) -> bool:
     """Whether the file at ``path`` starts as a web page does (``<!doctype html`` or ``<html``,
     after a UTF-8 byte order mark and white space, in any case). Asked only of a file that does
     not decode: a page served as ``image/jpeg`` or ``video/mp4`` is the same page as one served
     as ``text/html``, and gets the same outcome (:func:`html_in_place_of`)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(1024)
-    except OSError:  # gone or unreadable since its probe: the caller's stamp check names it
+    ends = _file_ends(path, 1024, 0)
+    if ends is None:
         return False
+    head = ends[0]
     return head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n\f").lower().startswith(_HTML_STARTS)
 
 
@@ -104,14 +119,10 @@ def cut_short_image(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is the start of a JPEG or PNG whose end marker is missing: a body cut
     short in a way the transfer could not tell (a wrong Content-Length), which a rerun mends,
     not a file that is no image. Only asked of a file that does not decode."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - 64))
-            tail = fh.read().rstrip(b"\0")  # zero padding after the end marker is harmless
-    except OSError:  # gone or unreadable since its probe: the caller's stamp check names it
+    ends = _file_ends(path, 8, 64)
+    if ends is None:
         return False
+    head, tail = ends[0], ends[1].rstrip(b"\0")  # zero padding after the end marker is harmless
     return any(head.startswith(sig) and not tail.endswith(end) for sig, end in _IMAGE_ENDS)
 
 

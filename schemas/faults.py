@@ -142,7 +142,7 @@ def as_local_fault(exc: BaseException, path: str | os.PathLike[str] | None = Non
     where = _named(filename or (str(path) if path is not None else None))
     reason = _on_read_only_mount(reason, where)
     return LocalFault(
-        reason, where, f"{errno.errorcode.get(code, code)}: {os.strerror(code)}", hint=HINTS[reason]
+        reason, where, f"{errno.errorcode.get(code, code)}: {os.strerror(code)}", hint=hint_for(reason)
     )
 
 
@@ -211,7 +211,10 @@ def fault_in_text(text: str, path: str | os.PathLike[str] | None) -> LocalFault 
         if code not in (errno.EIO, errno.EPERM) and os.strerror(code) in text:
             where = None if path is None else _named(str(path))
             return LocalFault(
-                reason, where, f"{errno.errorcode.get(code, code)}: {os.strerror(code)}", hint=HINTS[reason]
+                reason,
+                where,
+                f"{errno.errorcode.get(code, code)}: {os.strerror(code)}",
+                hint=hint_for(reason),
             )
     return None
 
@@ -321,6 +324,14 @@ SIZE_LIMIT_HINT = (
 )
 
 
+def hint_for(reason: str) -> str:
+    """The hint of a local fault's ``reason``: :data:`HINTS`, except that ``file_too_large`` under a
+    file size limit of this process (``ulimit -f``, which the OS reports as EFBIG too) names that
+    limit first."""
+    limit = _size_limit() if reason == "file_too_large" else None
+    return HINTS[reason] if limit is None else SIZE_LIMIT_HINT.format(limit=_mib(limit))
+
+
 def require_free_space(folder: str | os.PathLike[str], need: int, what: str) -> None:
     """:class:`LocalFault` ``disk_full`` naming ``folder`` when its file system has fewer than
     ``need`` bytes free for this user, before a long write (``what``) that would fail on the full
@@ -358,7 +369,7 @@ def sqlite_fault(exc: sqlite3.Error, path: str | os.PathLike[str] | None) -> Loc
     text = str(exc).lower()
     for words, reason, code in _SQLITE_FAULTS:
         if words in text:
-            hint = HINTS[reason]
+            hint = hint_for(reason)
             detail = f"{code}: {exc}"
             if reason == "io_error" and path is not None:
                 # SQLite says I/O error when it cannot grow its files: a full disk, a size limit
@@ -366,7 +377,7 @@ def sqlite_fault(exc: sqlite3.Error, path: str | os.PathLike[str] | None) -> Loc
                     reason, hint = "disk_full", HINTS["disk_full"]
                 elif _at_size_limit(Path(path)):
                     reason = "file_too_large"
-                    hint = SIZE_LIMIT_HINT.format(limit=_mib(_size_limit() or 0))
+                    hint = hint_for(reason)
                     detail += ", at this process's file size limit"
                 else:
                     hint, detail = SQLITE_IO_HINT, detail + "; a full disk or a file size limit?"

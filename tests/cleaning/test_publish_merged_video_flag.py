@@ -49,22 +49,30 @@ def _item(cat: Catalog, source_id: str):
     return next(r for r in cat.items() if r.item.source_id == source_id)
 
 
+def merge_and_flag(cat: Catalog, root: Path, out: Path) -> tuple[str, str, list[Job]]:
+    """Publish ``out``, let NEW join the first train product with its shop image, publish again,
+    and write the builder's files of that product's two videos: the first passing, the second
+    (NEW's) flagged. Returns (product id, the product's own item, the two videos' jobs)."""
+    publish(cat, root, out)
+    pid, other = sorted(read_official(out / "train.json"))[:2]
+    own = _item(cat, pid).item.source_id
+    _relist(cat, root, pid, NEW, other)  # NEW joins pid with its shop image
+    publish(cat, root, out)
+    jobs = [Job(f"videos/{pid}_{i}.mp4", pid, i) for i in range(2)]
+    _write(out, jobs[0], 0.9)
+    _write(out, jobs[1], 0.1)
+    return pid, own, jobs
+
+
 def test_the_flag_of_a_merged_video_holds_its_own_item_and_its_accept_gives_the_product_back(
     catalog_copy, root_copy, tmp_path
 ):
     out = tmp_path / "ds"
     with Catalog(catalog_copy) as cat:
-        publish(cat, root_copy, out)
-        pid, other = sorted(read_official(out / "train.json"))[:2]
-        own = _item(cat, pid).item.source_id
-        _relist(cat, root_copy, pid, NEW, other)  # NEW joins pid with its shop image
-        publish(cat, root_copy, out)
+        # the build flags the merged product's second video (NEW's), not its first
+        pid, own, jobs = merge_and_flag(cat, root_copy, out)
         merged = _published(out)[pid]
         assert merged == [own, NEW], merged
-        # the build flags the merged product's second video (NEW's), not its first
-        jobs = [Job(f"videos/{pid}_{i}.mp4", pid, i) for i in range(2)]
-        _write(out, jobs[0], 0.9)
-        _write(out, jobs[1], 0.1)
         # an older builder had recorded that flag on the product's item, under the merged name
         source = _item(cat, pid).item.source
         flag_video(cat, source, own, f"{pid}_1", "low confidence: det_mean 0.1 < 0.2", None)

@@ -19,15 +19,11 @@ from annotations.cli import tracklets
 from annotations.config import ReviewConfig
 from annotations.review.server import BadRequest, ReviewApp
 from annotations.settle import settle_flags
-from cleaning.publish import publish
 from schemas.catalog import Catalog
 from schemas.cli_support import run_main
 from schemas.items import Status
-from schemas.official import read_official
 from schemas.review import list_decisions
-from tests.annotations.test_settle import _write
-from tests.cleaning.test_publish_merged_video_flag import NEW, Job, _item
-from tests.cleaning.test_publish_relisting import _relist
+from tests.cleaning.test_publish_merged_video_flag import NEW, _item, merge_and_flag
 
 
 def _review(capsys, *args: str) -> tuple[int, str, str]:
@@ -46,14 +42,7 @@ def test_a_verdict_on_a_merged_video_whose_owner_is_held_names_the_owner_entry(
 ):
     out = tmp_path / "ds"
     with Catalog(catalog_copy) as cat:
-        publish(cat, root_copy, out)
-        pid, other = sorted(read_official(out / "train.json"))[:2]
-        own = _item(cat, pid).item.source_id
-        _relist(cat, root_copy, pid, NEW, other)  # NEW joins pid with its shop image
-        publish(cat, root_copy, out)
-        jobs = [Job(f"videos/{pid}_{i}.mp4", pid, i) for i in range(2)]
-        _write(out, jobs[0], 0.9)
-        _write(out, jobs[1], 0.1)  # the merged product's second video, NEW's, is flagged
+        pid, own, jobs = merge_and_flag(cat, root_copy, out)  # the second video, NEW's, is flagged
         settle_flags(out, jobs, ReviewConfig(), fresh={0, 1}, cat=cat)
         assert _item(cat, NEW).status == Status.NEEDS_REVIEW
     merged, owned = f"{pid}_1", f"{NEW}_0"
