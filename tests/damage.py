@@ -134,6 +134,28 @@ def tree_bytes(root) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): content(p) for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def assert_same_tree(got: dict, want: dict, what: str = "") -> None:
+    """Fail, when two file trees (``{path: bytes}``, e.g. :func:`tree_bytes`) differ, with what
+    differs (:func:`tree_difference`: the files only one side has, each differing file's JSON
+    values or sizes), not pytest's dump of every file's bytes (hundreds of KB in CI, which shows
+    a failure's whole diff, and only its tail in the log)."""
+    if got != want:
+        head = f"{what}: " if what else ""
+        raise AssertionError(head + "the trees differ\n" + tree_difference(got, want))
+
+
+def _first_difference(x: bytes, y: bytes) -> str:
+    """Where two files that are not JSON first differ: the line of a text file, else the byte."""
+    try:
+        tx, ty = x.decode().splitlines(), y.decode().splitlines()
+    except UnicodeDecodeError:
+        at = next((i for i, (u, v) in enumerate(zip(x, y, strict=False)) if u != v), min(len(x), len(y)))
+        return f"{len(x)} vs {len(y)} bytes, first difference at byte {at}"
+    n = next((i for i, (u, v) in enumerate(zip(tx, ty, strict=False)) if u != v), min(len(tx), len(ty)))
+    line = (tx[n] if n < len(tx) else "<end>")[:160], (ty[n] if n < len(ty) else "<end>")[:160]
+    return f"{len(tx)} vs {len(ty)} lines, line {n + 1}: {line[0]!r} != {line[1]!r}"
+
+
 def tree_difference(a: dict[str, bytes], b: dict[str, bytes], limit: int = 6) -> str:
     """What differs between two :func:`tree_bytes` (for an assertion's message): the files only
     one side has, and for each JSON file on both sides with other bytes the first ``limit`` leaf
@@ -159,7 +181,7 @@ def tree_difference(a: dict[str, bytes], b: dict[str, bytes], limit: int = 6) ->
         try:
             la, lb = dict(leaves(json.loads(a[name]))), dict(leaves(json.loads(b[name])))
         except ValueError:
-            lines.append(f"{name}: {len(a[name])} vs {len(b[name])} bytes")
+            lines.append(f"{name}: {_first_difference(a[name], b[name])}")
             continue
         moved = [
             f"{k}: {la.get(k)!r} != {lb.get(k)!r}"

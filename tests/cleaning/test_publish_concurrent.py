@@ -27,6 +27,7 @@ from schemas.items import Status
 from schemas.official import read_official
 from tests.cleaning.test_held_back_tracklets_publish import _flag
 from tests.cleaning.test_publish_stale_tracklets import _tracklet_files_of
+from tests.damage import assert_same_tree
 from tests.mf_cli import run_mf
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,7 +113,7 @@ def test_a_second_publish_stops_at_once_naming_the_first(cleaned_world, catalog_
     assert len(lines) == 1, err
     assert str(out / PUBLISH_LOCK) in lines[0] and f"pid {child.pid}" in lines[0] and "python -c" in lines[0]
     assert "another mf publish" in lines[0] and "--wait" in lines[0]
-    assert _tree(out) == before  # nothing changed
+    assert_same_tree(_tree(out), before)  # nothing changed
 
 
 def test_wait_publishes_once_the_other_publish_is_done(cleaned_world, catalog_copy, tmp_path, caplog):

@@ -13,6 +13,7 @@ from cleaning.publish import publish
 from movingfashion.archive.pack import pack_dataset
 from schemas.atomic import sha256_file
 from schemas.catalog import Catalog
+from tests.damage import assert_same_tree
 from tests.mf_cli import run_mf
 
 
@@ -121,7 +122,8 @@ def test_a_dataset_folder_and_a_collection_folder_inside_each_other_are_refused(
     (line,) = err.strip().splitlines()
     assert "the dataset folder (--out) lies inside the collection folder (--root)" in line
     assert f"({root / 'sub'} and {root})" in line
-    assert _tree(root) == before and not (root / "sub").exists()
+    assert_same_tree(_tree(root), before)
+    assert not (root / "sub").exists()
     # the reverse: the collection inside the dataset folder
     ds = tmp_path / "ds"
     inner = ds / ".collected"

@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from tests.damage import assert_same_tree
 from tests.mf_cli import run_mf
 
 
@@ -147,4 +148,4 @@ def test_an_out_folder_holding_the_other_kind_is_refused(
     assert code == 2, err
     assert f"--out {out}: the folder holds a {other} ({planted})" in err, err
     assert f"pass a new or empty folder as --out for the {what}" in err, err
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert_same_tree({p.name: p.read_bytes() for p in out.iterdir()}, before)

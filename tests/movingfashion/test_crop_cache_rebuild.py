@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from movingfashion.dataset import MovingFashionDataset, build_crop_cache, cache_entry
+from tests.damage import assert_same_tree
 
 KW = {"seed": 7, "crop_size": 48, "frames": 6, "dtype": torch.uint8}
 VIDEO = "videos/101_0.mp4"  # product 101: 60 frames, boxes on frames 5..54
@@ -99,7 +100,7 @@ def test_a_rerun_builds_a_damaged_entry_again(tiny_dataset, tmp_path, caplog, ho
     good = {p.name: p.read_bytes() for p in cache.iterdir()}
     _damage(cache, how)
     assert build_crop_cache(live, cache) == {"built": 1, "already_cached": 3, "failed": 0}
-    assert {p.name: p.read_bytes() for p in cache.iterdir()} == good
+    assert_same_tree({p.name: p.read_bytes() for p in cache.iterdir()}, good)
     cached = MovingFashionDataset(tiny_dataset, "train", crop_cache=cache, **KW)
     cached._cut = None
     with caplog.at_level(logging.WARNING, logger="movingfashion.dataset"):

@@ -19,7 +19,7 @@ from movingfashion.dataset import MovingFashionDataset, build_crop_cache
 from movingfashion.executors import LocalExecutor
 from schemas.cli_support import run_main
 from schemas.paths import PathEscapeError
-from tests.damage import tree_bytes
+from tests.damage import assert_same_tree, tree_bytes
 
 ESCAPES = [
     ("img_path", "../secret.jpg"),
@@ -117,7 +117,7 @@ def test_workers_elsewhere_read_a_dataset_opened_with_relative_paths(tiny_datase
     assert counts == {"built": 4, "already_cached": 0, "failed": 0}
     assert ds.root == Path("ds") and ds.split_path == Path("ds/train.json")  # the caller's: as opened
     build_crop_cache(MovingFashionDataset("ds", "train", **kw), "local")
-    assert tree_bytes(tmp_path / "remote") == tree_bytes(tmp_path / "local")
+    assert_same_tree(tree_bytes(tmp_path / "remote"), tree_bytes(tmp_path / "local"))
 
     build_training_copy(ds, "copy")
     for opened in ({"crop_cache": "local"}, {"training_copy": "copy"}, {}):

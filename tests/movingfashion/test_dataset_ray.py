@@ -8,6 +8,7 @@ import os
 from movingfashion.dataset import MovingFashionDataset, build_crop_cache
 from movingfashion.executors import make_executor
 from movingfashion.training_copy import entry_stem
+from tests.damage import assert_same_tree
 from tests.ray_fixtures import tree_bytes
 
 
@@ -26,7 +27,7 @@ def test_crop_cache_on_ray_equals_local(ray_session, gt_dataset, local_crop_cach
             "already_cached": counts["built"],
             "failed": 0,
         }
-    assert tree_bytes(tmp_path / "ray") == tree_bytes(local)
+    assert_same_tree(tree_bytes(tmp_path / "ray"), tree_bytes(local))
 
 
 class Poisoned(MovingFashionDataset):

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from movingfashion.models import load_matcher
+from tests.damage import assert_same_tree
 
 
 def test_world_to_yolo_and_crops(small_world, world_truth, tmp_path):
@@ -222,4 +223,6 @@ def test_the_output_folder_is_named_never_the_installed_package(tmp_path):
     res = CliRunner().invoke(main, ["--world", str(tmp_path / "no-world"), "--roi-matcher-only"])
     assert res.exit_code == 2 and "Missing option '--out'" in res.output
     assert "--out" in CliRunner().invoke(main, ["--help"]).output
-    assert {p.name: p.read_bytes() for p in default_matcher_path().parent.iterdir() if p.is_file()} == shipped
+    assert_same_tree(
+        {p.name: p.read_bytes() for p in default_matcher_path().parent.iterdir() if p.is_file()}, shipped
+    )

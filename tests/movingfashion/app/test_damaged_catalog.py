@@ -14,7 +14,7 @@ import pytest
 
 from schemas.catalog import Catalog
 from schemas.cli_support import run_main
-from tests.damage import corrupt_mid_file
+from tests.damage import assert_same_tree, corrupt_mid_file
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +122,7 @@ def test_every_command_refuses_a_damaged_catalog(damaged, tmp_path, capsys):
     assert len(checked) == 18
     # nothing else was written either: no publish output, the dataset and its review log untouched
     assert not (tmp_path / "ds").exists()
-    assert {p: p.read_bytes() for p in dataset.rglob("*") if p.is_file()} == dataset_files
+    assert_same_tree({p: p.read_bytes() for p in dataset.rglob("*") if p.is_file()}, dataset_files)
 
 
 def test_the_demo_refuses_a_damaged_catalog_in_its_folder(damaged, small_world, tmp_path, capsys):
