@@ -12,6 +12,7 @@ import json
 import pytest
 
 from cleaning.publish import publish
+from movingfashion.archive.describe import SOURCE_DATE_EPOCH
 from schemas.catalog import Catalog
 from tests.damage import assert_same_tree
 from tests.ray_fixtures import catalog_rows, mf, tree_bytes
@@ -29,7 +30,7 @@ def _results(cache: dict) -> dict:
     return out
 
 
-def assert_clean_equals_local(cleaned_world, cat_path, root, tmp_path) -> None:
+def assert_clean_equals_local(cleaned_world, cat_path, root, tmp_path, monkeypatch) -> None:
     """The catalog, result cache, files and published dataset of a clean equal the local clean's."""
     local, ray = catalog_rows(cleaned_world.catalog_path), catalog_rows(cat_path)
     for table in ("items", "assets", "meta"):
@@ -41,6 +42,11 @@ def assert_clean_equals_local(cleaned_world, cat_path, root, tmp_path) -> None:
     )
     assert_same_tree(tree_bytes(root), tree_bytes(cleaned_world.root))  # recovered shop images included
     outs = {}
+    # the two catalogs were cleaned at different times (the local one when the session began):
+    # a publish dates the data by its rows' last change, so across midnight the two dated their
+    # README.md, croissant.json and manifest.json a day apart (the CI failure of 2026-12-08);
+    # both are dated alike, as a reproducible build is (SOURCE_DATE_EPOCH)
+    monkeypatch.setenv(SOURCE_DATE_EPOCH, "1733011200")
     for name, path, r in (("local", cleaned_world.catalog_path, cleaned_world.root), ("ray", cat_path, root)):
         copy, outs[name] = tmp_path / f"publish-{name}.sqlite", tmp_path / f"published-{name}"
         with Catalog(path) as cat:
@@ -52,7 +58,7 @@ def assert_clean_equals_local(cleaned_world, cat_path, root, tmp_path) -> None:
 
 @pytest.mark.slow
 def test_two_nodes_on_loopback_share_the_work_and_match_local(
-    two_nodes, cleaned_world, gt_dataset, local_crop_cache, tmp_path
+    two_nodes, cleaned_world, gt_dataset, local_crop_cache, tmp_path, monkeypatch
 ):
     from cleaning.splits import rebuild_splits
     from movingfashion.world.seed import seed_catalog_from_world
@@ -79,7 +85,7 @@ def test_two_nodes_on_loopback_share_the_work_and_match_local(
     assert report == json.loads(json.dumps(cleaned_world.report, default=str))  # as --json prints it
     with Catalog(cat_path) as cat:
         rebuild_splits(cat)  # as the local reference was
-    assert_clean_equals_local(cleaned_world, cat_path, root, tmp_path)
+    assert_clean_equals_local(cleaned_world, cat_path, root, tmp_path, monkeypatch)
     # the same on actors: one worker per node (one CPU each), the crop cache equal to a local one
     out_local, counts, _ = local_crop_cache
     out_ray = tmp_path / "cache-ray"
