@@ -1071,16 +1071,16 @@ def _review_targets(dataset: str, results: dict, names: list[str], held: dict | 
         )
 
 
-def _held_owners(
+def _merged_owners(
     dataset: str, catalog: str | None, targets: Mapping[str, tuple[str, str]]
-) -> dict[str, tuple[str, str]]:
-    """Review name -> (product id, video stem) of the held item that owns the video (``targets``:
-    review name -> (video, product)) when that is another item than the product's own
-    (:func:`annotations.review.marks.held_owner`): a merged product's video whose flag holds the
-    item that brought it in. Empty without a catalog."""
+) -> dict[str, Any]:
+    """Review name -> the item that owns the video (``targets``: review name -> (video, product))
+    when that is another item than the product's own (:func:`annotations.review.marks.merged_owner`:
+    a merged product's video, brought in by the item that joined the product with its shop image).
+    Empty without a catalog."""
     if catalog is None or not targets or not Path(catalog).is_file():
         return {}
-    from annotations.review.marks import held_owner
+    from annotations.review.marks import merged_owner
     from schemas.catalog import Catalog
     from schemas.video_items import video_items
 
@@ -1088,22 +1088,41 @@ def _held_owners(
     if not items:
         return {}
     with Catalog(catalog, read_only=True) as cat:
-        found = {name: held_owner(cat, items, video, pid) for name, (video, pid) in targets.items()}
+        found = {name: merged_owner(cat, items, video, pid) for name, (video, pid) in targets.items()}
     return {name: owner for name, owner in found.items() if owner is not None}
 
 
-def _verdict_owners(dataset: str, catalog: str | None, targets: dict[str, tuple[str, str]]) -> None:
-    """Refuse, before any decision is recorded, an ``--accept``/``--reject`` of a merged product's
-    video that another item brought in while the catalog holds that item (:func:`_held_owners`):
-    the verdict would land on the product's item and lift nothing (a reject would reject the
-    product); the error names the owner's entry that decides it."""
+def _verdict_owners(dataset: str, catalog: str | None, targets: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """The item each ``--accept``/``--reject`` of a merged product's video decides (review name ->
+    the owner's product id, :func:`_merged_owners`): the item that brought the video in, not the
+    product's (before, a ``--reject P_1`` rejected P, whose own video and shop pair were fine).
+    Refused, before any decision is recorded, while the catalog holds that item: the hold is of the
+    video under the owner's own name, and only a verdict on that name lifts it; the error names
+    the owner's entry that decides it."""
     from annotations.review.marks import OWNER_REFUSAL
 
-    for name, (owner, stem) in _held_owners(dataset, catalog, targets).items():
-        text = OWNER_REFUSAL.format(
-            name=name, owner=owner, pid=targets[name][1], stem=stem, dataset=dataset, catalog=catalog
-        )
-        raise ConfigError(text, where=f"--accept/--reject {name}")
+    owners = _merged_owners(dataset, catalog, targets)
+    for name, found in owners.items():
+        if found.held:
+            text = OWNER_REFUSAL.format(
+                name=name,
+                owner=found.product_id,
+                pid=targets[name][1],
+                stem=found.stem,
+                dataset=dataset,
+                catalog=catalog,
+            )
+            raise ConfigError(text, where=f"--accept/--reject {name}")
+    return {name: found.product_id for name, found in owners.items()}
+
+
+def _decided_item(rec: Mapping[str, Any]) -> str:
+    """What the line of a recorded verdict adds when it decided another item than the product's
+    (``item``: a merged product's video, decided on the item that brought it in)."""
+    item = rec.get("item")
+    if not item:
+        return ""
+    return f" (item {item}'s video, brought into product {rec['product_id']}: decided on item {item})"
 
 
 def _accept_classes(catalog: str | None, products: dict[str, str]) -> None:
@@ -1287,8 +1306,9 @@ def review(
             name: _shop_candidate(catalog_path, name, target(name)[1], n, held_all)
             for name, n in chosen.items()
         }
-        _verdict_owners(dataset, catalog_path, {name: target(name) for name in [*accept, *reject]})
-        _accept_classes(catalog_path, {name: target(name)[1] for name in accept})
+        # a merged product's video is decided on the item that brought it in (refused while held)
+        owner_of = _verdict_owners(dataset, catalog_path, {name: target(name) for name in [*accept, *reject]})
+        _accept_classes(catalog_path, {name: owner_of.get(name, target(name)[1]) for name in accept})
         if catalog_path is None:  # said once the decisions are known good: a refused one is one line
             click.echo(
                 f"warning: {NO_CATALOG_WARNING.format(where=Path(dataset) / '.review.jsonl')}", err=True
@@ -1308,7 +1328,14 @@ def review(
         ]
         recs += [
             record_decision(
-                dataset, vid, target(vid)[1], dec, catalog_path, note_of.get(vid), video_path=target(vid)[0]
+                dataset,
+                vid,
+                target(vid)[1],
+                dec,
+                catalog_path,
+                note_of.get(vid),
+                video_path=target(vid)[0],
+                owner=owner_of.get(vid),
             )
             for vid, dec in [(v, "accept") for v in accept] + [(v, "reject") for v in reject]
         ]
@@ -1317,14 +1344,16 @@ def review(
         emit(
             {"recorded": recs},
             as_json,
-            lambda d: "\n".join(f"{r['decision']}: {r['video']}" for r in d["recorded"]),
+            lambda d: "\n".join(f"{r['decision']}: {r['video']}{_decided_item(r)}" for r in d["recorded"]),
         )
         return
     decisions = _listed_decisions(dataset, catalog_path, shared)
     # a merged product's video whose flag holds the item that brought it in: decided as that item's
-    from annotations.review.marks import OWNER_NOTE
+    from annotations.review.marks import OWNER_NOTE, ROUTE_NOTE
 
-    owners = _held_owners(dataset, catalog_path, {n: (vt.video, vt.product_id) for n, vt in results.items()})
+    owners = _merged_owners(
+        dataset, catalog_path, {n: (vt.video, vt.product_id) for n, vt in results.items()}
+    )
     rows = []
     for stem, vt in sorted(results.items()):
         h = held_all.get(stem)
@@ -1333,7 +1362,9 @@ def review(
         if why is None or (decisions.get(stem) and not show_all):
             continue
         if stem in owners:
-            why = f"{why}; {OWNER_NOTE.format(owner=owners[stem][0], stem=owners[stem][1])}"
+            o = owners[stem]
+            note = OWNER_NOTE if o.held else ROUTE_NOTE
+            why = f"{why}; {note.format(owner=o.product_id, stem=o.stem, pid=vt.product_id, name=stem)}"
         sp = sheet_path(dataset, vt.video, vt.product_id, shared=vt.video in shared)
         row = {
             "video": stem,

@@ -16,7 +16,7 @@ import os
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from annotations.tracklet_files import dataset_lock
 from schemas.atomic import atomic_write_bytes
@@ -139,15 +139,36 @@ OWNER_REFUSAL = (
 #: what the review list and the page add to the reason of such a video (:func:`held_owner`)
 OWNER_NOTE = "item {owner}'s video (it holds {owner}): decide it as {stem}"
 
+#: what the review list and the page add to the reason of a merged product's video that another
+#: item, not held, brought in (:func:`merged_owner`): the command line decides it on that item
+ROUTE_NOTE = "item {owner}'s video, not {pid}'s: mf-tracklets review --accept/--reject {name} decides {owner}"
 
-def held_owner(
+#: why the review page refuses a verdict on such a video: the page keys a verdict by the entry's
+#: product (a reject would reject the product, leaving the item that brought the video in); the
+#: command line records it on that item
+PAGE_ROUTE_REFUSAL = (
+    "{name} is the video item {owner} brought into product {pid}: the page would record a verdict "
+    "on {name} on {pid}, the wrong item; decide it on the command line, which records it on {owner}: "
+    "mf-tracklets review --dataset {dataset} --catalog {catalog} --reject {name} (or --accept {name})"
+)
+
+
+class MergedOwner(NamedTuple):
+    """The item that owns a merged product's video (:func:`merged_owner`)."""
+
+    product_id: str  #: the product id of that item (its own, as publish names it alone)
+    stem: str  #: the video's stem as that item's own video, ``<its product id>_<k>``
+    held: bool  #: whether the catalog holds that item ``needs_review``
+
+
+def merged_owner(
     cat: Catalog, items: Mapping[str, Sequence[str]], video: str, product_id: str
-) -> tuple[str, str] | None:
-    """(product id, video stem) of the held item that owns ``video`` of product ``product_id``
-    when that is another item than the product's own (it joined the product with its shop image:
-    :func:`video_owner`) and the catalog holds it ``needs_review`` (a tracklet flag on that
-    video holds it, and review decides on it under the stem the flag gives it); None otherwise.
-    ``video`` is named as ``mf publish`` names a product's videos, ``videos/<product>_<n>.mp4``."""
+) -> MergedOwner | None:
+    """The item that owns ``video`` of product ``product_id`` when that is another item than the
+    product's own (it joined the product with its shop image: :func:`video_owner`), and whether
+    the catalog holds it ``needs_review``; None for the product's own videos, a product published
+    from one item, and an owner the catalog lacks. ``video`` is named as ``mf publish`` names a
+    product's videos, ``videos/<product>_<n>.mp4``."""
     stem = video_stem(video)
     head, _, n = stem.rpartition("_")
     if head != product_id or not n.isdigit() or product_id not in items:
@@ -156,7 +177,19 @@ def held_owner(
     if owner == product_id:
         return None
     row = find_item(cat, owner)
-    return (owner, owner_stem) if row is not None and row["status"] == Status.NEEDS_REVIEW else None
+    if row is None:
+        return None
+    return MergedOwner(owner, owner_stem, row["status"] == Status.NEEDS_REVIEW)
+
+
+def held_owner(
+    cat: Catalog, items: Mapping[str, Sequence[str]], video: str, product_id: str
+) -> tuple[str, str] | None:
+    """(product id, video stem) of the held item that owns ``video`` of product ``product_id``
+    (:func:`merged_owner`) when the catalog holds it ``needs_review`` (a tracklet flag on that
+    video holds it, and review decides on it under the stem the flag gives it); None otherwise."""
+    found = merged_owner(cat, items, video, product_id)
+    return (found.product_id, found.stem) if found is not None and found.held else None
 
 
 def flagged_stems(cat: Catalog, product_id: str) -> set[str]:
@@ -309,11 +342,15 @@ def record_decision(
     catalog: str | os.PathLike[str] | None = None,
     note: str | None = None,
     video_path: str | None = None,
+    owner: str | None = None,
 ) -> dict[str, Any]:
     """Append an accept/reject decision to ``.review.jsonl`` (a ``review.jsonl`` an older version
     wrote is moved there first); with a catalog, also store it there
     (``schemas.review``, keyed by ``video_path``, the dataset-relative video: the product's item
-    is accepted or rejected, and ``mf publish`` follows)."""
+    is accepted or rejected, and ``mf publish`` follows). ``owner``: the product id of the item
+    that owns the video when another item than ``product_id``'s brought it into the product
+    (:func:`merged_owner`): the catalog's decision is keyed (``video_path``, ``owner``) and decides
+    that item, the log's record names it as ``item``."""
     if decision not in ("accept", "reject"):
         raise ValueError(decision)
     note = clean_text(note) if note is not None else None  # a byte the shell passed undecoded: U+FFFD
@@ -324,6 +361,8 @@ def record_decision(
         "note": note,
         "at": datetime.now(UTC).isoformat(timespec="microseconds"),  # ordered against the catalog's
     }
+    if owner is not None and owner != product_id:
+        rec["item"] = owner
     cat = open_catalog(catalog) if catalog is not None else None  # a damaged one: refused before writing
     try:
         p = Path(dataset) / REVIEW_FILE
@@ -337,10 +376,10 @@ def record_decision(
         if cat is not None:
             from schemas.review import record_decision as store
 
-            key = video_path or video
-            store(cat, video=key, product_id=product_id, kind=decision, reason=note)
+            key, decided = video_path or video, rec.get("item", product_id)
+            store(cat, video=key, product_id=decided, kind=decision, reason=note)
             if note and decision == "accept":
-                store(cat, video=key, product_id=product_id, kind="note", note=note)
+                store(cat, video=key, product_id=decided, kind="note", note=note)
     finally:
         if cat is not None:
             cat.close()

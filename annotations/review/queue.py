@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from annotations.flags import reason_in_words
-from annotations.review.marks import OWNER_NOTE, held_owner
+from annotations.review.marks import OWNER_NOTE, ROUTE_NOTE, merged_owner
 from annotations.tracklet_files import (
     TRACKLET_DIR,
     SplitOrigin,
@@ -70,7 +70,7 @@ from schemas.review import (
     published_ids,
 )
 from schemas.taxonomy import DF2_CLASSES, Partition, partition_from_source_code
-from schemas.tracklet_names import is_tracklet_stem, tracklet_key, video_stem
+from schemas.tracklet_names import is_tracklet_stem, tracklet_key, tracklet_stem, video_stem
 from schemas.video_items import VIDEO_ITEMS
 
 log = redacted_logger("annotations.review")
@@ -420,16 +420,19 @@ def build_queue(
                     reason = queued_truth_reason(origin, split_truth)
                 if not is_flagged and pid in needs:  # the next publish holds it back
                     is_flagged, reason = True, needs[pid]
-                # a merged video whose flag holds the item that brought it in: decided as that item's
+                # a merged video another item brought in: decided on that item (as that item's own
+                # video while it is held), as the list of mf-tracklets review says
                 items = meta.get(VIDEO_ITEMS)
                 if (
                     is_flagged
                     and catalog is not None
                     and isinstance(items, list)
                     and len(items) > 1
-                    and (owner := held_owner(catalog, {pid: items}, vp, pid))
+                    and (owner := merged_owner(catalog, {pid: items}, vp, pid))
                 ):
-                    reason = f"{reason}; {OWNER_NOTE.format(owner=owner[0], stem=owner[1])}"
+                    note = OWNER_NOTE if owner.held else ROUTE_NOTE
+                    name = tracklet_stem(vp, pid, shared=vp in shared)
+                    reason = f"{reason}; {note.format(owner=owner.product_id, stem=owner.stem, pid=pid, name=name)}"
                 seen.add((vp, pid))
                 item = QueueItem(
                     video=vp,

@@ -62,7 +62,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from annotations.review.decisions import decide, reconcile_picks, undo
-from annotations.review.marks import OWNER_REFUSAL, held_owner
+from annotations.review.marks import OWNER_REFUSAL, PAGE_ROUTE_REFUSAL, merged_owner
 from annotations.review.media import (
     CONTENT_TYPES,
     Refused,
@@ -764,21 +764,25 @@ class ReviewApp:
             )
 
     def _check_owner(self, it: QueueItem) -> None:
-        """BadRequest for a verdict on a merged product's video that another item brought in while
-        the catalog holds that item (:func:`~annotations.review.marks.held_owner`): it would land on
-        the product's item and lift nothing; the answer names the owner's entry that decides it."""
+        """BadRequest for a verdict on a merged product's video that another item brought in
+        (:func:`~annotations.review.marks.merged_owner`): the page keys a verdict by its entry's
+        product, so it would land on the product's item (a reject rejecting the product). While
+        the catalog holds that item the answer names the owner's entry that decides it
+        (:data:`~annotations.review.marks.OWNER_REFUSAL`), else the command line that records it
+        on that item (:data:`~annotations.review.marks.PAGE_ROUTE_REFUSAL`)."""
         items = video_items(self.root)
         if it.product_id not in items:
             return
         with self.lock:
-            owner = held_owner(self.cat, items, it.video, it.product_id)
+            owner = merged_owner(self.cat, items, it.video, it.product_id)
         if owner is not None:
+            text = OWNER_REFUSAL if owner.held else PAGE_ROUTE_REFUSAL
             raise BadRequest(
-                OWNER_REFUSAL.format(
+                text.format(
                     name=it.stem,
-                    owner=owner[0],
+                    owner=owner.product_id,
                     pid=it.product_id,
-                    stem=owner[1],
+                    stem=owner.stem,
                     dataset=self.root,
                     catalog=self.catalog_path,
                 )

@@ -1,8 +1,12 @@
 """A verdict on a merged product's video that another, held item brought in is refused, and
 names the owner's entry that decides it; that entry is listed and decided, on the command line and
-on the review page, before the next publish undoes the merge.
+on the review page, before the next publish undoes the merge. Once that item is not held, a verdict
+on the merged name decides that item, not the product (the page refuses it, naming the command).
 
-Before: the builder's flag of product P's second video (item X's) holds X (``tracklets: X_0``),
+Before: ``--reject P_1`` of a merged video whose owner X is not held rejected P (its own video and
+shop pair fine), and the next publish held P back whole.
+
+Before (the held owner): the builder's flag of product P's second video (item X's) holds X (``tracklets: X_0``),
 but the review list showed the video as ``P_1`` only. ``--accept P_1`` (the name the list and the
 dataset give) was recorded on P's item and left X held; ``--reject P_1`` rejected P, the wrong
 item; ``--accept X_0`` said "no tracklet file"; the page did the same with its ``P_1`` entry.
@@ -19,11 +23,12 @@ from annotations.cli import tracklets
 from annotations.config import ReviewConfig
 from annotations.review.server import BadRequest, ReviewApp
 from annotations.settle import settle_flags
+from cleaning.publish import publish
 from schemas.catalog import Catalog
 from schemas.cli_support import run_main
 from schemas.items import Status
 from schemas.review import list_decisions
-from tests.cleaning.test_publish_merged_video_flag import NEW, _item, merge_and_flag
+from tests.cleaning.test_publish_merged_video_flag import NEW, _item, _published, merge_and_flag
 
 
 def _review(capsys, *args: str) -> tuple[int, str, str]:
@@ -85,3 +90,45 @@ def test_a_verdict_on_a_merged_video_whose_owner_is_held_names_the_owner_entry(
         with Catalog(path, read_only=True) as cat:
             assert (_item(cat, NEW).status, _item(cat, NEW).reason) == (Status.ACCEPTED, None)
             assert _item(cat, pid).status == Status.ACCEPTED and _item(cat, own).reason is None
+    # X is not held now (the flag in P_1's file stays): a verdict on P_1 decides X, not the product
+    code, listed, err = _review(capsys, *base, "--json")
+    rows = {r["video"]: r for r in json.loads(listed)["needs_review"]}
+    assert rows[merged]["reason"].endswith(f"--accept/--reject {merged} decides {NEW}"), rows[merged]
+    code, said, err = _review(capsys, *base, "--accept", merged)
+    assert code == 0 and f"decided on item {NEW}" in said, (code, said, err)
+    code, said, err = _review(capsys, *base, "--reject", merged)
+    assert (code, said.strip()) == (
+        0,
+        f"reject: {merged} (item {NEW}'s video, brought into product {pid}: decided on item {NEW})",
+    ), (code, said, err)
+    with Catalog(catalog_copy, read_only=True) as cat:
+        assert _item(cat, NEW).status == Status.REJECTED
+        assert (_item(cat, own).status, _item(cat, own).reason) == (Status.ACCEPTED, None)
+        routed = [d for d in list_decisions(cat) if d.video == f"videos/{merged}.mp4"]
+        assert [(d.product_id, d.kind) for d in routed] == [(NEW, "accept"), (NEW, "reject")], routed
+    code, listed, err = _review(capsys, *base, "--all", "--json")
+    rows = {r["video"]: r for r in json.loads(listed)["needs_review"]}
+    assert rows[merged]["decision"] == "reject", rows[merged]
+    # the page: the same note; its verdict buttons refused, naming the command; its undo takes it back
+    app = ReviewApp(out, catalog_copy, sample_rate=0.0)
+    try:
+        queued = {i["stem"]: i for i in app.queue_json()["items"]}
+        assert queued[merged]["reason"] == rows[merged]["reason"], (queued[merged], rows[merged])
+        for kind in ("accept", "reject"):
+            with pytest.raises(BadRequest) as refused:
+                app.decide({"video": merged, "kind": kind})
+            said = str(refused.value)
+            assert f"records it on {NEW}" in said and f"--reject {merged} (or --accept {merged})" in said
+            assert len(said.splitlines()) == 1, said
+        app.undo({"decision_id": routed[-1].id})
+        with Catalog(catalog_copy, read_only=True) as cat:
+            assert _item(cat, NEW).status == Status.ACCEPTED  # the accept of P_1 left
+    finally:
+        app.close()
+    code, _, err = _review(capsys, *base, "--reject", merged)
+    assert code == 0, err
+    # the next publish: P with its own video, X's gone with X
+    with Catalog(catalog_copy) as cat:
+        publish(cat, root_copy, out)
+        assert _item(cat, own).status == Status.ACCEPTED
+    assert _published(out)[pid] == [own] and NEW not in _published(out), _published(out)
