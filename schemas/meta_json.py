@@ -45,6 +45,14 @@ def meta_value(raw: str, key: str, where: str | sqlite3.Connection | None) -> An
         ) from None
 
 
+#: what writes the tracklet builder's records of an item again (:data:`REBUILDS`)
+_TRACKLETS = (
+    "mf-tracklets build --dataset DATASET --catalog CATALOG --force (DATASET: the folder published "
+    "from this catalog; its settle pass records the flags of item SOURCE's videos again as it builds "
+    "them; a rerun without --force does not, and a video holding a person's work is kept, its flag "
+    "not recorded again)"
+)
+
 #: what writes a meta row again, by key (or key prefix, ending in ``:``): the command to run on a
 #: catalog that lost the row (``mf catalog recover`` leaves a row that is no JSON out and says this)
 REBUILDS: dict[str, str] = {
@@ -52,13 +60,19 @@ REBUILDS: dict[str, str] = {
     "--test-fraction when they were not the defaults)",
     "associations": "mf clean (its association check records it again)",
     "recheck_cursor:": "mf-collect SOURCE --recheck --root ROOT (it starts again from the first item)",
+    # the tracklet builder's records of an item (schemas.holds: TRACKLET_FLAGS, TRACKLET_BUILDS,
+    # ITEM_FLAG), written by the settle pass of a build for the videos that build built
+    **dict.fromkeys(("tracklet_flags:", "tracklet_builds:", "tracklet_item_flag:"), _TRACKLETS),
+    "merge_holds": "mf publish --catalog CATALOG --root ROOT --out DATASET (its merge check records "
+    "each hold it makes from then on; a hold in place keeps working from its reason, and an item "
+    "released from it gets back no reason it had before the hold)",
 }
 
 
 def rebuild_of(key: str, catalog: str = "CATALOG") -> str | None:
     """The command that writes the meta row ``key`` of ``catalog`` again (:data:`REBUILDS`, with
-    the catalog and the source of a prefixed key filled in), or None when none does (a tracklet
-    builder's flags, the merge holds: restore the row from a copy of the catalog)."""
+    the catalog and the source of a prefixed key filled in: a recheck cursor's source, a tracklet
+    record's ``source/id``), or None when none does (restore the row from a copy of the catalog)."""
     for name, how in REBUILDS.items():
         if key == name:
             return how.replace("CATALOG", catalog)

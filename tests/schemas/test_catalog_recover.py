@@ -172,11 +172,16 @@ def test_recover_refuses_the_log_of_a_file_the_catalog_replaced(tmp_path):
 
 def test_recover_leaves_out_meta_rows_that_are_no_json_naming_key_and_rebuild(tmp_path, capsys):
     """A meta row that is no JSON would stop every reader of the recovered catalog as it stopped
-    those of the damaged one: recover leaves it out and names it, why, and what writes it again."""
+    those of the damaged one: recover leaves it out and names it, why, and what writes it again:
+    the tracklet builder's records of an item (``mf-tracklets build --force``) and the merge holds
+    (``mf publish``) too (before, "restore it from a copy"); a row no command writes says so."""
     path = tmp_path / "catalog.sqlite"
     with Catalog(path) as cat:
         cat.set_meta("splits", {"seed": 3, "test_fraction": 0.2})
         cat.set_meta("tracklet_flags:tiktok/1", {"v": "why"})
+        cat.set_meta("tracklet_builds:tiktok/1", {"v": "digest"})
+        cat.set_meta("merge_holds", {"netaporter/a": {"hold": "merge: ..."}})
+        cat.set_meta("hand_made", 1)
         cat.set_meta("kept", [1])
     with contextlib.closing(sqlite3.connect(path)) as db, db:
         db.execute("UPDATE meta SET value = '{{{' WHERE key != 'kept'")
@@ -186,10 +191,22 @@ def test_recover_leaves_out_meta_rows_that_are_no_json_naming_key_and_rebuild(tm
     )
     assert code == 0, err
     left = {m["key"]: m for m in json.loads(stdout)["meta_left_out"]}
-    assert set(left) == {"splits", "tracklet_flags:tiktok/1"}
+    assert set(left) == {
+        "splits",
+        "tracklet_flags:tiktok/1",
+        "tracklet_builds:tiktok/1",
+        "merge_holds",
+        "hand_made",
+    }
     assert left["splits"]["why"].startswith("no valid JSON")
     assert left["splits"]["rebuild"].startswith(f"mf splits rebuild --catalog {out}")
-    assert left["tracklet_flags:tiktok/1"]["rebuild"] is None
+    for key in ("tracklet_flags:tiktok/1", "tracklet_builds:tiktok/1"):
+        assert left[key]["rebuild"].startswith(
+            f"mf-tracklets build --dataset DATASET --catalog {out} --force"
+        )
+        assert "item tiktok/1's videos" in left[key]["rebuild"]
+    assert left["merge_holds"]["rebuild"].startswith(f"mf publish --catalog {out} --root ROOT --out DATASET")
+    assert left["hand_made"]["rebuild"] is None
     with Catalog(out) as cat:
         assert cat.get_meta("kept") == [1] and cat.get_meta("splits") is None
     assert run_mf(["catalog", "check", "--catalog", str(out)], capsys)[0] == 0
@@ -197,4 +214,7 @@ def test_recover_leaves_out_meta_rows_that_are_no_json_naming_key_and_rebuild(tm
     code, stdout, _ = run_mf(["catalog", "recover", "--catalog", str(path), "--out", str(out)], capsys)
     assert "left out meta row 'splits': no valid JSON" in stdout
     assert "to write it again: mf splits rebuild" in stdout
-    assert "'tracklet_flags:tiktok/1'" in stdout and "restore it from a copy" in stdout
+    lines = {line.split("'")[1]: line for line in stdout.splitlines() if line.startswith("left out meta row")}
+    assert "to write it again: mf-tracklets build --dataset DATASET" in lines["tracklet_flags:tiktok/1"]
+    assert "to write it again: mf publish --catalog" in lines["merge_holds"]
+    assert "restore it from a copy" in lines["hand_made"]
