@@ -53,6 +53,7 @@ from schemas.render import counted
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from annotations.review.marks import MergedOwner
     from schemas.dataset import VideoTracklets
 
 EMBED_SOURCES = list(get_args(BuildConfig.model_fields["embed_source"].annotation))
@@ -1073,7 +1074,7 @@ def _review_targets(dataset: str, results: dict, names: list[str], held: dict | 
 
 def _merged_owners(
     dataset: str, catalog: str | None, targets: Mapping[str, tuple[str, str]]
-) -> dict[str, Any]:
+) -> dict[str, MergedOwner]:
     """Review name -> the item that owns the video (``targets``: review name -> (video, product))
     when that is another item than the product's own (:func:`annotations.review.marks.merged_owner`:
     a merged product's video, brought in by the item that joined the product with its shop image).
@@ -1116,13 +1117,73 @@ def _verdict_owners(dataset: str, catalog: str | None, targets: dict[str, tuple[
     return {name: found.product_id for name, found in owners.items()}
 
 
-def _decided_item(rec: Mapping[str, Any]) -> str:
-    """What the line of a recorded verdict adds when it decided another item than the product's
-    (``item``: a merged product's video, decided on the item that brought it in)."""
+def _decided_item(rec: Mapping[str, Any], done: str = "decided") -> str:
+    """What the line of a recorded verdict (or, ``done``, its undo) adds when it decided another
+    item than the product's (``item``: a merged product's video, decided on the item that brought
+    it in)."""
     item = rec.get("item")
     if not item:
         return ""
-    return f" (item {item}'s video, brought into product {rec['product_id']}: decided on item {item})"
+    return f" (item {item}'s video, brought into product {rec['product_id']}: {done} on item {item})"
+
+
+def _undo_targets(dataset: str, catalog: str | None, targets: dict[str, tuple[str, str]]) -> dict[str, int]:
+    """Review name -> the id of the decision ``--undo`` takes back (``targets``: review name ->
+    (video, product)): the latest live one of the video's review, the product's, or, for a merged
+    product's video, the item's that brought it in (:func:`_merged_owners`; its verdicts are
+    recorded there), whichever came last; an import is never taken back. Refused, before anything
+    is written, for a name with none."""
+    if not targets:
+        return {}
+    from annotations.review.marks import open_catalog
+    from schemas.review import list_decisions
+
+    owners = _merged_owners(dataset, catalog, targets)
+    out: dict[str, int] = {}
+    with open_catalog(catalog) as cat:
+        for name, (video, pid) in targets.items():
+            keys = {pid} | ({owners[name].product_id} if name in owners else set())
+            live = [d for d in list_decisions(cat, video=video) if d.product_id in keys]
+            if not live or live[-1].kind == "import":
+                why = "its latest is an import, which is not undone" if live else "none is live"
+                raise ConfigError(
+                    f"{name}: no decision to undo ({why})",
+                    where=str(catalog),
+                    hint=f"mf-tracklets review --dataset {dataset} --catalog {catalog} --all lists the decided videos",
+                )
+            out[name] = live[-1].id
+    return out
+
+
+def _undo_one(
+    dataset: str, catalog: str, name: str, video: str, pid: str, decision_id: int
+) -> dict[str, Any]:
+    """Take back decision ``decision_id`` of review ``name`` (:func:`_undo_targets`) and, for a
+    verdict, log what the review holds now (:func:`annotations.review.marks.log_undo`)."""
+    from annotations.review.decisions import undo
+    from annotations.review.marks import log_undo, open_catalog
+    from schemas.review import VERDICTS, list_decisions, review_states
+
+    with open_catalog(catalog) as cat:
+        d, _ = undo(dataset, cat, decision_id)
+        st = review_states(cat, video=video).get((video, d.product_id))
+        live = [
+            x for x in list_decisions(cat, video=video) if x.product_id == d.product_id and x.kind in VERDICTS
+        ]
+    verdict = st.verdict if st else None
+    rec = {"video": name, "product_id": pid, "undone": {"id": d.id, "kind": d.kind}, "verdict": verdict}
+    if d.product_id != pid:
+        rec["item"] = d.product_id
+    if d.kind in VERDICTS:
+        at = next((x.at for x in reversed(live) if x.kind == verdict), None) if verdict else None
+        log_undo(dataset, name, pid, rec["undone"], verdict, at, owner=d.product_id)
+    return rec
+
+
+def _undone_line(rec: Mapping[str, Any]) -> str:
+    """The line of one ``--undo``: what was taken back, and the verdict left."""
+    left = rec["verdict"] or "no verdict"
+    return f"undo {rec['undone']['kind']}: {rec['video']} (decision {rec['undone']['id']}){_decided_item(rec, 'taken back')}; now {left}"
 
 
 def _accept_classes(catalog: str | None, products: dict[str, str]) -> None:
@@ -1160,6 +1221,15 @@ def _accept_classes(catalog: str | None, products: dict[str, str]) -> None:
 )
 @click.option("--reject", "reject", multiple=True, help="Reject this video (named as for --accept).")
 @click.option(
+    "--undo",
+    "undo_names",
+    multiple=True,
+    metavar="NAME",
+    help="Take back the latest live decision on this video (named as for --accept; needs --catalog), as "
+    "the review page's u does: the item gets the state its remaining decisions give. A merged "
+    "product's video's verdict is taken back on the item that brought the video in.",
+)
+@click.option(
     "--shop",
     "shops",
     multiple=True,
@@ -1190,6 +1260,7 @@ def review(
     catalog_path,
     accept,
     reject,
+    undo_names,
     shops,
     notes,
     note_all,
@@ -1220,12 +1291,13 @@ def review(
       mf-tracklets review --dataset dataset --catalog data/catalog.sqlite --reject 1234_0 \\
           --reject 987_1 --note 1234_0="wrong garment" --note 987_1="blurry"
       mf-tracklets review --dataset dataset --accept 1234_0 --accept 987_1 --note "checked" --note-all
+      mf-tracklets review --dataset dataset --catalog data/catalog.sqlite --undo 987_1
       mf-tracklets review --dataset dataset --catalog data/catalog.sqlite --serve
     """
     if serve:
-        if accept or reject or shops or notes or note_all or show_all:
+        if accept or reject or undo_names or shops or notes or note_all or show_all:
             raise click.UsageError(
-                "--serve cannot be combined with --accept/--reject/--shop/--note/--note-all/--all"
+                "--serve cannot be combined with --accept/--reject/--undo/--shop/--note/--note-all/--all"
             )
         return _serve_review(dataset, catalog_path, host, port, sample, seed, as_json, root)
     page_only = [f"--{name}" for name in ("port", "host", "sample", "seed", "root") if _given(name)]
@@ -1236,11 +1308,18 @@ def review(
         raise click.UsageError(
             f"--accept and --reject both name {', '.join(both)}: give each video one decision"
         )
+    both = sorted(set(undo_names) & (set(accept) | set(reject)))
+    if both:
+        raise click.UsageError(
+            f"--undo and --accept/--reject both name {', '.join(both)}: give each video one"
+        )
+    if undo_names and catalog_path is None:
+        raise click.UsageError("--undo takes back a decision the catalog holds: add --catalog")
     if (notes or note_all) and not (accept or reject or shops):
         raise click.UsageError("--note is stored with a decision: add --accept, --reject or --shop")
-    if show_all and (accept or reject or shops):
+    if show_all and (accept or reject or shops or undo_names):
         raise click.UsageError(
-            "--all lists the decided videos: it records nothing, drop it with --accept/--reject/--shop"
+            "--all lists the decided videos: it records nothing, drop it with --accept/--reject/--undo/--shop"
         )
     from annotations.review import record_decision
     from annotations.sheets import sheet_path
@@ -1290,9 +1369,9 @@ def review(
         """(dataset-relative video, product) of a review name."""
         return (results[name].video, results[name].product_id) if name in results else fileless[name][:2]
 
-    if accept or reject or shops:
+    if accept or reject or shops or undo_names:
         chosen = _shop_choices(shops, catalog_path)
-        for name in [*accept, *reject, *chosen]:
+        for name in [*accept, *reject, *chosen, *undo_names]:
             if name in out_names:
                 raise DataFormatError(
                     f"{name} is held out of the review: {out_names[name].line().removeprefix(out_names[name].path + ': ')}",
@@ -1300,7 +1379,7 @@ def review(
                     hint="fix that box in the split file, then decide on the video",
                 )
         note_of = _decision_notes(notes, [*chosen, *accept, *reject], note_all=note_all)
-        _review_targets(dataset, results, [*accept, *reject, *chosen], fileless)
+        _review_targets(dataset, results, [*accept, *reject, *chosen, *undo_names], fileless)
         # every check before the first write: a refused option stores nothing
         picks = {
             name: _shop_candidate(catalog_path, name, target(name)[1], n, held_all)
@@ -1309,6 +1388,7 @@ def review(
         # a merged product's video is decided on the item that brought it in (refused while held)
         owner_of = _verdict_owners(dataset, catalog_path, {name: target(name) for name in [*accept, *reject]})
         _accept_classes(catalog_path, {name: owner_of.get(name, target(name)[1]) for name in accept})
+        undos = _undo_targets(dataset, catalog_path, {name: target(name) for name in undo_names})
         if catalog_path is None:  # said once the decisions are known good: a refused one is one line
             click.echo(
                 f"warning: {NO_CATALOG_WARNING.format(where=Path(dataset) / '.review.jsonl')}", err=True
@@ -1339,16 +1419,21 @@ def review(
             )
             for vid, dec in [(v, "accept") for v in accept] + [(v, "reject") for v in reject]
         ]
+        undone = [_undo_one(dataset, catalog_path, name, *target(name), undos[name]) for name in undo_names]
         if listed is not None:  # only then: the refresh reads the split files whole for the tables
             _refresh_published(dataset, listed)
         emit(
-            {"recorded": recs},
+            {"recorded": recs, "undone": undone},
             as_json,
-            lambda d: "\n".join(f"{r['decision']}: {r['video']}{_decided_item(r)}" for r in d["recorded"]),
+            lambda d: "\n".join(
+                [f"{r['decision']}: {r['video']}{_decided_item(r)}" for r in d["recorded"]]
+                + [_undone_line(r) for r in d["undone"]]
+            ),
         )
         return
     decisions = _listed_decisions(dataset, catalog_path, shared)
-    # a merged product's video whose flag holds the item that brought it in: decided as that item's
+    # a merged product's video another item brought in: decided on that item (as that item's own
+    # video while it is held)
     from annotations.review.marks import OWNER_NOTE, ROUTE_NOTE
 
     owners = _merged_owners(

@@ -365,14 +365,7 @@ def record_decision(
         rec["item"] = owner
     cat = open_catalog(catalog) if catalog is not None else None  # a damaged one: refused before writing
     try:
-        p = Path(dataset) / REVIEW_FILE
-        line = json.dumps(rec).encode("utf-8") + b"\n"
-        with dataset_lock(dataset):  # not lost to a rewrite (follow_tracklet_names)
-            move_legacy_review_log(dataset)
-            with local_faults(p), open(p, "a+b") as fh:  # append-only log, one line per decision
-                fh.write(_line_start(p, fh) + line)  # appends go to the end, whatever was read
-                fh.flush()
-                os.fsync(fh.fileno())
+        _append_log(dataset, rec)
         if cat is not None:
             from schemas.review import record_decision as store
 
@@ -383,6 +376,47 @@ def record_decision(
     finally:
         if cat is not None:
             cat.close()
+    return rec
+
+
+def _append_log(dataset: str | os.PathLike[str], rec: Mapping[str, Any]) -> None:
+    """Append ``rec`` to the dataset's review log, one line, under the dataset's lock (not lost to
+    a rewrite, :func:`follow_tracklet_names`; an older ``review.jsonl`` moved in first)."""
+    p = Path(dataset) / REVIEW_FILE
+    line = json.dumps(rec).encode("utf-8") + b"\n"
+    with dataset_lock(dataset):
+        move_legacy_review_log(dataset)
+        with local_faults(p), open(p, "a+b") as fh:  # append-only log, one line per decision
+            fh.write(_line_start(p, fh) + line)  # appends go to the end, whatever was read
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def log_undo(
+    dataset: str | os.PathLike[str],
+    video: str,
+    product_id: str,
+    undone: Mapping[str, Any],
+    verdict: str | None,
+    at: str | None,
+    owner: str | None = None,
+) -> dict[str, Any]:
+    """Append to ``.review.jsonl`` what ``mf-tracklets review --undo`` left of the review named
+    ``video`` once it took back the verdict ``undone`` (its decision, as a dict) in the catalog:
+    the verdict live now (``verdict``, None when none is, with ``at``, the time it was made), so
+    the log's latest record of the name says what the catalog does (the list and the builder's
+    check of accepts read it by name). ``owner`` as for :func:`record_decision`."""
+    rec: dict[str, Any] = {
+        "video": video,
+        "product_id": product_id,
+        "decision": verdict,
+        "undone": {k: undone.get(k) for k in ("id", "kind")},
+        "note": None,
+        "at": at or datetime.now(UTC).isoformat(timespec="microseconds"),
+    }
+    if owner is not None and owner != product_id:
+        rec["item"] = owner
+    _append_log(dataset, rec)
     return rec
 
 

@@ -21,6 +21,7 @@ import pytest
 
 from annotations.cli import tracklets
 from annotations.config import ReviewConfig
+from annotations.review import read_decisions
 from annotations.review.server import BadRequest, ReviewApp
 from annotations.settle import settle_flags
 from cleaning.publish import publish
@@ -125,6 +126,19 @@ def test_a_verdict_on_a_merged_video_whose_owner_is_held_names_the_owner_entry(
             assert _item(cat, NEW).status == Status.ACCEPTED  # the accept of P_1 left
     finally:
         app.close()
+    # the command line's undo takes it back on X too, and the list shows the verdict left
+    code, _, err = _review(capsys, *base, "--reject", merged)
+    assert code == 0, err
+    code, said, err = _review(capsys, *base, "--undo", merged)
+    assert code == 0 and said.startswith(f"undo reject: {merged} (decision "), (code, said, err)
+    assert said.strip().endswith(f"taken back on item {NEW}); now accept"), said
+    code, listed, err = _review(capsys, *base, "--all", "--json")
+    assert {r["video"]: r for r in json.loads(listed)["needs_review"]}[merged]["decision"] == "accept"
+    assert read_decisions(out)[merged]["decision"] == "accept"  # the log's last word (the builder's)
+    with Catalog(catalog_copy, read_only=True) as cat:
+        assert _item(cat, NEW).status == Status.ACCEPTED
+    code, _, err = _review(capsys, *base, "--undo", f"{pid}_0")  # none live: refused, one line
+    assert code == 2 and f"{pid}_0: no decision to undo (none is live)" in err, (code, err)
     code, _, err = _review(capsys, *base, "--reject", merged)
     assert code == 0, err
     # the next publish: P with its own video, X's gone with X
