@@ -652,9 +652,8 @@ class PoliteClient:
                     raise page_timeout_error(resp.url, self.cfg.page_timeout_s, total)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             sent = _sent_bytes(resp, total)
-            raise body_ended(
-                resp.url, sent, int(declared) if declared and declared.isdigit() else None, exc
-            ) from None
+            total_said = int(declared) if declared and declared.isdigit() else None
+            raise body_ended(resp.url, sent, total_said, exc, self.cfg.read_timeout_s) from None
         body = b"".join(chunks)
         sent = _sent_bytes(resp, len(body))
         if declared and declared.isdigit() and sent is not None and sent < int(declared):
@@ -877,7 +876,7 @@ class PoliteClient:
                 try:
                     chunk = next(body, None)
                 except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                    cut = body_ended(url, written, expected, exc)
+                    cut = body_ended(url, written, expected, exc, self.cfg.read_timeout_s)
                     raise kept(cut.message, "truncated_body", cut.hint) from None
                 if chunk is None:
                     break
