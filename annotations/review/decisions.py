@@ -32,6 +32,7 @@ from pathlib import Path
 from annotations.refresh_mark import BY_PICK, clear_pending, pending_by, refresh_if_pending, set_pending
 from annotations.tracklet_files import (
     HELD_OUT_HINT,
+    TRACKLET_DIR,
     check_split_writable,
     dataset_lock,
     dataset_shared_videos,
@@ -41,6 +42,8 @@ from annotations.tracklet_files import (
     tracklet_file,
     write_video_tracklets,
 )
+from movingfashion.archive.tables import BOXES_DIR
+from schemas.atomic import sweep_partials
 from schemas.catalog import Catalog
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError
@@ -301,10 +304,12 @@ def reconcile_picks(dataset: str | os.PathLike[str], cat: Catalog) -> Reconciled
     redone; when it holds anything else, or a later import of the video is stored, the file was
     rewritten since: it wins, and a pick is marked superseded (never applied again). A
     refresh-pending mark (a pick or an import killed before its refresh) makes it refresh the
-    whole folder.
+    whole folder. The temporary files a killed pick left half-written (a tracklet file, a split
+    file, its boxes, the mark) are removed first (:func:`schemas.atomic.sweep_partials`).
     """
     root = Path(dataset)
     out = Reconciled()
+    sweep_partials(root, root / TRACKLET_DIR, root / BOXES_DIR)  # only those of gone processes
     unfinished = bool(pending_by(root))
     if not unfinished and not any(d.kind == "tracklet" for d in list_decisions(cat, include_undone=True)):
         return out  # nothing to check: no lock taken (a read-only folder stays servable)
