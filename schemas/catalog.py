@@ -49,6 +49,7 @@ from schemas.holds import hold_by_flags
 from schemas.items import GAVE_UP_PREFIX, AssetKind, MediaAsset, SourceItem, SourceName, Status
 from schemas.meta_json import meta_value
 from schemas.redact import redacted_logger
+from schemas.review_rows import decision_prev
 
 #: how long (seconds) a write waits, by default, for another process's write lock on the catalog
 LOCK_WAIT_S = 180.0
@@ -607,8 +608,9 @@ class Catalog:
 
     def row_problems(self, limit: int = 20) -> list[str]:
         """Item and asset rows the toolkit cannot read (edited by hand, or written by a newer
-        toolkit: see :func:`_item_row`, :func:`_asset`), and meta rows that are no JSON, at most
-        ``limit`` of them; [] = every row reads."""
+        toolkit: see :func:`_item_row`, :func:`_asset`), meta rows that are no JSON and review
+        decisions the review module cannot read (:func:`schemas.review_rows.decision_prev`), at
+        most ``limit`` of them; [] = every row reads."""
         out: list[str] = []
         for table, read in (("items", _item_row), ("assets", _asset)):
             for r in self._db.execute(f"SELECT * FROM {table} ORDER BY source, source_id"):
@@ -625,6 +627,15 @@ class Catalog:
                 out.append(exc.message)
                 if len(out) >= limit:
                     return out
+        decisions = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'review_decisions'"
+        if self._db.execute(decisions).fetchone():
+            for r in self._db.execute("SELECT * FROM review_decisions ORDER BY id"):
+                try:
+                    decision_prev(r, str(self.path))
+                except CatalogError as exc:
+                    out.append(exc.message)
+                    if len(out) >= limit:
+                        return out
         return out
 
     @contextlib.contextmanager

@@ -6,7 +6,9 @@ from there. What it reads goes into a fresh catalog with the current schema (its
 the damaged file is only read. Assets whose item was lost are left out (a rerun of the
 collectors fetches that item again), and so are ``meta`` rows that are no JSON (every reader
 would stop on them again): each is listed with why and the command that writes it again
-(:func:`schemas.meta_json.rebuild_of`).
+(:func:`schemas.meta_json.rebuild_of`); a review decision row the review module cannot read
+(:func:`schemas.review_rows.decision_row_problem`) is left out the same way, named with why (the
+decision is made again on the review page).
 
 SQLite's own ``sqlite3 CATALOG .recover`` reads pages directly and can find rows a walk
 cannot reach, but needs a ``sqlite3`` shell built with the ``sqlite_dbpage`` table; the one
@@ -20,9 +22,11 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from schemas.errors import CatalogError
 from schemas.meta_json import no_json, rebuild_of
+from schemas.review_rows import decision_row_problem
 
 #: the catalog's tables, items first (assets are kept only when their item is)
 TABLES = ("items", "assets", "events", "meta", "review_decisions")
@@ -34,7 +38,8 @@ _MAX_ROWID = 2**63 - 1
 class RecoverReport:
     """What was salvaged: rows per table (ids kept), runs of rows skipped, assets left out without
     an item, rows read but refused by the new catalog (torn: a NULL where one is not allowed), and
-    meta rows that are no JSON (``key``, ``why``, ``rebuild``: the command, or None)."""
+    meta rows that are no JSON (``key``, ``why``, ``rebuild``: the command, or None) and review
+    decision rows that cannot be read (``id``, ``video``, ``why``)."""
 
     source: str
     out: str
@@ -43,6 +48,7 @@ class RecoverReport:
     orphaned_assets: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     meta_left_out: list[dict[str, str | None]] = field(default_factory=list)
+    decisions_left_out: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -53,6 +59,7 @@ class RecoverReport:
             "orphaned_assets": self.orphaned_assets,
             "rows_dropped": self.dropped,
             "meta_left_out": self.meta_left_out,
+            "decisions_left_out": self.decisions_left_out,
         }
 
 
@@ -118,6 +125,16 @@ def _no_json(rec: dict, report: RecoverReport) -> bool:
     return True
 
 
+def _bad_decision(rec: dict, report: RecoverReport) -> bool:
+    """Whether the review decision row ``rec`` cannot be read (listed in
+    ``report.decisions_left_out``, to leave out)."""
+    why = decision_row_problem(rec)
+    if why is None:
+        return False
+    report.decisions_left_out.append({"id": rec.get("id"), "video": rec.get("video"), "why": why})
+    return True
+
+
 def _open_read_only(src: Path) -> tuple[sqlite3.Connection, set[str]]:
     """``src`` opened read-only (a URI with its path percent-encoded, so ``#``, ``?`` and ``%`` in
     the name stay part of it) and its tables; refused when it holds none of the catalog's, or
@@ -178,6 +195,8 @@ def recover_catalog(src: str | os.PathLike[str], out: str | os.PathLike[str]) ->
                     report.orphaned_assets += 1
                     continue
                 if table == "meta" and _no_json(rec, report):
+                    continue
+                if table == "review_decisions" and _bad_decision(rec, report):
                     continue
                 try:
                     dst.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", row)

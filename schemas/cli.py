@@ -317,7 +317,8 @@ def catalog_check(catalog_path: str, as_json: bool) -> None:
             f"{counted(len(rows), 'catalog row')} cannot be read (first: {rows[0]})",
             where=catalog_path,
             hint=f"restore the catalog from a copy, or delete {'that row' if len(rows) == 1 else 'those rows'} "
-            "and collect their items again",
+            "and redo what wrote them (an item: collect it again; a review decision: make it again on the "
+            "review page; a meta row: the command mf catalog recover names)",
         )
     emit(
         result, as_json, lambda r: f"{r['catalog']}: sound ({r['items']} items, schema {r['schema_version']})"
@@ -333,7 +334,8 @@ def catalog_recover(catalog_path: str, out: str, as_json: bool) -> None:
 
     The damaged file is only read. Rows behind a damaged page are lost (a rerun of the
     collectors fetches their items again); assets whose item was lost are left out, and so are
-    meta rows that are no JSON (each named, with the command that writes it again). Check the
+    meta rows that are no JSON (each named, with the command that writes it again) and review
+    decisions that cannot be read (each named: make it again on the review page). Check the
     result, then put it in place of the damaged file (moved aside with its -wal and -shm files).
 
     \b
@@ -361,6 +363,11 @@ def catalog_recover(catalog_path: str, out: str, as_json: bool) -> None:
                     else "no command writes it again (restore it from a copy)"
                 )
                 for m in r["meta_left_out"]
+            )
+            + "".join(
+                f"\nleft out review decision {d['id']} on {d['video']!r}: {d['why']}; "
+                "make it again on the review page"
+                for d in r["decisions_left_out"]
             )
         ),
     )

@@ -13,7 +13,6 @@ plain SQL on a catalog connection and imports neither, so both can use it.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 from schemas.items import TRACKLETS_PREFIX, Status
 from schemas.meta_json import meta_value
+from schemas.review_rows import decision_prev
 from schemas.tracklet_names import video_stem
 
 #: review decision kinds that decide whether a video (and its product) goes into the next publish
@@ -248,9 +248,9 @@ def live_verdicts(db: sqlite3.Connection, source: str, source_id: str) -> list[S
     """The item's live (not undone) verdicts that count: the latest of each video and the same
     verdicts given right before it (:func:`latest_runs`)."""
     return latest_runs(
-        StoredVerdict(r["video"], r["kind"], json.loads(r["prev"] or "{}"))
+        StoredVerdict(r["video"], r["kind"], decision_prev(r, db))
         for r in db.execute(
-            "SELECT video, kind, prev FROM review_decisions WHERE source = ? AND source_id = ? "
+            "SELECT * FROM review_decisions WHERE source = ? AND source_id = ? "
             f"AND kind IN ({', '.join('?' * len(VERDICTS))}) AND undone_at IS NULL ORDER BY id",
             (source, source_id, *VERDICTS),
         )

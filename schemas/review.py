@@ -158,10 +158,10 @@ from schemas.items import (
 from schemas.meta_json import meta_value
 from schemas.naming import check_safe_name
 from schemas.official import video_relpath
+from schemas.review_rows import KINDS, decision_prev
 from schemas.taxonomy import DF2_CLASSES
 from schemas.text_input import load_json
 
-KINDS = ("accept", "reject", "class", "tracklet", "note", "import", "shop")
 STAGE = "review"
 #: prefix of the item reason written by a review reject (an accept may lift such a reject)
 REJECT_PREFIX = "review:"
@@ -226,7 +226,10 @@ class VideoReview:
         return dict(self.__dict__)
 
 
-def _decision(r: sqlite3.Row) -> Decision:
+def _decision(r: sqlite3.Row, where: Any) -> Decision:
+    """The decision row ``r`` (checked: :func:`schemas.review_rows.decision_prev`) read from the
+    catalog ``where`` (its path, or the connection)."""
+    prev = decision_prev(r, where)
     return Decision(
         id=r["id"],
         at=r["at"],
@@ -239,7 +242,7 @@ def _decision(r: sqlite3.Row) -> Decision:
         df2_class=r["df2_class"],
         tracklet=r["tracklet"],
         note=r["note"],
-        prev=json.loads(r["prev"] or "{}"),
+        prev=prev,
         request_id=r["request_id"],
         undone_at=r["undone_at"],
         shop=r["shop"],
@@ -344,7 +347,7 @@ def _outside(rows: list[Decision], item: sqlite3.Row) -> tuple[str, str | None] 
 def _item_decisions(db: sqlite3.Connection, source: str, source_id: str) -> list[Decision]:
     """The item's decisions that change it (:data:`ITEM_KINDS`, undone ones too), in order."""
     return [
-        _decision(r)
+        _decision(r, db)
         for r in db.execute(
             "SELECT * FROM review_decisions WHERE source = ? AND source_id = ? AND kind IN (?, ?, ?) "
             "ORDER BY id",
@@ -701,7 +704,7 @@ def record_decision(
         if request_id is not None:
             old = db.execute("SELECT * FROM review_decisions WHERE request_id = ?", (request_id,)).fetchone()
             if old is not None:
-                stored = _decision(old)
+                stored = _decision(old, db)
                 _same_request(
                     stored,
                     video=video,
@@ -770,7 +773,7 @@ def record_decision(
             ),
         )
         row = db.execute("SELECT * FROM review_decisions WHERE id = ?", (cur.lastrowid,)).fetchone()
-    return _decision(row), True
+    return _decision(row, db), True
 
 
 def undo_decision(
@@ -795,7 +798,7 @@ def undo_decision(
                 "SELECT * FROM review_decisions WHERE undo_request_id = ?", (request_id,)
             ).fetchone()
             if old is not None:
-                stored = _decision(old)
+                stored = _decision(old, db)
                 if (
                     (decision_id is not None and decision_id != stored.id)
                     or (video is not None and video != stored.video)
@@ -821,7 +824,7 @@ def undo_decision(
             ).fetchone()
         if row is None:
             raise CatalogError("no decision to undo", where=str(cat.path))
-        d = _decision(row)
+        d = _decision(row, db)
         if d.undone_at is not None:
             raise CatalogError(f"decision {d.id} is already undone", where=str(cat.path))
         if d.kind == "import":
@@ -868,7 +871,7 @@ def mark_superseded(cat: Catalog, decision_id: int, found: int | None, why: str)
         row = db.execute("SELECT * FROM review_decisions WHERE id = ?", (decision_id,)).fetchone()
         if row is None:
             raise CatalogError(f"no decision {decision_id}", where=str(cat.path))
-        d = _decision(row)
+        d = _decision(row, db)
         if d.superseded:
             return d
         now = _now()
@@ -898,7 +901,7 @@ def list_decisions(cat: Catalog, *, video: str | None = None, include_undone: bo
         args.append(video)
     if not include_undone:
         sql += " AND undone_at IS NULL"
-    return [_decision(r) for r in cat.read(sql + " ORDER BY id", args)]
+    return [_decision(r, str(cat.path)) for r in cat.read(sql + " ORDER BY id", args)]
 
 
 #: a review's key: (dataset-relative video, product id); a video several products list has one
