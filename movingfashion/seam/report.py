@@ -30,7 +30,7 @@ from movingfashion.seam.config import BELOW_MIN_IOU, NO_INFERENCE
 from movingfashion.seam.protocol import STD, sample_std
 from movingfashion.seam.results_schema import HINT as RESULTS_HINT
 from movingfashion.seam.results_schema import check_results
-from schemas.atomic import atomic_open, atomic_write_text, sha256_file
+from schemas.atomic import atomic_open, atomic_write_text, sha256_file, sweep_partials
 from schemas.errors import DataFormatError
 from schemas.paths import outside_dataset, resolve_under
 from schemas.render import csv_table, md_text, plot_text
@@ -733,7 +733,7 @@ def write_report(
 ) -> dict[str, Any]:
     """Write tables (``table2/4/5.md`` + ``.csv``, ``paired.md``, ``attention_noise.md``,
     ``ordering.md``), ``report.md`` and the PNG plots from one or several results; returns the
-    file list. ``out_dir`` inside ``dataset`` or the dataset folder a result records is refused
+    file list. The temporary files a killed run left in ``out_dir`` go first. ``out_dir`` inside ``dataset`` or the dataset folder a result records is refused
     (ConfigError naming ``--out``)."""
     paths = [results_path] if isinstance(results_path, str | os.PathLike) else list(results_path)
     if not paths:
@@ -752,6 +752,7 @@ def write_report(
             outside_dataset(out_dir, folder, what="report", option="--out")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    sweep_partials(out)  # the tables and plots a killed run left half-written
     files: list[str] = []
     sections = []
     how = (

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -23,6 +26,7 @@ from movingfashion.seam.report import (
     write_report,
 )
 from schemas.errors import DataFormatError
+from schemas.partials import host_tag
 from tests.mf_cli import run_command
 
 METHODS = ["max_confidence", "seam_no_nlb_g", "seam"]
@@ -149,10 +153,26 @@ def test_paired_differences_and_the_ordering(two_seeds):
     assert "cannot be judged" in _ordering_words(order[0]) and "larger" not in _ordering_words(order[0])
 
 
+def _dead_pid() -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(done.stdout)
+
+
 def test_report_cli_writes_tables_with_std_and_the_plots(two_seeds, tmp_path):
     _, paths = two_seeds
+    # a run killed (SIGKILL) while it wrote a plot left its temporary file: the next run removes it
+    # (one of a live writer stays)
+    (tmp_path / "rep").mkdir()
+    killed = tmp_path / "rep" / f".attention.png.{host_tag()}-{_dead_pid()}.88b26r6d.part"
+    live = tmp_path / "rep" / f".table2.md.{host_tag()}-{os.getpid()}.cd34_y.part"
+    for p in (killed, live):
+        p.write_bytes(b"\x89PN")
     res = CliRunner().invoke(report, [str(p) for p in paths] + ["--out", str(tmp_path / "rep"), "--json"])
     assert res.exit_code == 0, res.output
+    assert not killed.exists() and live.exists()
+    live.unlink()
     out = json.loads(res.output)
     assert out["seeds"] == 2
     files = set(out["files"])
