@@ -35,6 +35,7 @@ from movingfashion.seam.checkpoint import read_checkpoint, save_checkpoint
 from movingfashion.seam.config import TrainConfig
 from movingfashion.seam.features import FeatureBank, clips_longer_than_tracklets
 from movingfashion.seam.model import SeamModel
+from movingfashion.seam.peers import peer_loss_named
 from schemas.config import env_int
 from schemas.errors import ConfigError, ModelError
 from schemas.redact import redacted_logger
@@ -833,30 +834,32 @@ def run_phase2(
         augment=cfg.augment,
         augment_seed=cfg.seed,
     )
-    if world > 1 and rank != 0:
-        import torch.distributed as dist
-
-        dist.barrier()  # rank 0 writes the cache first
-        bank = build_bank(dataset, "train", model.encoder, **kwargs)
-    else:
-        bank = build_bank(dataset, "train", model.encoder, progress=progress, **kwargs)
-        if world > 1:
+    # a rank that dies (killed, out of memory): one line on every other, not the backend's traceback
+    with peer_loss_named(world, rank, out):
+        if world > 1 and rank != 0:
             import torch.distributed as dist
 
-            dist.barrier()
-    summary = train_phase2(
-        bank,
-        model,
-        arch,
-        cfg,
-        out,
-        resume=resume,
-        extend=extend,
-        train_data=train_record(dataset, bank.product_ids),
-        progress=progress,
-        log=log,
-        trunk_cache=kwargs["cache_dir"],
-    )
+            dist.barrier()  # rank 0 writes the cache first
+            bank = build_bank(dataset, "train", model.encoder, **kwargs)
+        else:
+            bank = build_bank(dataset, "train", model.encoder, progress=progress, **kwargs)
+            if world > 1:
+                import torch.distributed as dist
+
+                dist.barrier()
+        summary = train_phase2(
+            bank,
+            model,
+            arch,
+            cfg,
+            out,
+            resume=resume,
+            extend=extend,
+            train_data=train_record(dataset, bank.product_ids),
+            progress=progress,
+            log=log,
+            trunk_cache=kwargs["cache_dir"],
+        )
     summary.update(
         {
             "dataset": str(dataset),
