@@ -29,6 +29,27 @@ usage or input error (nothing is created; a damaged catalog is named with the wa
 recover it), 130 interrupted (rerun to resume)."""
 
 
+def _check_base_url(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a ``--base-url`` that is not an http(s) URL with a host: without a scheme it was read
+    as a path, and every request failed ``host_not_allowed`` with no word about the option."""
+    if value is None:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an unclosed [IPv6] bracket, a bad port
+        ok = False
+    if not ok:
+        raise click.BadParameter(
+            f"{value!r} is not an http(s) URL with a host: give the site's scheme and host, "
+            "e.g. --base-url http://127.0.0.1:8765 (the address mf world serve prints)",
+            param_hint="'--base-url'",
+        )
+    return value
+
+
 def _group_help() -> str:
     examples = "\n".join(f"  {cls.examples[0]}" for cls in registry().values() if cls.examples)
     return (
@@ -81,6 +102,7 @@ def _common_params() -> list[click.Parameter]:
         ),
         click.Option(
             ["--base-url"],
+            callback=_check_base_url,
             help="Point every host of the source at one site (a mirror, the local world); URLs on "
             "the real site's hosts are read on it.",
         ),

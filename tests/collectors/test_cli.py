@@ -247,6 +247,9 @@ def test_exit_1_lists_failed_and_rejected_and_the_bar_counts_them_apart(mixed_sh
         (["netaporter", "--executor", "cluster"], "Invalid value for '--executor'"),
         (["netaporter", "--ray-address", "127.0.0.1:1"], "--ray-address: it is only read by --executor ray"),
         (["netaporter", "--workers", "0"], "--workers"),
+        # no scheme: read as a path, every request failed host_not_allowed (exit 1)
+        (["netaporter", "--base-url", "127.0.0.1:8765"], "'127.0.0.1:8765' is not an http(s) URL"),
+        (["urls", "x.txt", "--base-url", "htp://127.0.0.1:8765"], "--base-url http://"),
     ],
 )
 def test_exit_2_on_usage_or_input_error_creates_nothing(tmp_path, capsys, args, says):
