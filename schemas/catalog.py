@@ -317,12 +317,23 @@ def _check_header(raw: sqlite3.Connection, path: Path) -> None:
     except sqlite3.DatabaseError as exc:
         if "not a database" not in str(exc).lower():
             return  # busy, I/O...: the checks after this one name it
-        raise CatalogError(
-            "cannot open catalog: not a SQLite file",
-            where=str(path),
-            hint="is it the catalog mf-collect wrote? If it was, its first page is damaged: restore it "
-            "from a copy",
-        ) from None
+        suffix = path.suffix.lower()
+        hint = (
+            "is it the catalog mf-collect wrote? If it was, its first page is damaged: restore it from a copy"
+        )
+        if suffix in _NOT_CATALOG_SUFFIXES:  # a split file, a config, a video: a wrong --catalog
+            hint = (
+                f"a {suffix} file is not a catalog: give the SQLite catalog mf-collect wrote "
+                "(ROOT/catalog.sqlite by default)"
+            )
+        raise CatalogError("cannot open catalog: not a SQLite file", where=str(path), hint=hint) from None
+
+
+#: Suffixes of the files a wrong ``--catalog`` most often names (named by suffix alone: the file
+#: is never opened beside SQLite, see :func:`_check_header`).
+_NOT_CATALOG_SUFFIXES = frozenset(
+    {".json", ".jsonl", ".yaml", ".yml", ".csv", ".txt", ".md", ".mp4", ".jpg", ".png", ".zip", ".pt"}
+)
 
 
 def _file_stamp(path: Path) -> tuple[int, ...] | None:

@@ -139,3 +139,13 @@ def test_an_io_error_names_a_file_size_limit_or_both_likely_causes(tmp_path, mon
     assert "a full disk or a file size limit?" in str(plain) and "ulimit -f" in plain.hint
     assert limited.reason == "file_too_large" and limited.path == str(path)
     assert "SQLITE_IOERR" in str(limited) and "ulimit -f" in limited.hint
+
+
+def test_a_split_file_given_as_the_catalog_is_not_called_damaged(tmp_path):
+    """``--catalog dataset/train.json``: the hint said its "first page is damaged: restore it from
+    a copy", sending a user to restore a file that was never a catalog."""
+    path = tmp_path / "train.json"
+    path.write_text('{"1234": {}}')
+    with pytest.raises(CatalogError, match="not a SQLite file") as err:
+        Catalog(path)
+    assert "a .json file is not a catalog" in str(err.value) and "damaged" not in str(err.value)
