@@ -80,6 +80,30 @@ def test_croissant_validates_and_its_records_are_the_split_files(dataset):
         assert list(r["tracklet_boxes/box"]) == e.tracklet_boxes(i)[r["tracklet_boxes/frame"]]
 
 
+def test_a_dataset_without_boxes_has_a_croissant_that_reads(dataset):
+    """Published before ``mf-tracklets build`` (the README's first publish), every box table is
+    empty: ``tracklet_boxes`` over them made mlcroissant fail ("Column 'split' does not exist in
+    node 'box-tables'"). It is left out until a video has a box; the pairs still read."""
+    import mlcroissant as mlc
+
+    shutil.rmtree(dataset / "tracklets", ignore_errors=True)
+    for split in ("train", "test"):
+        path = dataset / f"{split}.json"
+        doc = json.loads(path.read_text())
+        for entry in doc.values():
+            entry["tracklets"] = [{} for _ in entry["video_paths"]]
+        path.write_text(json.dumps(doc))
+    describe(dataset, DatasetInfo(synthetic=True))
+    assert (dataset / "boxes" / "train.jsonl").read_text() == ""
+    doc = json.loads((dataset / "croissant.json").read_text())
+    assert [r["@id"] for r in doc["recordSet"]] == ["splits", "pairs"]
+    assert "box-tables" not in {d["@id"] for d in doc["distribution"]}
+    ds = mlc.Dataset(jsonld=dataset / "croissant.json")
+    assert not ds.metadata.issues.errors, ds.metadata.issues.report()
+    n_pairs = sum(len(e.video_paths) for split in _official(dataset).values() for e in split.values())
+    assert len(list(ds.records(record_set="pairs"))) == n_pairs
+
+
 def test_the_card_has_a_hub_header_and_the_datasheet(dataset):
     text = (dataset / "README.md").read_text()
     assert text.startswith("---\n")
