@@ -262,11 +262,23 @@ def croissant_metadata(
             )
         )
     dist.append(_file_set("pair-tables", f"{PAIRS_DIR}/*.jsonl", JSONL, "The pair tables of every split"))
-    # no box yet (published before mf-tracklets build): no record set over empty tables, which
-    # Croissant readers cannot open (mlcroissant: "Column 'split' does not exist in node 'box-tables'")
-    boxed = any(tables.box_counts.values())
+    # The record set reads only box tables that hold rows: mlcroissant cannot open an empty JSONL
+    # table ("Column 'split' does not exist in node 'box-tables'" when all are, before
+    # mf-tracklets build), and one empty beside an all-numeric one turned its product ids into
+    # floats (b'1923649965303.0'). No box at all: no file set and no record set.
+    boxed = [s for s in tables.splits if tables.box_counts.get(s)]
     if boxed:
-        dist.append(_file_set("box-tables", f"{BOXES_DIR}/*.jsonl", JSONL, "The box tables of every split"))
+        one = len(boxed) == 1 < len(tables.splits)  # (train and test are the only splits)
+        dist.append(
+            _file_set(
+                "box-tables",
+                f"{BOXES_DIR}/{boxed[0]}.jsonl" if one else f"{BOXES_DIR}/*.jsonl",
+                JSONL,
+                f"The box table of the {boxed[0]} split (no other split has a box yet)"
+                if one
+                else "The box tables of every split",
+            )
+        )
     from movingfashion.archive.verify import held_tracklet_names
 
     held = held_tracklet_names(base)  # the files of videos publish holds back: not published

@@ -104,6 +104,31 @@ def test_a_dataset_without_boxes_has_a_croissant_that_reads(dataset):
     assert len(list(ds.records(record_set="pairs"))) == n_pairs
 
 
+def test_a_split_without_boxes_is_left_out_of_the_box_record_set(dataset):
+    """The test split's videos have no box yet, the train split's do: an empty table read beside
+    one whose product ids are all numbers (Net-A-Porter, TikTok) turned those ids into floats in
+    mlcroissant (b'1923649965303.0'). The record set reads the train table alone."""
+    import mlcroissant as mlc
+
+    path = dataset / "test.json"
+    doc = json.loads(path.read_text())
+    for entry in doc.values():
+        entry["tracklets"] = [{} for _ in entry["video_paths"]]
+    path.write_text(json.dumps(doc))
+    shutil.rmtree(dataset / "tracklets", ignore_errors=True)
+    describe(dataset, DatasetInfo(synthetic=True))
+    doc = json.loads((dataset / "croissant.json").read_text())
+    sets = {d["@id"]: d for d in doc["distribution"]}
+    assert sets["box-tables"]["includes"] == "boxes/train.jsonl"
+    row = {"product_id": "1923649965303", "split": "train", "video_path": "videos/1923649965303_0.mp4"}
+    (dataset / "boxes" / "train.jsonl").write_text(
+        json.dumps({**row, "frame": 0, "box": [1.0, 2.0, 3.0, 4.0]}) + "\n"
+    )
+    ds = mlc.Dataset(jsonld=dataset / "croissant.json")
+    got = [_text(r["tracklet_boxes/product_id"]) for r in ds.records(record_set="tracklet_boxes")]
+    assert got == ["1923649965303"]
+
+
 def test_the_card_has_a_hub_header_and_the_datasheet(dataset):
     text = (dataset / "README.md").read_text()
     assert text.startswith("---\n")
