@@ -1062,14 +1062,29 @@ def _review_targets(dataset: str, results: dict, names: list[str], held: dict | 
                 where=str(Path(dataset) / "tracklets"),
                 hint=f"name the product's review: {', '.join(per_product)}",
             )
+        # a product id given for its video (``1234`` for ``1234_0``), or another video number
+        near = [
+            n
+            for n in sorted({*results, *(held or {})})
+            if _review_product(n) in (name, _review_product(name))
+        ]
         raise DataFormatError(
             f"no tracklet file for video {name!r}",
             where=str(Path(dataset) / "tracklets"),
-            hint="use the stem of one of the dataset's videos (the names in DATASET/tracklets/, without "
+            hint=(f"did you mean {', '.join(near[:5])}? " if near else "")
+            + "use the stem of one of the dataset's videos (the names in DATASET/tracklets/, without "
             ".json; a video without a file when its split-file entry holds a tracklet), or, with "
             "--catalog, <product>_<n> of an item mf publish holds back (mf-tracklets review --catalog "
             "CATALOG lists them)",
         )
+
+
+def _review_product(name: str) -> str:
+    """The product part of a review name (``<product>_<n>``, ``<stem>@<product>``)."""
+    if "@" in name:
+        return name.rsplit("@", 1)[1]
+    head, _, tail = name.rpartition("_")
+    return head if head and tail.isdigit() else name
 
 
 def _merged_owners(

@@ -43,6 +43,17 @@ def test_review_lists_and_decides_the_split_files_ground_truth(tmp_path, capsys)
     assert code != 0 and "no tracklet file for video 'h2_0'" in err
 
 
+def test_a_product_id_or_a_wrong_video_number_is_answered_with_the_names_that_exist(tmp_path, capsys):
+    """``--accept r1`` (the product, as publish's held-back list names it) or ``--reject r2_3``:
+    the error named no candidate, so the user had to list the reviews to find ``r1_0``."""
+    root = make_archive(tmp_path / "mf")
+    for name, says in (("r1", "did you mean r1_0, r1_1?"), ("r2_3", "did you mean r2_0?")):
+        code, _, err = run_tracklets(["review", "--dataset", str(root), "--accept", name], capsys)
+        assert code == 2 and f"no tracklet file for video {name!r}" in err and says in err, err
+    code, _, err = run_tracklets(["review", "--dataset", str(root), "--accept", "zz_0"], capsys)
+    assert code == 2 and "did you mean" not in err
+
+
 def test_review_lists_without_reading_the_split_files_whole(tmp_path, capsys, monkeypatch):
     root = make_archive(tmp_path / "mf")
     code, out, err = run_tracklets(["review", "--dataset", str(root), "--json"], capsys)
