@@ -2,7 +2,7 @@
 
 Assets (probes, duplicates, crops, derived shop images) are upserted; every processed item gets
 its status, reason, ``duplicate_of``, product id (the source id, or ``<source>-<source_id>``
-when two sources share it), partition and class. Items that failed are left as they were.
+when two sources share it; an id once written is kept, :func:`product_ids`), partition and class. Items that failed are left as they were.
 Leaving ``record`` out of the config makes a dry run: the report, and nothing written. It needs
 ``taxonomy`` earlier in the run: it writes every item's class, and a run without the taxonomy
 would wipe the classes and accept the non-clothing items again.
@@ -42,7 +42,7 @@ step's writes.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,12 +72,12 @@ class RecordStep(Step):
 
     def run(self, state: CleaningState, ctx: StepContext) -> StepReport:
         ctx.catalog.upsert_assets(state.final_assets())
-        taken = Counter(it.item.source_id for it in state.items.values())
         steps = list(ctx.cfg.steps)
         check_off = not ctx.cfg.association_check or "associations" not in steps
         checks_later = check_off or steps.index("associations") > steps.index(self.name)
-        decisions = [_decision(it, taken) for it in state.live()]
         rows = {item_key(r.item.source, r.item.source_id): r for r in ctx.catalog.items()}
+        ids = product_ids(state.items.values(), rows)
+        decisions = [_decision(it, ids[it.key]) for it in state.live()]
         write_decisions(ctx.catalog, decisions, rows, checks_later=checks_later, held=state.held)
         if not check_off:
             return StepReport()
@@ -85,12 +85,36 @@ class RecordStep(Step):
         return StepReport({"association_kept": len(state.held)})
 
 
-def _decision(it: ItemState, taken: Counter[str]) -> Decision:
+def product_ids(items: Iterable[ItemState], rows: Mapping[str, ItemRow]) -> dict[str, str]:
+    """Each item's product id (by item key): the one its catalog row holds, so an id once written
+    is kept; else its source id when no other item has that source id or holds it as product id,
+    else ``<source>-<source_id>``.
+
+    Before, the id was worked out anew on every run: a URL-list or local copy collected later
+    under the same source id (``urls/7063024943733070778`` beside ``tiktok/7063024943733070778``)
+    renamed the published product to ``tiktok-7063024943733070778``, its videos, tracklet files
+    and review decisions (keyed by product) with it (10 of 21 products on world 7315)."""
+    items = sorted(items, key=lambda it: it.key)
+    taken = Counter(it.item.source_id for it in items)
+    out: dict[str, str] = {}
+    for it in items:
+        row = rows.get(it.key)
+        if row is not None and row.product_id:
+            out[it.key] = str(row.product_id)
+    used = {str(r.product_id) for r in rows.values() if r.product_id}  # any item's, this run's or not
+    for it in items:
+        if it.key not in out:
+            src, sid = it.item.source, it.item.source_id
+            out[it.key] = pid = sid if taken[sid] == 1 and sid not in used else f"{src}-{sid}"
+            used.add(pid)
+    return out
+
+
+def _decision(it: ItemState, product_id: str) -> Decision:
     """The item's decision with the columns ``record`` writes besides status and reason."""
-    src, sid = it.item.source, it.item.source_id
     columns = {
         "duplicate_of": it.duplicate_of,
-        "product_id": sid if taken[sid] == 1 else f"{src}-{sid}",
+        "product_id": product_id,
         "partition": str(it.partition),
         "df2_class": it.df2_class,
     }
