@@ -12,6 +12,7 @@ videos up with a reference by it (:func:`annotations.qa.reference_boxes`).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,6 +35,37 @@ def video_items(dataset: str | os.PathLike[str]) -> dict[str, list[str]]:
         if isinstance(items, list) and all(isinstance(x, str) for x in items):
             out[pid] = items
     return out
+
+
+#: what tells one ``entries.jsonl`` from another without reading it: (size, mtime_ns, inode)
+Stamp = tuple[int, int, int]
+
+
+class VideoItemsCache:
+    """:func:`video_items` of one dataset, read again only when ``entries.jsonl`` changed: its
+    stamp (size, mtime_ns, inode; a publish replaces the file atomically, a new inode) differs
+    from the one read. The review page asks it per decision; a large dataset's file is read once
+    per publish, not per decision. Safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[Path, Stamp | None] | None = None
+        self._items: dict[str, list[str]] = {}
+
+    def get(self, dataset: str | os.PathLike[str]) -> dict[str, list[str]]:
+        """:func:`video_items` of ``dataset`` (the cached mapping when the file is unchanged: do
+        not modify it)."""
+        path = Path(dataset) / "entries.jsonl"
+        try:
+            st = path.stat()
+            stamp: Stamp | None = (st.st_size, st.st_mtime_ns, st.st_ino)
+        except FileNotFoundError:
+            stamp = None
+        with self._lock:
+            if self._key != (path, stamp):
+                self._items = video_items(dataset) if stamp is not None else {}
+                self._key = (path, stamp)
+            return self._items
 
 
 def item_video(items: Sequence[str] | None, pid: str, i: int) -> tuple[str, int]:
