@@ -864,12 +864,17 @@ def _listed_decisions(dataset, catalog, shared: frozenset[str]) -> dict[str, str
     with Catalog(path, read_only=True) as cat:
         states = review_states(cat)
         seen: dict[tuple[str, str], datetime] = {}  # review -> its latest verdict or undo of one there
+        last: dict[tuple[str, str], int] = {}  # review -> the id of its latest verdict
         for d in list_decisions(cat, include_undone=True):
             if d.kind in VERDICTS:
                 key = (d.video, d.product_id)
                 seen[key] = max(seen.get(key, when(None)), when(d.at), when(d.undone_at))
-    for key, at in seen.items():
-        name = _review_name(*key, shared)
+                last[key] = max(last.get(key, 0), d.id)
+    # one name may have two reviews: a merged product's video (P_1) decided on the product before
+    # its verdicts went to the item that brought it in, and on that item since; the one with the
+    # latest decision (by id) says the name's verdict, whatever order the reviews come in
+    for key in sorted(seen, key=lambda k: last[k]):
+        name, at = _review_name(*key, shared), seen[key]
         if name not in logged or at >= when(logged[name].get("at")):
             st = states.get(key)
             out[name] = st.verdict if st else None

@@ -153,6 +153,60 @@ PAGE_ROUTE_REFUSAL = (
 )
 
 
+#: why the review page refuses a class, note or tracklet-pick decision on a merged product's video
+#: that another item brought in: the page keys it by the entry's product, so it would be recorded
+#: on the product (a class sets the product's class; a pick rewrites the ground truth of the item's
+#: video yet is recorded on the product); ``{what}`` and ``{instead}`` per kind (:data:`PAGE_EDITS`)
+PAGE_EDIT_REFUSAL = (
+    "{name} is the video item {owner} brought into product {pid}: the page would record {what} on "
+    "{pid}, not on {owner}; {instead}"
+)
+
+#: per page decision kind refused on such a video (:data:`PAGE_EDIT_REFUSAL`): what it would do,
+#: and what to do instead (``{verdict}``: the name a verdict on the item takes, ``{stem}`` while it
+#: is held, else the merged name); a note goes with a verdict on the command line, which records
+#: both on the item; no command sets a class or picks a tracklet
+PAGE_EDITS = {
+    "class": (
+        "its class (the product's: {pid}'s class would change)",
+        "set {pid}'s class on an entry of its own videos, or {owner}'s on its entry {stem} while it "
+        "is held (no command line sets a class)",
+    ),
+    "note": (
+        "the note",
+        "store it with the verdict on the command line, which records both on {owner}: mf-tracklets "
+        "review --dataset {dataset} --catalog {catalog} --accept {verdict} --note TEXT (or --reject "
+        "{verdict} --note TEXT)",
+    ),
+    "tracklet": (
+        "a pick that rewrites the ground truth of {owner}'s video",
+        "no command line picks a tracklet: correct its tracks in CVAT and bring them back with "
+        "mf-tracklets import, or keep the video out: mf-tracklets review --dataset {dataset} "
+        "--catalog {catalog} --reject {verdict}",
+    ),
+}
+
+
+def page_refusal(
+    kind: str, owner: MergedOwner, name: str, pid: str, dataset: object, catalog: object
+) -> str | None:
+    """The one line the review page answers (400) to decision ``kind`` on ``name``, video of
+    product ``pid`` that the item ``owner`` brought in (:func:`merged_owner`): a verdict
+    (:data:`OWNER_REFUSAL` while the item is held, else :data:`PAGE_ROUTE_REFUSAL`), a class, note
+    or pick (:data:`PAGE_EDIT_REFUSAL`); None for a kind the page may store (a shop choice, which
+    only a held-back item's entry offers)."""
+    fields = dict(
+        name=name, owner=owner.product_id, pid=pid, stem=owner.stem, dataset=dataset, catalog=catalog
+    )
+    if kind in ("accept", "reject"):
+        return (OWNER_REFUSAL if owner.held else PAGE_ROUTE_REFUSAL).format(**fields)
+    if kind not in PAGE_EDITS:
+        return None
+    what, instead = PAGE_EDITS[kind]
+    fields["verdict"] = owner.stem if owner.held else name
+    return PAGE_EDIT_REFUSAL.format(what=what.format(**fields), instead=instead.format(**fields), **fields)
+
+
 class MergedOwner(NamedTuple):
     """The item that owns a merged product's video (:func:`merged_owner`)."""
 

@@ -62,7 +62,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from annotations.review.decisions import decide, reconcile_picks, undo
-from annotations.review.marks import OWNER_REFUSAL, PAGE_ROUTE_REFUSAL, merged_owner
+from annotations.review.marks import merged_owner, page_refusal
 from annotations.review.media import (
     CONTENT_TYPES,
     Refused,
@@ -102,7 +102,7 @@ from schemas.review import (
 )
 from schemas.taxonomy import DF2_CLASSES
 from schemas.text_input import clean_text
-from schemas.video_items import video_items
+from schemas.video_items import VideoItemsCache
 
 log = redacted_logger("annotations.review")
 
@@ -286,6 +286,8 @@ class ReviewApp:
             raise
         self.reconciled, self.superseded = rec.fixed, rec.superseded
         self._fps: dict[str, float] = {}
+        #: ``metadata.video_items`` of ``entries.jsonl``, read again only when the file changed
+        self._video_items = VideoItemsCache()
         self._timing: dict[tuple[str, int, int], VideoTiming] = {}
         self._crops: OrderedDict[tuple[str, int, int, int, int, int], bytes] = OrderedDict()
         self._crops_lock = threading.Lock()
@@ -664,10 +666,9 @@ class ReviewApp:
         candidate = _int_field(body, "candidate") if kind == "shop" else None
         for _ in range(RECHECKS):
             it, state = self._decidable(stem or "")
+            self._check_owner(it, kind)
             if kind == "shop":
                 fields["shop"] = self._candidate_path(it, candidate)
-            if kind in VERDICT_KINDS:
-                self._check_owner(it)
             if kind == "accept":
                 self._check_class(it)
             # a pick writes the dataset's files: its lock first; neither wait holds up the page's
@@ -763,30 +764,24 @@ class ReviewApp:
                 " shows it now: press u again to undo the latest decision"
             )
 
-    def _check_owner(self, it: QueueItem) -> None:
-        """BadRequest for a verdict on a merged product's video that another item brought in
-        (:func:`~annotations.review.marks.merged_owner`): the page keys a verdict by its entry's
-        product, so it would land on the product's item (a reject rejecting the product). While
-        the catalog holds that item the answer names the owner's entry that decides it
-        (:data:`~annotations.review.marks.OWNER_REFUSAL`), else the command line that records it
-        on that item (:data:`~annotations.review.marks.PAGE_ROUTE_REFUSAL`)."""
-        items = video_items(self.root)
+    def _check_owner(self, it: QueueItem, kind: str) -> None:
+        """BadRequest for decision ``kind`` on a merged product's video that another item brought
+        in (:func:`~annotations.review.marks.merged_owner`): the page keys a decision by its
+        entry's product, so it would land on the product's item (a reject rejecting the product,
+        a class changing the product's class, a pick of the item's video recorded on the product).
+        The one line (:func:`~annotations.review.marks.page_refusal`) names what decides it: while
+        the catalog holds that item, the owner's entry; else the command line that records it on
+        that item. A shop choice passes (only a held-back item's entry offers one)."""
+        items = self._video_items.get(self.root)
         if it.product_id not in items:
             return
         with self.lock:
             owner = merged_owner(self.cat, items, it.video, it.product_id)
-        if owner is not None:
-            text = OWNER_REFUSAL if owner.held else PAGE_ROUTE_REFUSAL
-            raise BadRequest(
-                text.format(
-                    name=it.stem,
-                    owner=owner.product_id,
-                    pid=it.product_id,
-                    stem=owner.stem,
-                    dataset=self.root,
-                    catalog=self.catalog_path,
-                )
-            )
+        if owner is None:
+            return
+        text = page_refusal(kind, owner, it.stem, it.product_id, self.root, self.catalog_path)
+        if text is not None:
+            raise BadRequest(text)
 
     def _check_class(self, it: QueueItem) -> None:
         """BadRequest for an accept of an item without a DeepFashion2 class (``mf publish`` needs

@@ -6,6 +6,13 @@ on the merged name decides that item, not the product (the page refuses it, nami
 Before: ``--reject P_1`` of a merged video whose owner X is not held rejected P (its own video and
 shop pair fine), and the next publish held P back whole.
 
+Before (the page's other decisions): a class, note or tracklet pick on the page's ``P_1`` entry was
+recorded on P (a class there changed P's class, a pick of X's video's ground truth was P's); now
+refused (400), one line naming what decides it (the command line's ``--note`` goes with a verdict
+and is recorded on X). The list showed, for ``P_1`` decided on P (before the routing) and on X,
+whichever review it met last; now the one with the latest decision. The page read
+``entries.jsonl`` per decision; now once per change of the file.
+
 Before (the held owner): the builder's flag of product P's second video (item X's) holds X (``tracklets: X_0``),
 but the review list showed the video as ``P_1`` only. ``--accept P_1`` (the name the list and the
 dataset give) was recorded on P's item and left X held; ``--reject P_1`` rejected P, the wrong
@@ -25,10 +32,11 @@ from annotations.review import read_decisions
 from annotations.review.server import BadRequest, ReviewApp
 from annotations.settle import settle_flags
 from cleaning.publish import publish
+from schemas import video_items as video_items_module
 from schemas.catalog import Catalog
 from schemas.cli_support import run_main
 from schemas.items import Status
-from schemas.review import list_decisions
+from schemas.review import list_decisions, record_decision
 from tests.cleaning.test_publish_merged_video_flag import NEW, _item, _published, merge_and_flag
 
 
@@ -43,8 +51,36 @@ def _review(capsys, *args: str) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
+#: the page's decisions other than a verdict, as bodies, each with what its refusal names
+EDITS = (
+    ({"kind": "class", "df2_class": 3}, "its class (the product's"),
+    ({"kind": "note", "note": "checked"}, "--note TEXT"),
+    ({"kind": "tracklet", "tracklet": 0}, "mf-tracklets import"),
+)
+
+
+def _edits_refused(app: ReviewApp, path, merged: str, verdict: str, pid: str) -> None:
+    """The page's class, note and pick on the merged entry are refused, one line naming what
+    decides it (the note: the command line's verdict named ``verdict``), and nothing is stored; its
+    shop choice is refused too (the entry offers no candidates)."""
+    with Catalog(path, read_only=True) as cat:
+        before = (list_decisions(cat, include_undone=True), _item(cat, pid).item)
+    for body, named in EDITS:
+        with pytest.raises(BadRequest) as refused:
+            app.decide({"video": merged, **body})
+        said = str(refused.value)
+        assert named in said and f"{merged} is the video item {NEW} brought into product {pid}" in said, said
+        assert len(said.splitlines()) == 1, said
+    with pytest.raises(BadRequest, match="no carousel candidates"):
+        app.decide({"video": merged, "kind": "shop", "candidate": 0})
+    with pytest.raises(BadRequest, match=f"--accept {verdict} --note TEXT"):
+        app.decide({"video": merged, "kind": "note", "note": "x"})
+    with Catalog(path, read_only=True) as cat:
+        assert (list_decisions(cat, include_undone=True), _item(cat, pid).item) == before
+
+
 def test_a_verdict_on_a_merged_video_whose_owner_is_held_names_the_owner_entry(
-    catalog_copy, root_copy, tmp_path, capsys
+    catalog_copy, root_copy, tmp_path, capsys, monkeypatch
 ):
     out = tmp_path / "ds"
     with Catalog(catalog_copy) as cat:
@@ -77,6 +113,7 @@ def test_a_verdict_on_a_merged_video_whose_owner_is_held_names_the_owner_entry(
         for kind in ("accept", "reject"):
             with pytest.raises(BadRequest, match=f"--accept {owned}"):
                 app.decide({"video": merged, "kind": kind})
+        _edits_refused(app, copy, merged, owned, pid)
         app.decide({"video": owned, "kind": "accept"})
         app.undo({"video": owned})  # the page's undo takes it back: held again
         with Catalog(copy, read_only=True) as cat:
@@ -95,7 +132,7 @@ def test_a_verdict_on_a_merged_video_whose_owner_is_held_names_the_owner_entry(
     code, listed, err = _review(capsys, *base, "--json")
     rows = {r["video"]: r for r in json.loads(listed)["needs_review"]}
     assert rows[merged]["reason"].endswith(f"--accept/--reject {merged} decides {NEW}"), rows[merged]
-    code, said, err = _review(capsys, *base, "--accept", merged)
+    code, said, err = _review(capsys, *base, "--accept", merged, "--note", "checked")
     assert code == 0 and f"decided on item {NEW}" in said, (code, said, err)
     code, said, err = _review(capsys, *base, "--reject", merged)
     assert (code, said.strip()) == (
@@ -106,21 +143,27 @@ def test_a_verdict_on_a_merged_video_whose_owner_is_held_names_the_owner_entry(
         assert _item(cat, NEW).status == Status.REJECTED
         assert (_item(cat, own).status, _item(cat, own).reason) == (Status.ACCEPTED, None)
         routed = [d for d in list_decisions(cat) if d.video == f"videos/{merged}.mp4"]
-        assert [(d.product_id, d.kind) for d in routed] == [(NEW, "accept"), (NEW, "reject")], routed
+        kinds = [(d.product_id, d.kind) for d in routed]  # the note goes with the verdict, to X
+        assert kinds == [(NEW, "accept"), (NEW, "note"), (NEW, "reject")], routed
     code, listed, err = _review(capsys, *base, "--all", "--json")
     rows = {r["video"]: r for r in json.loads(listed)["needs_review"]}
     assert rows[merged]["decision"] == "reject", rows[merged]
     # the page: the same note; its verdict buttons refused, naming the command; its undo takes it back
     app = ReviewApp(out, catalog_copy, sample_rate=0.0)
+    reads = []
+    counted = video_items_module.read_entry_rows
+    monkeypatch.setattr(video_items_module, "read_entry_rows", lambda p: reads.append(p) or counted(p))
     try:
         queued = {i["stem"]: i for i in app.queue_json()["items"]}
         assert queued[merged]["reason"] == rows[merged]["reason"], (queued[merged], rows[merged])
+        _edits_refused(app, catalog_copy, merged, merged, pid)
         for kind in ("accept", "reject"):
             with pytest.raises(BadRequest) as refused:
                 app.decide({"video": merged, "kind": kind})
             said = str(refused.value)
             assert f"records it on {NEW}" in said and f"--reject {merged} (or --accept {merged})" in said
             assert len(said.splitlines()) == 1, said
+        assert len(reads) == 1, reads  # entries.jsonl read once for the page's 7 refused decisions
         app.undo({"decision_id": routed[-1].id})
         with Catalog(catalog_copy, read_only=True) as cat:
             assert _item(cat, NEW).status == Status.ACCEPTED  # the accept of P_1 left
@@ -141,6 +184,14 @@ def test_a_verdict_on_a_merged_video_whose_owner_is_held_names_the_owner_entry(
     assert code == 2 and f"{pid}_0: no decision to undo (none is live)" in err, (code, err)
     code, _, err = _review(capsys, *base, "--reject", merged)
     assert code == 0, err
+    # a verdict on P_1 stored on P (as before the routing), then one on X (as the command line
+    # stores it): the list shows the latest, though it meets P's review last (X's is older)
+    video = f"videos/{merged}.mp4"
+    with Catalog(catalog_copy) as cat:
+        record_decision(cat, video=video, product_id=pid, kind="accept")
+        record_decision(cat, video=video, product_id=NEW, kind="reject")
+    code, listed, err = _review(capsys, *base, "--all", "--json")
+    assert {r["video"]: r for r in json.loads(listed)["needs_review"]}[merged]["decision"] == "reject"
     # the next publish: P with its own video, X's gone with X
     with Catalog(catalog_copy) as cat:
         publish(cat, root_copy, out)
