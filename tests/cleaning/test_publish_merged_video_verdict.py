@@ -64,7 +64,7 @@ def _edits_refused(app: ReviewApp, path, merged: str, verdict: str, pid: str) ->
     decides it (the note: the command line's verdict named ``verdict``), and nothing is stored; its
     shop choice is refused too (the entry offers no candidates)."""
     with Catalog(path, read_only=True) as cat:
-        before = (list_decisions(cat, include_undone=True), _item(cat, pid).item)
+        before = (list_decisions(cat, include_undone=True), _item(cat, pid).df2_class, _item(cat, pid).status)
     for body, named in EDITS:
         with pytest.raises(BadRequest) as refused:
             app.decide({"video": merged, **body})
@@ -76,7 +76,11 @@ def _edits_refused(app: ReviewApp, path, merged: str, verdict: str, pid: str) ->
     with pytest.raises(BadRequest, match=f"--accept {verdict} --note TEXT"):
         app.decide({"video": merged, "kind": "note", "note": "x"})
     with Catalog(path, read_only=True) as cat:
-        assert (list_decisions(cat, include_undone=True), _item(cat, pid).item) == before
+        assert (
+            list_decisions(cat, include_undone=True),
+            _item(cat, pid).df2_class,
+            _item(cat, pid).status,
+        ) == before
 
 
 def test_a_verdict_on_a_merged_video_whose_owner_is_held_names_the_owner_entry(
@@ -114,6 +118,10 @@ def test_a_verdict_on_a_merged_video_whose_owner_is_held_names_the_owner_entry(
             with pytest.raises(BadRequest, match=f"--accept {owned}"):
                 app.decide({"video": merged, "kind": kind})
         _edits_refused(app, copy, merged, owned, pid)
+        app.decide({"video": owned, "kind": "class", "df2_class": 3})  # where the refusal sends it
+        with Catalog(copy, read_only=True) as cat:
+            classes = {k: _item(cat, k).df2_class for k in (NEW, pid)}
+            assert classes[NEW] == 3 and classes[pid] != 3, classes
         app.decide({"video": owned, "kind": "accept"})
         app.undo({"video": owned})  # the page's undo takes it back: held again
         with Catalog(copy, read_only=True) as cat:
@@ -122,7 +130,7 @@ def test_a_verdict_on_a_merged_video_whose_owner_is_held_names_the_owner_entry(
     finally:
         app.close()
     # the owner's entry decides it: the hold is lifted, the product's item untouched
-    code, _, err = _review(capsys, *base, "--accept", owned)
+    code, _, err = _review(capsys, *base, "--accept", owned, "--note", "checked")  # as the page's note says
     assert code == 0, err
     for path in (catalog_copy, copy):
         with Catalog(path, read_only=True) as cat:
