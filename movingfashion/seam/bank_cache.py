@@ -219,3 +219,52 @@ def remove_stale(stale: list[StaleBank]) -> None:
             trunk.unlink(missing_ok=True)
         bank.path.unlink(missing_ok=True)
         bank.path.with_suffix(".json").unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class BankUse:
+    """What :func:`movingfashion.seam.features.build_bank` did with its cache: ``reused`` the
+    cached bank ``path`` (its key matches the settings and every input's stamp) or ``built`` it
+    (saved to ``path``; None without a cache), ``videos`` queries and ``gallery`` shop images,
+    ``inputs`` files stamped in its key, ``why`` in words."""
+
+    action: str
+    path: Path | None
+    videos: int
+    gallery: int
+    inputs: int
+    why: str
+
+    def record(self) -> dict[str, object]:
+        """The JSON record (``test_bank`` of ``mf evaluate``'s results)."""
+        return {
+            "action": self.action,
+            "path": None if self.path is None else str(self.path),
+            "videos": self.videos,
+            "gallery": self.gallery,
+            "inputs": self.inputs,
+            "why": self.why,
+        }
+
+
+def why_reused(inputs: int) -> str:
+    """Why a cached bank still holds: its key is the one of these settings and inputs."""
+    return (
+        f"still valid: its key matches this frozen encoder, these settings and the {inputs} files it "
+        "was built from (split files, entries.jsonl and tracklets by SHA-256, videos and shop images "
+        "by size and modification time)"
+    )
+
+
+def why_built(cached: str | None, stale: list[StaleBank], inputs: dict[str, str]) -> str:
+    """Why a bank was built: ``cached`` says what was wrong with a cached file of the same key
+    (None: there was none), else the first stale bank of the slot says what changed, else no bank
+    of this dataset, split, encoder and settings was cached."""
+    if cached is not None:
+        return cached
+    if stale:
+        return f"the cached {stale[0].path.name} is stale: {stale[0].why(inputs)}"
+    return (
+        "no cached bank of this dataset folder, split, frozen encoder and settings "
+        "(a first run, another --cache, or a checkpoint on another encoder)"
+    )

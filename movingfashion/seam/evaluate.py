@@ -44,6 +44,7 @@ import torch
 from movingfashion.models.matchrcnn import score_matrix
 from movingfashion.models.ranking import rank_gallery
 from movingfashion.seam.augment import rrs_pool_indices
+from movingfashion.seam.bank_cache import BankUse
 from movingfashion.seam.config import EvalConfig, Variant
 from movingfashion.seam.features import (
     FeatureBank,
@@ -545,6 +546,7 @@ def evaluate_dataset(
     device = next(models[0].parameters()).device
     pool = max(cfg.pool_frames, max(cfg.frames + [cfg.main_frames]), cfg.attention_frames)
     clips = sorted(set(cfg.frames) | {cfg.main_frames})  # each T's own RRS frames (one per chunk)
+    used: list[BankUse] = []
     bank = build_bank(
         dataset,
         "test",
@@ -557,8 +559,11 @@ def evaluate_dataset(
         on_bad=cfg.on_bad,
         query_min_iou=cfg.query_min_iou,
         clips=clips,
+        on_use=used.append,
     )
     res = evaluate_bank(models, bank, cfg, asymnets=asymnets, device=device, progress=progress)
+    if used:
+        res["test_bank"] = {**used[0].record(), "line": bank_line(used[0], res)}
     res["dataset"] = str(Path(dataset).resolve())
     res["skipped_videos"] = bank.skipped
     res["train_overlap"] = {
@@ -635,7 +640,7 @@ def run_evaluate(
         crop_size=crop,
         train_data=records,
     )
-    for line in overlap_lines(res, dataset):
+    for line in [*([res["test_bank"]["line"]] if "test_bank" in res else []), *overlap_lines(res, dataset)]:
         if warn:
             warn(line)
     res["checkpoints"] = {
@@ -684,6 +689,18 @@ def check_checkpoints(given: list[tuple[str | Path, Any]]) -> None:
                 where=str(path),
                 hint="evaluate checkpoints of different matchers separately",
             )
+
+
+def bank_line(use: BankUse, res: dict[str, Any]) -> str:
+    """One line: what the evaluation did with its test bank (reused or built, where, how many,
+    why) and what it computed."""
+    lengths = ",".join(map(str, sorted({int(t) for by_t in res["methods"].values() for t in by_t})))
+    scores = f"the scores of {len(res['methods'])} methods at T={lengths}"
+    where = f" {use.path}" if use.path is not None else ""
+    size = f"{use.videos} queries, {use.gallery} shop images"
+    if use.action == "reused":
+        return f"test bank: reused{where} ({size}), {use.why}; computed {scores}"
+    return f"test bank: built{where} ({size} encoded): {use.why}; computed it, then {scores}"
 
 
 def overlap_lines(res: dict[str, Any], dataset: str | Path) -> list[str]:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +47,7 @@ from movingfashion.sampling import FrameSampler, crop_sharpness, frame_quality, 
 from movingfashion.seam.augment import augment_crops
 from movingfashion.seam.bank_cache import (  # BANK_VERSION, bank_key, media_stamps: imported from here too
     BANK_VERSION,
+    BankUse,
     bank_inputs,
     bank_key,
     bank_slot,
@@ -55,6 +56,8 @@ from movingfashion.seam.bank_cache import (  # BANK_VERSION, bank_key, media_sta
     stale_banks,
     unowned_files,
     unowned_line,
+    why_built,
+    why_reused,
 )
 from movingfashion.seam.config import BELOW_MIN_IOU, NO_INFERENCE, AugmentConfig
 from movingfashion.seam.positives import DEFAULT_THRESHOLD, OTHER_DETECTION, ShopMatcher, best_match_boxes
@@ -415,6 +418,7 @@ def build_bank(
     augment_seed: int = 0,
     query_min_iou: float = QUERY_MIN_IOU,
     clips: list[int] | None = None,
+    on_use: Callable[[BankUse], None] | None = None,
 ) -> FeatureBank:
     """Encode ``pool`` tracklet crops of every video of ``split`` (and every shop image), cached.
 
@@ -437,7 +441,8 @@ def build_bank(
     ``on_bad`` is the dataset's: with ``"skip"`` a bad row of the split file is in neither the
     queries nor the gallery, listed once in the bank's ``skipped`` (and counted in the dataset's
     warning). A cached bank that left something out is served to ``"skip"`` callers only: a
-    ``"raise"`` caller builds and gets the error.
+    ``"raise"`` caller builds and gets the error. ``on_use`` gets what was done with the cache
+    (:class:`~movingfashion.seam.bank_cache.BankUse`: reused or built, and why).
     """
     from movingfashion.dataset import MovingFashionDataset
     from movingfashion.dataset import log as dataset_log
@@ -446,6 +451,8 @@ def build_bank(
     clips = sorted({int(t) for t in clips or ()})
     select_query = (split == "test") if select_query is None else select_query
     cache = None
+    cached_why: str | None = None  # what was wrong with a cached file of this very key
+    inputs: dict[str, str] = {}
     # parsed once: the key lists it, the dataset takes it; a split listing no product is the one
     # error before the dataset, whose own warning would say it twice
     rows = require_products(root, split)
@@ -474,12 +481,21 @@ def build_bank(
                 )
             except Exception:  # noqa: BLE001 - a broken cache is rebuilt
                 cache.unlink(missing_ok=True)
+                cached_why = f"the cached {cache.name} did not load (removed)"
             else:
                 # a bank that left rows out (on_bad='skip') is no answer to on_bad='raise': the
                 # build below raises, naming the first bad row (one that skipped nothing is the
                 # bank either mode builds, and is served to both)
                 if on_bad != "raise" or not cached.skipped:
+                    if on_use is not None:
+                        n = len(inputs)
+                        on_use(
+                            BankUse("reused", cache, len(cached), len(cached.gallery_ids), n, why_reused(n))
+                        )
                     return cached
+                cached_why = (
+                    f"the cached {cache.name} left {len(cached.skipped)} bad rows out (an error here)"
+                )
     stale = []
     if cache is not None:
         stale = stale_banks(Path(cache_dir), split, key, root, tag, pool, crop_size)
@@ -685,4 +701,7 @@ def build_bank(
         )
         save_torch_file(bank.state(), cache)
         remove_stale(stale)
+    if on_use is not None:
+        why = why_built(cached_why, stale, inputs) if cache is not None else "no cache folder given"
+        on_use(BankUse("built", cache, len(bank), len(gallery_ids), len(inputs), why))
     return bank
