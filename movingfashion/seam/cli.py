@@ -509,8 +509,8 @@ def evaluate(
 )
 @json_option
 @interrupt_line(
-    "interrupted: {out} may hold some of this report's files (each one whole) beside an earlier "
-    "report's; rerun the same command: the report is written again from the results"
+    "interrupted: {out} keeps an earlier report as it was (or, stopped while swapping the new files "
+    "in, no report.md); rerun the same command: the report is written again from the results"
 )
 def report(results: tuple[str, ...], out: str, dataset: str | None, as_json: bool) -> None:
     """Tables 2, 4, 5 (Markdown + CSV) and PNG plots from evaluations' results.json.

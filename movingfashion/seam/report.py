@@ -34,6 +34,7 @@ from schemas.atomic import atomic_open, atomic_write_text, sha256_file, sweep_pa
 from schemas.errors import DataFormatError
 from schemas.paths import outside_dataset, resolve_under
 from schemas.render import csv_table, md_text, plot_text
+from schemas.staging import staged_set
 from schemas.taxonomy import DF2_CLASSES
 from schemas.text_input import load_json
 
@@ -725,6 +726,108 @@ def plot_qualitative(results: dict[str, Any], path: Path, dataset: str | None = 
     return True
 
 
+def _write_files(
+    stage: Path, runs: list[dict[str, Any]], results: dict[str, Any], dataset: str | None
+) -> tuple[list[str], str, list[dict[str, Any]]]:
+    """Write the report's files into ``stage``; returns their names (``report.md`` last), the
+    query note and the paired differences."""
+    files: list[str] = []
+    sections = []
+    how = (
+        "mean(sample std) over pools"
+        if len(runs) == 1
+        else f"mean(sample std) over {len(runs)} seeds x pools"
+    )
+    titles = {
+        "table2": f"Table 2: video-to-shop retrieval (T-K = top-K accuracy, {how})",
+        "table4": f"Table 4: top-1 accuracy ({_class_how(results, how)}) per class",
+        "table5": "Table 5: top-1 accuracy with different numbers of frames",
+    }
+    note = runs_query_note(runs)
+    for name, fn in [("table2", table2), ("table4", table4), ("table5", table5)]:
+        header, rows = fn(results)
+        md = markdown(header, rows) + f"\n{note}\n"
+        atomic_write_text(stage / f"{name}.md", md)
+        atomic_write_text(stage / f"{name}.csv", to_csv(header, rows))
+        files += [f"{name}.md", f"{name}.csv"]
+        sections.append(f"## {titles[name]}\n\n{md}")
+    diffs = paired_differences(runs)
+    if diffs:
+        names = results["names"]
+        header = ["A - B", "top-1 difference", "per seed", "query SE", "A wins / loses (queries)"]
+        rows = [
+            [
+                f"{names.get(d['a'], d['a'])} - {names.get(d['b'], d['b'])}",
+                f"{d['mean']:+.3f}" + (f"({d['seed_std']:.3f})" if len(d["per_seed"]) > 1 else ""),
+                " ".join(f"{x:+.3f}" for x in d["per_seed"]),
+                f"{d['query_se']:.3f}",
+                f"{d['wins']} / {d['losses']} of {d['queries']}",
+            ]
+            for d in diffs
+        ]
+        md = markdown(header, rows)
+        atomic_write_text(stage / "paired.md", md)
+        files.append("paired.md")
+        sections.append(
+            "## Paired per-query top-1 differences (mean(sample std) over seeds; query SE: standard error "
+            f"(sample std / sqrt(queries)) of the per-query differences averaged over seeds)\n\n{md}"
+        )
+        order = ordering(results, diffs)
+        if order:
+            lines = [
+                f"- {md_text(str(names.get(o['a'], o['a'])))} {mean_std(o['a_top1'], o['a_std'], o['a_std_values'])}"
+                f" vs {md_text(str(names.get(o['b'], o['b'])))} {mean_std(o['b_top1'], o['b_std'], o['b_std_values'])}: "
+                + _ordering_words(o)
+                for o in order
+            ]
+            text = "\n".join(lines) + "\n"
+            atomic_write_text(stage / "ordering.md", text)
+            files.append("ordering.md")
+            sections.append(
+                f"## The paper's ordering (top-1, all queries, T={results['protocol']['main_frames']}; "
+                f"{how}; paired: mean(sample std) over seeds)\n\n{text}"
+            )
+    header, rows = attention_noise_rows(runs)
+    if rows:
+        md = markdown(header, rows)
+        atomic_write_text(stage / "attention_noise.md", md)
+        files.append("attention_noise.md")
+        sections.append(
+            "## Attention on corrupted query frames (weights of the T frames; mean(sample std) over seeds; "
+            f"AUC 0.5 = blind, 1 = every corrupted frame gets less than every clean one)\n\n{md}"
+        )
+    plot_frames(results, stage / "accuracy_vs_frames.png")
+    files.append("accuracy_vs_frames.png")
+    if plot_attention(results, stage / "attention.png"):
+        files.append("attention.png")
+    if plot_qualitative(runs[0], stage / "qualitative.png", dataset):
+        files.append("qualitative.png")
+    proto = results["protocol"]
+    chance = results.get("chance", {})
+    noisy = proto.get("corrupted_share")
+    head = (
+        f"# SEAM evaluation\n\n{proto['queries']} query videos, gallery of {proto['gallery']} shop images, "
+        f"{proto['pools']} pool(s) of {proto['pool_size']} products, main sequence length "
+        f"{proto['main_frames']} frames"
+        + (f", {len(runs)} training seeds" if len(runs) > 1 else "")
+        + (f", {noisy:.0%} of the query frames corrupted" if noisy else "")
+        + ". Chance: "
+        + ", ".join(f"{md_text(str(k))} {v:.3f}" for k, v in chance.items())
+        + f".\n\n{note}\n"
+    )
+    atomic_write_text(
+        stage / "report.md",
+        head
+        + "\n"
+        + "\n".join(sections)
+        + "\n"
+        + "\n".join(f"![{f}]({f})" for f in files if f.endswith(".png"))
+        + "\n",
+    )
+    files.append("report.md")
+    return files, note, diffs
+
+
 def write_report(
     results_path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
@@ -733,8 +836,12 @@ def write_report(
 ) -> dict[str, Any]:
     """Write tables (``table2/4/5.md`` + ``.csv``, ``paired.md``, ``attention_noise.md``,
     ``ordering.md``), ``report.md`` and the PNG plots from one or several results; returns the
-    file list. The temporary files a killed run left in ``out_dir`` go first. ``out_dir`` inside ``dataset`` or the dataset folder a result records is refused
-    (ConfigError naming ``--out``)."""
+    file list. The temporary files a killed run left in ``out_dir`` go first. The files are
+    written into a staging folder in ``out_dir`` and swapped in together, ``report.md`` removed
+    first and moved in last (:func:`schemas.staging.staged_set`): a run killed before the swap
+    leaves an earlier report whole, one killed during it leaves no ``report.md``, and a file of
+    ``out_dir`` the report does not write is never touched. ``out_dir`` inside ``dataset`` or
+    the dataset folder a result records is refused (ConfigError naming ``--out``)."""
     paths = [results_path] if isinstance(results_path, str | os.PathLike) else list(results_path)
     if not paths:
         raise DataFormatError(
@@ -753,100 +860,8 @@ def write_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sweep_partials(out)  # the tables and plots a killed run left half-written
-    files: list[str] = []
-    sections = []
-    how = (
-        "mean(sample std) over pools"
-        if len(runs) == 1
-        else f"mean(sample std) over {len(runs)} seeds x pools"
-    )
-    titles = {
-        "table2": f"Table 2: video-to-shop retrieval (T-K = top-K accuracy, {how})",
-        "table4": f"Table 4: top-1 accuracy ({_class_how(results, how)}) per class",
-        "table5": "Table 5: top-1 accuracy with different numbers of frames",
-    }
-    note = runs_query_note(runs)
-    for name, fn in [("table2", table2), ("table4", table4), ("table5", table5)]:
-        header, rows = fn(results)
-        md = markdown(header, rows) + f"\n{note}\n"
-        atomic_write_text(out / f"{name}.md", md)
-        atomic_write_text(out / f"{name}.csv", to_csv(header, rows))
-        files += [f"{name}.md", f"{name}.csv"]
-        sections.append(f"## {titles[name]}\n\n{md}")
-    diffs = paired_differences(runs)
-    if diffs:
-        names = results["names"]
-        header = ["A - B", "top-1 difference", "per seed", "query SE", "A wins / loses (queries)"]
-        rows = [
-            [
-                f"{names.get(d['a'], d['a'])} - {names.get(d['b'], d['b'])}",
-                f"{d['mean']:+.3f}" + (f"({d['seed_std']:.3f})" if len(d["per_seed"]) > 1 else ""),
-                " ".join(f"{x:+.3f}" for x in d["per_seed"]),
-                f"{d['query_se']:.3f}",
-                f"{d['wins']} / {d['losses']} of {d['queries']}",
-            ]
-            for d in diffs
-        ]
-        md = markdown(header, rows)
-        atomic_write_text(out / "paired.md", md)
-        files.append("paired.md")
-        sections.append(
-            "## Paired per-query top-1 differences (mean(sample std) over seeds; query SE: standard error "
-            f"(sample std / sqrt(queries)) of the per-query differences averaged over seeds)\n\n{md}"
-        )
-        order = ordering(results, diffs)
-        if order:
-            lines = [
-                f"- {md_text(str(names.get(o['a'], o['a'])))} {mean_std(o['a_top1'], o['a_std'], o['a_std_values'])}"
-                f" vs {md_text(str(names.get(o['b'], o['b'])))} {mean_std(o['b_top1'], o['b_std'], o['b_std_values'])}: "
-                + _ordering_words(o)
-                for o in order
-            ]
-            text = "\n".join(lines) + "\n"
-            atomic_write_text(out / "ordering.md", text)
-            files.append("ordering.md")
-            sections.append(
-                f"## The paper's ordering (top-1, all queries, T={results['protocol']['main_frames']}; "
-                f"{how}; paired: mean(sample std) over seeds)\n\n{text}"
-            )
-    header, rows = attention_noise_rows(runs)
-    if rows:
-        md = markdown(header, rows)
-        atomic_write_text(out / "attention_noise.md", md)
-        files.append("attention_noise.md")
-        sections.append(
-            "## Attention on corrupted query frames (weights of the T frames; mean(sample std) over seeds; "
-            f"AUC 0.5 = blind, 1 = every corrupted frame gets less than every clean one)\n\n{md}"
-        )
-    plot_frames(results, out / "accuracy_vs_frames.png")
-    files.append("accuracy_vs_frames.png")
-    if plot_attention(results, out / "attention.png"):
-        files.append("attention.png")
-    if plot_qualitative(runs[0], out / "qualitative.png", dataset):
-        files.append("qualitative.png")
-    proto = results["protocol"]
-    chance = results.get("chance", {})
-    noisy = proto.get("corrupted_share")
-    head = (
-        f"# SEAM evaluation\n\n{proto['queries']} query videos, gallery of {proto['gallery']} shop images, "
-        f"{proto['pools']} pool(s) of {proto['pool_size']} products, main sequence length "
-        f"{proto['main_frames']} frames"
-        + (f", {len(runs)} training seeds" if len(runs) > 1 else "")
-        + (f", {noisy:.0%} of the query frames corrupted" if noisy else "")
-        + ". Chance: "
-        + ", ".join(f"{md_text(str(k))} {v:.3f}" for k, v in chance.items())
-        + f".\n\n{note}\n"
-    )
-    atomic_write_text(
-        out / "report.md",
-        head
-        + "\n"
-        + "\n".join(sections)
-        + "\n"
-        + "\n".join(f"![{f}]({f})" for f in files if f.endswith(".png"))
-        + "\n",
-    )
-    files.append("report.md")
+    with staged_set(out, "report.md", name="report") as stage:  # the set swapped in whole
+        files, note, diffs = _write_files(stage, runs, results, dataset)
     return {
         "out": str(out),
         "files": files,

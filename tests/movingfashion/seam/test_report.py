@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import warnings
@@ -369,3 +370,58 @@ def test_attention_bins_pool_every_frame_of_every_seed():
     assert pooled["std"][0] == pytest.approx(every.std(ddof=1))
     assert pooled["std"][0] > max(p["std"][0] for p in profiles)  # the seeds' means differ
     assert pooled["n"] == [12, 1] and pooled["mean"][1] == pytest.approx(0.3) and pooled["std"][1] == 0.0
+
+
+def _snapshot(folder) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_a_killed_report_never_leaves_a_mixed_set(two_seeds, tmp_path, monkeypatch):
+    from movingfashion.seam import report as report_mod
+    from schemas import staging
+
+    _, paths = two_seeds
+    rep, fresh = tmp_path / "rep", tmp_path / "fresh"
+    write_report(paths[:1], rep)  # an earlier report (one seed) in --out
+    (rep / "notes.txt").write_text("mine")  # not the report's: never touched
+    before = _snapshot(rep)
+
+    def killed(*a, **kw):
+        raise RuntimeError("killed")
+
+    with monkeypatch.context() as m:  # stopped after the tables, before the plots and report.md
+        m.setattr(report_mod, "plot_attention", killed)
+        with pytest.raises(RuntimeError):
+            write_report(paths, rep)
+    assert _snapshot(rep) == before and [p.name for p in rep.iterdir() if p.is_dir()] == []
+    # stopped while swapping the files in: no report.md presents the mixed set
+    with monkeypatch.context() as m:
+        real, swap, moved = staging.os.replace, staging.swap_in, []
+
+        def replace(src, dst):  # the first file moves in, then the run stops
+            if moved:
+                raise RuntimeError("killed")
+            moved.append(dst)
+            real(src, dst)
+
+        def swap_in(*a):
+            m.setattr(staging.os, "replace", replace)
+            return swap(*a)
+
+        m.setattr(staging, "swap_in", swap_in)
+        with pytest.raises(RuntimeError):
+            write_report(paths, rep)
+    assert len(moved) == 1 and not (rep / "report.md").exists() and (rep / "notes.txt").read_text() == "mine"
+    # a SIGKILLed run's staging folder: the rerun removes it (a live writer's stays)
+    dead = rep / f".report.{host_tag()}-{_dead_pid()}.k1ll3d.part"
+    live = rep / f".report.{host_tag()}-{os.getpid()}.l1v3.part"
+    for d in (dead, live):
+        d.mkdir()
+        (d / "table2.md").write_text("half")
+    out = write_report(paths, rep)
+    write_report(paths, fresh)
+    assert not dead.exists() and live.is_dir()
+    shutil.rmtree(live)
+    now = _snapshot(rep)
+    assert now.pop("notes.txt") == b"mine"
+    assert now == _snapshot(fresh) and set(now) == set(out["files"])
