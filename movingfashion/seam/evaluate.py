@@ -585,7 +585,9 @@ def run_evaluate(
 ) -> dict[str, Any]:
     """Load checkpoints (SEAM, one per variant, and at most one AsymNet; ``variant`` checked when
     given, only with one checkpoint), evaluate, write ``OUT/results.json`` when ``out_dir`` is
-    given; returns the results. The test bank is cached in ``cache_dir`` (default OUT/features).
+    given; returns the results, with ``test_bank`` (what was done with the test bank and why,
+    :func:`bank_line`; left out of ``results.json``). The test bank is cached in ``cache_dir``
+    (default OUT/features).
 
     ``warn`` gets one line per checkpoint trained on products of the test split (how many; the
     results' ``train_overlap`` has the numbers) and one note per checkpoint that keeps no record
@@ -651,7 +653,10 @@ def run_evaluate(
         res["checkpoints"]["asymnet"] = {"path": str(p)}
     res["config"] = cfg.model_dump(mode="json")
     if out_dir is not None:
-        atomic_write_json(Path(out_dir) / "results.json", res, indent=1)
+        # how the bank was had is this run's, not the results': a killed-and-rerun evaluation
+        # (which reuses the bank the killed one saved) writes the same results.json
+        kept = {k: v for k, v in res.items() if k != "test_bank"}
+        atomic_write_json(Path(out_dir) / "results.json", kept, indent=1)
     return res
 
 
