@@ -935,6 +935,67 @@ def _choose_shop(
     return rec | {"note": note}
 
 
+def _class_choices(classes: tuple[str, ...], catalog, decided: list[str]) -> dict[str, int]:
+    """``--class [NAME=]CLASS`` options as review name -> DeepFashion2 class id: ``NAME=CLASS``
+    for that name, a plain ``CLASS`` for the only name the call decides (``decided``: the names
+    of --accept/--reject/--shop). CLASS is a class name or number (``trousers``, ``8``,
+    :func:`schemas.taxonomy.class_from_text`); a BadParameter (exit 2) listing the 13 otherwise."""
+    from schemas.taxonomy import DF2_CLASSES, class_from_text
+
+    if classes and catalog is None:
+        raise click.UsageError("--class is recorded in the catalog (as the review page's c): add --catalog")
+    names = list(dict.fromkeys(decided))
+    out: dict[str, int] = {}
+    for opt in classes:
+        name, _, text = opt.rpartition("=")
+        cid = class_from_text(text)
+        if cid is None:
+            valid = ", ".join(f"{n} {c}" for n, c in DF2_CLASSES.items())
+            raise click.BadParameter(
+                f"{text!r} is no DeepFashion2 class: give a name or number, one of {valid}",
+                param_hint="--class",
+            )
+        if not name:
+            if len(names) != 1:
+                raise click.UsageError(
+                    f"--class {opt!r} names no video: write --class NAME={text}"
+                    + (f", NAME one of {', '.join(names)}" if names else "")
+                )
+            name = names[0]
+        if out.get(name, cid) != cid:
+            raise click.UsageError(f"--class gives {name} two classes: give each video one")
+        out[name] = cid
+    return out
+
+
+def _class_refusals(dataset: str, catalog, targets: Mapping[str, tuple[str, str]]) -> None:
+    """Refuse, before anything is recorded, a ``--class`` on a merged product's video that another
+    item brought in (:func:`_merged_owners`): which item a class decision there should set is not
+    settled; the product's own video takes it."""
+    owners = _merged_owners(dataset, catalog, targets)
+    for name, found in owners.items():
+        pid = targets[name][1]
+        raise ConfigError(
+            f"{name} is item {found.product_id}'s video, brought into product {pid}: its class is "
+            f"not set from here; give --class on one of product {pid}'s own videos",
+            where=f"--class {name}",
+        )
+
+
+def _choose_class(dataset: str, catalog, name: str, video: str, product_id: str, cid: int) -> dict[str, Any]:
+    """Store a ``class`` decision (``cid``) on review ``name`` exactly as the review page's ``c``
+    does (:func:`annotations.review.decisions.decide`)."""
+    from annotations.review.decisions import decide
+    from annotations.review.marks import open_catalog
+    from schemas.taxonomy import DF2_CLASSES
+
+    with open_catalog(catalog) as cat:
+        decide(dataset, cat, video=video, product_id=product_id, kind="class", df2_class=cid)
+    return {"video": name, "product_id": product_id, "decision": "class", "df2_class": cid} | {
+        "class_name": DF2_CLASSES[cid]
+    }
+
+
 def _decision_notes(notes: tuple[str, ...], names: list[str], *, note_all: bool) -> dict[str, str]:
     """Review name -> the note its decisions take, from the ``--note`` values: ``NAME=TEXT``
     (``NAME`` one of ``names``, the call's decided names) for that name's decisions, a plain
@@ -1206,6 +1267,11 @@ def _undone_line(rec: Mapping[str, Any]) -> str:
     return f"undo {rec['undone']['kind']}: {rec['video']} (decision {rec['undone']['id']}){_decided_item(rec, 'taken back')}; now {left}"
 
 
+def _class_part(rec: Mapping[str, Any]) -> str:
+    """What the line of a recorded class decision adds: the class, by name and number."""
+    return f" -> {rec['class_name']} ({rec['df2_class']})" if rec.get("decision") == "class" else ""
+
+
 def _accept_classes(catalog: str | None, products: dict[str, str]) -> None:
     """Refuse, before any decision is recorded, an ``--accept`` of an item the catalog holds
     without a DeepFashion2 class (``products``: review name -> product): the next mf publish
@@ -1221,7 +1287,8 @@ def _accept_classes(catalog: str | None, products: dict[str, str]) -> None:
         raise ConfigError(
             f"{', '.join(lacking)}: {NO_CLASS}",
             where="--accept",
-            hint=f"set the class on the review page (mf review --catalog {catalog}, key c), then accept",
+            hint=f"add --class {lacking[0]}=CLASS (a DeepFashion2 class name or number, e.g. trousers or 8) "
+            f"to this command, or set it with c on the review page (mf review --catalog {catalog})",
         )
 
 
@@ -1258,6 +1325,16 @@ def _accept_classes(catalog: str | None, products: dict[str, str]) -> None:
     "held-back item (needs --catalog); the next mf publish publishes it.",
 )
 @click.option(
+    "--class",
+    "classes",
+    multiple=True,
+    metavar="[NAME=]CLASS",
+    help="Set the DeepFashion2 class of this video's product, as the review page's c does (needs "
+    "--catalog): CLASS a name or number 1-13 (trousers, 8); NAME=CLASS (repeatable) for NAME, a plain "
+    "CLASS for the one video the call accepts, rejects or gives a shop. Recorded before the call's "
+    "--accept, so it lifts a hold for want of a class; --undo takes it back.",
+)
+@click.option(
     "--note",
     "notes",
     multiple=True,
@@ -1282,6 +1359,7 @@ def review(
     reject,
     undo_names,
     shops,
+    classes,
     notes,
     note_all,
     show_all,
@@ -1308,6 +1386,7 @@ def review(
       mf-tracklets review --dataset dataset --accept 1234_0 --reject 987_1 --catalog data/catalog.sqlite
       mf-tracklets review --dataset dataset --catalog data/catalog.sqlite --shop instagram-C1qTCdY9V_V_0=2 \\
           --accept instagram-C1qTCdY9V_V_0
+      mf-tracklets review --dataset dataset --catalog data/catalog.sqlite --class trousers --accept 1234_0
       mf-tracklets review --dataset dataset --catalog data/catalog.sqlite --reject 1234_0 \\
           --reject 987_1 --note 1234_0="wrong garment" --note 987_1="blurry"
       mf-tracklets review --dataset dataset --accept 1234_0 --accept 987_1 --note "checked" --note-all
@@ -1315,9 +1394,9 @@ def review(
       mf-tracklets review --dataset dataset --catalog data/catalog.sqlite --serve
     """
     if serve:
-        if accept or reject or undo_names or shops or notes or note_all or show_all:
+        if accept or reject or undo_names or shops or classes or notes or note_all or show_all:
             raise click.UsageError(
-                "--serve cannot be combined with --accept/--reject/--undo/--shop/--note/--note-all/--all"
+                "--serve cannot be combined with --accept/--reject/--undo/--shop/--class/--note/--note-all/--all"
             )
         return _serve_review(dataset, catalog_path, host, port, sample, seed, as_json, root)
     page_only = [f"--{name}" for name in ("port", "host", "sample", "seed", "root") if _given(name)]
@@ -1333,13 +1412,19 @@ def review(
         raise click.UsageError(
             f"--undo and --accept/--reject both name {', '.join(both)}: give each video one"
         )
+    chosen_class = _class_choices(
+        classes, catalog_path, [*accept, *reject, *_shop_choices(shops, catalog_path)]
+    )
+    both = sorted(set(undo_names) & set(chosen_class))
+    if both:
+        raise click.UsageError(f"--undo and --class both name {', '.join(both)}: give each video one")
     if undo_names and catalog_path is None:
         raise click.UsageError("--undo takes back a decision the catalog holds: add --catalog")
     if (notes or note_all) and not (accept or reject or shops):
         raise click.UsageError("--note is stored with a decision: add --accept, --reject or --shop")
-    if show_all and (accept or reject or shops or undo_names):
+    if show_all and (accept or reject or shops or chosen_class or undo_names):
         raise click.UsageError(
-            "--all lists the decided videos: it records nothing, drop it with --accept/--reject/--undo/--shop"
+            "--all lists the decided videos: it records nothing, drop it with --accept/--reject/--undo/--shop/--class"
         )
     from annotations.review import record_decision
     from annotations.sheets import sheet_path
@@ -1389,9 +1474,9 @@ def review(
         """(dataset-relative video, product) of a review name."""
         return (results[name].video, results[name].product_id) if name in results else fileless[name][:2]
 
-    if accept or reject or shops or undo_names:
+    if accept or reject or shops or chosen_class or undo_names:
         chosen = _shop_choices(shops, catalog_path)
-        for name in [*accept, *reject, *chosen, *undo_names]:
+        for name in [*accept, *reject, *chosen, *chosen_class, *undo_names]:
             if name in out_names:
                 raise DataFormatError(
                     f"{name} is held out of the review: {out_names[name].line().removeprefix(out_names[name].path + ': ')}",
@@ -1399,7 +1484,7 @@ def review(
                     hint="fix that box in the split file, then decide on the video",
                 )
         note_of = _decision_notes(notes, [*chosen, *accept, *reject], note_all=note_all)
-        _review_targets(dataset, results, [*accept, *reject, *chosen, *undo_names], fileless)
+        _review_targets(dataset, results, [*accept, *reject, *chosen, *chosen_class, *undo_names], fileless)
         # every check before the first write: a refused option stores nothing
         picks = {
             name: _shop_candidate(catalog_path, name, target(name)[1], n, held_all)
@@ -1407,7 +1492,13 @@ def review(
         }
         # a merged product's video is decided on the item that brought it in (refused while held)
         owner_of = _verdict_owners(dataset, catalog_path, {name: target(name) for name in [*accept, *reject]})
-        _accept_classes(catalog_path, {name: owner_of.get(name, target(name)[1]) for name in accept})
+        _class_refusals(dataset, catalog_path, {name: target(name) for name in chosen_class})
+        # a product the call gives a class (recorded first) passes the accept's class check
+        given = {target(name)[1] for name in chosen_class}
+        _accept_classes(
+            catalog_path,
+            {n: pid for n in accept if (pid := owner_of.get(n, target(n)[1])) not in given},
+        )
         undos = _undo_targets(dataset, catalog_path, {name: target(name) for name in undo_names})
         if catalog_path is None:  # said once the decisions are known good: a refused one is one line
             click.echo(
@@ -1425,6 +1516,10 @@ def review(
                 None if name in accept or name in reject else note_of.get(name),
             )
             for name, n in chosen.items()
+        ]
+        recs += [
+            _choose_class(dataset, catalog_path, name, *target(name), cid)
+            for name, cid in chosen_class.items()
         ]
         recs += [
             record_decision(
@@ -1446,7 +1541,7 @@ def review(
             {"recorded": recs, "undone": undone},
             as_json,
             lambda d: "\n".join(
-                [f"{r['decision']}: {r['video']}{_decided_item(r)}" for r in d["recorded"]]
+                [f"{r['decision']}: {r['video']}{_decided_item(r)}{_class_part(r)}" for r in d["recorded"]]
                 + [_undone_line(r) for r in d["undone"]]
             ),
         )

@@ -170,7 +170,7 @@ ITEM_KINDS = ("accept", "reject", "class")
 #: the reason of the shop image :func:`with_review_shop` makes of the candidate review chose
 REVIEW_SHOP_REASON = "shop: chosen in review"
 #: why an accept of an item without a class is refused (publish needs the class)
-NO_CLASS = "no DeepFashion2 class: choose one (c on the review page) before accepting"
+NO_CLASS = "no DeepFashion2 class: choose one (c on the review page, or --class NAME) before accepting"
 
 
 def _now() -> str:

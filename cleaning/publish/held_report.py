@@ -25,7 +25,7 @@ def held_back(catalog: Catalog) -> dict[str, Any]:
 
 #: reason listed for an accepted item publish leaves out because it has no class
 ACCEPTED_WITHOUT_CLASS = (
-    "review: accepted without a DeepFashion2 class: set one with c on the review page (mf review), "
+    "review: accepted without a DeepFashion2 class: set one with c on the review page (mf review) or mf-tracklets review --class NAME=CLASS, "
     "then publish again"
 )
 

@@ -79,7 +79,7 @@ def _accepted_rows(catalog: Catalog) -> list[ItemRow]:
     for r in classless:
         log.warning(
             "%s: accepted item %s/%s (product %s) held back: accepted in review without a class: "
-            "set one with c on the review page (mf review), then publish again",
+            "set one with c on the review page (mf review) or mf-tracklets review --class NAME=CLASS, then publish again",
             catalog.path,
             r.item.source,
             r.item.source_id,
