@@ -165,12 +165,13 @@ PAGE_EDIT_REFUSAL = (
 #: per page decision kind refused on such a video (:data:`PAGE_EDIT_REFUSAL`): what it would do,
 #: and what to do instead (``{verdict}``: the name a verdict on the item takes, ``{stem}`` while it
 #: is held, else the merged name); a note goes with a verdict on the command line, which records
-#: both on the item; no command sets a class or picks a tracklet
+#: both on the item; a class is set on the item's own name, no command picks a tracklet
 PAGE_EDITS = {
     "class": (
         "its class (the product's: {pid}'s class would change)",
         "set {pid}'s class on an entry of its own videos, or {owner}'s on its entry {stem} while it "
-        "is held (no command line sets a class)",
+        "is held (or: mf-tracklets review --dataset {dataset} --catalog {catalog} --class "
+        "{stem}=CLASS)",
     ),
     "note": (
         "the note",
