@@ -79,7 +79,7 @@ def _stop(*args: object, **kwargs: object) -> None:
 @pytest.mark.parametrize(
     ("argv", "target", "line"),
     [
-        (["report", "{results}", "--out", "{tmp}/rep"], "movingfashion.seam.report.write_report", "/rep may hold"),
+        (["report", "{results}", "--out", "{tmp}/rep"], "movingfashion.seam.report.write_report", "/rep keeps an earlier report as it was"),
         (["df2", "to-coco", "--df2", "{tmp}", "--out", "{tmp}/c.json"], "movingfashion.deepfashion2.write_coco", "c.json was not written"),
         (["df2", "to-yolo", "--df2", "{tmp}", "--out", "{tmp}/y"], "movingfashion.deepfashion2.df2_to_yolo", "/y's images/ and labels/ are incomplete"),
         (["df2", "multidf2", "--df2", "{tmp}", "--out", "{tmp}/m.json"], "movingfashion.multidf2.write_multidf2", "m.json was not written"),
