@@ -333,6 +333,8 @@ def publish(
     are held back: never in train.json/test.json until accepted (mf review); the output lists
     each with its reason ("held_back" and "held_back_by_reason" in --json) and the command that
     lifts a hold ("held_back_lift": mf-tracklets review --catalog lists the --accept commands).
+    Every catalog item is accounted for ("items" in --json, the counts adding up to the
+    catalog's items), and each duplicate names the item it copies ("duplicates").
     Rerun it after mf-tracklets build --catalog and after review to refresh the splits.
 
     Two product pages of one source that share one shop image file but record different
@@ -430,6 +432,9 @@ def _publish_human(res: dict[str, Any], catalog: str | None = None) -> str:
                 "withdrawn",
                 "stale_archive",
                 "held_back_lift",
+                "items",
+                "duplicates",
+                "unaccounted",
             )
         }
     )
@@ -452,6 +457,9 @@ def _publish_human(res: dict[str, Any], catalog: str | None = None) -> str:
             f"\n  lift a hold: {res['held_back_lift']} lists each held item's videos with the "
             "--accept/--reject command that decides them (or the page: mf review, same options)"
         )
+    from cleaning.publish.accounting import accounting_lines
+
+    text += "".join(f"\n{line}" for line in accounting_lines(res))
     text += "\nverify: " + ("clean" if verify["ok"] else f"{len(verify['breaks'])} breaks")
     if verify.get("decoded_before"):
         text += f" ({verify['decoded_before']} media unchanged since the last verify not decoded again)"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cleaning.clean_lock import cleaned
+from cleaning.publish.accounting import item_accounting
 from cleaning.publish.checks import check_cleaned, check_paths
 from cleaning.publish.entries import _entry
 from cleaning.publish.held import _write_held, failed_videos, held_videos
@@ -76,7 +77,9 @@ def publish(
     its product, :func:`merged_members`), so an item accepted in review under its own id is not
     renamed silently. ``held_back`` lists the items this run left out for review, as the catalog
     stood when it planned (:func:`_held_back_report`); ``changed_during_run`` the items a review
-    decided on while it ran (the next publish applies those decisions). ``info`` describes the
+    decided on while it ran (the next publish applies those decisions); ``items``,
+    ``duplicates`` and ``unaccounted`` account for every catalog item
+    (:func:`~cleaning.publish.accounting.item_accounting`). ``info`` describes the
     dataset (Croissant metadata, card); None keeps the description ``out/manifest.json``
     recorded (the defaults when none), and one that differs from it is said on stderr with the
     fields it changes (:func:`dataset_info`). ``verify`` in the result is the
@@ -335,4 +338,7 @@ def _publish(
         "stale_archive": str(stale) if stale else None,
         "same_version": same_version(manifest_before, read_manifest(out)),
     }
+    # every catalog item's fate: published, held back, a duplicate of a kept item, failed, ...
+    failed_items = {_key(r) for g in failed_groups for r in g.rows}
+    res.update(item_accounting(catalog, published_items, res["held_back"], failed_items))
     return res
