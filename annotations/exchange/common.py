@@ -56,8 +56,20 @@ log = redacted_logger("annotations.exchange")
 
 
 def label_of(t: Tracklet) -> str:
-    """The export label of a tracklet: its DeepFashion2 class name, or :data:`NO_CLASS_LABEL`."""
+    """A tracklet's own class (the detector's, or the one an import set) as a label: its
+    DeepFashion2 class name, or :data:`NO_CLASS_LABEL`."""
     return DF2_CLASSES.get(t.class_id or 0, NO_CLASS_LABEL)
+
+
+def export_label(v: ExportVideo, i: int) -> str:
+    """The label an export gives tracklet ``i`` of ``v``: the product's class (the dataset's
+    truth, ``df2_class`` of ``entries.jsonl``) for the ground-truth tracklet when the dataset
+    records one, else the tracklet's own class (:func:`label_of`). The tracklet's own class is
+    written beside it where the format has a place (CVAT/FiftyOne: the ``detector_class``
+    attribute; MOT: ``gt/detector_labels.txt``), so a reviewer sees a disagreement."""
+    if i == v.vt.ground_truth and v.product_class in DF2_CLASSES:
+        return DF2_CLASSES[v.product_class]  # type: ignore[index]
+    return label_of(v.vt.tracklets[i])
 
 
 def class_of(label: str, where: str) -> int | None:
@@ -126,6 +138,8 @@ class ExportVideo:
     #: the stem of its tracklet file when that is not the video's (``<video stem>@<product>``: a
     #: video several products list is exported once per product, under this name)
     key: str | None = None
+    #: the product's DeepFashion2 class (``df2_class`` of ``entries.jsonl``; None: not recorded)
+    product_class: int | None = None
 
     @property
     def stem(self) -> str:
@@ -294,6 +308,8 @@ class PlannedVideo:
     video: str
     split: str
     shared: bool  #: several products list the video
+    #: the product's DeepFashion2 class (``df2_class`` of ``entries.jsonl``; None: not recorded)
+    product_class: int | None = None
 
 
 class ExportPlan(NamedTuple):
@@ -324,6 +340,7 @@ def plan_export(
         held.setdefault(pid, []).append(vp)
     listings = [(pid, e.video_paths) for split in read.splits.values() for pid, e in split.items()]
     shared = _listed_shared([*listings, *held.items()])
+    classes = product_classes(root)
     plan: dict[str, PlannedVideo] = {}
     for name, split in read.splits.items():
         for pid, entry in split.items():
@@ -331,7 +348,7 @@ def plan_export(
                 p = tracklet_file(root, vp, pid, shared=vp in shared)  # this product's file of it
                 if (wanted and Path(vp).stem not in wanted and p.stem not in wanted) or p.stem in plan:
                     continue
-                plan[p.stem] = PlannedVideo(p.stem, p, pid, entry, vp, name, vp in shared)
+                plan[p.stem] = PlannedVideo(p.stem, p, pid, entry, vp, name, vp in shared, classes.get(pid))
     why = {b.product_id: b.line() for b in reversed(read.held_out)}  # a product's first problem
     out: dict[str, LeftOut] = {}
     for vp, pid in sorted(read.held_videos):
@@ -351,6 +368,19 @@ def plan_export(
             hint="--video takes a video's file name without its suffix (mf-tracklets export --help)",
         )
     return ExportPlan([plan[k] for k in sorted(plan)], [out[k] for k in sorted(out)], read.held_out)
+
+
+def product_classes(dataset: str | os.PathLike[str]) -> dict[str, int]:
+    """Each product's DeepFashion2 class as ``entries.jsonl`` records it (``df2_class``); empty
+    without the file (the archive as published: only the split files). A row the reader refuses
+    is left out (its product's label is then its tracklet's own class)."""
+    from schemas.dataset import read_entry_rows
+
+    path = Path(dataset) / "entries.jsonl"
+    if not path.is_file():
+        return {}
+    rows = read_entry_rows(path, bad=[])
+    return {pid: int(r["df2_class"]) for pid, r in rows.items() if isinstance(r.get("df2_class"), int)}
 
 
 def plan_videos(dataset: str | os.PathLike[str], videos: Iterable[str] = ()) -> list[PlannedVideo]:
@@ -374,6 +404,7 @@ def load_planned(
     else:
         idx = [] if vt.ground_truth is None else [vt.ground_truth]
     ev = fit_to_video(vt, idx)
+    ev.product_class = v.product_class
     if v.shared:
         ev.key = v.stem
     return ev

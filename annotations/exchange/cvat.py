@@ -6,15 +6,19 @@ Written per video (``OUT/<video stem>.xml``)::
       <version>1.1</version>
       <meta><task> id, name (the video stem), size (frames), mode=interpolation, overlap,
         start_frame, stop_frame, labels (13 DeepFashion2 classes + "item", each with the
-        checkbox attribute ground_truth and the text attributes tracklet and revision, all
-        immutable),
+        checkbox attribute ground_truth and the text attributes tracklet, revision,
+        detector_class and product_class, all immutable),
         original_size (width, height), source (file name)
       </task></meta>
-      <track id="I" label="CLASS" source="auto|manual">   one per tracklet, I = its index
+      <track id="I" label="CLASS" source="auto|manual">   one per tracklet, I = its index;
+        CLASS: the product's class (df2_class of entries.jsonl) for the ground-truth track when
+        the dataset records one, else the tracklet's own class
         <box frame="F" keyframe="1" outside="0" occluded="0" xtl ytl xbr ybr z_order="0">
           <attribute name="ground_truth">true|false</attribute>
           <attribute name="tracklet">I</attribute>
-          <attribute name="revision">rR</attribute></box>   R: the tracklet's revision
+          <attribute name="revision">rR</attribute>   R: the tracklet's revision
+          <attribute name="detector_class">OWN</attribute>   the tracklet's own class
+          <attribute name="product_class">CLASS|</attribute></box>   the label, when it is the product's
         ... and after every run of consecutive frames, an outside="1" keyframe box on the
         next frame, so CVAT neither extends a track past its end nor interpolates across a gap
         (a run ending on the video's last frame needs none: no frame follows it).
@@ -29,6 +33,12 @@ attributes when its labels declare them as ``<meta>`` does (each label: a checkb
 lets an import tell a file made before another import changed that tracklet. It is written
 after an ``r`` (:func:`revision_text`), so FiftyOne, which reads a value that parses as a number
 as one, never reads an all-digit digest as an int; the import takes it with or without the ``r``.
+
+A reviewer sees the truth as the label and the detector's class beside it. An import takes a
+track's class from ``detector_class`` while its label is still the ``product_class`` it was
+exported with (so an unchanged file changes no class), and from the label once it was changed
+in CVAT (a relabel sets the tracklet's class, as before); a file without the attributes (an
+older export) takes the label.
 
 The boxes written are those :func:`annotations.exchange.common.export_videos` kept: on a frame
 of the video (``0 <= F < size``) and inside the frame (clipped to it).
@@ -61,6 +71,7 @@ from xml.parsers import expat
 from annotations.exchange.common import (
     LABELS,
     ExportVideo,
+    export_label,
     label_of,
     number_text,
     number_value,
@@ -73,6 +84,7 @@ from schemas.atomic import write_if_changed
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError
 from schemas.official import frame_count_problem
+from schemas.taxonomy import DF2_CLASSES
 from schemas.text_input import decode_utf8
 
 GT_ATTRIBUTE = "ground_truth"
@@ -86,6 +98,13 @@ REV_ATTRIBUTE = "revision"
 #: a bare digest could come back as another value; ``r`` + digest always reads back as itself
 REV_PREFIX = "r"
 _REVISION = re.compile(r"r?([0-9a-f]{16})")
+#: the box attribute that carries the tracklet's own class (the detector's, or an import's): the
+#: track's label is the product's class when the dataset records one (:func:`export_label`)
+DETECTOR_ATTRIBUTE = "detector_class"
+#: the box attribute that carries the product's class the label was written as (empty: the
+#: label is the tracklet's own class): a track whose label still equals it was not relabelled,
+#: and an import takes its class from ``detector_class``; another label is a relabel
+PRODUCT_ATTRIBUTE = "product_class"
 
 
 def revision_text(rev: str) -> str:
@@ -111,6 +130,8 @@ LABEL_ATTRIBUTES: tuple[tuple[str, str, str, list[str]], ...] = (
     (GT_ATTRIBUTE, "checkbox", "false", ["false", "true"]),
     (KEY_ATTRIBUTE, "text", "", [""]),
     (REV_ATTRIBUTE, "text", "", [""]),
+    (DETECTOR_ATTRIBUTE, "text", "", [""]),
+    (PRODUCT_ATTRIBUTE, "text", "", [""]),
 )
 #: the label spec written beside the XML files, to paste into a CVAT task's label editor ("Raw")
 LABEL_SPEC_FILE = "cvat-labels.json"
@@ -140,10 +161,14 @@ def _sub(parent: ET.Element, tag: str, text: str | int | None = None, **attrib: 
     return e
 
 
-def video_xml(vt: VideoTracklets, tracks: list[int], name: str | None = None) -> bytes:
+def video_xml(
+    vt: VideoTracklets, tracks: list[int], name: str | None = None, product_class: int | None = None
+) -> bytes:
     """The CVAT for video 1.1 document of one video with the tracklets ``tracks`` (``name``: the
     task's name, default the video's stem; ``<video stem>@<product>`` for one product's tracklets
-    of a video several products list). A name XML cannot hold, or would read back as another (a
+    of a video several products list). The ground-truth track is labelled ``product_class`` (the
+    product's class; None: the tracklet's own), every track carries its tracklet's own class in
+    ``detector_class`` (:func:`~annotations.exchange.common.export_label`). A name XML cannot hold, or would read back as another (a
     CR comes back as LF), is a :class:`DataFormatError` naming the field
     (:func:`~annotations.exchange.common.refuse_unwritable_name`)."""
     stem = name or Path(vt.video).stem
@@ -186,13 +211,16 @@ def video_xml(vt: VideoTracklets, tracks: list[int], name: str | None = None) ->
     _sub(size, "height", vt.height)
     _sub(task, "source", Path(vt.video).name)
     last = vt.frames - 1
+    ev = ExportVideo(vt, tracks, product_class=product_class)
     for i in tracks:
         t = vt.tracklets[i]
+        label, own = export_label(ev, i), label_of(t)
+        from_product = i == vt.ground_truth and product_class in DF2_CLASSES
         track = _sub(
             root,
             "track",
             id=str(i),
-            label=label_of(t),
+            label=label,
             source="manual" if t.mode in MANUAL_MODES else "auto",
         )
         gt = "true" if i == vt.ground_truth else "false"
@@ -217,6 +245,8 @@ def video_xml(vt: VideoTracklets, tracks: list[int], name: str | None = None) ->
             _sub(box, "attribute", gt, name=GT_ATTRIBUTE)
             _sub(box, "attribute", str(i), name=KEY_ATTRIBUTE)
             _sub(box, "attribute", revision_text(rev), name=REV_ATTRIBUTE)
+            _sub(box, "attribute", own, name=DETECTOR_ATTRIBUTE)
+            _sub(box, "attribute", label if from_product else "", name=PRODUCT_ATTRIBUTE)
     ET.indent(root, space="  ")
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
 
@@ -231,7 +261,9 @@ def write_cvat(
     paths: list[Path] = []
     for v in videos:
         p = Path(out) / f"{v.stem}.xml"
-        sort_written(p, write_if_changed(p, video_xml(v.vt, v.tracks, v.stem)), paths, unchanged)
+        sort_written(
+            p, write_if_changed(p, video_xml(v.vt, v.tracks, v.stem, v.product_class)), paths, unchanged
+        )
     spec = Path(out) / LABEL_SPEC_FILE
     changed = write_if_changed(spec, (json.dumps(label_spec(), indent=1) + "\n").encode())
     sort_written(spec, changed, paths, unchanged)
@@ -251,6 +283,17 @@ class CvatTrack:
     revision: str | None = None
     #: what its boxes carry that a tracklet does not store (``occluded``, other attributes)
     ignored: set[str] = field(default_factory=set)
+    #: its ``detector_class`` and ``product_class`` attributes (None: not in the file)
+    detector_label: str | None = None
+    product_label: str | None = None
+
+    @property
+    def class_label(self) -> str:
+        """The label that gives the tracklet's class: ``detector_class`` when the track's label is
+        still the product's class it was exported with (not relabelled), else the label."""
+        if self.detector_label and self.product_label and self.label == self.product_label:
+            return self.detector_label
+        return self.label
 
 
 @dataclass(frozen=True)
@@ -570,6 +613,10 @@ def _read_track(te: ET.Element, file: str) -> CvatTrack:
             name = ae.get("name")
             if name == GT_ATTRIBUTE and (ae.text or "").strip().lower() == "true":
                 track.ground_truth = True
+            elif name == DETECTOR_ATTRIBUTE:
+                track.detector_label = (ae.text or "").strip() or track.detector_label
+            elif name == PRODUCT_ATTRIBUTE:
+                track.product_label = (ae.text or "").strip() or track.product_label
             elif name not in (GT_ATTRIBUTE, KEY_ATTRIBUTE, REV_ATTRIBUTE):
                 track.ignored.add(f"attribute {name!r}")
     track.closed = last_outside > last_visible

@@ -90,5 +90,10 @@ def write_fiftyone(
             failed.append(failed_row(v, src, exc))
             continue
         p = out / "labels" / f"{v.stem}.xml"
-        sort_written(p, write_if_changed(p, video_xml(v.vt, v.tracks, v.stem)) | placed, paths, unchanged)
+        sort_written(
+            p,
+            write_if_changed(p, video_xml(v.vt, v.tracks, v.stem, v.product_class)) | placed,
+            paths,
+            unchanged,
+        )
     return paths

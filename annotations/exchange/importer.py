@@ -194,7 +194,7 @@ def _tracklet(
     """The tracklet a track gives, and how many of its boxes differ from ``old``: the track's
     boxes, and ``old``'s on the frames the file does not cover (``span``; None: every frame) and
     those an export leaves out (:func:`~annotations.exchange.common.left_out_by_export`)."""
-    cls = class_of(track.label, where)
+    cls = class_of(track.class_label, where)  # the product's label as exported: detector_class
     kept = {} if old is None or span is None else _outside(old.boxes, span, vt.frames)
     if not track.boxes and not kept:
         raise DataFormatError(

@@ -5,6 +5,13 @@ Per video, ``OUT/<video stem>/``::
     seqinfo.ini    [Sequence] name, imDir=img1, frameRate, seqLength, imWidth, imHeight, imExt
     gt/gt.txt      frame,id,x,y,w,h,conf,class,visibility  one line per box
     gt/labels.txt  one label per line; ``class`` in gt.txt is its 1-based line number
+    detector_labels.txt  id,label  one line per track: its tracklet's own class (the detector's)
+
+``class`` is the product's class (``df2_class`` of ``entries.jsonl``, the dataset's truth) for
+the ground-truth track, else the tracklet's own (:func:`~annotations.exchange.common.export_label`);
+gt.txt has no column for a second class, so the tracklet's own class is written beside the
+sequence in ``detector_labels.txt`` (outside gt/, which MOT readers take whole), where a reviewer
+sees where the detector disagrees with the product.
 
 ``frame`` is 1-based (tracklet frame + 1, within ``1..seqLength``: boxes off the video's frames
 are left out, boxes are clipped to the frame, as :mod:`.common` says), ``id`` = tracklet index
@@ -25,6 +32,7 @@ from pathlib import Path
 from annotations.exchange.common import (
     LABELS,
     ExportVideo,
+    export_label,
     label_of,
     refuse_unwritable_name,
     sort_written,
@@ -32,6 +40,9 @@ from annotations.exchange.common import (
 )
 from schemas.atomic import write_if_changed
 from schemas.errors import MediaError
+
+#: the file beside a sequence's gt/ naming each track's own class (``id,label``)
+DETECTOR_LABELS = "detector_labels.txt"
 
 
 def _num(v: float) -> str:
@@ -44,7 +55,7 @@ def gt_lines(v: ExportVideo) -> list[str]:
     rows = []
     for i in v.tracks:
         t = v.vt.tracklets[i]
-        cls = LABELS.index(label_of(t)) + 1
+        cls = LABELS.index(export_label(v, i)) + 1
         for f, (x1, y1, x2, y2) in t.boxes.items():
             rows.append(
                 (
@@ -97,5 +108,7 @@ def write_mot(
         changed |= write_if_changed(
             seq / "gt" / "labels.txt", "".join(name + "\n" for name in LABELS).encode()
         )
+        own = "".join(f"{i + 1},{label_of(v.vt.tracklets[i])}\n" for i in v.tracks)
+        changed |= write_if_changed(seq / DETECTOR_LABELS, own.encode())
         sort_written(seq, changed, paths, unchanged)
     return paths

@@ -181,7 +181,7 @@ def test_the_label_spec_passes_cvats_label_editor():
     for label in label_spec():
         assert isinstance(label["name"], str) and label["name"].strip() and label["type"] == "rectangle"
         names = [a["name"].strip() for a in label["attributes"]]
-        assert len(set(names)) == len(names) == 3
+        assert len(set(names)) == len(names) == 5
         for a in label["attributes"]:
             assert a["input_type"] in ("checkbox", "number", "text", "radio", "select")
             assert isinstance(a["mutable"], bool)

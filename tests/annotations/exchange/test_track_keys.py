@@ -57,7 +57,13 @@ def test_the_export_writes_the_tracklet_key_on_every_box(exported):
     ds, vp, xml = exported
     root = ET.parse(xml).getroot()
     declared = root.findall("meta/task/labels/label/attributes/attribute")
-    assert {a.findtext("name") for a in declared} == {"ground_truth", KEY_ATTRIBUTE, "revision"}
+    assert {a.findtext("name") for a in declared} == {
+        "ground_truth",
+        KEY_ATTRIBUTE,
+        "revision",
+        "detector_class",
+        "product_class",
+    }
     for track in root.findall("track"):
         keys = {a.text for a in track.iter("attribute") if a.get("name") == KEY_ATTRIBUTE}
         assert keys == {track.get("id")}  # every box, outside ones too
