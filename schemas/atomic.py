@@ -27,6 +27,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import socket
 import sys
@@ -73,16 +74,25 @@ def pid_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def left_by_dead_writer(path: Path) -> re.Match[str] | None:
+    """The parts of ``path``'s temporary name (``.<name>.<host>-<pid>.<random>.part``) when a
+    process of this host that is gone left it; None for anything else (a live writer's, another
+    host's, another name)."""
+    m = _PARTIAL.fullmatch(path.name)  # whole name ($ also matched before a final newline)
+    if m is None or m["host"] != host_tag() or pid_alive(int(m["pid"])):
+        return None
+    return m
+
+
 def sweep_partials(*folders: str | os.PathLike[str], recursive: bool = False) -> int:
     """Remove the temporary files that killed writers of this host left in ``folders`` (those of
     live processes, of other hosts and every other file stay); returns how many went."""
-    host, removed = host_tag(), 0
+    removed = 0
     for folder in map(Path, folders):
         if not folder.is_dir():
             continue
         for p in folder.rglob(".*.part") if recursive else folder.glob(".*.part"):
-            m = _PARTIAL.fullmatch(p.name)  # whole name ($ also matched before a final newline)
-            if m is None or m["host"] != host or pid_alive(int(m["pid"])) or not p.is_file():
+            if left_by_dead_writer(p) is None or not p.is_file():
                 continue
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()

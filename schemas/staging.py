@@ -21,8 +21,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from schemas.atomic import _fsync_dir, pid_alive
-from schemas.partials import _PARTIAL, host_tag, partial_prefix
+from schemas.atomic import _fsync_dir, left_by_dead_writer
+from schemas.partials import partial_prefix
 
 
 def sweep_stages(out: str | os.PathLike[str], name: str) -> int:
@@ -33,8 +33,8 @@ def sweep_stages(out: str | os.PathLike[str], name: str) -> int:
     if not folder.is_dir():
         return 0
     for p in folder.glob(f".{name}.*.part"):
-        m = _PARTIAL.fullmatch(p.name)
-        if m is None or m["name"] != name or m["host"] != host_tag() or pid_alive(int(m["pid"])):
+        m = left_by_dead_writer(p)
+        if m is None or m["name"] != name:
             continue
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)

@@ -9,27 +9,20 @@ from __future__ import annotations
 
 import json
 
-from annotations.cli import tracklets
 from cleaning.publish import publish
 from schemas.catalog import Catalog
-from schemas.cli_support import run_main
 from schemas.dataset import read_entry_rows
 from schemas.items import Status
 from schemas.official import read_official
 from schemas.review import list_decisions
+from tests.mf_cli import run_tracklets
 
 AMBIGUOUS = "taxonomy: ambiguous: 'top' has no single DeepFashion2 class"  # as cleaning/taxonomy.py writes
 
 
 def _review(capsys, *args: str) -> tuple[int, str, str]:
-    """``mf-tracklets review`` under the toolkit's exit rule: (exit status, stdout, stderr)."""
-    try:
-        run_main(tracklets, ["review", *args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    """``mf-tracklets review ARGS``: (exit status, stdout, stderr)."""
+    return run_tracklets(["review", *args], capsys)
 
 
 def _published(out) -> dict:

@@ -26,7 +26,6 @@ import shutil
 
 import pytest
 
-from annotations.cli import tracklets
 from annotations.config import ReviewConfig
 from annotations.review import read_decisions
 from annotations.review.server import BadRequest, ReviewApp
@@ -34,21 +33,15 @@ from annotations.settle import settle_flags
 from cleaning.publish import publish
 from schemas import video_items as video_items_module
 from schemas.catalog import Catalog
-from schemas.cli_support import run_main
 from schemas.items import Status
 from schemas.review import list_decisions, record_decision
 from tests.cleaning.test_publish_merged_video_flag import NEW, _item, _published, merge_and_flag
+from tests.mf_cli import run_tracklets
 
 
 def _review(capsys, *args: str) -> tuple[int, str, str]:
-    """``mf-tracklets review`` under the toolkit's exit rule: (exit status, stdout, stderr)."""
-    try:
-        run_main(tracklets, ["review", *args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    """``mf-tracklets review ARGS``: (exit status, stdout, stderr)."""
+    return run_tracklets(["review", *args], capsys)
 
 
 #: the page's decisions other than a verdict, as bodies, each with what its refusal names
